@@ -1,0 +1,13 @@
+//! planaudit: audit a city's land-use and road layers against the spatial targets of its plan.
+//!
+//! Data flows through five stages; see ARCHITECTURE.md for the full code map.
+//! - [`ingest`]: the only GDAL code: read any OGR layer into plain `geo` geometries and attributes.
+//! - [`normalise`]: the only CRS code (PROJ, GCJ-02/BD-09), measurement, and lookup tables.
+//! - [`index`]: R-trees over the normalised features.
+//! - [`indicators`]: the plan indicators (road density, ...).
+//! - [`output`]: RFC 7946 GeoJSON, summaries, atomic writes.
+
+pub mod error;
+pub mod units;
+
+pub use error::{Error, Result};

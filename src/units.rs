@@ -1,0 +1,69 @@
+//! Units and numerics shared by every stage: compensated summation and unit conversions.
+
+/// Square metres in a square kilometre.
+pub const M2_PER_KM2: f64 = 1.0e6;
+/// Metres in a kilometre.
+pub const M_PER_KM: f64 = 1.0e3;
+
+/// Neumaier's variant of Kahan summation: keeps the rounding error of every addition
+/// so that summing many small lengths onto a large total loses nothing visible.
+///
+/// ```
+/// use planaudit::units::KahanSum;
+/// let mut s = KahanSum::default();
+/// s.add(1.0e16);
+/// for _ in 0..10 { s.add(1.0); }
+/// s.add(-1.0e16);
+/// assert!((s.total() - 10.0).abs() < 1e-9);
+/// ```
+#[derive(Debug, Clone, Copy, Default)]
+pub struct KahanSum {
+    sum: f64,
+    compensation: f64,
+}
+
+impl KahanSum {
+    /// Adds one value.
+    pub fn add(&mut self, value: f64) {
+        let t = self.sum + value;
+        if self.sum.abs() >= value.abs() {
+            self.compensation += (self.sum - t) + value;
+        } else {
+            self.compensation += (value - t) + self.sum;
+        }
+        self.sum = t;
+    }
+
+    /// The compensated total.
+    pub fn total(&self) -> f64 {
+        self.sum + self.compensation
+    }
+}
+
+impl std::iter::FromIterator<f64> for KahanSum {
+    fn from_iter<I: IntoIterator<Item = f64>>(iter: I) -> Self {
+        let mut s = KahanSum::default();
+        for v in iter {
+            s.add(v);
+        }
+        s
+    }
+}
+
+/// Sums an iterator of f64 with compensation.
+pub fn sum(values: impl IntoIterator<Item = f64>) -> f64 {
+    values.into_iter().collect::<KahanSum>().total()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn compensated_sum_keeps_small_terms() {
+        let naive: f64 = std::iter::once(1.0e8).chain(std::iter::repeat_n(1.0e-8, 1_000_000)).sum();
+        let kahan = sum(std::iter::once(1.0e8).chain(std::iter::repeat_n(1.0e-8, 1_000_000)));
+        assert!((kahan - (1.0e8 + 0.01)).abs() < 1e-7, "kahan {kahan}");
+        assert!((naive - (1.0e8 + 0.01)).abs() > 1e-3, "naive sum should drift: {naive}");
+    }
+}
