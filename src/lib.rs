@@ -11,3 +11,11 @@ pub mod error;
 pub mod units;
 
 pub use error::{Error, Result};
+pub mod ingest;
+pub mod normalise;
+pub mod index;
+pub mod indicators;
+pub mod model;
+pub mod output;
+pub mod cli;
+pub mod cmd;

@@ -1,1 +1,31 @@
-fn main() {}
+//! The `planaudit` binary: parse the command line, run the subcommand, map errors to exit codes
+//! (0 success, 1 data error, 2 usage error).
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use planaudit::cli::{Cli, Command};
+use planaudit::cmd;
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            // --help and --version print to stdout and succeed; real usage errors exit 2.
+            let code = if e.use_stderr() { 2 } else { 0 };
+            let _ = e.print();
+            return ExitCode::from(code);
+        }
+    };
+    let result = match &cli.command {
+        Command::RoadDensity(args) => cmd::road_density::run(args),
+        Command::Demo(args) => cmd::demo::run(args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("planaudit: error: {e}");
+            ExitCode::from(e.exit_code() as u8)
+        }
+    }
+}

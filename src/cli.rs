@@ -1,0 +1,121 @@
+//! The command line: clap definitions and help text only, no logic.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// Audit a city's land-use and road layers against the spatial targets of its urbanization plan.
+///
+/// Layers are given as SRC = DATASET or DATASET#LAYER: any dataset GDAL opens (GeoPackage,
+/// Shapefile, GeoJSON, FlatGeobuf, FileGDB, KML, CSV with WKT, OpenStreetMap .osm.pbf, PG:...).
+/// planaudit reads and writes local files only; it makes no network request.
+#[derive(Debug, Parser)]
+#[command(name = "planaudit", version, about, long_about = None)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Road network density (km/km²) of each built-up area against the plan's targets.
+    RoadDensity(RoadDensityArgs),
+    /// Build the demo city (Lu'an, CGCS2000 zone 39) and audit it into OUT_DIR.
+    Demo(DemoArgs),
+}
+
+/// How lengths and areas are measured.
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum MeasureArg {
+    /// Geodesic on the WGS84/CGCS2000 ellipsoid (as 三调 reports areas).
+    Ellipsoidal,
+    /// Euclidean in --planar-crs (as a desktop GIS reports them).
+    Planar,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct CommonArgs {
+    /// CRS override for every layer: EPSG code (EPSG:4527), gcj02, bd09, or a PROJ definition.
+    #[arg(long, value_name = "CRS")]
+    pub crs: Option<String>,
+    /// Shapefile attribute encoding (GBK, UTF-8, ...); a .cpg file is honoured without it.
+    #[arg(long, value_name = "ENC")]
+    pub encoding: Option<String>,
+    /// Measurement method.
+    #[arg(long, value_enum, default_value_t = MeasureArg::Ellipsoidal)]
+    pub measure: MeasureArg,
+    /// Projected CRS for --measure planar (the bureau's own, e.g. EPSG:4527).
+    #[arg(long, value_name = "CRS")]
+    pub planar_crs: Option<String>,
+    /// Also write a machine-readable summary here.
+    #[arg(long, value_name = "FILE")]
+    pub summary_json: Option<PathBuf>,
+}
+
+/// Road network density per built-up area.
+///
+/// Each road is clipped to each area polygon (roads on the boundary count in full) and measured;
+/// only the grades the table counts (快速路, 主干路, 次干路, 支路; with the osm preset trunk … living_street)
+/// enter the density. Cost: one R-tree query and one clip per grade per area.
+#[derive(Debug, Clone, Args)]
+pub struct RoadDensityArgs {
+    /// Road centrelines (SRC).
+    #[arg(long, value_name = "SRC")]
+    pub roads: String,
+    /// OGR attribute filter on the roads, e.g. "highway IS NOT NULL".
+    #[arg(long, value_name = "WHERE")]
+    pub roads_where: Option<String>,
+    /// CRS override for the roads layer.
+    #[arg(long, value_name = "CRS")]
+    pub roads_crs: Option<String>,
+    /// Built-up area polygons (SRC).
+    #[arg(long, value_name = "SRC")]
+    pub areas: String,
+    /// OGR attribute filter on the areas, e.g. "admin_level = '8'".
+    #[arg(long, value_name = "WHERE")]
+    pub areas_where: Option<String>,
+    /// CRS override for the areas layer.
+    #[arg(long, value_name = "CRS")]
+    pub areas_crs: Option<String>,
+    /// Field holding the road grade [default: the grade table's field: grade, or highway for osm].
+    #[arg(long, value_name = "F")]
+    pub grade_field: Option<String>,
+    /// Grade table: a preset (cn, osm) or a TOML file [default: osm for .osm.pbf roads, else cn].
+    #[arg(long, value_name = "PRESET|FILE")]
+    pub grades: Option<String>,
+    /// Field holding the area kind (中心城区 / 县城) [default: kind, when present].
+    #[arg(long, value_name = "F")]
+    pub kind_field: Option<String>,
+    /// Field holding the area name [default: name, when present].
+    #[arg(long, value_name = "F")]
+    pub name_field: Option<String>,
+    /// Field holding the area id [default: id or osm_id when present, else the feature id].
+    #[arg(long, value_name = "F")]
+    pub id_field: Option<String>,
+    /// Target density in km/km²: KIND=VALUE for one kind, or VALUE for areas of any other kind.
+    /// Defaults from the plan: 中心城区 8.3, 县城 7.0.
+    #[arg(long, value_name = "KIND=VALUE")]
+    pub target: Vec<String>,
+    /// Also write square-cell densities with cells of this size in metres (OUT_grid.geojson).
+    #[arg(long, value_name = "CELL_M")]
+    pub grid: Option<f64>,
+    /// Field holding the red-line width in metres; enables the width check (OUT_wide_roads.geojson).
+    #[arg(long, value_name = "F")]
+    pub width_field: Option<String>,
+    /// Red-line width cap in metres for every area [default: 40 m for county towns only].
+    #[arg(long, value_name = "M")]
+    pub max_width: Option<f64>,
+    #[command(flatten)]
+    pub common: CommonArgs,
+    /// Output GeoJSON (one feature per area).
+    #[arg(short, long, value_name = "OUT.geojson")]
+    pub output: PathBuf,
+}
+
+/// The built-in demo city.
+#[derive(Debug, Clone, Args)]
+pub struct DemoArgs {
+    /// Output folder: the demo city's layers go to OUT_DIR/demo_city, the audit beside them.
+    #[arg(short, long, value_name = "OUT_DIR", default_value = "out")]
+    pub output: PathBuf,
+}

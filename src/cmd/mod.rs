@@ -1,0 +1,101 @@
+//! One file per subcommand, plus the glue they share: reading a layer into longitude/latitude,
+//! choosing the frame, printing what was read.
+
+pub mod demo;
+pub mod road_density;
+
+use geo::{Geometry, Intersects, MultiLineString, MultiPolygon};
+
+use crate::cli::{CommonArgs, MeasureArg};
+use crate::ingest::{read_layer, LayerReport, LayerSpec, RawLayer};
+use crate::normalise::crs::{Frame, Method, SourceCrs};
+use crate::normalise::{lonlat_bounds, to_lonlat};
+use crate::{Error, Result};
+
+/// Reads a layer and converts it to WGS84 longitude/latitude.
+///
+/// The CRS is the layer's own unless `layer_crs` (`--roads-crs`) or `common.crs` (`--crs`)
+/// overrides it; `option` names the per-layer option in the error for a layer without a CRS.
+pub fn load(spec: &LayerSpec, layer_crs: Option<&str>, common: &CommonArgs, option: &str) -> Result<RawLayer> {
+    let mut layer = read_layer(spec)?;
+    let override_ = layer_crs.or(common.crs.as_deref()).map(SourceCrs::parse).transpose()?;
+    let crs = SourceCrs::resolve(&layer.label(), layer.crs_wkt.as_deref(), override_.as_ref(), option)?;
+    to_lonlat(&mut layer, &crs)?;
+    Ok(layer)
+}
+
+/// The frame: the bureau's projected CRS for `--measure planar`, else the automatic local
+/// conformal projection at the centre of the study layer.
+pub fn choose_frame(common: &CommonArgs, study: &RawLayer) -> Result<Frame> {
+    match common.measure {
+        MeasureArg::Planar => {
+            let crs = common
+                .planar_crs
+                .as_deref()
+                .ok_or_else(|| Error::Usage("--measure planar needs --planar-crs EPSG:NNNN (the projected CRS to measure in)".into()))?;
+            let crs = match SourceCrs::parse(crs)? {
+                SourceCrs::Proj(def) => def,
+                other => return Err(Error::Usage(format!("--planar-crs {} is not a projected CRS", other.label()))),
+            };
+            Frame::new(&crs, Method::Planar)
+        }
+        MeasureArg::Ellipsoidal => {
+            if common.planar_crs.is_some() {
+                return Err(Error::Usage("--planar-crs is only used with --measure planar".into()));
+            }
+            let b = lonlat_bounds(study).ok_or_else(|| Error::EmptyLayer {
+                layer: study.label(),
+                reason: "no coordinates to place the frame".into(),
+            })?;
+            Frame::auto(b.center().x, b.center().y)
+        }
+    }
+}
+
+/// Warns on stderr when two layers that should overlap do not: the sign of mixed coordinate
+/// systems (GCJ-02 points on CGCS2000 polygons sit ~500 m off) or a wrong --crs.
+pub fn warn_if_apart(a: &RawLayer, b: &RawLayer) {
+    if let (Some(ra), Some(rb)) = (lonlat_bounds(a), lonlat_bounds(b)) {
+        if !ra.intersects(&rb) {
+            eprintln!(
+                "planaudit: warning: {} and {} do not overlap at all; check their coordinate systems (--crs, gcj02)",
+                a.label(),
+                b.label()
+            );
+        }
+    }
+}
+
+/// The polygons of a frame geometry (`None` for other types).
+pub fn polygons(g: &Geometry<f64>) -> Option<MultiPolygon<f64>> {
+    match g {
+        Geometry::Polygon(p) => Some(MultiPolygon(vec![p.clone()])),
+        Geometry::MultiPolygon(mp) => Some(mp.clone()),
+        _ => None,
+    }
+}
+
+/// The lines of a frame geometry (`None` for other types).
+pub fn lines(g: &Geometry<f64>) -> Option<MultiLineString<f64>> {
+    match g {
+        Geometry::LineString(l) => Some(MultiLineString(vec![l.clone()])),
+        Geometry::MultiLineString(m) => Some(m.clone()),
+        _ => None,
+    }
+}
+
+/// One line per layer: what was read, used, repaired, skipped.
+pub fn report_lines(reports: &[&LayerReport]) -> String {
+    let mut s = String::new();
+    for r in reports {
+        s.push_str(&format!("{}: read {}, used {}, repaired {}, skipped {}", r.layer, r.read, r.used, r.repaired, r.skipped_total()));
+        for (reason, n) in &r.skipped {
+            s.push_str(&format!("\n  skipped {n}: {reason}"));
+        }
+        for (reason, n) in &r.flagged {
+            s.push_str(&format!("\n  flagged {n}: {reason}"));
+        }
+        s.push('\n');
+    }
+    s
+}

@@ -1,0 +1,243 @@
+//! `planaudit road-density`: read roads and areas, compute the density of each area, write GeoJSON.
+
+use std::path::{Path, PathBuf};
+
+use serde_json::{json, Value};
+
+use super::{choose_frame, lines, load, polygons, report_lines, warn_if_apart};
+use crate::cli::RoadDensityArgs;
+use crate::indicators::road_density::{compute, Params, RoadDensity};
+use crate::ingest::{GeomKind, LayerReport, LayerSource, LayerSpec};
+use crate::model::{Area, Road};
+use crate::normalise::grades::{default_preset, GradeTable};
+use crate::normalise::kinds::Kinds;
+use crate::normalise::project;
+use crate::output::atomic::write_atomic;
+use crate::output::geojson::{write_collection, CollectionMeta};
+use crate::output::road_density::{area_features, area_properties, grid_features, table, wide_features};
+use crate::{Error, Result};
+
+/// What a run produced.
+pub struct RoadDensityRun {
+    pub result: RoadDensity,
+    pub reports: Vec<LayerReport>,
+    pub measure: String,
+    pub frame_crs: String,
+    pub outputs: Vec<PathBuf>,
+}
+
+/// Parses `--target KIND=VALUE` / `--target VALUE`.
+pub fn parse_targets(items: &[String]) -> Result<(Vec<(String, f64)>, Option<f64>)> {
+    let mut by_kind = Vec::new();
+    let mut default = None;
+    for item in items {
+        let (kind, value) = match item.rsplit_once('=') {
+            Some((k, v)) => (Some(k.trim()), v),
+            None => (None, item.as_str()),
+        };
+        let v: f64 = value
+            .trim()
+            .parse()
+            .ok()
+            .filter(|v: &f64| v.is_finite() && *v >= 0.0)
+            .ok_or_else(|| Error::Usage(format!("--target {item}: expected KIND=VALUE or VALUE, with VALUE a non-negative number of km/km²")))?;
+        match kind {
+            Some(k) if !k.is_empty() => by_kind.push((k.to_string(), v)),
+            Some(_) => return Err(Error::Usage(format!("--target {item}: the kind before '=' is empty"))),
+            None => default = Some(v),
+        }
+    }
+    Ok((by_kind, default))
+}
+
+/// A path beside `out` with a suffix: `x.geojson` → `x_grid.geojson`.
+pub fn sibling(out: &Path, suffix: &str) -> PathBuf {
+    let stem = out.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "out".into());
+    let ext = out.extension().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "geojson".into());
+    out.with_file_name(format!("{stem}_{suffix}.{ext}"))
+}
+
+/// Runs the indicator and writes its files; returns what it did.
+pub fn execute(args: &RoadDensityArgs) -> Result<RoadDensityRun> {
+    if let Some(g) = args.grid {
+        if !(g.is_finite() && g > 0.0) {
+            return Err(Error::Usage(format!("--grid {g}: the cell size must be a positive number of metres")));
+        }
+    }
+    if let Some(w) = args.max_width {
+        if !(w.is_finite() && w > 0.0) {
+            return Err(Error::Usage(format!("--max-width {w}: must be a positive number of metres")));
+        }
+    }
+    if args.max_width.is_some() && args.width_field.is_none() {
+        return Err(Error::Usage("--max-width needs --width-field (the field holding the red-line width)".into()));
+    }
+    let (targets, default_target) = parse_targets(&args.target)?;
+    let kinds = Kinds::builtin()?;
+    let roads_src = LayerSource::parse(&args.roads);
+    let areas_src = LayerSource::parse(&args.areas);
+    let grades = GradeTable::load(args.grades.as_deref().unwrap_or(default_preset(roads_src.is_osm())))?;
+    let common = &args.common;
+
+    // Areas: id, name and kind are optional unless named explicitly.
+    let mut fields = Vec::new();
+    let mut optional = Vec::new();
+    for (given, defaults) in [
+        (&args.id_field, vec!["id", "osm_id"]),
+        (&args.name_field, vec!["name"]),
+        (&args.kind_field, vec!["kind"]),
+    ] {
+        match given {
+            Some(f) => fields.push(f.clone()),
+            None => optional.extend(defaults.iter().map(|s| s.to_string())),
+        }
+    }
+    let areas_spec = LayerSpec {
+        source: areas_src.clone(),
+        filter: args.areas_where.clone(),
+        encoding: common.encoding.clone(),
+        role: "areas".into(),
+        fields: fields.clone(),
+        optional_fields: optional.clone(),
+        geom: GeomKind::Polygons,
+    };
+    let mut areas_layer = load(&areas_spec, args.areas_crs.as_deref(), common, "--areas-crs")?;
+    let value_of = |attrs: &[Option<String>], name: &str| -> Option<String> {
+        let i = fields.iter().chain(optional.iter()).position(|f| f == name)?;
+        attrs[i].clone().filter(|v| !v.trim().is_empty())
+    };
+    let id_names: Vec<String> = match &args.id_field {
+        Some(f) => vec![f.clone()],
+        None => vec!["id".into(), "osm_id".into()],
+    };
+    let name_field = args.name_field.clone().unwrap_or_else(|| "name".into());
+    let kind_field = args.kind_field.clone().unwrap_or_else(|| "kind".into());
+
+    let grade_field = args.grade_field.clone().unwrap_or_else(|| grades.field.clone());
+    let roads_spec = LayerSpec {
+        source: roads_src.clone(),
+        filter: args.roads_where.clone(),
+        encoding: common.encoding.clone(),
+        role: "roads".into(),
+        fields: std::iter::once(grade_field.clone()).chain(args.width_field.clone()).collect(),
+        optional_fields: vec![],
+        geom: GeomKind::Lines,
+    };
+    let mut roads_layer = load(&roads_spec, args.roads_crs.as_deref(), common, "--roads-crs")?;
+    warn_if_apart(&areas_layer, &roads_layer);
+
+    let frame = choose_frame(common, &areas_layer)?;
+    project(&mut areas_layer, &frame)?;
+    project(&mut roads_layer, &frame)?;
+
+    let mut areas = Vec::with_capacity(areas_layer.features.len());
+    for f in &areas_layer.features {
+        let Some(polygon) = polygons(&f.geometry) else { continue };
+        let id = id_names.iter().find_map(|n| value_of(&f.attrs, n)).unwrap_or_else(|| f.fid.to_string());
+        areas.push(Area {
+            id,
+            fid: f.fid,
+            name: value_of(&f.attrs, &name_field),
+            kind: value_of(&f.attrs, &kind_field),
+            polygon,
+        });
+    }
+    let mut roads = Vec::with_capacity(roads_layer.features.len());
+    for f in &roads_layer.features {
+        let Some(line) = lines(&f.geometry) else { continue };
+        let width_m = match (&args.width_field, f.attrs.get(1).and_then(|v| v.as_deref())) {
+            (Some(field), Some(text)) => match text.trim().parse::<f64>() {
+                Ok(w) if w.is_finite() && w >= 0.0 => Some(w),
+                _ => {
+                    roads_layer.report.flag(f.fid, &format!("field '{field}': width '{text}' is not a number of metres (no width check)"));
+                    None
+                }
+            },
+            _ => None,
+        };
+        roads.push(Road { fid: f.fid, grade_value: f.attrs[0].clone().unwrap_or_default(), width_m, line });
+    }
+
+    let params = Params {
+        targets,
+        default_target,
+        max_width_m: args.max_width,
+        has_width: args.width_field.is_some(),
+        grid_cell_m: args.grid,
+    };
+    let result = compute(&areas, &roads, &grades, &kinds, &frame, &params)?;
+    let measure = frame.describe();
+    let osm = roads_src.is_osm() || areas_src.is_osm();
+    let meta = |name| CollectionMeta { name, frame: &frame, osm };
+
+    let mut outputs = vec![args.output.clone()];
+    write_collection(&args.output, &meta("road_density"), &area_features(&result, &measure))?;
+    if args.grid.is_some() {
+        let p = sibling(&args.output, "grid");
+        write_collection(&p, &meta("road_density_grid"), &grid_features(&result, &measure))?;
+        outputs.push(p);
+    }
+    if args.width_field.is_some() {
+        let p = sibling(&args.output, "wide_roads");
+        write_collection(&p, &meta("wide_roads"), &wide_features(&result, &measure))?;
+        outputs.push(p);
+    }
+    Ok(RoadDensityRun {
+        result,
+        reports: vec![areas_layer.report, roads_layer.report],
+        measure,
+        frame_crs: frame.crs.clone(),
+        outputs,
+    })
+}
+
+/// The machine-readable summary of a run.
+pub fn summary_json(run: &RoadDensityRun) -> Value {
+    let areas: Vec<Value> = run
+        .result
+        .areas
+        .iter()
+        .map(|a| {
+            let mut p = area_properties(a, &run.measure);
+            p.remove("measure");
+            Value::Object(p)
+        })
+        .collect();
+    json!({
+        "indicator": "road_density",
+        "measure": run.measure,
+        "frame_crs": run.frame_crs,
+        "layers": run.reports,
+        "areas": areas,
+        "wide_road_pieces": run.result.wide_roads.len(),
+        "grid_cells": run.result.grid.len(),
+        "outputs": run.outputs.iter().map(|p| p.display().to_string()).collect::<Vec<_>>(),
+    })
+}
+
+/// Writes a JSON value atomically, pretty-printed.
+pub fn write_json(path: &Path, value: &Value) -> Result<()> {
+    write_atomic(path, |w| {
+        serde_json::to_writer_pretty(&mut *w, value).map_err(std::io::Error::other)?;
+        w.write_all(b"\n")
+    })
+}
+
+use std::io::Write as _;
+
+/// `planaudit road-density`.
+pub fn run(args: &RoadDensityArgs) -> Result<()> {
+    let run = execute(args)?;
+    print!("{}", table(&run.result));
+    println!("measure: {}", run.measure);
+    let reports: Vec<&LayerReport> = run.reports.iter().collect();
+    print!("{}", report_lines(&reports));
+    for p in &run.outputs {
+        println!("wrote {}", p.display());
+    }
+    if let Some(path) = &args.common.summary_json {
+        write_json(path, &summary_json(&run))?;
+        println!("wrote {}", path.display());
+    }
+    Ok(())
+}

@@ -1,0 +1,3 @@
+//! Spatial indexes over normalised features.
+
+pub mod rtree;

@@ -1,0 +1,4 @@
+//! The plan indicators. Each takes normalised features in the frame and returns per-feature rows
+//! plus what the summary needs.
+
+pub mod road_density;

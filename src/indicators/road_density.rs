@@ -1,0 +1,305 @@
+//! Road network density (道路网密度) of each built-up area.
+//!
+//! # Definition
+//! density = Σ centreline length of urban roads inside the area (km) ÷ area (km²), in km/km².
+//! Urban roads are the grades a [`GradeTable`] marks `counted` (快速路, 主干路, 次干路, 支路 by default;
+//! DOMAIN.md §C3). Each road is clipped to the closed area polygon: a road lying on the boundary
+//! counts in full (in every area whose boundary it lies on).
+//!
+//! The shortfall is the road length still needed to reach the target:
+//! `max(0, target × area_km2 − road_length_km)`.
+//!
+//! # Preconditions
+//! Geometries are in the frame's metres; polygons are valid (ingest repairs them).
+//!
+//! # Limitations
+//! Dual carriageways digitised as two one-way lines count twice (DOMAIN.md §C3 step 3); roads
+//! inside gated compounds count when the grade field says they are urban roads.
+//!
+//! # Reference
+//! DOMAIN.md §C (中发〔2016〕6号; 中国主要城市道路网密度监测报告 method: centreline mileage in the
+//! built-up area ÷ that area).
+
+use std::collections::BTreeMap;
+
+use geo::{BooleanOps, BoundingRect, Intersects, LineString, MultiLineString, MultiPolygon, Polygon, Rect};
+
+use crate::index::rtree::BoxIndex;
+use crate::model::{Area, Road};
+use crate::normalise::crs::Frame;
+use crate::normalise::grades::GradeTable;
+use crate::normalise::kinds::Kinds;
+use crate::units::{KahanSum, M2_PER_KM2, M_PER_KM};
+use crate::{Error, Result};
+
+/// The value reported for a road whose grade field is null or empty.
+pub const EMPTY_GRADE: &str = "(empty)";
+
+/// Targets and options.
+#[derive(Debug, Clone, Default)]
+pub struct Params {
+    /// `--target KIND=VALUE`: km/km² per kind, matched like the kinds table matches.
+    pub targets: Vec<(String, f64)>,
+    /// `--target VALUE`: for areas that no kind-specific target covers.
+    pub default_target: Option<f64>,
+    /// `--max-width M`: red-line cap for every area. Without it, the kinds table's caps apply
+    /// (county towns 40 m).
+    pub max_width_m: Option<f64>,
+    /// Whether the roads carry a width field at all.
+    pub has_width: bool,
+    /// `--grid CELL_M`: also compute square-cell densities.
+    pub grid_cell_m: Option<f64>,
+}
+
+/// One area's result.
+#[derive(Debug, Clone)]
+pub struct AreaDensity {
+    pub area_id: String,
+    pub name: Option<String>,
+    /// Canonical kind (`central_city`) when the kinds table knows the value, else the value.
+    pub kind: Option<String>,
+    /// The kind as written in the data.
+    pub kind_label: Option<String>,
+    pub road_length_km: f64,
+    pub area_km2: f64,
+    pub density_km_per_km2: f64,
+    pub target_km_per_km2: Option<f64>,
+    pub meets_target: Option<bool>,
+    pub shortfall_km: Option<f64>,
+    /// Counted km per canonical grade.
+    pub by_grade: BTreeMap<String, f64>,
+    /// Km of roads the table knows but does not count, per value.
+    pub excluded_by_value: BTreeMap<String, f64>,
+    /// Km of roads whose value the table does not know (not counted), per value.
+    pub unknown_grades: BTreeMap<String, f64>,
+    pub max_width_m: Option<f64>,
+    pub roads_over_max_width_km: Option<f64>,
+    pub polygon: MultiPolygon<f64>,
+}
+
+/// A road piece wider than its area's cap.
+#[derive(Debug, Clone)]
+pub struct WideRoad {
+    pub area_id: String,
+    pub road_fid: u64,
+    pub grade: String,
+    pub width_m: f64,
+    pub max_width_m: f64,
+    pub length_km: f64,
+    pub line: MultiLineString<f64>,
+}
+
+/// One grid cell clipped to an area.
+#[derive(Debug, Clone)]
+pub struct GridCell {
+    pub area_id: String,
+    /// `col_row` of the cell in the frame grid (column = floor(x / cell), row = floor(y / cell)).
+    pub cell_id: String,
+    pub cell_m: f64,
+    pub area_km2: f64,
+    pub road_length_km: f64,
+    pub density_km_per_km2: f64,
+    pub target_km_per_km2: Option<f64>,
+    pub polygon: MultiPolygon<f64>,
+}
+
+/// The indicator's output.
+#[derive(Debug, Clone, Default)]
+pub struct RoadDensity {
+    pub areas: Vec<AreaDensity>,
+    pub wide_roads: Vec<WideRoad>,
+    pub grid: Vec<GridCell>,
+}
+
+/// Clips lines to a polygon; parts on the boundary are kept.
+pub fn clip_lines(polygon: &MultiPolygon<f64>, lines: &MultiLineString<f64>) -> MultiLineString<f64> {
+    if lines.0.is_empty() {
+        return MultiLineString(vec![]);
+    }
+    polygon.clip(lines, false)
+}
+
+/// Computes the density of every area, in the areas' order.
+pub fn compute(
+    areas: &[Area],
+    roads: &[Road],
+    grades: &GradeTable,
+    kinds: &Kinds,
+    frame: &Frame,
+    params: &Params,
+) -> Result<RoadDensity> {
+    let index = BoxIndex::new(roads.iter().map(|r| &r.line));
+    let mut out = RoadDensity::default();
+    for area in areas {
+        let Some(bbox) = area.polygon.bounding_rect() else { continue };
+        let candidates = index.query(&bbox);
+
+        // Group candidate roads by what they are, so each group is clipped in one call.
+        let mut counted: BTreeMap<String, Vec<LineString<f64>>> = BTreeMap::new();
+        let mut excluded: BTreeMap<String, Vec<LineString<f64>>> = BTreeMap::new();
+        let mut unknown: BTreeMap<String, Vec<LineString<f64>>> = BTreeMap::new();
+        let kind_row = area.kind.as_deref().and_then(|k| kinds.find(k));
+        let cap = params.max_width_m.or_else(|| kind_row.and_then(|r| r.max_road_width_m)).filter(|_| params.has_width);
+        let mut wide: Vec<&Road> = Vec::new();
+        for &i in &candidates {
+            let road = &roads[i];
+            let value = if road.grade_value.trim().is_empty() { EMPTY_GRADE } else { road.grade_value.trim() };
+            let bucket = match grades.get(value) {
+                Some(row) if row.counted => counted.entry(row.grade.clone()).or_default(),
+                Some(_) => excluded.entry(value.to_string()).or_default(),
+                None => unknown.entry(value.to_string()).or_default(),
+            };
+            bucket.extend(road.line.0.iter().cloned());
+            if let (Some(cap), Some(w)) = (cap, road.width_m) {
+                if w > cap && grades.get(value).is_some_and(|r| r.counted) {
+                    wide.push(road);
+                }
+            }
+        }
+
+        let mut length = KahanSum::default();
+        let mut by_grade = BTreeMap::new();
+        let mut counted_pieces: Vec<LineString<f64>> = Vec::new();
+        for (grade, lines) in counted {
+            let clipped = clip_lines(&area.polygon, &MultiLineString(lines));
+            let m = frame.length_m(&clipped)?;
+            length.add(m);
+            by_grade.insert(grade, m / M_PER_KM);
+            counted_pieces.extend(clipped.0);
+        }
+        let measure_groups = |groups: BTreeMap<String, Vec<LineString<f64>>>| -> Result<BTreeMap<String, f64>> {
+            let mut m = BTreeMap::new();
+            for (value, lines) in groups {
+                let clipped = clip_lines(&area.polygon, &MultiLineString(lines));
+                let km = frame.length_m(&clipped)? / M_PER_KM;
+                if km > 0.0 {
+                    m.insert(value, km);
+                }
+            }
+            Ok(m)
+        };
+        let excluded_by_value = measure_groups(excluded)?;
+        let unknown_grades = measure_groups(unknown)?;
+
+        let road_length_km = length.total() / M_PER_KM;
+        let area_km2 = frame.area_m2(&area.polygon)? / M2_PER_KM2;
+        if area_km2 <= 0.0 {
+            return Err(Error::EmptyLayer {
+                layer: format!("area {}", area.id),
+                reason: format!("feature {}: the area polygon has no area", area.fid),
+            });
+        }
+        let density = road_length_km / area_km2;
+        let target = target_for(area.kind.as_deref(), kinds, params);
+        let meets = target.map(|t| density >= t);
+        let shortfall = target.map(|t| (t * area_km2 - road_length_km).max(0.0));
+
+        let mut over = KahanSum::default();
+        for road in wide {
+            let piece = clip_lines(&area.polygon, &road.line);
+            let km = frame.length_m(&piece)? / M_PER_KM;
+            if km <= 0.0 {
+                continue;
+            }
+            over.add(km);
+            out.wide_roads.push(WideRoad {
+                area_id: area.id.clone(),
+                road_fid: road.fid,
+                grade: road.grade_value.clone(),
+                width_m: road.width_m.unwrap_or(f64::NAN),
+                max_width_m: cap.unwrap_or(f64::NAN),
+                length_km: km,
+                line: piece,
+            });
+        }
+
+        if let Some(cell_m) = params.grid_cell_m {
+            out.grid.extend(grid_cells(area, &counted_pieces, cell_m, target, frame)?);
+        }
+
+        out.areas.push(AreaDensity {
+            area_id: area.id.clone(),
+            name: area.name.clone(),
+            kind: area.kind.as_deref().map(|k| kinds.canonical(k)),
+            kind_label: area.kind.clone(),
+            road_length_km,
+            area_km2,
+            density_km_per_km2: density,
+            target_km_per_km2: target,
+            meets_target: meets,
+            shortfall_km: shortfall,
+            by_grade,
+            excluded_by_value,
+            unknown_grades,
+            max_width_m: cap,
+            roads_over_max_width_km: cap.map(|_| over.total()),
+            polygon: area.polygon.clone(),
+        });
+    }
+    Ok(out)
+}
+
+/// The target for an area: a `--target KIND=VALUE` that names its kind, else the kinds table's
+/// target, else `--target VALUE`.
+fn target_for(kind: Option<&str>, kinds: &Kinds, params: &Params) -> Option<f64> {
+    if let Some(k) = kind {
+        if let Some((_, v)) = params.targets.iter().find(|(user, _)| kinds.same(user, k)) {
+            return Some(*v);
+        }
+        if let Some(v) = kinds.find(k).and_then(|r| r.road_density_km_per_km2) {
+            return Some(v);
+        }
+    }
+    params.default_target
+}
+
+/// Square cells of `cell_m` aligned on the frame's origin, clipped to the area.
+fn grid_cells(
+    area: &Area,
+    pieces: &[LineString<f64>],
+    cell_m: f64,
+    target: Option<f64>,
+    frame: &Frame,
+) -> Result<Vec<GridCell>> {
+    let Some(bbox) = area.polygon.bounding_rect() else { return Ok(vec![]) };
+    let index = BoxIndex::new(pieces);
+    let (c0, c1) = ((bbox.min().x / cell_m).floor() as i64, (bbox.max().x / cell_m).ceil() as i64);
+    let (r0, r1) = ((bbox.min().y / cell_m).floor() as i64, (bbox.max().y / cell_m).ceil() as i64);
+    let mut cells = Vec::new();
+    for row in r0..r1 {
+        for col in c0..c1 {
+            let rect = Rect::new(
+                geo::coord! { x: col as f64 * cell_m, y: row as f64 * cell_m },
+                geo::coord! { x: (col + 1) as f64 * cell_m, y: (row + 1) as f64 * cell_m },
+            );
+            if !rect.intersects(&area.polygon) {
+                continue;
+            }
+            let square: Polygon<f64> = rect.to_polygon();
+            let clipped = area.polygon.intersection(&square);
+            let area_m2 = frame.area_m2(&clipped)?;
+            if area_m2 <= 0.0 {
+                continue;
+            }
+            let near: Vec<LineString<f64>> = index.query(&rect).into_iter().map(|i| pieces[i].clone()).collect();
+            let inside = clip_lines(&MultiPolygon(vec![square]), &MultiLineString(near));
+            let km = frame.length_m(&inside)? / M_PER_KM;
+            let area_km2 = area_m2 / M2_PER_KM2;
+            cells.push(GridCell {
+                area_id: area.id.clone(),
+                cell_id: format!("{col}_{row}"),
+                cell_m,
+                area_km2,
+                road_length_km: km,
+                density_km_per_km2: km / area_km2,
+                target_km_per_km2: target,
+                polygon: clipped,
+            });
+        }
+    }
+    Ok(cells)
+}
+
+#[cfg(test)]
+#[path = "road_density_tests.rs"]
+mod tests;

@@ -1,0 +1,137 @@
+use super::*;
+use crate::normalise::crs::Method;
+use geo::polygon;
+
+const X0: f64 = 39_480_000.0;
+const Y0: f64 = 3_515_000.0;
+
+fn planar() -> Frame {
+    Frame::new("EPSG:4527", Method::Planar).unwrap()
+}
+
+fn road(fid: u64, grade: &str, width: Option<f64>, pts: &[(f64, f64)]) -> Road {
+    Road {
+        fid,
+        grade_value: grade.to_string(),
+        width_m: width,
+        line: MultiLineString(vec![LineString::from(pts.iter().map(|&(x, y)| (X0 + x, Y0 + y)).collect::<Vec<_>>())]),
+    }
+}
+
+/// A 1 km × 1 km area.
+fn square_area(kind: &str) -> Area {
+    Area {
+        id: "a1".into(),
+        fid: 0,
+        name: Some("test".into()),
+        kind: Some(kind.into()),
+        polygon: MultiPolygon(vec![polygon![
+            (x: X0, y: Y0), (x: X0 + 1000.0, y: Y0), (x: X0 + 1000.0, y: Y0 + 1000.0), (x: X0, y: Y0 + 1000.0), (x: X0, y: Y0)
+        ]]),
+    }
+}
+
+fn fixture_roads() -> Vec<Road> {
+    vec![
+        // Crosses the whole square and sticks out 300 m on each side: 1 km inside.
+        road(1, "主干路", Some(50.0), &[(-300.0, 500.0), (1300.0, 500.0)]),
+        // Lies on the southern boundary: counts in full (1 km).
+        road(2, "支路", Some(15.0), &[(0.0, 0.0), (1000.0, 0.0)]),
+        // Half inside: 0.5 km.
+        road(3, "次干路", Some(30.0), &[(250.0, 500.0), (250.0, 1500.0)]),
+        // A motorway through the middle: known, not counted.
+        road(4, "高速公路", Some(60.0), &[(500.0, -100.0), (500.0, 1100.0)]),
+        // A value no table knows: reported, not counted.
+        road(5, "乡道", None, &[(700.0, 100.0), (700.0, 300.0)]),
+        // Entirely outside.
+        road(6, "支路", None, &[(2000.0, 2000.0), (3000.0, 2000.0)]),
+        // Empty grade.
+        road(7, " ", None, &[(100.0, 900.0), (200.0, 900.0)]),
+    ]
+}
+
+fn run(kind: &str, params: &Params) -> RoadDensity {
+    let grades = GradeTable::load("cn").unwrap();
+    let kinds = Kinds::builtin().unwrap();
+    compute(&[square_area(kind)], &fixture_roads(), &grades, &kinds, &planar(), params).unwrap()
+}
+
+#[test]
+fn hand_computed_square() {
+    let r = run("县城", &Params { has_width: true, ..Default::default() });
+    let a = &r.areas[0];
+    assert!((a.area_km2 - 1.0).abs() < 1e-9);
+    assert!((a.road_length_km - 2.5).abs() < 1e-9, "length {}", a.road_length_km);
+    assert!((a.density_km_per_km2 - 2.5).abs() < 1e-9);
+    assert!((a.by_grade["arterial"] - 1.0).abs() < 1e-9);
+    assert!((a.by_grade["branch"] - 1.0).abs() < 1e-9);
+    assert!((a.by_grade["secondary"] - 0.5).abs() < 1e-9);
+    assert!((a.excluded_by_value["高速公路"] - 1.0).abs() < 1e-9);
+    assert!((a.unknown_grades["乡道"] - 0.2).abs() < 1e-9);
+    assert!((a.unknown_grades[EMPTY_GRADE] - 0.1).abs() < 1e-9);
+    // County-town target 7.0 from the table: 4.5 km short.
+    assert_eq!(a.kind.as_deref(), Some("county_town"));
+    assert!((a.target_km_per_km2.unwrap() - 7.0).abs() < 1e-12);
+    assert_eq!(a.meets_target, Some(false));
+    assert!((a.shortfall_km.unwrap() - 4.5).abs() < 1e-9);
+    // The 50 m 主干路 breaks the 40 m county-town cap; the motorway is not an urban road.
+    assert!((a.roads_over_max_width_km.unwrap() - 1.0).abs() < 1e-9);
+    assert_eq!(r.wide_roads.len(), 1);
+    assert_eq!(r.wide_roads[0].road_fid, 1);
+}
+
+#[test]
+fn targets_from_options() {
+    let params = Params { targets: vec![("county_town".into(), 2.0)], ..Default::default() };
+    let a = &run("县城", &params).areas[0];
+    assert_eq!(a.meets_target, Some(true));
+    assert!(a.shortfall_km.unwrap().abs() < 1e-12);
+    // Without a width field there is no width check.
+    assert!(a.roads_over_max_width_km.is_none());
+
+    let unknown_kind = run("开发区", &Params::default());
+    assert!(unknown_kind.areas[0].target_km_per_km2.is_none());
+    assert!(unknown_kind.areas[0].meets_target.is_none());
+    let with_default = run("开发区", &Params { default_target: Some(3.0), ..Default::default() });
+    assert_eq!(with_default.areas[0].meets_target, Some(false));
+    // Central city has no width cap unless --max-width is given.
+    let central = run("中心城区", &Params { has_width: true, ..Default::default() });
+    assert!(central.areas[0].roads_over_max_width_km.is_none());
+    let capped = run("中心城区", &Params { has_width: true, max_width_m: Some(20.0), ..Default::default() });
+    assert!((capped.areas[0].roads_over_max_width_km.unwrap() - 1.5).abs() < 1e-9);
+}
+
+#[test]
+fn grid_cells_sum_to_the_area() {
+    let r = run("县城", &Params { grid_cell_m: Some(300.0), ..Default::default() });
+    let cell_area: f64 = crate::units::sum(r.grid.iter().map(|c| c.area_km2));
+    assert!((cell_area - 1.0).abs() < 1e-9, "cells cover {cell_area}");
+    // Roads on a cell edge count in both cells, so the grid total is at least the area total.
+    let cell_km: f64 = crate::units::sum(r.grid.iter().map(|c| c.road_length_km));
+    assert!(cell_km + 1e-9 >= r.areas[0].road_length_km, "{cell_km}");
+    assert!(cell_km < r.areas[0].road_length_km + 0.5);
+    let mut ids: Vec<&str> = r.grid.iter().map(|c| c.cell_id.as_str()).collect();
+    ids.dedup();
+    assert_eq!(ids.len(), r.grid.len(), "cell ids are unique");
+}
+
+#[test]
+fn boundary_road_counts_once_per_area_it_bounds() {
+    let grades = GradeTable::load("cn").unwrap();
+    let kinds = Kinds::builtin().unwrap();
+    let left = square_area("县城");
+    let mut right = square_area("县城");
+    right.id = "a2".into();
+    right.polygon = MultiPolygon(vec![polygon![
+        (x: X0 + 1000.0, y: Y0), (x: X0 + 2000.0, y: Y0), (x: X0 + 2000.0, y: Y0 + 1000.0), (x: X0 + 1000.0, y: Y0 + 1000.0), (x: X0 + 1000.0, y: Y0)
+    ]]);
+    let shared = vec![road(1, "支路", None, &[(1000.0, 0.0), (1000.0, 1000.0)])];
+    let r = compute(&[left, right], &shared, &grades, &kinds, &planar(), &Params::default()).unwrap();
+    for a in &r.areas {
+        assert!((a.road_length_km - 1.0).abs() < 1e-9, "{}: {}", a.area_id, a.road_length_km);
+    }
+    // Sanity on a diagonal road: clipping agrees with the hand value 1000·√2 m.
+    let diag = vec![road(1, "支路", None, &[(-100.0, -100.0), (1100.0, 1100.0)])];
+    let r = compute(&[square_area("县城")], &diag, &grades, &kinds, &planar(), &Params::default()).unwrap();
+    assert!((r.areas[0].road_length_km - 2f64.sqrt()).abs() < 1e-9);
+}

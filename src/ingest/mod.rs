@@ -1,0 +1,256 @@
+//! Ingest: read any OGR layer into plain `geo` geometries with the attributes a role needs.
+//!
+//! This folder is the only place that talks to GDAL. What leaves it is a [`RawLayer`]: features in
+//! the layer's own coordinates, the layer's CRS as WKT, the requested attributes as text, and the
+//! count of every feature that was repaired or skipped, with the reason.
+
+pub mod read;
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+pub use read::{layer_names, read_layer};
+
+/// Where a layer comes from: `DATASET` or `DATASET#LAYER`.
+///
+/// The dataset is anything GDAL opens (a path, or a connection string such as `PG:dbname=x`).
+/// The layer is taken after the last `#`, unless the whole text names an existing file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LayerSource {
+    pub dataset: String,
+    pub layer: Option<String>,
+}
+
+impl LayerSource {
+    /// Parses `DATASET` or `DATASET#LAYER`.
+    ///
+    /// ```
+    /// use planaudit::ingest::LayerSource;
+    /// let s = LayerSource::parse("data/liechtenstein-2015.osm.pbf#lines");
+    /// assert_eq!(s.dataset, "data/liechtenstein-2015.osm.pbf");
+    /// assert_eq!(s.layer.as_deref(), Some("lines"));
+    /// assert_eq!(LayerSource::parse("PG:dbname=gis").layer, None);
+    /// ```
+    pub fn parse(text: &str) -> LayerSource {
+        if std::path::Path::new(text).exists() {
+            return LayerSource { dataset: text.to_string(), layer: None };
+        }
+        match text.rsplit_once('#') {
+            Some((dataset, layer)) if !dataset.is_empty() && !layer.is_empty() => LayerSource {
+                dataset: dataset.to_string(),
+                layer: Some(layer.to_string()),
+            },
+            _ => LayerSource { dataset: text.to_string(), layer: None },
+        }
+    }
+
+    /// True when the dataset is OpenStreetMap data (its outputs must carry the ODbL attribution).
+    pub fn is_osm(&self) -> bool {
+        let d = self.dataset.to_ascii_lowercase();
+        d.ends_with(".osm.pbf") || d.ends_with(".osm") || d.ends_with(".pbf")
+    }
+}
+
+impl fmt::Display for LayerSource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.layer {
+            Some(l) => write!(f, "{}#{}", self.dataset, l),
+            None => write!(f, "{}", self.dataset),
+        }
+    }
+}
+
+/// The geometry a role needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GeomKind {
+    /// LineString / MultiLineString (roads).
+    Lines,
+    /// Polygon / MultiPolygon (areas, parcels, parks).
+    Polygons,
+    /// Point / MultiPoint; polygons are accepted and reduced to their centroid later.
+    PointsOrPolygons,
+}
+
+impl GeomKind {
+    pub fn describe(self) -> &'static str {
+        match self {
+            GeomKind::Lines => "line",
+            GeomKind::Polygons => "polygon",
+            GeomKind::PointsOrPolygons => "point or polygon",
+        }
+    }
+}
+
+/// What to read and how.
+#[derive(Debug, Clone)]
+pub struct LayerSpec {
+    pub source: LayerSource,
+    /// OGR attribute filter (`--roads-where`).
+    pub filter: Option<String>,
+    /// Shapefile encoding override (`--encoding GBK`); `.cpg` is honoured without it.
+    pub encoding: Option<String>,
+    /// The role, for messages: `roads`, `areas`, ...
+    pub role: String,
+    /// Fields to read, by name. A name the layer lacks is looked up among OSM `other_tags`
+    /// when the layer has that column, and is otherwise an error that lists the fields.
+    pub fields: Vec<String>,
+    /// Optional fields: read when present, `None` for every feature when not.
+    pub optional_fields: Vec<String>,
+    pub geom: GeomKind,
+}
+
+/// One feature as read: geometry in the layer's own coordinates, and the requested attributes in
+/// the order of `LayerSpec::fields` followed by `LayerSpec::optional_fields`.
+#[derive(Debug, Clone)]
+pub struct RawFeature {
+    pub fid: u64,
+    pub geometry: geo::Geometry<f64>,
+    pub attrs: Vec<Option<String>>,
+}
+
+/// Counts of what happened to a layer's features. Nothing is dropped without being counted here.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct LayerReport {
+    /// `dataset#layer`.
+    pub layer: String,
+    /// Features the layer returned (after the attribute filter).
+    pub read: u64,
+    /// Features kept for the computation.
+    pub used: u64,
+    /// Invalid polygons repaired with GEOS make-valid (kept).
+    pub repaired: u64,
+    /// Features skipped, by reason.
+    pub skipped: BTreeMap<String, u64>,
+    /// Features kept with an attribute that could not be used (a width that is not a number, ...), by reason.
+    pub flagged: BTreeMap<String, u64>,
+    /// The first few skipped or repaired features, with fid and reason.
+    pub examples: Vec<String>,
+}
+
+/// How many example messages a report keeps.
+pub const MAX_EXAMPLES: usize = 20;
+
+impl LayerReport {
+    /// Counts one skipped feature.
+    pub fn skip(&mut self, fid: u64, reason: &str) {
+        *self.skipped.entry(reason.to_string()).or_insert(0) += 1;
+        self.example(format!("feature {fid}: skipped: {reason}"));
+    }
+
+    /// Counts one kept feature with an unusable attribute.
+    pub fn flag(&mut self, fid: u64, reason: &str) {
+        *self.flagged.entry(reason.to_string()).or_insert(0) += 1;
+        self.example(format!("feature {fid}: {reason}"));
+    }
+
+    /// Records an example message (bounded).
+    pub fn example(&mut self, msg: String) {
+        if self.examples.len() < MAX_EXAMPLES {
+            self.examples.push(msg);
+        }
+    }
+
+    /// Total skipped features.
+    pub fn skipped_total(&self) -> u64 {
+        self.skipped.values().sum()
+    }
+}
+
+/// A layer as read from GDAL.
+#[derive(Debug, Clone)]
+pub struct RawLayer {
+    pub source: LayerSource,
+    /// The layer's name inside the dataset.
+    pub layer_name: String,
+    /// The layer's CRS as WKT, if it has one.
+    pub crs_wkt: Option<String>,
+    pub features: Vec<RawFeature>,
+    /// Which optional fields exist.
+    pub optional_present: Vec<bool>,
+    pub report: LayerReport,
+}
+
+impl RawLayer {
+    /// `dataset#layer` for messages.
+    pub fn label(&self) -> String {
+        format!("{}#{}", self.source.dataset, self.layer_name)
+    }
+}
+
+/// Parses the hstore text GDAL's OSM driver writes into `other_tags`:
+/// `"key"=>"value","key2"=>"value2"`, with `\"` and `\\` escapes.
+///
+/// ```
+/// use planaudit::ingest::parse_other_tags;
+/// let tags = parse_other_tags(r#""foot"=>"no","name:zh"=>"路 \"A\"""#);
+/// assert_eq!(tags.get("foot").map(String::as_str), Some("no"));
+/// assert_eq!(tags.get("name:zh").map(String::as_str), Some("路 \"A\""));
+/// ```
+pub fn parse_other_tags(text: &str) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    let mut chars = text.chars().peekable();
+    loop {
+        // Skip separators up to the next quoted key.
+        while let Some(&c) = chars.peek() {
+            if c == '"' {
+                break;
+            }
+            chars.next();
+        }
+        let Some(key) = read_quoted(&mut chars) else { break };
+        // Expect =>
+        while let Some(&c) = chars.peek() {
+            if c == '"' {
+                break;
+            }
+            chars.next();
+        }
+        let Some(value) = read_quoted(&mut chars) else { break };
+        out.insert(key, value);
+    }
+    out
+}
+
+fn read_quoted(chars: &mut std::iter::Peekable<std::str::Chars<'_>>) -> Option<String> {
+    if chars.next()? != '"' {
+        return None;
+    }
+    let mut s = String::new();
+    loop {
+        match chars.next()? {
+            '\\' => s.push(chars.next()?),
+            '"' => return Some(s),
+            c => s.push(c),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn source_without_layer() {
+        let s = LayerSource::parse("roads.gpkg");
+        assert_eq!(s.dataset, "roads.gpkg");
+        assert!(s.layer.is_none());
+        assert_eq!(s.to_string(), "roads.gpkg");
+    }
+
+    #[test]
+    fn source_with_colons_and_layer() {
+        let s = LayerSource::parse("PG:host=localhost dbname=city#public.roads");
+        assert_eq!(s.dataset, "PG:host=localhost dbname=city");
+        assert_eq!(s.layer.as_deref(), Some("public.roads"));
+    }
+
+    #[test]
+    fn other_tags_truncated_or_empty() {
+        assert!(parse_other_tags("").is_empty());
+        let t = parse_other_tags(r#""a"=>"1","b"=>"#);
+        assert_eq!(t.len(), 1);
+        assert_eq!(t["a"], "1");
+        let t = parse_other_tags(r#""oneway"=>"yes","access"=>"private""#);
+        assert_eq!(t["access"], "private");
+    }
+}

@@ -1,0 +1,287 @@
+//! Coordinate systems: the only module that talks to PROJ.
+//!
+//! Every layer goes from its own CRS to WGS84 longitude/latitude, then into one local conformal
+//! projection, the *frame*, where clipping and overlay happen. The frame is chosen from the
+//! study area's centre: the CGCS2000 3-degree Gauss–Krüger zone inside China (EPSG:4513–4533, with
+//! zone prefix), otherwise the WGS84 UTM zone. With `--measure planar --planar-crs EPSG:NNNN` the
+//! frame is the bureau's own projected CRS and measurements are planar in it.
+//!
+//! CGCS2000 and WGS84 are treated as one datum: they differ by centimetres to decimetres, far below
+//! the precision of planning data (DOMAIN.md §F). GCJ-02 and BD-09, the offset systems of Chinese
+//! consumer maps, are not known to PROJ; [`offsets`] converts them to WGS84.
+
+pub mod offsets;
+
+use geo::{Coord, Geometry, MapCoords};
+use proj::Proj;
+
+use crate::{Error, Result};
+
+/// The geographic CRS every layer passes through, with longitude first.
+pub const LONLAT_CRS: &str = "EPSG:4326";
+
+/// How a layer's coordinates are defined.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SourceCrs {
+    /// Anything PROJ understands: `EPSG:4527`, WKT, a PROJ string.
+    Proj(String),
+    /// GCJ-02 longitude/latitude (高德, 腾讯).
+    Gcj02,
+    /// BD-09 longitude/latitude (百度).
+    Bd09,
+}
+
+impl SourceCrs {
+    /// Parses an override given on the command line or in a config file:
+    /// `EPSG:4527`, `4527`, `gcj02`, `bd09`, `wgs84`, `cgcs2000`, or any PROJ definition.
+    ///
+    /// ```
+    /// use planaudit::normalise::crs::SourceCrs;
+    /// assert_eq!(SourceCrs::parse("4527").unwrap(), SourceCrs::Proj("EPSG:4527".into()));
+    /// assert_eq!(SourceCrs::parse("GCJ-02").unwrap(), SourceCrs::Gcj02);
+    /// assert!(SourceCrs::parse("").is_err());
+    /// ```
+    pub fn parse(text: &str) -> Result<SourceCrs> {
+        let t = text.trim();
+        let lower = t.to_ascii_lowercase().replace(['-', '_'], "");
+        Ok(match lower.as_str() {
+            "" => return Err(Error::Usage("empty CRS: give an EPSG code such as EPSG:4527, or gcj02 / bd09".into())),
+            "gcj02" | "gcj" | "mars" => SourceCrs::Gcj02,
+            "bd09" | "bd09ll" | "baidu" => SourceCrs::Bd09,
+            "wgs84" => SourceCrs::Proj(LONLAT_CRS.to_string()),
+            "cgcs2000" => SourceCrs::Proj("EPSG:4490".to_string()),
+            _ if t.chars().all(|c| c.is_ascii_digit()) => SourceCrs::Proj(format!("EPSG:{t}")),
+            _ => SourceCrs::Proj(t.to_string()),
+        })
+    }
+
+    /// Resolves a layer's CRS: the override if given, else the layer's own, else an error that says so.
+    pub fn resolve(layer: &str, own_wkt: Option<&str>, override_: Option<&SourceCrs>, option: &str) -> Result<SourceCrs> {
+        match (override_, own_wkt) {
+            (Some(o), _) => Ok(o.clone()),
+            (None, Some(wkt)) if !wkt.trim().is_empty() => Ok(SourceCrs::Proj(wkt.to_string())),
+            _ => Err(Error::NoCrs { layer: layer.to_string(), option: option.to_string() }),
+        }
+    }
+
+    /// A short label for reports: `EPSG:4527`, `gcj02`, or the CRS name.
+    pub fn label(&self) -> String {
+        match self {
+            SourceCrs::Gcj02 => "gcj02".into(),
+            SourceCrs::Bd09 => "bd09".into(),
+            SourceCrs::Proj(def) => crs_label(def),
+        }
+    }
+}
+
+/// A label for a PROJ definition: its authority code when PROJ can identify one, else its name.
+fn crs_label(def: &str) -> String {
+    if def.len() < 32 {
+        return def.to_string();
+    }
+    // WKT: take the authority of the outermost object when present, else the name.
+    if let Some(pos) = def.rfind("ID[\"EPSG\",") {
+        let rest = &def[pos + 10..];
+        if let Some(end) = rest.find(']') {
+            let code = rest[..end].trim();
+            // The outermost ID is the last one at bracket depth 1; a cheap check: it is near the end.
+            if def.len() - pos < 40 {
+                return format!("EPSG:{code}");
+            }
+        }
+    }
+    if let Some(start) = def.find('"') {
+        if let Some(len) = def[start + 1..].find('"') {
+            return def[start + 1..start + 1 + len].to_string();
+        }
+    }
+    "custom CRS".to_string()
+}
+
+/// Converts coordinates of one source CRS to WGS84 longitude/latitude.
+pub struct ToLonLat {
+    kind: ToLonLatKind,
+}
+
+enum ToLonLatKind {
+    Proj(Proj),
+    Gcj02,
+    Bd09,
+}
+
+impl ToLonLat {
+    /// Builds the conversion for a source CRS.
+    pub fn new(src: &SourceCrs, layer: &str) -> Result<ToLonLat> {
+        let kind = match src {
+            SourceCrs::Gcj02 => ToLonLatKind::Gcj02,
+            SourceCrs::Bd09 => ToLonLatKind::Bd09,
+            SourceCrs::Proj(def) => ToLonLatKind::Proj(
+                Proj::new_known_crs(def, LONLAT_CRS, None)
+                    .map_err(|e| Error::Crs(format!("{layer}: PROJ cannot use the CRS {}: {e}", crs_label(def))))?,
+            ),
+        };
+        Ok(ToLonLat { kind })
+    }
+
+    /// Converts one coordinate; `None` when it cannot be converted or lands outside ±180/±90.
+    pub fn coord(&self, c: Coord<f64>) -> Option<Coord<f64>> {
+        let (x, y) = match &self.kind {
+            ToLonLatKind::Proj(p) => p.convert((c.x, c.y)).ok()?,
+            ToLonLatKind::Gcj02 => offsets::gcj02_to_wgs84(c.x, c.y),
+            ToLonLatKind::Bd09 => offsets::bd09_to_wgs84(c.x, c.y),
+        };
+        (x.is_finite() && y.is_finite() && x.abs() <= 180.0 && y.abs() <= 90.0).then_some(Coord { x, y })
+    }
+
+    /// Converts a geometry; `None` when any coordinate fails.
+    pub fn geometry(&self, g: &Geometry<f64>) -> Option<Geometry<f64>> {
+        g.try_map_coords(|c| self.coord(c).ok_or(())).ok()
+    }
+}
+
+/// How lengths and areas are measured.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Method {
+    /// Geodesic on the WGS84/CGCS2000 ellipsoid, as 三调 reports parcel areas (default).
+    Ellipsoidal,
+    /// Euclidean in the frame's projected CRS, as a bureau's desktop GIS reports them.
+    Planar,
+}
+
+/// The metric frame: a conformal projection in which all geometry work happens.
+pub struct Frame {
+    /// The frame's CRS, e.g. `EPSG:4527`.
+    pub crs: String,
+    pub method: Method,
+    from_lonlat: Proj,
+    to_lonlat: Proj,
+}
+
+impl std::fmt::Debug for Frame {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Frame").field("crs", &self.crs).field("method", &self.method).finish()
+    }
+}
+
+/// The EPSG code of the local frame for a longitude/latitude: the CGCS2000 3-degree Gauss–Krüger
+/// zone (with zone prefix, EPSG:4513–4533 for zones 25–45) inside China, else the WGS84 UTM zone.
+///
+/// ```
+/// use planaudit::normalise::crs::auto_frame_epsg;
+/// assert_eq!(auto_frame_epsg(116.5, 31.75), 4527); // Lu'an: zone 39, CM 117°E
+/// assert_eq!(auto_frame_epsg(9.52, 47.14), 32632); // Liechtenstein: UTM 32N
+/// ```
+pub fn auto_frame_epsg(lon: f64, lat: f64) -> u32 {
+    let zone = (lon / 3.0).round() as i64;
+    let in_china = (73.0..=135.5).contains(&lon) && (3.0..=54.0).contains(&lat);
+    if in_china && (25..=45).contains(&zone) {
+        return 4513 + (zone - 25) as u32;
+    }
+    let utm = (((lon + 180.0) / 6.0).floor() as i64).clamp(0, 59) as u32 + 1;
+    if lat >= 0.0 {
+        32600 + utm
+    } else {
+        32700 + utm
+    }
+}
+
+impl Frame {
+    /// A frame in a given projected CRS.
+    pub fn new(crs: &str, method: Method) -> Result<Frame> {
+        let from_lonlat = Proj::new_known_crs(LONLAT_CRS, crs, None)
+            .map_err(|e| Error::Crs(format!("cannot use {crs} as the working projection: {e}")))?;
+        let to_lonlat = Proj::new_known_crs(crs, LONLAT_CRS, None)
+            .map_err(|e| Error::Crs(format!("cannot use {crs} as the working projection: {e}")))?;
+        // A geographic CRS would make every length and area meaningless.
+        let probe = from_lonlat.convert((0.5f64, 0.5f64)).ok();
+        if let Some((x, y)) = probe {
+            if x.abs() <= 180.0 && y.abs() <= 90.0 && (x - 0.5).abs() < 1e-6 {
+                return Err(Error::Usage(format!("{crs} is not a projected CRS: planar measurement needs metres")));
+            }
+        }
+        Ok(Frame { crs: crs.to_string(), method, from_lonlat, to_lonlat })
+    }
+
+    /// The automatic ellipsoidal frame for data centred at `lon`, `lat`.
+    pub fn auto(lon: f64, lat: f64) -> Result<Frame> {
+        Frame::new(&format!("EPSG:{}", auto_frame_epsg(lon, lat)), Method::Ellipsoidal)
+    }
+
+    /// Projects a longitude/latitude geometry into the frame.
+    pub fn project(&self, g: &Geometry<f64>) -> Option<Geometry<f64>> {
+        g.try_map_coords(|c| self.project_coord(c).ok_or(())).ok()
+    }
+
+    /// Projects one longitude/latitude coordinate into the frame.
+    pub fn project_coord(&self, c: Coord<f64>) -> Option<Coord<f64>> {
+        let (x, y) = self.from_lonlat.convert((c.x, c.y)).ok()?;
+        (x.is_finite() && y.is_finite()).then_some(Coord { x, y })
+    }
+
+    /// Takes one frame coordinate back to longitude/latitude.
+    pub fn unproject_coord(&self, c: Coord<f64>) -> Result<Coord<f64>> {
+        let (x, y) = self
+            .to_lonlat
+            .convert((c.x, c.y))
+            .map_err(|e| Error::Crs(format!("{}: cannot convert ({}, {}) to longitude/latitude: {e}", self.crs, c.x, c.y)))?;
+        Ok(Coord { x, y })
+    }
+
+    /// Takes any frame geometry back to longitude/latitude.
+    pub fn unproject<G: MapCoords<f64, f64, Output = G>>(&self, g: &G) -> Result<G> {
+        g.try_map_coords(|c| self.unproject_coord(c))
+    }
+
+    /// A sentence for outputs: which method measured the numbers.
+    pub fn describe(&self) -> String {
+        match self.method {
+            Method::Ellipsoidal => format!("ellipsoidal (geodesic on the WGS84/CGCS2000 ellipsoid; clipped in {})", self.crs),
+            Method::Planar => format!("planar ({})", self.crs),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn gk_zone_39_round_trip() {
+        let f = Frame::auto(116.5, 31.75).unwrap();
+        assert_eq!(f.crs, "EPSG:4527");
+        let p = f.project_coord(Coord { x: 116.5, y: 31.75 }).unwrap();
+        // Easting carries the zone prefix 39; northing ~3.5e6 m at 31.75°N.
+        assert!((39_400_000.0..39_500_000.0).contains(&p.x), "easting {}", p.x);
+        assert!((3_500_000.0..3_550_000.0).contains(&p.y), "northing {}", p.y);
+        let back = f.unproject_coord(p).unwrap();
+        assert!((back.x - 116.5).abs() < 1e-9 && (back.y - 31.75).abs() < 1e-9);
+    }
+
+    #[test]
+    fn source_crs_in_zone_39_to_lonlat() {
+        let t = ToLonLat::new(&SourceCrs::Proj("EPSG:4527".into()), "test").unwrap();
+        // The central meridian 117°E has easting exactly 39 500 000.
+        let c = t.coord(Coord { x: 39_500_000.0, y: 3_513_000.0 }).unwrap();
+        assert!((c.x - 117.0).abs() < 1e-9, "lon {}", c.x);
+        assert!((31.0..32.0).contains(&c.y));
+    }
+
+    #[test]
+    fn out_of_range_is_rejected() {
+        let t = ToLonLat::new(&SourceCrs::Proj(LONLAT_CRS.into()), "test").unwrap();
+        assert!(t.coord(Coord { x: 1e300, y: 0.0 }).is_none());
+        assert!(t.coord(Coord { x: 200.0, y: 10.0 }).is_none());
+    }
+
+    #[test]
+    fn geographic_planar_crs_is_refused() {
+        assert!(matches!(Frame::new("EPSG:4326", Method::Planar), Err(Error::Usage(_))));
+    }
+
+    #[test]
+    fn missing_crs_names_the_layer() {
+        let e = SourceCrs::resolve("roads.shp#roads", None, None, "--roads-crs").unwrap_err();
+        assert!(e.to_string().contains("roads.shp#roads") && e.to_string().contains("--roads-crs"));
+    }
+}

@@ -1,0 +1,76 @@
+//! Normalise: put every layer into one metric frame, measure there, and map source codes to
+//! analysis categories through tables.
+//!
+//! - [`crs`]: the only coordinate-system code (PROJ, GCJ-02/BD-09, frame choice).
+//! - [`measure`]: ellipsoidal and planar lengths and areas.
+//! - [`grades`]: road grade tables.
+//! - [`kinds`]: kinds of study area and their plan targets.
+
+pub mod crs;
+pub mod grades;
+pub mod kinds;
+pub mod measure;
+
+use geo::{BoundingRect, Rect};
+
+use crate::ingest::RawLayer;
+use crate::Result;
+use crs::{Frame, SourceCrs, ToLonLat};
+
+/// Converts every feature of a layer to WGS84 longitude/latitude in place. A feature with a
+/// coordinate that cannot be converted, or that lands outside ±180°/±90°, is skipped and counted.
+pub fn to_lonlat(layer: &mut RawLayer, crs: &SourceCrs) -> Result<()> {
+    let t = ToLonLat::new(crs, &layer.label())?;
+    let report = &mut layer.report;
+    let mut kept = Vec::with_capacity(layer.features.len());
+    for mut f in layer.features.drain(..) {
+        match t.geometry(&f.geometry) {
+            Some(g) => {
+                f.geometry = g;
+                kept.push(f);
+            }
+            None => {
+                report.used -= 1;
+                report.skip(f.fid, "coordinate out of range for its CRS (check the CRS and the axis order)");
+            }
+        }
+    }
+    layer.features = kept;
+    if layer.features.is_empty() {
+        return Err(crate::Error::EmptyLayer {
+            layer: layer.label(),
+            reason: format!("no feature has coordinates valid in {}: check the CRS (--crs) and the axis order", crs.label()),
+        });
+    }
+    Ok(())
+}
+
+/// The bounding box of a longitude/latitude layer.
+pub fn lonlat_bounds(layer: &RawLayer) -> Option<Rect<f64>> {
+    layer.features.iter().filter_map(|f| f.geometry.bounding_rect()).reduce(|a, b| {
+        Rect::new(
+            geo::coord! { x: a.min().x.min(b.min().x), y: a.min().y.min(b.min().y) },
+            geo::coord! { x: a.max().x.max(b.max().x), y: a.max().y.max(b.max().y) },
+        )
+    })
+}
+
+/// Projects every feature of a longitude/latitude layer into the frame, in place.
+pub fn project(layer: &mut RawLayer, frame: &Frame) -> Result<()> {
+    let report = &mut layer.report;
+    let mut kept = Vec::with_capacity(layer.features.len());
+    for mut f in layer.features.drain(..) {
+        match frame.project(&f.geometry) {
+            Some(g) => {
+                f.geometry = g;
+                kept.push(f);
+            }
+            None => {
+                report.used -= 1;
+                report.skip(f.fid, &format!("cannot be projected into {}", frame.crs));
+            }
+        }
+    }
+    layer.features = kept;
+    Ok(())
+}

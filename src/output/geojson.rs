@@ -1,0 +1,131 @@
+//! RFC 7946 GeoJSON writer.
+//!
+//! Geometries leave the frame for WGS84 longitude/latitude, exterior rings counter-clockwise and
+//! holes clockwise, coordinates rounded to 7 decimals (about 1 cm). Properties keep the order the
+//! caller gives; features keep the caller's (stable) order. The file is written atomically.
+//! Top-level members `name`, `planaudit` (how the numbers were measured) and, for outputs derived
+//! from OpenStreetMap, `attribution` are foreign members, which RFC 7946 §6.1 allows.
+
+use std::io::Write;
+use std::path::Path;
+
+use geo::orient::{Direction, Orient};
+use geo::{Geometry, MapCoords};
+use serde_json::{Map, Value};
+
+use super::atomic::write_atomic;
+use crate::normalise::crs::Frame;
+use crate::Result;
+
+/// Decimal places of output coordinates (RFC 7946 §11.2 recommends no more than needed; 1e-7° ≈ 1 cm).
+pub const COORD_DECIMALS: i32 = 7;
+
+/// The attribution OpenStreetMap-derived outputs must carry (ODbL 1.0).
+pub const OSM_ATTRIBUTION: &str = "© OpenStreetMap contributors";
+
+/// One output feature: a frame geometry and its properties.
+pub struct OutFeature {
+    pub geometry: Geometry<f64>,
+    pub properties: Map<String, Value>,
+}
+
+/// Collection-level metadata.
+pub struct CollectionMeta<'a> {
+    pub name: &'a str,
+    pub frame: &'a Frame,
+    /// Whether any input came from OpenStreetMap.
+    pub osm: bool,
+}
+
+fn round(v: f64) -> f64 {
+    let f = 10f64.powi(COORD_DECIMALS);
+    (v * f).round() / f
+}
+
+/// Takes a frame geometry to rounded, RFC 7946-oriented longitude/latitude.
+pub fn to_rfc7946(frame: &Frame, g: &Geometry<f64>) -> Result<Geometry<f64>> {
+    let ll = frame.unproject(g)?;
+    let oriented = match ll {
+        Geometry::Polygon(p) => Geometry::Polygon(p.orient(Direction::Default)),
+        Geometry::MultiPolygon(mp) => Geometry::MultiPolygon(mp.orient(Direction::Default)),
+        other => other,
+    };
+    Ok(oriented.map_coords(|c| geo::coord! { x: round(c.x), y: round(c.y) }))
+}
+
+/// Writes a FeatureCollection atomically, one feature per line.
+pub fn write_collection(path: &Path, meta: &CollectionMeta<'_>, features: &[OutFeature]) -> Result<()> {
+    // Convert everything first, so a conversion error leaves no file behind.
+    let mut lines = Vec::with_capacity(features.len());
+    for f in features {
+        let g = to_rfc7946(meta.frame, &f.geometry)?;
+        let feature = geojson::Feature {
+            bbox: None,
+            geometry: Some(geojson::Geometry::from(&g)),
+            id: None,
+            properties: Some(f.properties.clone()),
+            foreign_members: None,
+        };
+        lines.push(serde_json::to_string(&feature).expect("a feature always serialises"));
+    }
+    let mut header = Map::new();
+    header.insert("type".into(), "FeatureCollection".into());
+    header.insert("name".into(), meta.name.into());
+    let mut info = Map::new();
+    info.insert("generator".into(), format!("planaudit {}", env!("CARGO_PKG_VERSION")).into());
+    info.insert("measure".into(), meta.frame.describe().into());
+    info.insert("frame_crs".into(), meta.frame.crs.clone().into());
+    header.insert("planaudit".into(), Value::Object(info));
+    if meta.osm {
+        header.insert("attribution".into(), OSM_ATTRIBUTION.into());
+    }
+    let head = serde_json::to_string(&Value::Object(header)).expect("a header always serialises");
+    let head = head.strip_suffix('}').expect("an object ends with }");
+    write_atomic(path, |w| {
+        write!(w, "{head},\"features\":[")?;
+        for (i, line) in lines.iter().enumerate() {
+            w.write_all(if i == 0 { b"\n" } else { b",\n" })?;
+            w.write_all(line.as_bytes())?;
+        }
+        w.write_all(b"\n]}\n")
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::normalise::crs::Method;
+    use geo::{polygon, Coord};
+
+    #[test]
+    fn writes_rfc7946() {
+        let frame = Frame::new("EPSG:4527", Method::Ellipsoidal).unwrap();
+        let c = frame.project_coord(Coord { x: 116.5, y: 31.75 }).unwrap();
+        // Clockwise exterior in the frame: must come out counter-clockwise.
+        let cw = polygon![(x: c.x, y: c.y), (x: c.x, y: c.y + 100.0), (x: c.x + 100.0, y: c.y + 100.0), (x: c.x + 100.0, y: c.y), (x: c.x, y: c.y)];
+        let mut props = Map::new();
+        props.insert("zeta".into(), 1.into());
+        props.insert("alpha".into(), "两".into());
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.geojson");
+        let meta = CollectionMeta { name: "t", frame: &frame, osm: true };
+        write_collection(&path, &meta, &[OutFeature { geometry: Geometry::Polygon(cw), properties: props }]).unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        let gj: geojson::GeoJson = text.parse().unwrap();
+        let geojson::GeoJson::FeatureCollection(fc) = gj else { panic!("not a collection") };
+        assert_eq!(fc.foreign_members.as_ref().unwrap()["attribution"], OSM_ATTRIBUTION);
+        let f = &fc.features[0];
+        // Property order is kept.
+        let keys: Vec<&String> = f.properties.as_ref().unwrap().keys().collect();
+        assert_eq!(keys, ["zeta", "alpha"]);
+        let g: Geometry<f64> = f.geometry.clone().unwrap().try_into().unwrap();
+        let Geometry::Polygon(p) = g else { panic!("not a polygon") };
+        use geo::Winding;
+        assert!(p.exterior().is_ccw());
+        for c in p.exterior().coords() {
+            assert!((c.x - 116.5).abs() < 0.01 && (c.y - 31.75).abs() < 0.01);
+            let scaled = c.x * 1e7;
+            assert!((scaled - scaled.round()).abs() < 1e-3, "rounded to 7 decimals: {}", c.x);
+        }
+    }
+}

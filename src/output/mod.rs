@@ -1,0 +1,15 @@
+//! Output: RFC 7946 GeoJSON, summaries, atomic file writes.
+
+pub mod atomic;
+pub mod geojson;
+pub mod road_density;
+
+/// Rounds a reported number to 6 decimals (1 m in km, 1 m² in km², a millionth of a share), so
+/// that outputs are stable and every file states the same figure.
+pub fn round6(v: f64) -> f64 {
+    if v.is_finite() {
+        (v * 1e6).round() / 1e6
+    } else {
+        v
+    }
+}
