@@ -8,6 +8,7 @@
 //! - [`output`]: RFC 7946 GeoJSON, summaries, atomic writes.
 
 pub mod error;
+pub mod normalise;
 pub mod units;
 
 pub use error::{Error, Result};

@@ -1,0 +1,3 @@
+//! Coordinate reference systems.
+
+pub mod offsets;
