@@ -19,7 +19,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Road network density (km/km²) of each built-up area against the plan's targets.
-    RoadDensity(RoadDensityArgs),
+    RoadDensity(Box<RoadDensityArgs>),
     /// Build the demo city (Lu'an, CGCS2000 zone 39) and audit it into OUT_DIR.
     Demo(DemoArgs),
 }

@@ -6,16 +6,19 @@
 //! - [`index`]: R-trees over the normalised features.
 //! - [`indicators`]: the plan indicators (road density, ...).
 //! - [`output`]: RFC 7946 GeoJSON, summaries, atomic writes.
+//!
+//! Around them: [`model`] (domain types after normalisation), [`units`] (compensated sums),
+//! [`error`], and the command line: [`cli`] (clap definitions) and [`cmd`] (one file per subcommand).
 
+pub mod cli;
+pub mod cmd;
 pub mod error;
+pub mod index;
+pub mod indicators;
+pub mod ingest;
+pub mod model;
+pub mod normalise;
+pub mod output;
 pub mod units;
 
 pub use error::{Error, Result};
-pub mod ingest;
-pub mod normalise;
-pub mod index;
-pub mod indicators;
-pub mod model;
-pub mod output;
-pub mod cli;
-pub mod cmd;

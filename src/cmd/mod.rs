@@ -29,10 +29,9 @@ pub fn load(spec: &LayerSpec, layer_crs: Option<&str>, common: &CommonArgs, opti
 pub fn choose_frame(common: &CommonArgs, study: &RawLayer) -> Result<Frame> {
     match common.measure {
         MeasureArg::Planar => {
-            let crs = common
-                .planar_crs
-                .as_deref()
-                .ok_or_else(|| Error::Usage("--measure planar needs --planar-crs EPSG:NNNN (the projected CRS to measure in)".into()))?;
+            let crs = common.planar_crs.as_deref().ok_or_else(|| {
+                Error::Usage("--measure planar needs --planar-crs EPSG:NNNN (the projected CRS to measure in)".into())
+            })?;
             let crs = match SourceCrs::parse(crs)? {
                 SourceCrs::Proj(def) => def,
                 other => return Err(Error::Usage(format!("--planar-crs {} is not a projected CRS", other.label()))),
@@ -88,7 +87,14 @@ pub fn lines(g: &Geometry<f64>) -> Option<MultiLineString<f64>> {
 pub fn report_lines(reports: &[&LayerReport]) -> String {
     let mut s = String::new();
     for r in reports {
-        s.push_str(&format!("{}: read {}, used {}, repaired {}, skipped {}", r.layer, r.read, r.used, r.repaired, r.skipped_total()));
+        s.push_str(&format!(
+            "{}: read {}, used {}, repaired {}, skipped {}",
+            r.layer,
+            r.read,
+            r.used,
+            r.repaired,
+            r.skipped_total()
+        ));
         for (reason, n) in &r.skipped {
             s.push_str(&format!("\n  skipped {n}: {reason}"));
         }

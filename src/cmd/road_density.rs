@@ -26,8 +26,11 @@ pub struct RoadDensityRun {
     pub outputs: Vec<PathBuf>,
 }
 
+/// Targets per kind (`KIND=VALUE`), and the default (`VALUE`).
+pub type Targets = (Vec<(String, f64)>, Option<f64>);
+
 /// Parses `--target KIND=VALUE` / `--target VALUE`.
-pub fn parse_targets(items: &[String]) -> Result<(Vec<(String, f64)>, Option<f64>)> {
+pub fn parse_targets(items: &[String]) -> Result<Targets> {
     let mut by_kind = Vec::new();
     let mut default = None;
     for item in items {
@@ -35,12 +38,11 @@ pub fn parse_targets(items: &[String]) -> Result<(Vec<(String, f64)>, Option<f64
             Some((k, v)) => (Some(k.trim()), v),
             None => (None, item.as_str()),
         };
-        let v: f64 = value
-            .trim()
-            .parse()
-            .ok()
-            .filter(|v: &f64| v.is_finite() && *v >= 0.0)
-            .ok_or_else(|| Error::Usage(format!("--target {item}: expected KIND=VALUE or VALUE, with VALUE a non-negative number of km/km²")))?;
+        let v: f64 = value.trim().parse().ok().filter(|v: &f64| v.is_finite() && *v >= 0.0).ok_or_else(|| {
+            Error::Usage(format!(
+                "--target {item}: expected KIND=VALUE or VALUE, with VALUE a non-negative number of km/km²"
+            ))
+        })?;
         match kind {
             Some(k) if !k.is_empty() => by_kind.push((k.to_string(), v)),
             Some(_) => return Err(Error::Usage(format!("--target {item}: the kind before '=' is empty"))),
@@ -82,11 +84,9 @@ pub fn execute(args: &RoadDensityArgs) -> Result<RoadDensityRun> {
     // Areas: id, name and kind are optional unless named explicitly.
     let mut fields = Vec::new();
     let mut optional = Vec::new();
-    for (given, defaults) in [
-        (&args.id_field, vec!["id", "osm_id"]),
-        (&args.name_field, vec!["name"]),
-        (&args.kind_field, vec!["kind"]),
-    ] {
+    for (given, defaults) in
+        [(&args.id_field, vec!["id", "osm_id"]), (&args.name_field, vec!["name"]), (&args.kind_field, vec!["kind"])]
+    {
         match given {
             Some(f) => fields.push(f.clone()),
             None => optional.extend(defaults.iter().map(|s| s.to_string())),
@@ -149,7 +149,10 @@ pub fn execute(args: &RoadDensityArgs) -> Result<RoadDensityRun> {
             (Some(field), Some(text)) => match text.trim().parse::<f64>() {
                 Ok(w) if w.is_finite() && w >= 0.0 => Some(w),
                 _ => {
-                    roads_layer.report.flag(f.fid, &format!("field '{field}': width '{text}' is not a number of metres (no width check)"));
+                    roads_layer.report.flag(
+                        f.fid,
+                        &format!("field '{field}': width '{text}' is not a number of metres (no width check)"),
+                    );
                     None
                 }
             },

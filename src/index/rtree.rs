@@ -14,7 +14,9 @@ pub struct BoxIndex {
 
 impl BoxIndex {
     /// Bulk-loads the boxes of items; items without a box (empty geometries) are not indexed.
-    pub fn new<'a, G: BoundingRect<f64, Output = Option<Rect<f64>>> + 'a>(items: impl IntoIterator<Item = &'a G>) -> BoxIndex {
+    pub fn new<'a, G: BoundingRect<f64, Output = Option<Rect<f64>>> + 'a>(
+        items: impl IntoIterator<Item = &'a G>,
+    ) -> BoxIndex {
         let entries = items
             .into_iter()
             .enumerate()

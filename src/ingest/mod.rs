@@ -36,10 +36,9 @@ impl LayerSource {
             return LayerSource { dataset: text.to_string(), layer: None };
         }
         match text.rsplit_once('#') {
-            Some((dataset, layer)) if !dataset.is_empty() && !layer.is_empty() => LayerSource {
-                dataset: dataset.to_string(),
-                layer: Some(layer.to_string()),
-            },
+            Some((dataset, layer)) if !dataset.is_empty() && !layer.is_empty() => {
+                LayerSource { dataset: dataset.to_string(), layer: Some(layer.to_string()) }
+            }
             _ => LayerSource { dataset: text.to_string(), layer: None },
         }
     }

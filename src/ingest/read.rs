@@ -86,10 +86,9 @@ pub fn read_layer(spec: &LayerSpec) -> Result<RawLayer> {
             layer: name.clone(),
             available: names.join(", "),
         })?,
-        None if names.len() == 1 => ds.layer(0).map_err(|e| Error::Gdal {
-            context: format!("{}: reading its layer", spec.source.dataset),
-            source: e,
-        })?,
+        None if names.len() == 1 => ds
+            .layer(0)
+            .map_err(|e| Error::Gdal { context: format!("{}: reading its layer", spec.source.dataset), source: e })?,
         None if names.is_empty() => {
             return Err(Error::EmptyLayer {
                 layer: spec.source.dataset.clone(),
@@ -248,23 +247,14 @@ pub fn read_layer(spec: &LayerSpec) -> Result<RawLayer> {
         return Err(Error::EmptyLayer { layer: label, reason });
     }
 
-    Ok(RawLayer {
-        source: spec.source.clone(),
-        layer_name,
-        crs_wkt,
-        features,
-        optional_present,
-        report,
-    })
+    Ok(RawLayer { source: spec.source.clone(), layer_name, crs_wkt, features, optional_present, report })
 }
 
 /// Converts one OGR geometry to `geo`, repairing invalid polygons with GEOS make-valid.
 /// Returns the geometry and whether it was repaired, or the reason it cannot be used.
 fn convert_geometry(geom: &GdalGeometry, kind: GeomKind) -> Result<(Geometry<f64>, bool), String> {
-    let is_polygonal = matches!(
-        flat(geom.geometry_type()),
-        OGRwkbGeometryType::wkbPolygon | OGRwkbGeometryType::wkbMultiPolygon
-    );
+    let is_polygonal =
+        matches!(flat(geom.geometry_type()), OGRwkbGeometryType::wkbPolygon | OGRwkbGeometryType::wkbMultiPolygon);
     if kind != GeomKind::Lines && is_polygonal && !geom.is_valid() {
         let fixed = geom
             .make_valid(&CslStringList::new())
@@ -285,9 +275,7 @@ fn polygons_of(g: Geometry<f64>) -> MultiPolygon<f64> {
     match g {
         Geometry::Polygon(p) => MultiPolygon(vec![p]),
         Geometry::MultiPolygon(mp) => mp,
-        Geometry::GeometryCollection(gc) => {
-            MultiPolygon(gc.0.into_iter().flat_map(|g| polygons_of(g).0).collect())
-        }
+        Geometry::GeometryCollection(gc) => MultiPolygon(gc.0.into_iter().flat_map(|g| polygons_of(g).0).collect()),
         _ => MultiPolygon(vec![]),
     }
 }

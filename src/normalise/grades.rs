@@ -13,10 +13,8 @@ use serde::Deserialize;
 use crate::{Error, Result};
 
 /// Built-in grade presets: name and TOML text.
-pub const PRESETS: &[(&str, &str)] = &[
-    ("cn", include_str!("../presets/grades_cn.toml")),
-    ("osm", include_str!("../presets/grades_osm.toml")),
-];
+pub const PRESETS: &[(&str, &str)] =
+    &[("cn", include_str!("../presets/grades_cn.toml")), ("osm", include_str!("../presets/grades_osm.toml"))];
 
 /// One row of a grade table.
 #[derive(Debug, Clone, Deserialize, PartialEq)]
@@ -87,7 +85,10 @@ impl GradeTable {
         let mut table = match &file.extends {
             Some(base) => {
                 let Some((_, t)) = PRESETS.iter().find(|(n, _)| n == base) else {
-                    return Err(Error::Table { name: label.to_string(), reason: format!("extends unknown preset '{base}'") });
+                    return Err(Error::Table {
+                        name: label.to_string(),
+                        reason: format!("extends unknown preset '{base}'"),
+                    });
                 };
                 Self::from_toml(base, t)?
             }
@@ -98,7 +99,10 @@ impl GradeTable {
             table.field = f;
         }
         if table.field.is_empty() {
-            return Err(Error::Table { name: label.to_string(), reason: "no `field` (the default grade field)".into() });
+            return Err(Error::Table {
+                name: label.to_string(),
+                reason: "no `field` (the default grade field)".into(),
+            });
         }
         for row in file.grade {
             table.rows.insert(row.value.clone(), row);
@@ -143,7 +147,8 @@ mod tests {
         let osm = GradeTable::load("osm").unwrap();
         assert_eq!(osm.field, "highway");
         let counted: Vec<&str> = osm.rows().filter(|r| r.counted).map(|r| r.value.as_str()).collect();
-        let mut expected = vec!["living_street", "primary", "residential", "secondary", "tertiary", "trunk", "unclassified"];
+        let mut expected =
+            vec!["living_street", "primary", "residential", "secondary", "tertiary", "trunk", "unclassified"];
         expected.sort();
         assert_eq!(counted, expected);
         assert!(osm.get("motorway_link").is_some_and(|r| !r.counted));

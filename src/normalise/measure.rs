@@ -13,8 +13,8 @@
 //! than a millimetre.
 
 use geo::orient::{Direction, Orient};
-use geo::{Euclidean, GeodesicArea, Length, LineString, MultiLineString, MultiPolygon, Polygon};
 use geo::{Area, Geodesic};
+use geo::{Euclidean, GeodesicArea, Length, LineString, MultiLineString, MultiPolygon, Polygon};
 
 use super::crs::{Frame, Method};
 use crate::units::KahanSum;
@@ -113,7 +113,9 @@ mod tests {
         let (x, y) = (c.x, c.y);
         let ccw_with_hole = Polygon::new(
             line_string![(x: x, y: y), (x: x + 200.0, y: y), (x: x + 200.0, y: y + 200.0), (x: x, y: y + 200.0), (x: x, y: y)],
-            vec![line_string![(x: x + 50.0, y: y + 50.0), (x: x + 50.0, y: y + 150.0), (x: x + 150.0, y: y + 150.0), (x: x + 150.0, y: y + 50.0), (x: x + 50.0, y: y + 50.0)]],
+            vec![
+                line_string![(x: x + 50.0, y: y + 50.0), (x: x + 50.0, y: y + 150.0), (x: x + 150.0, y: y + 150.0), (x: x + 150.0, y: y + 50.0), (x: x + 50.0, y: y + 50.0)],
+            ],
         );
         // Same polygon with both rings reversed.
         let mut ext = ccw_with_hole.exterior().clone();

@@ -39,7 +39,10 @@ pub fn to_lonlat(layer: &mut RawLayer, crs: &SourceCrs) -> Result<()> {
     if layer.features.is_empty() {
         return Err(crate::Error::EmptyLayer {
             layer: layer.label(),
-            reason: format!("no feature has coordinates valid in {}: check the CRS (--crs) and the axis order", crs.label()),
+            reason: format!(
+                "no feature has coordinates valid in {}: check the CRS (--crs) and the axis order",
+                crs.label()
+            ),
         });
     }
     Ok(())

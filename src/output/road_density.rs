@@ -43,7 +43,10 @@ pub fn area_properties(a: &AreaDensity, measure: &str) -> Map<String, Value> {
 pub fn area_features(r: &RoadDensity, measure: &str) -> Vec<OutFeature> {
     r.areas
         .iter()
-        .map(|a| OutFeature { geometry: Geometry::MultiPolygon(a.polygon.clone()), properties: area_properties(a, measure) })
+        .map(|a| OutFeature {
+            geometry: Geometry::MultiPolygon(a.polygon.clone()),
+            properties: area_properties(a, measure),
+        })
         .collect()
 }
 
@@ -65,7 +68,10 @@ fn cell_properties(c: &GridCell, measure: &str) -> Map<String, Value> {
 pub fn grid_features(r: &RoadDensity, measure: &str) -> Vec<OutFeature> {
     r.grid
         .iter()
-        .map(|c| OutFeature { geometry: Geometry::MultiPolygon(c.polygon.clone()), properties: cell_properties(c, measure) })
+        .map(|c| OutFeature {
+            geometry: Geometry::MultiPolygon(c.polygon.clone()),
+            properties: cell_properties(c, measure),
+        })
         .collect()
 }
 
@@ -85,7 +91,10 @@ fn wide_properties(w: &WideRoad, measure: &str) -> Map<String, Value> {
 pub fn wide_features(r: &RoadDensity, measure: &str) -> Vec<OutFeature> {
     r.wide_roads
         .iter()
-        .map(|w| OutFeature { geometry: Geometry::MultiLineString(w.line.clone()), properties: wide_properties(w, measure) })
+        .map(|w| OutFeature {
+            geometry: Geometry::MultiLineString(w.line.clone()),
+            properties: wide_properties(w, measure),
+        })
         .collect()
 }
 

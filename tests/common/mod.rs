@@ -60,7 +60,9 @@ pub fn read_collection(path: &Path) -> geojson::FeatureCollection {
 
 /// A numeric property.
 pub fn num(f: &geojson::Feature, key: &str) -> f64 {
-    f.property(key).and_then(|v| v.as_f64()).unwrap_or_else(|| panic!("property {key} missing or not a number in {:?}", f.properties))
+    f.property(key)
+        .and_then(|v| v.as_f64())
+        .unwrap_or_else(|| panic!("property {key} missing or not a number in {:?}", f.properties))
 }
 
 /// A string property.

@@ -56,7 +56,12 @@ impl SourceCrs {
     }
 
     /// Resolves a layer's CRS: the override if given, else the layer's own, else an error that says so.
-    pub fn resolve(layer: &str, own_wkt: Option<&str>, override_: Option<&SourceCrs>, option: &str) -> Result<SourceCrs> {
+    pub fn resolve(
+        layer: &str,
+        own_wkt: Option<&str>,
+        override_: Option<&SourceCrs>,
+        option: &str,
+    ) -> Result<SourceCrs> {
         match (override_, own_wkt) {
             (Some(o), _) => Ok(o.clone()),
             (None, Some(wkt)) if !wkt.trim().is_empty() => Ok(SourceCrs::Proj(wkt.to_string())),
@@ -221,10 +226,9 @@ impl Frame {
 
     /// Takes one frame coordinate back to longitude/latitude.
     pub fn unproject_coord(&self, c: Coord<f64>) -> Result<Coord<f64>> {
-        let (x, y) = self
-            .to_lonlat
-            .convert((c.x, c.y))
-            .map_err(|e| Error::Crs(format!("{}: cannot convert ({}, {}) to longitude/latitude: {e}", self.crs, c.x, c.y)))?;
+        let (x, y) = self.to_lonlat.convert((c.x, c.y)).map_err(|e| {
+            Error::Crs(format!("{}: cannot convert ({}, {}) to longitude/latitude: {e}", self.crs, c.x, c.y))
+        })?;
         Ok(Coord { x, y })
     }
 
@@ -236,7 +240,9 @@ impl Frame {
     /// A sentence for outputs: which method measured the numbers.
     pub fn describe(&self) -> String {
         match self.method {
-            Method::Ellipsoidal => format!("ellipsoidal (geodesic on the WGS84/CGCS2000 ellipsoid; clipped in {})", self.crs),
+            Method::Ellipsoidal => {
+                format!("ellipsoidal (geodesic on the WGS84/CGCS2000 ellipsoid; clipped in {})", self.crs)
+            }
             Method::Planar => format!("planar ({})", self.crs),
         }
     }
