@@ -52,6 +52,14 @@ pub fn parse_targets(items: &[String]) -> Result<Targets> {
     Ok((by_kind, default))
 }
 
+/// Orders ids numerically when both are numbers, else as text.
+pub fn id_order(a: &str, b: &str) -> std::cmp::Ordering {
+    match (a.parse::<f64>(), b.parse::<f64>()) {
+        (Ok(x), Ok(y)) => x.total_cmp(&y),
+        _ => a.cmp(b),
+    }
+}
+
 /// A path beside `out` with a suffix: `x.geojson` → `x_grid.geojson`.
 pub fn sibling(out: &Path, suffix: &str) -> PathBuf {
     let stem = out.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "out".into());
@@ -160,6 +168,11 @@ pub fn execute(args: &RoadDensityArgs) -> Result<RoadDensityRun> {
         };
         roads.push(Road { fid: f.fid, grade_value: f.attrs[0].clone().unwrap_or_default(), width_m, line });
     }
+
+    // A stable order whatever the input order: areas by id (numerically when ids are numbers),
+    // roads by feature id.
+    areas.sort_by(|a, b| id_order(&a.id, &b.id).then(a.fid.cmp(&b.fid)));
+    roads.sort_by_key(|r| r.fid);
 
     let params = Params {
         targets,
