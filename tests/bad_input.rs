@@ -1,1 +1,223 @@
+//! Bad input: every case exits with its code (1 data, 2 usage) and a message naming the file,
+//! layer, feature or field; repaired and skipped features are counted, never silently dropped.
 
+use std::path::Path;
+
+use crate::common::*;
+use crate::road_density::{hand_layers, write_4527};
+
+fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+#[test]
+fn missing_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("o.geojson");
+    run_err(
+        &["road-density", "--roads", "/nonexistent/roads.gpkg", "--areas", "/nonexistent/a.gpkg", "-o", s(&out)],
+        1,
+        &["/nonexistent/a.gpkg", "no such file"],
+    );
+    assert!(!out.exists(), "no output after an error");
+}
+
+#[test]
+fn unknown_layer_lists_the_layers() {
+    let pbf = shared("osm/liechtenstein-2015.osm.pbf");
+    let out = tempfile::tempdir().unwrap();
+    let o = out.path().join("o.geojson");
+    let areas = format!("{}#multipolygons", pbf.display());
+    run_err(
+        &["road-density", "--roads", &format!("{}#roads", pbf.display()), "--areas", &areas, "-o", s(&o)],
+        1,
+        &["no layer named 'roads'", "points, lines, multilinestrings, multipolygons, other_relations"],
+    );
+    // A dataset of several layers needs one named.
+    run_err(&["road-density", "--roads", s(&pbf), "--areas", &areas, "-o", s(&o)], 1, &["5 layers", "#LAYER"]);
+}
+
+#[test]
+fn missing_field_lists_the_fields() {
+    let dir = tempfile::tempdir().unwrap();
+    let (areas, roads) = hand_layers(dir.path());
+    let o = dir.path().join("o.geojson");
+    run_err(
+        &["road-density", "--roads", &roads, "--areas", &areas, "--kind-field", "类型", "-o", s(&o)],
+        1,
+        &["areas.geojson", "no field '类型'", "fields: id, name, kind"],
+    );
+    run_err(
+        &["road-density", "--roads", &roads, "--areas", &areas, "--grade-field", "dj", "-o", s(&o)],
+        1,
+        &["roads.geojson", "no field 'dj'", "grade, width_m"],
+    );
+}
+
+#[test]
+fn wrong_geometry_for_the_role() {
+    let pbf = shared("osm/liechtenstein-2015.osm.pbf");
+    let dir = tempfile::tempdir().unwrap();
+    let o = dir.path().join("o.geojson");
+    run_err(
+        &[
+            "road-density",
+            "--roads",
+            &format!("{}#points", pbf.display()),
+            "--areas",
+            &format!("{}#multipolygons", pbf.display()),
+            "-o",
+            s(&o),
+        ],
+        1,
+        &["#points", "roads must be line geometries", "Point"],
+    );
+    // Lines as areas.
+    let (_, roads) = hand_layers(dir.path());
+    run_err(
+        &["road-density", "--roads", &roads, "--areas", &roads, "-o", s(&o)],
+        1,
+        &["areas must be polygon geometries"],
+    );
+}
+
+#[test]
+fn no_crs_is_an_error_until_overridden() {
+    let dir = tempfile::tempdir().unwrap();
+    let (areas, _) = hand_layers(dir.path());
+    let csv = dir.path().join("roads.csv");
+    std::fs::write(&csv, "WKT,grade\n\"LINESTRING (39480100 3515000,39480100 3516000)\",支路\n").unwrap();
+    let o = dir.path().join("o.geojson");
+    run_err(
+        &["road-density", "--roads", s(&csv), "--areas", &areas, "-o", s(&o)],
+        1,
+        &["roads.csv", "no coordinate reference system", "--roads-crs"],
+    );
+    let stdout =
+        run_ok(&["road-density", "--roads", s(&csv), "--roads-crs", "EPSG:4527", "--areas", &areas, "-o", s(&o)]);
+    assert!(stdout.contains("read 1, used 1"), "{stdout}");
+}
+
+#[test]
+fn invalid_empty_and_out_of_range_features_are_counted() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_, roads) = hand_layers(dir.path());
+    let areas = dir.path().join("bad_areas.geojson");
+    // A bow-tie (self-intersecting) area, a valid one, and one without geometry.
+    write_4527(
+        &areas,
+        &[
+            (
+                r#"{"type":"Polygon","coordinates":[[[39480000,3515000],[39481000,3516000],[39481000,3515000],[39480000,3516000],[39480000,3515000]]]}"#,
+                serde_json::json!({"id": 1, "kind": "县城"}),
+            ),
+            (
+                r#"{"type":"Polygon","coordinates":[[[39485000,3515000],[39486000,3515000],[39486000,3516000],[39485000,3516000],[39485000,3515000]]]}"#,
+                serde_json::json!({"id": 2, "kind": "县城"}),
+            ),
+            ("null", serde_json::json!({"id": 3, "kind": "县城"})),
+        ],
+    );
+    let o = dir.path().join("o.geojson");
+    let summary = dir.path().join("s.json");
+    let stdout =
+        run_ok(&["road-density", "--roads", &roads, "--areas", s(&areas), "--summary-json", s(&summary), "-o", s(&o)]);
+    assert!(stdout.contains("read 3, used 2, repaired 1, skipped 1"), "{stdout}");
+    assert!(stdout.contains("skipped 1: empty geometry"), "{stdout}");
+    let fc = read_collection(&o);
+    assert_eq!(fc.features.len(), 2);
+    // The bow-tie repaired into two triangles of 0.25 km² each.
+    assert!((num(&fc.features[0], "area_km2") - 0.5).abs() < 1e-3, "{}", num(&fc.features[0], "area_km2"));
+    let sj: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&summary).unwrap()).unwrap();
+    assert_eq!(sj["layers"][0]["repaired"], 1);
+    assert_eq!(sj["layers"][0]["skipped"]["empty geometry"], 1);
+
+    // Roads in WGS84 with an absurd coordinate: skipped and counted, the rest used.
+    let wgs_roads = dir.path().join("roads_wgs.geojson");
+    std::fs::write(
+        &wgs_roads,
+        r#"{"type":"FeatureCollection","features":[
+{"type":"Feature","properties":{"grade":"支路"},"geometry":{"type":"LineString","coordinates":[[1e300,31.7],[116.8,31.7]]}},
+{"type":"Feature","properties":{"grade":"支路"},"geometry":{"type":"LineString","coordinates":[[116.79,31.74],[116.80,31.75]]}}]}"#,
+    )
+    .unwrap();
+    let stdout = run_ok(&["road-density", "--roads", s(&wgs_roads), "--areas", s(&areas), "-o", s(&o)]);
+    assert!(stdout.contains("read 2, used 1, repaired 0, skipped 1"), "{stdout}");
+    assert!(stdout.contains("coordinate out of range"), "{stdout}");
+}
+
+#[test]
+fn empty_layer_and_bad_filter() {
+    let dir = tempfile::tempdir().unwrap();
+    let (areas, roads) = hand_layers(dir.path());
+    let o = dir.path().join("o.geojson");
+    run_err(
+        &["road-density", "--roads", &roads, "--roads-where", "grade = '无'", "--areas", &areas, "-o", s(&o)],
+        1,
+        &["roads.geojson", "no feature matches the filter"],
+    );
+    run_err(
+        &["road-density", "--roads", &roads, "--roads-where", "grade === ", "--areas", &areas, "-o", s(&o)],
+        1,
+        &["roads.geojson", "attribute filter"],
+    );
+    let empty = dir.path().join("empty.geojson");
+    write_4527(&empty, &[]);
+    run_err(&["road-density", "--roads", s(&empty), "--areas", &areas, "-o", s(&o)], 1, &["empty.geojson", "empty"]);
+}
+
+#[test]
+fn truncated_geojson() {
+    let dir = tempfile::tempdir().unwrap();
+    let (areas, roads) = hand_layers(dir.path());
+    let text = std::fs::read_to_string(&roads).unwrap();
+    let cut = dir.path().join("cut.geojson");
+    std::fs::write(&cut, &text[..text.len() / 2]).unwrap();
+    let o = dir.path().join("o.geojson");
+    run_err(&["road-density", "--roads", s(&cut), "--areas", &areas, "-o", s(&o)], 1, &["cut.geojson"]);
+}
+
+#[test]
+fn usage_errors_exit_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let (areas, roads) = hand_layers(dir.path());
+    let o = dir.path().join("o.geojson");
+    let base = ["road-density", "--roads", &roads, "--areas", &areas, "-o", s(&o)];
+    let with = |extra: &[&str]| -> Vec<String> { base.iter().chain(extra).map(|x| x.to_string()).collect() };
+    for (extra, words) in [
+        (vec!["--target", "中心城区=abc"], vec!["--target 中心城区=abc"]),
+        (vec!["--grades", "nope"], vec!["'nope'", "cn, osm"]),
+        (vec!["--measure", "planar"], vec!["--planar-crs"]),
+        (vec!["--measure", "planar", "--planar-crs", "EPSG:4326"], vec!["not a projected CRS"]),
+        (vec!["--grid", "0"], vec!["--grid"]),
+        (vec!["--max-width", "40"], vec!["--width-field"]),
+        (vec!["--no-such-flag"], vec!["--no-such-flag"]),
+    ] {
+        let args = with(&extra);
+        let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+        run_err(&refs, 2, &words);
+    }
+    run_err(&["no-such-command"], 2, &["no-such-command"]);
+}
+
+/// Shapefiles with GBK attributes: the .cpg is honoured; without it, --encoding GBK reads them.
+#[test]
+fn gbk_shapefile_with_and_without_cpg() {
+    let dir = tempfile::tempdir().unwrap();
+    let (areas, roads) = hand_layers(dir.path());
+    let shp = dir.path().join("areas_gbk.shp");
+    ogr2ogr(&["-f", "ESRI Shapefile", "-lco", "ENCODING=GBK", s(&shp), &areas]);
+    let dbf = std::fs::read(dir.path().join("areas_gbk.dbf")).unwrap();
+    let gbk_central = [0xd6, 0xd0, 0xd0, 0xc4, 0xb3, 0xc7, 0xc7, 0xf8]; // 中心城区 in GBK
+    assert!(dbf.windows(8).any(|w| w == gbk_central), "the .dbf holds GBK bytes");
+    let o = dir.path().join("o.geojson");
+
+    run_ok(&["road-density", "--roads", &roads, "--areas", s(&shp), "-o", s(&o)]);
+    assert_eq!(text(&read_collection(&o).features[0], "kind_label"), "中心城区");
+
+    std::fs::remove_file(dir.path().join("areas_gbk.cpg")).unwrap();
+    run_ok(&["road-density", "--roads", &roads, "--areas", s(&shp), "--encoding", "GBK", "-o", s(&o)]);
+    let f = &read_collection(&o).features[0];
+    assert_eq!(text(f, "kind_label"), "中心城区");
+    assert_eq!(text(f, "kind"), "central_city");
+}

@@ -254,6 +254,10 @@ fn target_for(kind: Option<&str>, kinds: &Kinds, params: &Params) -> Option<f64>
 }
 
 /// Square cells of `cell_m` aligned on the frame's origin, clipped to the area.
+///
+/// Each counted road piece is split where it crosses a grid line and every sub-segment goes to
+/// the cell that holds its midpoint, with cells half-open (`[x0, x1) × [y0, y1)`): a road lying on
+/// a cell edge counts in exactly one cell, so the cells' lengths add up to the area's length.
 fn grid_cells(
     area: &Area,
     pieces: &[LineString<f64>],
@@ -262,10 +266,11 @@ fn grid_cells(
     frame: &Frame,
 ) -> Result<Vec<GridCell>> {
     let Some(bbox) = area.polygon.bounding_rect() else { return Ok(vec![]) };
-    let index = BoxIndex::new(pieces);
     let (c0, c1) = ((bbox.min().x / cell_m).floor() as i64, (bbox.max().x / cell_m).ceil() as i64);
     let (r0, r1) = ((bbox.min().y / cell_m).floor() as i64, (bbox.max().y / cell_m).ceil() as i64);
-    let mut cells = Vec::new();
+
+    // The cells: each square clipped to the area, keyed by (row, col) for a stable order.
+    let mut cells: BTreeMap<(i64, i64), (MultiPolygon<f64>, f64)> = BTreeMap::new();
     for row in r0..r1 {
         for col in c0..c1 {
             let rect = Rect::new(
@@ -278,14 +283,42 @@ fn grid_cells(
             let square: Polygon<f64> = rect.to_polygon();
             let clipped = area.polygon.intersection(&square);
             let area_m2 = frame.area_m2(&clipped)?;
-            if area_m2 <= 0.0 {
-                continue;
+            if area_m2 > 0.0 {
+                cells.insert((row, col), (clipped, area_m2));
             }
-            let near: Vec<LineString<f64>> = index.query(&rect).into_iter().map(|i| pieces[i].clone()).collect();
-            let inside = clip_lines(&MultiPolygon(vec![square]), &MultiLineString(near));
-            let km = frame.length_m(&inside)? / M_PER_KM;
+        }
+    }
+
+    // Road length per cell.
+    let mut lengths: BTreeMap<(i64, i64), KahanSum> = BTreeMap::new();
+    for piece in pieces {
+        for seg in piece.lines() {
+            for (a, b) in split_at_grid(seg.start, seg.end, cell_m) {
+                let mid = geo::coord! { x: (a.x + b.x) / 2.0, y: (a.y + b.y) / 2.0 };
+                let (col, row) = ((mid.x / cell_m).floor() as i64, (mid.y / cell_m).floor() as i64);
+                // A sub-segment on the area's boundary may sit on the edge of a cell that has no
+                // area inside: give it to the neighbour across that edge.
+                let on_x_edge = (mid.x / cell_m - col as f64).abs() < 1e-9;
+                let on_y_edge = (mid.y / cell_m - row as f64).abs() < 1e-9;
+                let key = [(row, col), (row, col - 1), (row - 1, col), (row - 1, col - 1)]
+                    .into_iter()
+                    .enumerate()
+                    .filter(|(i, _)| *i == 0 || (i & 1 == 0 || on_x_edge) && (i & 2 == 0 || on_y_edge))
+                    .map(|(_, k)| k)
+                    .find(|k| cells.contains_key(k));
+                if let Some(key) = key {
+                    lengths.entry(key).or_default().add(frame.line_length_m(&LineString::from(vec![a, b]))?);
+                }
+            }
+        }
+    }
+
+    Ok(cells
+        .into_iter()
+        .map(|((row, col), (polygon, area_m2))| {
+            let km = lengths.get(&(row, col)).map_or(0.0, |s| s.total()) / M_PER_KM;
             let area_km2 = area_m2 / M2_PER_KM2;
-            cells.push(GridCell {
+            GridCell {
                 area_id: area.id.clone(),
                 cell_id: format!("{col}_{row}"),
                 cell_m,
@@ -293,11 +326,29 @@ fn grid_cells(
                 road_length_km: km,
                 density_km_per_km2: km / area_km2,
                 target_km_per_km2: target,
-                polygon: clipped,
-            });
+                polygon,
+            }
+        })
+        .collect())
+}
+
+/// Splits a segment where it crosses the lines x = k·cell and y = k·cell.
+fn split_at_grid(a: geo::Coord<f64>, b: geo::Coord<f64>, cell_m: f64) -> Vec<(geo::Coord<f64>, geo::Coord<f64>)> {
+    let mut ts = vec![0.0, 1.0];
+    for (p, q) in [(a.x, b.x), (a.y, b.y)] {
+        if (q - p).abs() > 0.0 {
+            let (lo, hi) = (p.min(q), p.max(q));
+            let mut k = (lo / cell_m).floor() + 1.0;
+            while k * cell_m < hi {
+                ts.push((k * cell_m - p) / (q - p));
+                k += 1.0;
+            }
         }
     }
-    Ok(cells)
+    ts.sort_by(f64::total_cmp);
+    ts.dedup_by(|x, y| (*x - *y).abs() < 1e-12);
+    let at = |t: f64| geo::coord! { x: a.x + (b.x - a.x) * t, y: a.y + (b.y - a.y) * t };
+    ts.windows(2).map(|w| (at(w[0]), at(w[1]))).collect()
 }
 
 #[cfg(test)]

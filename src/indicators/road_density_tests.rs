@@ -106,10 +106,9 @@ fn grid_cells_sum_to_the_area() {
     let r = run("县城", &Params { grid_cell_m: Some(300.0), ..Default::default() });
     let cell_area: f64 = crate::units::sum(r.grid.iter().map(|c| c.area_km2));
     assert!((cell_area - 1.0).abs() < 1e-9, "cells cover {cell_area}");
-    // Roads on a cell edge count in both cells, so the grid total is at least the area total.
+    // Every sub-segment goes to exactly one cell: the cells add up to the area.
     let cell_km: f64 = crate::units::sum(r.grid.iter().map(|c| c.road_length_km));
-    assert!(cell_km + 1e-9 >= r.areas[0].road_length_km, "{cell_km}");
-    assert!(cell_km < r.areas[0].road_length_km + 0.5);
+    assert!((cell_km - r.areas[0].road_length_km).abs() < 1e-9, "{cell_km}");
     let mut ids: Vec<&str> = r.grid.iter().map(|c| c.cell_id.as_str()).collect();
     ids.dedup();
     assert_eq!(ids.len(), r.grid.len(), "cell ids are unique");
@@ -134,4 +133,26 @@ fn boundary_road_counts_once_per_area_it_bounds() {
     let diag = vec![road(1, "支路", None, &[(-100.0, -100.0), (1100.0, 1100.0)])];
     let r = compute(&[square_area("县城")], &diag, &grades, &kinds, &planar(), &Params::default()).unwrap();
     assert!((r.areas[0].road_length_km - 2f64.sqrt()).abs() < 1e-9);
+}
+
+#[test]
+fn grid_split_is_exact_on_edges() {
+    let cuts = split_at_grid(geo::coord! { x: -50.0, y: 100.0 }, geo::coord! { x: 650.0, y: 100.0 }, 300.0);
+    let xs: Vec<(f64, f64)> = cuts.iter().map(|(a, b)| (a.x, b.x)).collect();
+    assert_eq!(xs.len(), 4);
+    for ((a, b), (ea, eb)) in xs.iter().zip([(-50.0, 0.0), (0.0, 300.0), (300.0, 600.0), (600.0, 650.0)]) {
+        assert!((a - ea).abs() < 1e-9 && (b - eb).abs() < 1e-9, "{xs:?}");
+    }
+    // A road on the area's outer edge (x = X0) goes to the cell inside the area.
+    let grades = GradeTable::load("cn").unwrap();
+    let kinds = Kinds::builtin().unwrap();
+    let edge = vec![
+        road(1, "支路", None, &[(0.0, 0.0), (0.0, 1000.0)]),
+        road(2, "支路", None, &[(1000.0, 0.0), (1000.0, 1000.0)]),
+    ];
+    let params = Params { grid_cell_m: Some(500.0), ..Default::default() };
+    let r = compute(&[square_area("县城")], &edge, &grades, &kinds, &planar(), &params).unwrap();
+    let total: f64 = crate::units::sum(r.grid.iter().map(|c| c.road_length_km));
+    assert!((total - 2.0).abs() < 1e-9, "grid total {total}");
+    assert_eq!(r.grid.len(), 4);
 }
