@@ -198,6 +198,10 @@ fn usage_errors_exit_2() {
         run_err(&refs, 2, &words);
     }
     run_err(&["no-such-command"], 2, &["no-such-command"]);
+    // No network: URLs and GDAL's network file systems are refused before GDAL sees them.
+    for url in ["https://example.org/roads.geojson", "/vsicurl/https://example.org/r.gpkg"] {
+        run_err(&["road-density", "--roads", url, "--areas", &areas, "-o", s(&o)], 2, &["local files only"]);
+    }
 }
 
 /// Shapefiles with GBK attributes: the .cpg is honoured; without it, --encoding GBK reads them.

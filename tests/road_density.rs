@@ -176,6 +176,36 @@ fn output_is_byte_identical_across_runs_and_input_order() {
 /// The urban grades of the OSM preset, spelled out independently of planaudit's table.
 const OSM_URBAN: &str = "'trunk','primary','secondary','tertiary','unclassified','residential','living_street'";
 
+/// SpatiaLite's figures for Liechtenstein's municipalities: id → (km of the lines matching
+/// `lines_where` inside it, ellipsoidal; area km², ellipsoidal).
+fn li_reference(dir: &Path, pbf: &str, lines_where: &str) -> BTreeMap<String, (f64, f64)> {
+    let db = dir.join("li_ref.sqlite");
+    let _ = std::fs::remove_file(&db);
+    let db_s = db.to_str().unwrap();
+    ogr2ogr(&["-f", "SQLite", "-dsco", "SPATIALITE=YES", db_s, pbf, "lines", "-nln", "roads", "-where", lines_where]);
+    ogr2ogr(&[
+        "-update",
+        "-append",
+        db_s,
+        pbf,
+        "multipolygons",
+        "-nln",
+        "areas",
+        "-where",
+        "boundary='administrative' AND admin_level='8'",
+    ]);
+    let rows = gdal_sql(
+        &db,
+        "SELECT a.osm_id AS id, ST_Area(a.GEOMETRY, 1) / 1e6 AS area_km2, \
+         (SELECT SUM(ST_Length(ST_Intersection(r.GEOMETRY, a.GEOMETRY), 1)) FROM roads r \
+          WHERE ST_Intersects(r.GEOMETRY, a.GEOMETRY)) / 1000 AS len_km FROM areas a",
+    );
+    assert_eq!(rows.len(), 11, "{rows:?}");
+    rows.into_iter()
+        .map(|r| (r["id"].clone(), (r["len_km"].parse().unwrap_or(0.0), r["area_km2"].parse().unwrap())))
+        .collect()
+}
+
 /// Liechtenstein's 11 municipalities: every road length and area against SpatiaLite (GEOS
 /// intersections, SpatiaLite's ellipsoidal ST_Length/ST_Area), within 0.1%.
 #[test]
@@ -201,55 +231,59 @@ fn liechtenstein_against_spatialite() {
     assert_eq!(fc.features.len(), 11);
     assert_eq!(fc.foreign_members.as_ref().unwrap()["attribution"], "© OpenStreetMap contributors");
 
-    // The reference: the same layers copied out by ogr2ogr and measured by SpatiaLite.
-    let db = dir.path().join("li.sqlite");
-    let db_s = db.to_str().unwrap();
-    ogr2ogr(&[
-        "-f",
-        "SQLite",
-        "-dsco",
-        "SPATIALITE=YES",
-        db_s,
-        pbf_s,
-        "lines",
-        "-nln",
-        "roads",
-        "-where",
-        &format!("highway IN ({OSM_URBAN})"),
-    ]);
-    ogr2ogr(&[
-        "-update",
-        "-append",
-        db_s,
-        pbf_s,
-        "multipolygons",
-        "-nln",
-        "areas",
-        "-where",
-        "boundary='administrative' AND admin_level='8'",
-    ]);
-    let rows = gdal_sql(
-        &db,
-        "SELECT a.osm_id AS id, ST_Area(a.GEOMETRY, 1) / 1e6 AS area_km2, \
-         (SELECT SUM(ST_Length(ST_Intersection(r.GEOMETRY, a.GEOMETRY), 1)) FROM roads r \
-          WHERE ST_Intersects(r.GEOMETRY, a.GEOMETRY)) / 1000 AS len_km FROM areas a",
-    );
-    assert_eq!(rows.len(), 11, "{rows:?}");
+    let reference = li_reference(dir.path(), pbf_s, &format!("highway IN ({OSM_URBAN})"));
     let mut worst = 0.0f64;
-    for row in rows {
-        let f = fc.features.iter().find(|f| text(f, "area_id") == row["id"]).expect("area in output");
-        let len_ref: f64 = row["len_km"].parse().unwrap();
-        let area_ref: f64 = row["area_km2"].parse().unwrap();
+    for (id, (len_ref, area_ref)) in reference {
+        let f = fc.features.iter().find(|f| text(f, "area_id") == id).expect("area in output");
         let dl = rel_diff(num(f, "road_length_km"), len_ref);
         let da = rel_diff(num(f, "area_km2"), area_ref);
-        assert!(dl < 1e-3, "{}: length {} vs SpatiaLite {len_ref}", row["id"], num(f, "road_length_km"));
-        assert!(da < 1e-3, "{}: area {} vs SpatiaLite {area_ref}", row["id"], num(f, "area_km2"));
+        assert!(dl < 1e-3, "{id}: length {} vs SpatiaLite {len_ref}", num(f, "road_length_km"));
+        assert!(da < 1e-3, "{id}: area {} vs SpatiaLite {area_ref}", num(f, "area_km2"));
         worst = worst.max(dl).max(da);
         // The README's orientation: urban road density between ~1.1 and ~4.2 km/km².
         let d = num(f, "density_km_per_km2");
-        assert!((1.0..4.3).contains(&d), "{}: density {d}", row["id"]);
+        assert!((1.0..4.3).contains(&d), "{id}: density {d}");
     }
     eprintln!("liechtenstein: worst relative difference vs SpatiaLite {worst:.2e}");
+}
+
+/// An OSM tag that GDAL keeps in `other_tags` (surface) used as the grade field, with a user
+/// table that counts asphalt only.
+#[test]
+fn other_tags_key_as_grade_field() {
+    let pbf = shared("osm/liechtenstein-2015.osm.pbf");
+    let dir = tempfile::tempdir().unwrap();
+    let pbf_s = pbf.to_str().unwrap();
+    let table = dir.path().join("surface.toml");
+    std::fs::write(
+        &table,
+        "name = \"surface\"\nfield = \"surface\"\n[[grade]]\nvalue = \"asphalt\"\ngrade = \"paved\"\ncounted = true\n",
+    )
+    .unwrap();
+    let out = dir.path().join("surface.geojson");
+    run_ok(&[
+        "road-density",
+        "--roads",
+        &format!("{pbf_s}#lines"),
+        "--grades",
+        table.to_str().unwrap(),
+        "--areas",
+        &format!("{pbf_s}#multipolygons"),
+        "--areas-where",
+        "boundary='administrative' AND admin_level='8'",
+        "-o",
+        out.to_str().unwrap(),
+    ]);
+    let fc = read_collection(&out);
+    let reference = li_reference(dir.path(), pbf_s, "other_tags LIKE '%\"surface\"=>\"asphalt\"%'");
+    let mut total = 0.0;
+    for (id, (len_ref, _)) in reference {
+        let f = fc.features.iter().find(|f| text(f, "area_id") == id).unwrap();
+        let km = f.property("by_grade").unwrap().get("paved").and_then(|v| v.as_f64()).unwrap_or(0.0);
+        assert!((km - len_ref).abs() < 1e-3 * len_ref.max(0.01), "{id}: asphalt {km} km vs SpatiaLite {len_ref}");
+        total += km;
+    }
+    assert!(total > 50.0, "asphalt roads found: {total} km");
 }
 
 /// Planar lengths in UTM 32N against SpatiaLite on layers ogr2ogr reprojected.

@@ -20,8 +20,32 @@ fn gdal_message(e: &GdalError) -> String {
     }
 }
 
+/// Dataset name prefixes through which GDAL would reach the network. planaudit reads local data
+/// only, so these are refused rather than opened.
+const NETWORK_PREFIXES: &[&str] = &[
+    "http://",
+    "https://",
+    "ftp://",
+    "/vsicurl",
+    "/vsis3",
+    "/vsigs",
+    "/vsiaz",
+    "/vsiadls",
+    "/vsioss",
+    "/vsiswift",
+    "/vsiwebhdfs",
+    "/vsihdfs",
+];
+
 /// Opens a dataset for vector reading, with an optional Shapefile encoding override.
 fn open(source: &LayerSource, encoding: Option<&str>) -> Result<Dataset> {
+    let lower = source.dataset.to_ascii_lowercase();
+    if NETWORK_PREFIXES.iter().any(|p| lower.starts_with(p) || lower.contains(&format!("{p}/"))) {
+        return Err(Error::Usage(format!(
+            "{}: planaudit reads local files only and makes no network request; download the data first",
+            source.dataset
+        )));
+    }
     let enc_opt = encoding.map(|e| format!("ENCODING={e}"));
     let open_options: Vec<&str> = enc_opt.iter().map(String::as_str).collect();
     let options = DatasetOptions {
