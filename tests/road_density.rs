@@ -360,3 +360,52 @@ fn liechtenstein_planar_against_spatialite() {
         assert!(text(f, "measure").contains("planar (EPSG:32632)"));
     }
 }
+
+/// Areas stored in GCJ-02 (as Amap exports them): with `--areas-crs gcj02` they give the same
+/// numbers as the original CGCS2000 areas; read as if they were WGS84 they sit ~535 m off and the
+/// numbers change.
+#[test]
+fn gcj02_areas_match_the_original() {
+    use planaudit::normalise::crs::offsets::wgs84_to_gcj02;
+    let dir = tempfile::tempdir().unwrap();
+    let (areas, roads) = hand_layers(dir.path());
+    let lonlat = dir.path().join("areas_wgs84.geojson");
+    ogr2ogr(&["-f", "GeoJSON", "-t_srs", "EPSG:4326", lonlat.to_str().unwrap(), &areas]);
+    let mut v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&lonlat).unwrap()).unwrap();
+    for f in v["features"].as_array_mut().unwrap() {
+        for ring in f["geometry"]["coordinates"].as_array_mut().unwrap() {
+            for c in ring.as_array_mut().unwrap() {
+                let (lon, lat) = wgs84_to_gcj02(c[0].as_f64().unwrap(), c[1].as_f64().unwrap());
+                *c = serde_json::json!([lon, lat]);
+            }
+        }
+    }
+    let gcj = dir.path().join("areas_gcj02.geojson");
+    std::fs::write(&gcj, v.to_string()).unwrap();
+
+    let base = dir.path().join("base.geojson");
+    let conv = dir.path().join("conv.geojson");
+    let raw = dir.path().join("raw.geojson");
+    run_ok(&["road-density", "--roads", &roads, "--areas", &areas, "-o", base.to_str().unwrap()]);
+    run_ok(&[
+        "road-density",
+        "--roads",
+        &roads,
+        "--areas",
+        gcj.to_str().unwrap(),
+        "--areas-crs",
+        "gcj02",
+        "-o",
+        conv.to_str().unwrap(),
+    ]);
+    run_ok(&["road-density", "--roads", &roads, "--areas", gcj.to_str().unwrap(), "-o", raw.to_str().unwrap()]);
+    let (b, c, r) = (read_collection(&base), read_collection(&conv), read_collection(&raw));
+    for i in 0..2 {
+        for key in ["road_length_km", "area_km2"] {
+            let (bv, cv) = (num(&b.features[i], key), num(&c.features[i], key));
+            assert!((bv - cv).abs() < 1e-5, "{key}: {bv} vs gcj02-converted {cv}");
+        }
+    }
+    let shift = (num(&b.features[0], "road_length_km") - num(&r.features[0], "road_length_km")).abs();
+    assert!(shift > 1.0, "unconverted GCJ-02 areas should miss roads: {shift} km");
+}
