@@ -409,3 +409,56 @@ fn gcj02_areas_match_the_original() {
     let shift = (num(&b.features[0], "road_length_km") - num(&r.features[0], "road_length_km")).abs();
     assert!(shift > 1.0, "unconverted GCJ-02 areas should miss roads: {shift} km");
 }
+
+/// Arcs (FileGDB and GeoPackage may store them) are approximated by short segments: a half
+/// circle of radius 500 m measures π·500 m within 0.001%.
+#[test]
+fn curved_roads_are_linearised() {
+    let dir = tempfile::tempdir().unwrap();
+    let (areas, _) = hand_layers(dir.path());
+    let csv = dir.path().join("arc.csv");
+    std::fs::write(
+        &csv,
+        format!(
+            "WKT,grade\n\"CIRCULARSTRING ({} {},{} {},{} {})\",支路\n",
+            X0,
+            Y0 + 500.0,
+            X0 + 500.0,
+            Y0 + 1000.0,
+            X0 + 1000.0,
+            Y0 + 500.0
+        ),
+    )
+    .unwrap();
+    let gpkg = dir.path().join("arc.gpkg");
+    ogr2ogr(&[
+        "-f",
+        "GPKG",
+        "-a_srs",
+        "EPSG:4527",
+        "-nlt",
+        "CIRCULARSTRING",
+        "-nln",
+        "roads",
+        gpkg.to_str().unwrap(),
+        csv.to_str().unwrap(),
+    ]);
+    let out = dir.path().join("o.geojson");
+    let stdout = run_ok(&[
+        "road-density",
+        "--roads",
+        gpkg.to_str().unwrap(),
+        "--areas",
+        &areas,
+        "--measure",
+        "planar",
+        "--planar-crs",
+        "EPSG:4527",
+        "-o",
+        out.to_str().unwrap(),
+    ]);
+    assert!(stdout.contains("read 1, used 1"), "{stdout}");
+    let km = num(&read_collection(&out).features[0], "road_length_km");
+    let expected = std::f64::consts::PI * 0.5;
+    assert!(rel_diff(km, expected) < 1e-5, "{km} vs {expected}");
+}

@@ -76,6 +76,7 @@ fn flat(t: OGRwkbGeometryType::Type) -> OGRwkbGeometryType::Type {
 /// (unknown, or a collection that may hold anything).
 fn type_fits(kind: GeomKind, t: OGRwkbGeometryType::Type) -> Option<bool> {
     use OGRwkbGeometryType::*;
+    let t = linear_type(t);
     match t {
         x if x == wkbUnknown || x == wkbGeometryCollection => None,
         x => Some(match kind {
@@ -87,6 +88,44 @@ fn type_fits(kind: GeomKind, t: OGRwkbGeometryType::Type) -> Option<bool> {
         }),
     }
 }
+
+/// The linear counterpart of a curve type (FileGDB and GeoPackage may hold arcs).
+fn linear_type(t: OGRwkbGeometryType::Type) -> OGRwkbGeometryType::Type {
+    use OGRwkbGeometryType::*;
+    match t {
+        x if x == wkbCircularString || x == wkbCompoundCurve => wkbLineString,
+        x if x == wkbMultiCurve => wkbMultiLineString,
+        x if x == wkbCurvePolygon => wkbPolygon,
+        x if x == wkbMultiSurface => wkbMultiPolygon,
+        x => x,
+    }
+}
+
+/// Approximates arcs by line segments of at most 0.5° of arc (chord error below 4e-6 of the
+/// length; GDAL's default 4° step would lose 2e-4), through WKB.
+#[allow(unsafe_code)]
+fn linearize(geom: &GdalGeometry) -> Result<GdalGeometry, String> {
+    // SAFETY: `geom` owns a valid OGR geometry for the duration of the call.
+    // OGR_G_GetLinearGeometry returns a new geometry that we own and destroy below, after
+    // exporting it to a buffer of exactly OGR_G_WkbSize bytes.
+    unsafe {
+        let lin = gdal_sys::OGR_G_GetLinearGeometry(geom.c_geometry(), ARC_STEP_DEG, std::ptr::null_mut());
+        if lin.is_null() {
+            return Err("curve geometry that GDAL cannot approximate by lines".to_string());
+        }
+        let size = gdal_sys::OGR_G_WkbSize(lin).max(0) as usize;
+        let mut buf = vec![0u8; size];
+        let rc = gdal_sys::OGR_G_ExportToWkb(lin, gdal_sys::OGRwkbByteOrder::wkbNDR, buf.as_mut_ptr());
+        gdal_sys::OGR_G_DestroyGeometry(lin);
+        if rc != gdal_sys::OGRErr::OGRERR_NONE {
+            return Err("curve geometry that GDAL cannot export".to_string());
+        }
+        GdalGeometry::from_wkb(&buf).map_err(|e| format!("curve geometry: {}", gdal_message(&e)))
+    }
+}
+
+/// Largest angle of arc, in degrees, replaced by one segment when arcs are linearised.
+const ARC_STEP_DEG: f64 = 0.5;
 
 /// Where a requested attribute comes from.
 #[derive(Clone)]
@@ -277,6 +316,10 @@ pub fn read_layer(spec: &LayerSpec) -> Result<RawLayer> {
 /// Converts one OGR geometry to `geo`, repairing invalid polygons with GEOS make-valid.
 /// Returns the geometry and whether it was repaired, or the reason it cannot be used.
 fn convert_geometry(geom: &GdalGeometry, kind: GeomKind) -> Result<(Geometry<f64>, bool), String> {
+    let t = flat(geom.geometry_type());
+    if linear_type(t) != t {
+        return convert_geometry(&linearize(geom)?, kind);
+    }
     let is_polygonal =
         matches!(flat(geom.geometry_type()), OGRwkbGeometryType::wkbPolygon | OGRwkbGeometryType::wkbMultiPolygon);
     if kind != GeomKind::Lines && is_polygonal && !geom.is_valid() {
