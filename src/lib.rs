@@ -6,8 +6,13 @@
 //! - [`index`]: R-trees over the normalised features.
 //! - [`indicators`]: the plan indicators (road density, ...).
 //! - [`output`]: RFC 7946 GeoJSON, summaries, atomic writes.
+//!
+//! [`demo_city`] generates a small synthetic city (layers as a planning bureau keeps them) for
+//! demonstrations and tests.
 
+pub mod demo_city;
 pub mod error;
+pub mod ingest;
 pub mod units;
 
 pub use error::{Error, Result};
