@@ -8,10 +8,11 @@
 //! - [`output`]: RFC 7946 GeoJSON, summaries, atomic writes.
 //!
 //! Around them: [`model`] (domain types after normalisation), [`units`] (compensated sums),
-//! [`error`], and the command line: [`cli`] (clap definitions) and [`cmd`] (one file per subcommand).
+//! [`demo_city`] (the built-in demo city generator), [`error`], and the command line: [`cli`] (clap definitions) and [`cmd`] (one file per subcommand).
 
 pub mod cli;
 pub mod cmd;
+pub mod demo_city;
 pub mod error;
 pub mod index;
 pub mod indicators;
