@@ -5,6 +5,9 @@ mod common;
 // the demo city generator: files, fields, CRS, GBK encoding, determinism, planar design
 mod demo_city;
 
+// `planaudit demo` end to end, against SpatiaLite
+mod demo;
+
 // road-density on hand-made layers, the demo city and Liechtenstein, cross-checked with SpatiaLite
 mod road_density;
 // bad inputs: each with its exit code and the words its message must contain

@@ -67,8 +67,28 @@ pub fn sibling(out: &Path, suffix: &str) -> PathBuf {
     out.with_file_name(format!("{stem}_{suffix}.{ext}"))
 }
 
-/// Runs the indicator and writes its files; returns what it did.
+/// Where a run writes its layers.
+#[derive(Debug, Clone)]
+pub struct OutPaths {
+    pub areas: PathBuf,
+    pub grid: PathBuf,
+    pub wide_roads: PathBuf,
+}
+
+impl OutPaths {
+    /// `OUT.geojson`, `OUT_grid.geojson`, `OUT_wide_roads.geojson`.
+    pub fn beside(out: &Path) -> OutPaths {
+        OutPaths { areas: out.to_path_buf(), grid: sibling(out, "grid"), wide_roads: sibling(out, "wide_roads") }
+    }
+}
+
+/// Runs the indicator and writes its files where `args.output` says; returns what it did.
 pub fn execute(args: &RoadDensityArgs) -> Result<RoadDensityRun> {
+    execute_to(args, &OutPaths::beside(&args.output))
+}
+
+/// Runs the indicator and writes its files to `paths`.
+pub fn execute_to(args: &RoadDensityArgs, paths: &OutPaths) -> Result<RoadDensityRun> {
     if let Some(g) = args.grid {
         if !(g.is_finite() && g > 0.0) {
             return Err(Error::Usage(format!("--grid {g}: the cell size must be a positive number of metres")));
@@ -186,17 +206,15 @@ pub fn execute(args: &RoadDensityArgs) -> Result<RoadDensityRun> {
     let osm = roads_src.is_osm() || areas_src.is_osm();
     let meta = |name| CollectionMeta { name, frame: &frame, osm };
 
-    let mut outputs = vec![args.output.clone()];
-    write_collection(&args.output, &meta("road_density"), &area_features(&result, &measure))?;
+    let mut outputs = vec![paths.areas.clone()];
+    write_collection(&paths.areas, &meta("road_density"), &area_features(&result, &measure))?;
     if args.grid.is_some() {
-        let p = sibling(&args.output, "grid");
-        write_collection(&p, &meta("road_density_grid"), &grid_features(&result, &measure))?;
-        outputs.push(p);
+        write_collection(&paths.grid, &meta("road_density_grid"), &grid_features(&result, &measure))?;
+        outputs.push(paths.grid.clone());
     }
     if args.width_field.is_some() {
-        let p = sibling(&args.output, "wide_roads");
-        write_collection(&p, &meta("wide_roads"), &wide_features(&result, &measure))?;
-        outputs.push(p);
+        write_collection(&paths.wide_roads, &meta("wide_roads"), &wide_features(&result, &measure))?;
+        outputs.push(paths.wide_roads.clone());
     }
     Ok(RoadDensityRun {
         result,
@@ -241,9 +259,8 @@ pub fn write_json(path: &Path, value: &Value) -> Result<()> {
 
 use std::io::Write as _;
 
-/// `planaudit road-density`.
-pub fn run(args: &RoadDensityArgs) -> Result<()> {
-    let run = execute(args)?;
+/// Prints a run's table, method, layer reports and files on stdout.
+pub fn print_run(run: &RoadDensityRun) {
     print!("{}", table(&run.result));
     println!("measure: {}", run.measure);
     let reports: Vec<&LayerReport> = run.reports.iter().collect();
@@ -251,6 +268,12 @@ pub fn run(args: &RoadDensityArgs) -> Result<()> {
     for p in &run.outputs {
         println!("wrote {}", p.display());
     }
+}
+
+/// `planaudit road-density`.
+pub fn run(args: &RoadDensityArgs) -> Result<()> {
+    let run = execute(args)?;
+    print_run(&run);
     if let Some(path) = &args.common.summary_json {
         write_json(path, &summary_json(&run))?;
         println!("wrote {}", path.display());

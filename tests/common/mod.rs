@@ -79,7 +79,8 @@ pub fn gdal_sql(dataset: &Path, sql: &str) -> Vec<std::collections::BTreeMap<Str
         .arg(dataset)
         .output()
         .expect("ogrinfo (gdal-bin) runs");
-    assert!(out.status.success(), "ogrinfo failed: {}", String::from_utf8_lossy(&out.stderr));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success() && !stderr.contains("ERROR"), "ogrinfo failed on {sql}: {stderr}");
     let text = String::from_utf8_lossy(&out.stdout);
     let mut rows = Vec::new();
     let mut row = std::collections::BTreeMap::new();
