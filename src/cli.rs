@@ -22,6 +22,12 @@ pub enum Command {
     RoadDensity(Box<RoadDensityArgs>),
     /// Build the demo city (Lu'an, CGCS2000 zone 39) and audit it into OUT_DIR.
     Demo(DemoArgs),
+    /// Run every indicator a city file configures; write GeoJSON, summary.json, summary.csv.
+    Audit(AuditArgs),
+    /// Validate a city file and its layers (fields, CRS, counts) without computing anything.
+    Check(CheckArgs),
+    /// Write a commented city-file template.
+    Init(InitArgs),
 }
 
 /// How lengths and areas are measured.
@@ -118,4 +124,42 @@ pub struct DemoArgs {
     /// Output folder: the demo city's layers go to OUT_DIR/demo_city, the audit beside them.
     #[arg(short, long, value_name = "OUT_DIR", default_value = "out")]
     pub output: PathBuf,
+}
+
+/// Audit one city from its city file.
+///
+/// Exit codes: 0 when the audit ran (whatever the targets), 1 data error, 2 usage error, and with
+/// --fail-on-miss 3 when any target is missed.
+#[derive(Debug, Clone, Args)]
+pub struct AuditArgs {
+    /// The city file (see `planaudit init`).
+    #[arg(value_name = "CITY.toml")]
+    pub config: PathBuf,
+    /// Output folder.
+    #[arg(short, long, value_name = "OUT_DIR")]
+    pub output: PathBuf,
+    /// Exit with code 3 when any target is missed (for batch jobs).
+    #[arg(long)]
+    pub fail_on_miss: bool,
+    /// Print nothing but errors.
+    #[arg(short, long)]
+    pub quiet: bool,
+}
+
+/// Validate a city file.
+#[derive(Debug, Clone, Args)]
+pub struct CheckArgs {
+    #[arg(value_name = "CITY.toml")]
+    pub config: PathBuf,
+}
+
+/// Write a template city file.
+#[derive(Debug, Clone, Args)]
+pub struct InitArgs {
+    /// Where to write it.
+    #[arg(value_name = "CITY.toml", default_value = "city.toml")]
+    pub path: PathBuf,
+    /// Overwrite an existing file.
+    #[arg(long)]
+    pub force: bool,
 }

@@ -12,6 +12,7 @@
 
 pub mod cli;
 pub mod cmd;
+pub mod config;
 pub mod demo_city;
 pub mod error;
 pub mod index;

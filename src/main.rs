@@ -18,11 +18,14 @@ fn main() -> ExitCode {
         }
     };
     let result = match &cli.command {
-        Command::RoadDensity(args) => cmd::road_density::run(args),
-        Command::Demo(args) => cmd::demo::run(args),
+        Command::RoadDensity(args) => cmd::road_density::run(args).map(|()| 0),
+        Command::Demo(args) => cmd::demo::run(args).map(|()| 0),
+        Command::Audit(args) => cmd::audit::run(args),
+        Command::Check(args) => cmd::audit::run_check(args).map(|()| 0),
+        Command::Init(args) => cmd::audit::run_init(args).map(|()| 0),
     };
     match result {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(code) => ExitCode::from(code),
         Err(e) => {
             eprintln!("planaudit: error: {e}");
             ExitCode::from(e.exit_code() as u8)

@@ -95,7 +95,7 @@ fn demo_audit_against_spatialite() {
     }
     let summary: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
-    for (i, a) in summary["road_density"]["areas"].as_array().unwrap().iter().enumerate() {
+    for (i, a) in summary["indicators"]["road_density"]["areas"].as_array().unwrap().iter().enumerate() {
         for key in ["road_length_km", "area_km2", "density_km_per_km2", "meets_target"] {
             assert_eq!(&a[key], fc.features[i].property(key).unwrap(), "{key}");
         }

@@ -8,6 +8,9 @@ mod demo_city;
 // `planaudit demo` end to end, against SpatiaLite
 mod demo;
 
+// city files: audit, check, init, config errors, exit codes
+mod audit;
+
 // road-density on hand-made layers, the demo city and Liechtenstein, cross-checked with SpatiaLite
 mod road_density;
 // bad inputs: each with its exit code and the words its message must contain

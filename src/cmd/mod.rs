@@ -1,6 +1,7 @@
 //! One file per subcommand, plus the glue they share: reading a layer into longitude/latitude,
 //! choosing the frame, printing what was read.
 
+pub mod audit;
 pub mod demo;
 pub mod road_density;
 

@@ -3,6 +3,7 @@
 pub mod atomic;
 pub mod geojson;
 pub mod road_density;
+pub mod summary;
 
 /// Rounds a reported number to 6 decimals (1 m in km, 1 m² in km², a millionth of a share), so
 /// that outputs are stable and every file states the same figure.

@@ -1,0 +1,96 @@
+//! `planaudit audit`, `check`, `init`: city files, their errors, exit codes.
+
+use std::path::Path;
+
+use crate::common::*;
+
+/// Builds the demo city in `dir` and returns the path of its city file.
+fn demo_city(dir: &Path) -> std::path::PathBuf {
+    run_ok(&["demo", "-o", dir.to_str().unwrap()]);
+    dir.join("demo_city/city.toml")
+}
+
+#[test]
+fn init_check_audit_and_fail_on_miss() {
+    let dir = tempfile::tempdir().unwrap();
+    let city = demo_city(dir.path());
+    // init writes the same template the demo uses; refuses to overwrite without --force.
+    let t = dir.path().join("city_template.toml");
+    run_ok(&["init", t.to_str().unwrap()]);
+    assert_eq!(std::fs::read(&t).unwrap(), std::fs::read(&city).unwrap());
+    run_err(&["init", t.to_str().unwrap()], 2, &["exists", "--force"]);
+
+    let stdout = run_ok(&["check", city.to_str().unwrap()]);
+    assert!(stdout.contains("layers.roads") && stdout.contains("81 features read"), "{stdout}");
+    assert!(stdout.contains("Gauss-Kruger zone 39"), "{stdout}");
+
+    let out = dir.path().join("audit");
+    run_ok(&["audit", city.to_str().unwrap(), "-o", out.to_str().unwrap()]);
+    let csv = std::fs::read_to_string(out.join("summary.csv")).unwrap();
+    let lines: Vec<&str> = csv.lines().collect();
+    assert_eq!(lines[0], "city,indicator,indicator_zh,area_id,area_name,value,target,target_max,unit,met");
+    assert_eq!(lines.len(), 3, "{csv}");
+    // The CSV states the per-feature file's numbers.
+    let fc = read_collection(&out.join("road_density.geojson"));
+    for (line, f) in lines[1..].iter().zip(&fc.features) {
+        let cols: Vec<&str> = line.split(',').collect();
+        assert_eq!(cols[3], text(f, "area_id"));
+        assert!((cols[5].parse::<f64>().unwrap() - num(f, "density_km_per_km2")).abs() < 1e-9);
+        assert_eq!(cols[9], f.property("meets_target").unwrap().to_string());
+    }
+    // The county town misses its target: exit 3 with --fail-on-miss, quiet prints nothing.
+    let o = run(&["audit", city.to_str().unwrap(), "-o", out.to_str().unwrap(), "--fail-on-miss", "--quiet"]);
+    assert_eq!(o.status.code(), Some(3));
+    assert!(o.stdout.is_empty());
+    // With targets every area meets, exit 0.
+    let lenient = dir.path().join("demo_city/lenient.toml");
+    let text_ = std::fs::read_to_string(&city).unwrap().replace("\"县城\" = 7.0", "\"县城\" = 5.0");
+    std::fs::write(&lenient, text_).unwrap();
+    let o = run(&["audit", lenient.to_str().unwrap(), "-o", out.to_str().unwrap(), "--fail-on-miss", "-q"]);
+    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+}
+
+#[test]
+fn config_errors_name_key_and_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let city = demo_city(dir.path());
+    let original = std::fs::read_to_string(&city).unwrap();
+    let bad = dir.path().join("demo_city/bad.toml");
+    let out = dir.path().join("o");
+    let cases: Vec<(String, i32, Vec<&str>)> = vec![
+        (original.replace("[road_density]", "[road_density]\ncolour = \"red\""), 2, vec!["bad.toml", "colour", "line"]),
+        (original.replace("grid_m = 500", "grid_m = \"fine\""), 2, vec!["bad.toml", "grid_m", "line"]),
+        (original.replace("measure = \"ellipsoidal\"", "measure = \"flat\""), 2, vec!["city.measure", "flat"]),
+        (
+            original.replace("source = \"roads.gpkg\"", "source = \"nowhere.gpkg\""),
+            1,
+            vec!["nowhere.gpkg", "no such file"],
+        ),
+        (original.replace("layer = \"roads\"", "layer = \"streets\""), 1, vec!["no layer named 'streets'", "roads"]),
+        (original.replace("grade = \"grade\"", "grade = \"dj\""), 1, vec!["no field 'dj'", "grade, width_m"]),
+        (original.replace("fields = { grade", "fields = { colour = \"x\", grade"), 2, vec!["unknown role 'colour'"]),
+    ];
+    for (text_, code, words) in cases {
+        std::fs::write(&bad, &text_).unwrap();
+        run_err(&["audit", bad.to_str().unwrap(), "-o", out.to_str().unwrap()], code, &words);
+        run_err(&["check", bad.to_str().unwrap()], code, &words);
+    }
+    run_err(&["audit", "/nonexistent/city.toml", "-o", out.to_str().unwrap()], 1, &["/nonexistent/city.toml"]);
+}
+
+#[test]
+fn refuses_to_overwrite_an_input() {
+    let dir = tempfile::tempdir().unwrap();
+    let city = demo_city(dir.path());
+    // A roads layer named like an output, audited into its own folder.
+    let text_ = std::fs::read_to_string(&city)
+        .unwrap()
+        .replace("source = \"roads.gpkg\"\nlayer = \"roads\"", "source = \"road_density.geojson\"");
+    let cdir = dir.path().join("demo_city");
+    std::fs::copy(dir.path().join("road_density.geojson"), cdir.join("road_density.geojson")).unwrap();
+    let bad = cdir.join("clash.toml");
+    std::fs::write(&bad, text_).unwrap();
+    let before = std::fs::read(cdir.join("road_density.geojson")).unwrap();
+    run_err(&["audit", bad.to_str().unwrap(), "-o", cdir.to_str().unwrap()], 2, &["would overwrite the input"]);
+    assert_eq!(std::fs::read(cdir.join("road_density.geojson")).unwrap(), before);
+}
