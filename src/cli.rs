@@ -28,6 +28,8 @@ pub enum Command {
     Check(CheckArgs),
     /// Write a commented city-file template.
     Init(InitArgs),
+    /// Audit many cities or counties from a manifest, in parallel; one combined summary.csv.
+    Batch(BatchArgs),
 }
 
 /// How lengths and areas are measured.
@@ -162,4 +164,30 @@ pub struct InitArgs {
     /// Overwrite an existing file.
     #[arg(long)]
     pub force: bool,
+}
+
+/// Audit many cities.
+///
+/// Exit codes: 0 when every city ran; 1 when any city failed (the others still run); with
+/// --fail-on-miss, 3 when none failed but some target was missed.
+#[derive(Debug, Clone, Args)]
+pub struct BatchArgs {
+    /// The manifest: [[city]] entries with `name` and `config`, or a `template` and per-city `vars`.
+    #[arg(value_name = "MANIFEST.toml")]
+    pub manifest: PathBuf,
+    /// Output folder: one sub-folder per city, plus the combined summary.csv, batch.csv, batch.json.
+    #[arg(short, long, value_name = "OUT_DIR")]
+    pub output: PathBuf,
+    /// Cities audited at once [default: the number of cores].
+    #[arg(long, value_name = "N")]
+    pub jobs: Option<usize>,
+    /// Rerun cities whose outputs are already up to date.
+    #[arg(long)]
+    pub force: bool,
+    /// Exit with code 3 when no city failed but some target was missed.
+    #[arg(long)]
+    pub fail_on_miss: bool,
+    /// Print nothing but errors.
+    #[arg(short, long)]
+    pub quiet: bool,
 }

@@ -141,6 +141,25 @@ impl City {
         let base = if base.as_os_str().is_empty() { PathBuf::from(".") } else { base };
         Ok(City { path: path.to_path_buf(), base, config })
     }
+
+    /// The local files the city's layers read (a Shapefile with its side files), for freshness checks.
+    pub fn input_files(&self) -> Vec<PathBuf> {
+        let layers = &self.config.layers;
+        let mut files = Vec::new();
+        for l in [&layers.areas, &layers.roads].into_iter().flatten() {
+            let p = PathBuf::from(resolve(&self.base, &l.source));
+            if p.extension().is_some_and(|e| e.eq_ignore_ascii_case("shp")) {
+                for ext in ["dbf", "shx", "prj", "cpg"] {
+                    let side = p.with_extension(ext);
+                    if side.exists() {
+                        files.push(side);
+                    }
+                }
+            }
+            files.push(p);
+        }
+        files
+    }
 }
 
 /// Parses a city file's text; `label` names it in errors.

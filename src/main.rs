@@ -23,6 +23,7 @@ fn main() -> ExitCode {
         Command::Audit(args) => cmd::audit::run(args),
         Command::Check(args) => cmd::audit::run_check(args).map(|()| 0),
         Command::Init(args) => cmd::audit::run_init(args).map(|()| 0),
+        Command::Batch(args) => cmd::batch::run(args),
     };
     match result {
         Ok(code) => ExitCode::from(code),

@@ -11,6 +11,9 @@ mod demo;
 // city files: audit, check, init, config errors, exit codes
 mod audit;
 
+// many cities: parallel, one broken, up-to-date skipping
+mod batch;
+
 // road-density on hand-made layers, the demo city and Liechtenstein, cross-checked with SpatiaLite
 mod road_density;
 // bad inputs: each with its exit code and the words its message must contain

@@ -2,6 +2,7 @@
 //! choosing the frame, printing what was read.
 
 pub mod audit;
+pub mod batch;
 pub mod demo;
 pub mod road_density;
 

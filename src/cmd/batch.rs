@@ -1,0 +1,254 @@
+//! `planaudit batch MANIFEST.toml -o OUT_DIR [--jobs N] [--force]`: audit many cities or counties.
+//!
+//! Each city runs as its own `planaudit audit` process, so a county that fails (or crashes) is
+//! reported while the others go on; each lands in `OUT_DIR/<name>/`. A city whose outputs are
+//! complete and newer than its city file and inputs is skipped unless `--force`. The combined
+//! `OUT_DIR/summary.csv` holds every city's rows; `OUT_DIR/batch.json` and `batch.csv` say what
+//! happened to each city.
+//!
+//! Manifest:
+//! ```toml
+//! # one city file per city ...
+//! [[city]]
+//! name = "huoshan"
+//! config = "huoshan/city.toml"
+//!
+//! # ... or one template with per-city values substituted for {key}
+//! template = "county_template.toml"
+//! [[city]]
+//! name = "shucheng"
+//! vars = { dir = "shucheng" }
+//! ```
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
+use std::time::{Instant, SystemTime};
+
+use serde::{Deserialize, Serialize};
+
+use super::road_density::write_json;
+use crate::cli::BatchArgs;
+use crate::config::City;
+use crate::output::atomic::write_atomic;
+use crate::output::summary::{csv_field, CSV_HEADER};
+use crate::{Error, Result};
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Manifest {
+    template: Option<String>,
+    city: Vec<ManifestCity>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ManifestCity {
+    name: String,
+    config: Option<String>,
+    #[serde(default)]
+    vars: BTreeMap<String, String>,
+}
+
+/// One city of a batch, ready to run.
+#[derive(Debug, Clone)]
+pub struct BatchCity {
+    pub name: String,
+    /// The city file the audit reads (for templates: the filled-in copy).
+    pub config: PathBuf,
+    pub out_dir: PathBuf,
+}
+
+/// What happened to one city.
+#[derive(Debug, Clone, Serialize)]
+pub struct CityStatus {
+    pub name: String,
+    /// `ok`, `missed` (ran, some target missed), `failed`, or `skipped` (up to date).
+    pub status: String,
+    pub exit_code: Option<i32>,
+    pub message: String,
+    pub seconds: f64,
+}
+
+fn safe_name(name: &str) -> Result<&str> {
+    if name.is_empty() || name.contains(['/', '\\']) || name == "." || name == ".." {
+        return Err(Error::Usage(format!("batch: city name '{name}' cannot be a folder name")));
+    }
+    Ok(name)
+}
+
+/// Reads a manifest; fills templates into `OUT_DIR/<name>/city.toml`'s sibling folder.
+pub fn plan(manifest: &Path, out_dir: &Path) -> Result<Vec<BatchCity>> {
+    let label = manifest.display().to_string();
+    let text = std::fs::read_to_string(manifest).map_err(|e| Error::io(manifest, e))?;
+    let m: Manifest = toml::from_str(&text).map_err(|e| Error::Usage(format!("{label}: {e}")))?;
+    let base = manifest.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let template = match &m.template {
+        Some(t) => {
+            let p = base.join(t);
+            Some((std::fs::read_to_string(&p).map_err(|e| Error::io(&p, e))?, p))
+        }
+        None => None,
+    };
+    let mut seen = std::collections::BTreeSet::new();
+    let mut cities = Vec::new();
+    for c in &m.city {
+        let name = safe_name(&c.name)?;
+        if !seen.insert(name.to_string()) {
+            return Err(Error::Usage(format!("{label}: city '{name}' appears twice")));
+        }
+        let city_out = out_dir.join(name);
+        let config = match (&c.config, &template) {
+            (Some(cfg), _) => base.join(cfg),
+            (None, Some((text, tpath))) => {
+                let mut filled = text.clone();
+                for (k, v) in &c.vars {
+                    filled = filled.replace(&format!("{{{k}}}"), v);
+                }
+                // The filled-in file sits beside the template so its relative paths still hold.
+                let dir = tpath.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+                let p = dir.join(format!(".{name}.city.toml"));
+                write_atomic(&p, |w| w.write_all(filled.as_bytes()))?;
+                p
+            }
+            (None, None) => {
+                return Err(Error::Usage(format!("{label}: city '{name}' has no config and the manifest no template")))
+            }
+        };
+        cities.push(BatchCity { name: name.to_string(), config, out_dir: city_out });
+    }
+    if cities.is_empty() {
+        return Err(Error::Usage(format!("{label}: no [[city]]")));
+    }
+    Ok(cities)
+}
+
+fn mtime(p: &Path) -> Option<SystemTime> {
+    std::fs::metadata(p).and_then(|m| m.modified()).ok()
+}
+
+/// Whether a city's outputs are complete and newer than everything it reads.
+pub fn up_to_date(city: &BatchCity) -> bool {
+    let summary = city.out_dir.join("summary.json");
+    let Some(done) = mtime(&summary) else { return false };
+    let Ok(text) = std::fs::read_to_string(&summary) else { return false };
+    let Ok(v) = serde_json::from_str::<serde_json::Value>(&text) else { return false };
+    let Some(outputs) = v["outputs"].as_array() else { return false };
+    if !outputs.iter().all(|o| o.as_str().is_some_and(|p| Path::new(p).exists())) {
+        return false;
+    }
+    let Ok(loaded) = City::load(&city.config) else { return false };
+    std::iter::once(city.config.clone()).chain(loaded.input_files()).all(|f| mtime(&f).is_some_and(|t| t <= done))
+}
+
+fn run_one(exe: &Path, city: &BatchCity) -> CityStatus {
+    let start = Instant::now();
+    let mut cmd = std::process::Command::new(exe);
+    cmd.arg("audit").arg(&city.config).arg("-o").arg(&city.out_dir).arg("--quiet").arg("--fail-on-miss");
+    let (status, code, message) = match cmd.output() {
+        Ok(o) => {
+            let stderr = String::from_utf8_lossy(&o.stderr).trim().to_string();
+            match o.status.code() {
+                Some(0) => ("ok", Some(0), String::new()),
+                Some(3) => ("missed", Some(3), "some targets missed".to_string()),
+                c => ("failed", c, if stderr.is_empty() { "terminated by a signal".to_string() } else { stderr }),
+            }
+        }
+        Err(e) => ("failed", None, format!("cannot start {}: {e}", exe.display())),
+    };
+    CityStatus {
+        name: city.name.clone(),
+        status: status.into(),
+        exit_code: code,
+        message,
+        seconds: (start.elapsed().as_secs_f64() * 1000.0).round() / 1000.0,
+    }
+}
+
+/// `planaudit batch`; returns the exit code.
+pub fn run(args: &BatchArgs) -> Result<u8> {
+    let cities = plan(&args.manifest, &args.output)?;
+    let exe = std::env::current_exe().map_err(|e| Error::io("planaudit executable", e))?;
+    let jobs = args.jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())).max(1);
+    let next = AtomicUsize::new(0);
+    let results: Mutex<Vec<Option<CityStatus>>> = Mutex::new(vec![None; cities.len()]);
+    std::thread::scope(|s| {
+        for _ in 0..jobs.min(cities.len()) {
+            s.spawn(|| loop {
+                let i = next.fetch_add(1, Ordering::SeqCst);
+                let Some(city) = cities.get(i) else { break };
+                let st = if !args.force && up_to_date(city) {
+                    CityStatus {
+                        name: city.name.clone(),
+                        status: "skipped".into(),
+                        exit_code: None,
+                        message: "outputs complete and newer than the inputs (--force to rerun)".into(),
+                        seconds: 0.0,
+                    }
+                } else {
+                    run_one(&exe, city)
+                };
+                if !args.quiet {
+                    eprintln!(
+                        "{}: {}{}",
+                        st.name,
+                        st.status,
+                        if st.message.is_empty() { String::new() } else { format!(": {}", st.message) }
+                    );
+                }
+                results.lock().expect("no thread panics holding the lock")[i] = Some(st);
+            });
+        }
+    });
+    let statuses: Vec<CityStatus> =
+        results.into_inner().expect("no thread panics holding the lock").into_iter().flatten().collect();
+
+    // The combined summary: every city's rows, in manifest order.
+    let mut combined = String::from(CSV_HEADER);
+    combined.push('\n');
+    for city in &cities {
+        if let Ok(text) = std::fs::read_to_string(city.out_dir.join("summary.csv")) {
+            for line in text.lines().skip(1) {
+                combined.push_str(line);
+                combined.push('\n');
+            }
+        }
+    }
+    write_atomic(&args.output.join("summary.csv"), |w| w.write_all(combined.as_bytes()))?;
+    let mut status_csv = String::from("city,status,exit_code,seconds,message\n");
+    for s in &statuses {
+        status_csv.push_str(&format!(
+            "{},{},{},{},{}\n",
+            csv_field(&s.name),
+            s.status,
+            s.exit_code.map(|c| c.to_string()).unwrap_or_default(),
+            s.seconds,
+            csv_field(&s.message)
+        ));
+    }
+    write_atomic(&args.output.join("batch.csv"), |w| w.write_all(status_csv.as_bytes()))?;
+    write_json(&args.output.join("batch.json"), &serde_json::json!({ "cities": statuses }))?;
+
+    let failed = statuses.iter().filter(|s| s.status == "failed").count();
+    let missed = statuses.iter().filter(|s| s.status == "missed").count();
+    if !args.quiet {
+        println!(
+            "{} cities: {} ok, {} missed targets, {} failed, {} skipped; wrote {}",
+            statuses.len(),
+            statuses.iter().filter(|s| s.status == "ok").count(),
+            missed,
+            failed,
+            statuses.iter().filter(|s| s.status == "skipped").count(),
+            args.output.join("summary.csv").display()
+        );
+    }
+    Ok(if failed > 0 {
+        1
+    } else if missed > 0 && args.fail_on_miss {
+        super::audit::EXIT_TARGET_MISSED
+    } else {
+        0
+    })
+}
