@@ -4,8 +4,10 @@
 //! - [`crs`]: the only coordinate-system code (PROJ, GCJ-02/BD-09, frame choice).
 //! - [`measure`]: ellipsoidal and planar lengths and areas.
 //! - [`grades`]: road grade tables.
+//! - [`classes`]: land-use class tables (code → analysis category).
 //! - [`kinds`]: kinds of study area and their plan targets.
 
+pub mod classes;
 pub mod crs;
 pub mod grades;
 pub mod kinds;
