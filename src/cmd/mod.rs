@@ -2,6 +2,7 @@
 //! choosing the frame, printing what was read.
 
 pub mod demo;
+pub mod park_mix;
 pub mod road_density;
 
 use std::io::Write as _;

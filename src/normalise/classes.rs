@@ -211,6 +211,8 @@ pub struct Classified {
     /// The code that decided, as written (`0702`, `amenity=school`); for an unclassified feature the
     /// first non-empty code, or [`EMPTY_CODE`].
     pub code: String,
+    /// The field the code was read from; `None` when every class field was empty.
+    pub field: Option<String>,
     /// `None` when the table knows none of the feature's codes.
     pub category: Option<Category>,
 }
@@ -331,19 +333,21 @@ impl ClassTable {
     /// assert_eq!((u.code.as_str(), u.category), ("landuse=median", None));
     /// ```
     pub fn classify<'a>(&self, values: impl IntoIterator<Item = (&'a str, Option<&'a str>)>) -> Classified {
-        let mut first: Option<String> = None;
+        let mut first: Option<Classified> = None;
         for (field, value) in values {
             let Some(v) = value.map(str::trim).filter(|v| !v.is_empty()) else { continue };
             let code = match self.codes {
                 CodeFormat::Prefix => v.to_string(),
                 CodeFormat::KeyValue => format!("{}={v}", field.trim()),
             };
-            if let Some(row) = self.lookup(&code) {
-                return Classified { code, category: Some(row.category) };
+            let category = self.lookup(&code).map(|row| row.category);
+            let c = Classified { code, field: Some(field.to_string()), category };
+            if category.is_some() {
+                return c;
             }
-            first.get_or_insert(code);
+            first.get_or_insert(c);
         }
-        Classified { code: first.unwrap_or_else(|| EMPTY_CODE.to_string()), category: None }
+        first.unwrap_or_else(|| Classified { code: EMPTY_CODE.to_string(), field: None, category: None })
     }
 
     /// All rows, in code order.

@@ -144,25 +144,28 @@ fn osm_key_value() {
 
     // The first known field decides; unknown values fall through to the next field.
     let c = t.classify([("industrial", Some("warehouse")), ("landuse", Some("industrial"))]);
-    assert_eq!(c, Classified { code: "industrial=warehouse".into(), category: Some(Warehouse) });
+    assert_eq!((c.code.as_str(), c.category), ("industrial=warehouse", Some(Warehouse)));
     let c = t.classify([("industrial", Some("oil")), ("landuse", Some("industrial"))]);
-    assert_eq!(c, Classified { code: "landuse=industrial".into(), category: Some(Industrial) });
+    assert_eq!(
+        (c.code.as_str(), c.field.as_deref(), c.category),
+        ("landuse=industrial", Some("landuse"), Some(Industrial))
+    );
     let c = t.classify([("landuse", Some("retail")), ("amenity", Some("parking"))]);
     assert_eq!(c.category, Some(Commercial));
     // Nothing known: the first non-empty code is reported; nothing at all: (empty).
     let c = t.classify([("landuse", Some("median")), ("amenity", Some("shelter"))]);
-    assert_eq!(c, Classified { code: "landuse=median".into(), category: None });
+    assert_eq!(c, Classified { code: "landuse=median".into(), field: Some("landuse".into()), category: None });
     let c = t.classify([("landuse", Some(" ")), ("amenity", None)]);
-    assert_eq!(c, Classified { code: EMPTY_CODE.into(), category: None });
+    assert_eq!(c, Classified { code: EMPTY_CODE.into(), field: None, category: None });
 }
 
 #[test]
 fn prefix_tables_classify_by_first_known_field() {
     let t = ClassTable::load("tdt2023").unwrap();
     let c = t.classify([("dlbm", None), ("DLBM", Some("0702"))]);
-    assert_eq!(c, Classified { code: "0702".into(), category: Some(CommunityService) });
+    assert_eq!(c, Classified { code: "0702".into(), field: Some("DLBM".into()), category: Some(CommunityService) });
     let c = t.classify([("dlbm", Some("9999"))]);
-    assert_eq!(c, Classified { code: "9999".into(), category: None });
+    assert_eq!(c, Classified { code: "9999".into(), field: Some("dlbm".into()), category: None });
 }
 
 #[test]

@@ -2,6 +2,7 @@
 
 pub mod atomic;
 pub mod geojson;
+pub mod park_mix;
 pub mod road_density;
 
 /// Rounds a reported number to 6 decimals (1 m in km, 1 m² in km², a millionth of a share), so
