@@ -110,32 +110,54 @@ fn assert_km2(f: &geojson::Feature, key: &str, expected: f64) {
     assert!((got - expected).abs() <= ROUNDING_KM2, "{key}: {got}, expected {expected}");
 }
 
+/// A temporary folder holding the hand-computed parks and land use.
+struct Case {
+    dir: tempfile::TempDir,
+}
+
+impl Case {
+    fn new() -> Case {
+        let dir = tempfile::tempdir().unwrap();
+        write_parks(&dir.path().join("parks.geojson"));
+        write_landuse(&dir.path().join("landuse.geojson"));
+        Case { dir }
+    }
+
+    /// A path in the folder, as text.
+    fn path(&self, name: &str) -> String {
+        self.dir.path().join(name).display().to_string()
+    }
+
+    /// `park-mix` on the case's layers with the tdt2023 table, writing `out`, then `extra`.
+    fn args(&self, out: &str, extra: &[&str]) -> Vec<String> {
+        let mut a: Vec<String> =
+            ["park-mix", "--landuse", &self.path("landuse.geojson"), "--parks", &self.path("parks.geojson")]
+                .map(String::from)
+                .to_vec();
+        a.extend(["--classes", "tdt2023", "-o", &self.path(out)].map(String::from));
+        a.extend(extra.iter().map(|s| s.to_string()));
+        a
+    }
+
+    /// Runs [`Case::args`], planar in EPSG:4527, and returns stdout.
+    fn run_planar(&self, out: &str, extra: &[&str]) -> String {
+        let args = self.args(out, &[&PLANAR[..], extra].concat());
+        run_ok(&args.iter().map(String::as_str).collect::<Vec<_>>())
+    }
+
+    fn output(&self, name: &str) -> geojson::FeatureCollection {
+        read_collection(&self.dir.path().join(name))
+    }
+}
+
 #[test]
 fn hand_computed_parks() {
-    let dir = tempfile::tempdir().unwrap();
-    let (parks, landuse, out) =
-        (dir.path().join("parks.geojson"), dir.path().join("landuse.geojson"), dir.path().join("mix.geojson"));
-    write_parks(&parks);
-    write_landuse(&landuse);
-    let summary = dir.path().join("summary.json");
-    let mut args = vec![
-        "park-mix",
-        "--landuse",
-        landuse.to_str().unwrap(),
-        "--parks",
-        parks.to_str().unwrap(),
-        "--classes",
-        "tdt2023",
-        "-o",
-        out.to_str().unwrap(),
-        "--summary-json",
-        summary.to_str().unwrap(),
-    ];
-    args.extend(PLANAR);
-    let stdout = run_ok(&args);
+    let case = Case::new();
+    let summary = case.path("summary.json");
+    let stdout = case.run_planar("mix.geojson", &["--summary-json", &summary]);
     assert!(stdout.contains("field 'dlbm': code '9999' is in no row of table tdt2023"), "{stdout}");
 
-    let fc = read_collection(&out);
+    let fc = case.output("mix.geojson");
     assert_eq!(fc.features.len(), 3);
     let keys: Vec<&String> = fc.features[0].properties.as_ref().unwrap().keys().collect();
     let contract = [
@@ -194,7 +216,7 @@ fn hand_computed_parks() {
     assert_eq!(text(c, "status"), "above");
 
     // The mix parcels clipped to the parks, one category per piece.
-    let pieces = read_collection(&dir.path().join("mix_parcels.geojson"));
+    let pieces = case.output("mix_parcels.geojson");
     assert_eq!(pieces.features.len(), 9);
     let mut per_park: BTreeMap<String, f64> = BTreeMap::new();
     for f in &pieces.features {
@@ -218,19 +240,9 @@ fn hand_computed_parks() {
     assert_eq!(s["parks"].as_array().unwrap().len(), 3);
 
     // Ellipsoidal by default: areas move by the Gauss–Krüger scale (about 1e-5 here), shares hardly.
-    let ell = dir.path().join("ell.geojson");
-    run_ok(&[
-        "park-mix",
-        "--landuse",
-        landuse.to_str().unwrap(),
-        "--parks",
-        parks.to_str().unwrap(),
-        "--classes",
-        "tdt2023",
-        "-o",
-        ell.to_str().unwrap(),
-    ]);
-    let e = read_collection(&ell);
+    let args = case.args("ell.geojson", &[]);
+    run_ok(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    let e = case.output("ell.geojson");
     let ea = feature_by_id(&e, "park_id", "A");
     assert!(text(ea, "measure").starts_with("ellipsoidal"));
     let area = crate::common::num(ea, "park_area_km2");
@@ -240,29 +252,9 @@ fn hand_computed_parks() {
 
 #[test]
 fn mix_and_band_options() {
-    let dir = tempfile::tempdir().unwrap();
-    let (parks, landuse, out) =
-        (dir.path().join("parks.geojson"), dir.path().join("landuse.geojson"), dir.path().join("o.geojson"));
-    write_parks(&parks);
-    write_landuse(&landuse);
-    let mut args = vec![
-        "park-mix",
-        "--landuse",
-        landuse.to_str().unwrap(),
-        "--parks",
-        parks.to_str().unwrap(),
-        "--classes",
-        "tdt2023",
-        "--mix",
-        "residential,water",
-        "--band",
-        "10%-15%",
-        "-o",
-        out.to_str().unwrap(),
-    ];
-    args.extend(PLANAR);
-    run_ok(&args);
-    let fc = read_collection(&out);
+    let case = Case::new();
+    case.run_planar("o.geojson", &["--mix", "residential,water", "--band", "10%-15%"]);
+    let fc = case.output("o.geojson");
     let a = feature_by_id(&fc, "park_id", "A");
     assert_km2(a, "mix_area_km2", 0.19);
     assert_km2(a, "band_min", 0.10);
@@ -336,11 +328,9 @@ fn parks_derived_from_industrial_parcels() {
 
 #[test]
 fn bad_input() {
-    let dir = tempfile::tempdir().unwrap();
-    let d = |n: &str| dir.path().join(n).to_str().unwrap().to_string();
+    let case = Case::new();
+    let d = |n: &str| case.path(n);
     let (parks, landuse, out) = (d("parks.geojson"), d("landuse.geojson"), d("o.geojson"));
-    write_parks(Path::new(&parks));
-    write_landuse(Path::new(&landuse));
     let base = ["park-mix", "--landuse", &landuse, "--parks", &parks, "-o", &out];
 
     // A class field the layer does not have: the message lists the fields.
@@ -399,32 +389,15 @@ fn bad_input() {
 /// triangles.
 #[test]
 fn invalid_parcel_is_repaired_and_counted() {
-    let dir = tempfile::tempdir().unwrap();
-    let (parks, landuse, out) =
-        (dir.path().join("parks.geojson"), dir.path().join("landuse.geojson"), dir.path().join("o.geojson"));
-    write_parks(&parks);
+    let case = Case::new();
     let bow_tie = json!({"type": "Polygon", "coordinates": [[
         [X0 + 5000.0, Y0], [X0 + 5100.0, Y0 + 100.0], [X0 + 5100.0, Y0], [X0 + 5000.0, Y0 + 100.0], [X0 + 5000.0, Y0]
     ]]});
-    write_layer(&landuse, vec![(json!({"dlbm": "0701"}), bow_tie)]);
-    let summary = dir.path().join("s.json");
-    let mut args = vec![
-        "park-mix",
-        "--landuse",
-        landuse.to_str().unwrap(),
-        "--parks",
-        parks.to_str().unwrap(),
-        "--classes",
-        "tdt2023",
-        "-o",
-        out.to_str().unwrap(),
-        "--summary-json",
-        summary.to_str().unwrap(),
-    ];
-    args.extend(PLANAR);
-    let stdout = run_ok(&args);
+    write_layer(Path::new(&case.path("landuse.geojson")), vec![(json!({"dlbm": "0701"}), bow_tie)]);
+    let summary = case.path("s.json");
+    let stdout = case.run_planar("o.geojson", &["--summary-json", &summary]);
     assert!(stdout.contains("landuse.geojson#landuse: read 1, used 1, repaired 1"), "{stdout}");
-    let c = feature_by_id(&read_collection(&out), "park_id", "C").clone();
+    let c = feature_by_id(&case.output("o.geojson"), "park_id", "C").clone();
     assert_km2(&c, "mix_area_km2", 0.005);
     let s: Value = serde_json::from_str(&std::fs::read_to_string(&summary).unwrap()).unwrap();
     let layer =

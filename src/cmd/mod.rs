@@ -128,6 +128,27 @@ pub fn sibling(out: &Path, suffix: &str) -> PathBuf {
     out.with_file_name(format!("{stem}_{suffix}.{ext}"))
 }
 
+/// The end of every run on stdout: how it measured, what each layer gave, which files it wrote;
+/// and the summary JSON (built only when asked for) written to `summary`, if given.
+pub fn finish_run(
+    measure: &str,
+    reports: &[LayerReport],
+    outputs: &[PathBuf],
+    summary: Option<&Path>,
+    summary_json: impl FnOnce() -> Value,
+) -> Result<()> {
+    println!("measure: {measure}");
+    print!("{}", report_lines(&reports.iter().collect::<Vec<_>>()));
+    for p in outputs {
+        println!("wrote {}", p.display());
+    }
+    if let Some(path) = summary {
+        write_json(path, &summary_json())?;
+        println!("wrote {}", path.display());
+    }
+    Ok(())
+}
+
 /// Writes a JSON value atomically, pretty-printed.
 pub fn write_json(path: &Path, value: &Value) -> Result<()> {
     write_atomic(path, |w| {

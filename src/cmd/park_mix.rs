@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use geo::Area as _;
 use serde_json::{json, Value};
 
-use super::{choose_frame, load, polygons, report_lines, sibling, warn_if_apart, write_json, AreaFields, FieldChoice};
+use super::{choose_frame, finish_run, load, polygons, sibling, warn_if_apart, AreaFields, FieldChoice};
 use crate::cli::ParkMixArgs;
 use crate::indicators::park_mix::{compute, derive_parks, Params, ParkMix};
 use crate::ingest::{read_layer, GeomKind, LayerReport, LayerSource, LayerSpec, RawLayer};
@@ -285,16 +285,6 @@ pub fn summary_json(run: &ParkMixRun) -> Value {
 pub fn run(args: &ParkMixArgs) -> Result<()> {
     let run = execute(args)?;
     print!("{}", table(&run.result, &run.params));
-    println!("measure: {}", run.measure);
     println!("classes: {} (fields {})", run.classes, run.class_fields.join(", "));
-    let reports: Vec<&LayerReport> = run.reports.iter().collect();
-    print!("{}", report_lines(&reports));
-    for p in &run.outputs {
-        println!("wrote {}", p.display());
-    }
-    if let Some(path) = &args.common.summary_json {
-        write_json(path, &summary_json(&run))?;
-        println!("wrote {}", path.display());
-    }
-    Ok(())
+    finish_run(&run.measure, &run.reports, &run.outputs, args.common.summary_json.as_deref(), || summary_json(&run))
 }

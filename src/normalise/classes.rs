@@ -24,7 +24,6 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
-use std::path::Path;
 
 use serde::Deserialize;
 
@@ -221,18 +220,7 @@ impl ClassTable {
     /// Loads a preset by name, or a TOML file by path. A name that is neither is a usage error
     /// that lists the presets.
     pub fn load(name_or_path: &str) -> Result<ClassTable> {
-        if let Some((_, text)) = PRESETS.iter().find(|(n, _)| *n == name_or_path) {
-            return Self::from_toml(name_or_path, text);
-        }
-        let path = Path::new(name_or_path);
-        if !path.is_file() {
-            return Err(Error::Usage(format!(
-                "classes: '{name_or_path}' is neither a preset ({}) nor an existing file",
-                preset_names()
-            )));
-        }
-        let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
-        Self::from_toml(name_or_path, &text)
+        Self::from_toml(name_or_path, &super::table_text("classes", PRESETS, name_or_path)?)
     }
 
     /// Parses a table; `label` names it in errors.
