@@ -5,7 +5,10 @@
 //! DOMAIN.md §D: `tdt2023` (国土空间调查、规划、用途管制用地用海分类), `gbt21010` (GB/T 21010-2017 and
 //! the 三调 working codes), `gb50137` (GB 50137-2011) and `osm` (OpenStreetMap tags). The schemes
 //! reuse numbers for different things (用地用海 1101 is warehouse land, GB/T 21010 1101 a river), so
-//! the table must be the one the data is coded in.
+//! the table must be the one the data is coded in. Bureau layers often mix 三调 and 用地用海 codes
+//! in one field. For that reason `tdt2023` also lists the GB/T 21010 codes that 用地用海 lacks
+//! (05H1, 0508, 0810, 1104, …), and `gbt21010` lists the 用地用海 six-digit codes whose prefix would
+//! otherwise mislead (090101, 100101, …). A code of both schemes takes the table's own meaning.
 //!
 //! # Matching
 //! - `codes = "prefix"`: hierarchical codes (`070101`, `0810A`, `R22`). A code takes the category of

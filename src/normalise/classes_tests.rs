@@ -73,6 +73,17 @@ fn tdt2023_pitfalls() {
     assert_eq!(cat(&t, "2301"), Some(Other));
     assert_eq!(cat(&t, "0101"), Some(Agricultural));
     assert_eq!(cat(&t, "9999"), None);
+    // 三调 codes that do not exist in 用地用海 (mixed layers) take their 三调 class, not a prefix's.
+    assert_eq!(cat(&t, "05H1"), Some(Commercial));
+    assert_eq!(cat(&t, "0508"), Some(Warehouse));
+    assert_eq!(cat(&t, "08H2A"), Some(PublicService));
+    assert_eq!(cat(&t, "0810A"), Some(Green));
+    assert_eq!(cat(&t, "1004"), Some(Transport));
+    assert_eq!(cat(&t, "1104A"), Some(Water));
+    assert_eq!(cat(&t, "1109"), Some(Utilities));
+    // Codes of both schemes keep their 用地用海 meaning here.
+    assert_eq!(cat(&t, "0601"), Some(Agricultural));
+    assert_eq!(cat(&t, "1102"), Some(Warehouse));
 }
 
 #[test]
@@ -102,6 +113,13 @@ fn gbt21010_pitfalls() {
     assert_eq!(cat(&t, "1201"), Some(Other));
     assert_eq!(cat(&t, "1202"), Some(Agricultural));
     assert_eq!(cat(&t, "06"), None, "工矿仓储 as a whole has no single category");
+    // 用地用海 level-3 codes (mixed layers) take their 用地用海 class, not a GB/T 21010 prefix's.
+    assert_eq!(cat(&t, "090101"), Some(Commercial));
+    assert_eq!(cat(&t, "100102"), Some(Industrial));
+    assert_eq!(cat(&t, "110101"), Some(Warehouse));
+    assert_eq!(cat(&t, "120803"), Some(Transport));
+    assert_eq!(cat(&t, "060101"), Some(Agricultural));
+    assert_eq!(cat(&t, "070101"), Some(Residential));
 }
 
 #[test]
