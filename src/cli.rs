@@ -21,6 +21,26 @@ pub enum Command {
     /// Road network density (km/km²) of each built-up area against the plan's targets.
     RoadDensity(Box<RoadDensityArgs>),
     /// Residential and service land share (%) of each industrial park against the plan's 20–30% band.
+    ///
+    /// Land-use parcels are classified by a class table (code → category, longest prefix first) and
+    /// clipped to each park. Parcels that overlap count once: each category is dissolved, then the
+    /// mix categories together. The share of the mix in the park area, and in the park's
+    /// construction land (the park less water, agricultural and other land), is checked against the
+    /// band. OUT_parcels.geojson holds the mix parcels clipped to the parks.
+    ///
+    /// Class fields: a table lists the fields it reads (tdt2023, gbt21010, gb50137: dlbm or DLBM;
+    /// osm: industrial, landuse, amenity, leisure, shop, office, tourism, natural, man_made, power,
+    /// aeroway, place). Each parcel is classified by the first field whose code the table knows. For
+    /// osm the code of a field is key=value (amenity=school), and tags that are not columns are read
+    /// from other_tags. A code that no row knows counts as unclassified and is listed, not dropped.
+    ///
+    /// Without a park layer, --parks-from-class industrial makes one park of every group of
+    /// industrial parcels less than --merge-gap-m apart: their union, closed with radius gap/2
+    /// (buffered out, then back in) so that roads between the parcels belong to the park, holes
+    /// filled. Each such park says so in its derived_from property.
+    ///
+    /// Cost: one R-tree query per park, one clip per parcel and park, and a few unions per park.
+    /// --parks-from-class adds an R-tree query per parcel of that class and a buffer per derived park.
     ParkMix(Box<ParkMixArgs>),
     /// Build the demo city (Lu'an, CGCS2000 zone 39) and audit it into OUT_DIR.
     Demo(DemoArgs),
@@ -114,22 +134,7 @@ pub struct RoadDensityArgs {
     pub output: PathBuf,
 }
 
-/// Residential and service land share of each industrial park.
-///
-/// Land-use parcels are classified by a class table (code → category, longest prefix first) and
-/// clipped to each park. Parcels that overlap count once: each category is dissolved, then the
-/// mix categories together. The share of the mix in the park area, and in the park's
-/// construction land (the park less water, agricultural and other land), is checked against the
-/// band. OUT_parcels.geojson holds the mix parcels clipped to the parks.
-///
-/// Class fields: a table lists the fields it reads (tdt2023, gbt21010, gb50137: dlbm or DLBM;
-/// osm: industrial, landuse, amenity, leisure, shop, office, tourism, natural, man_made, power,
-/// aeroway, place). Each parcel is classified by the first field whose code the table knows. For
-/// osm the code of a field is key=value (amenity=school), and tags that are not columns are read
-/// from other_tags. A code that no row knows counts as unclassified and is listed, not dropped.
-///
-/// Cost: one R-tree query per park, one clip per parcel and park, and a few unions per park.
-/// --parks-from-class adds an R-tree query per parcel of that class and a buffer per derived park.
+/// Options of `planaudit park-mix` (the help text is on [`Command::ParkMix`]).
 #[derive(Debug, Clone, Args)]
 #[command(group(ArgGroup::new("park_source").required(true).args(["parks", "parks_from_class"])))]
 pub struct ParkMixArgs {
