@@ -128,13 +128,20 @@ pub fn execute(args: &ParkMixArgs) -> Result<ParkMixRun> {
     if given.is_none() && !landuse.optional_present.iter().any(|&p| p) {
         // None of the table's fields: ask ingest for a field by the names tried, so that the error
         // lists the fields the layer does have.
+        let field = class_fields.join(" or ");
+        let role = format!("land-use class, table {}; name one with --class-field", classes.name);
         let probe = LayerSpec {
-            fields: vec![class_fields.join(" or ")],
+            fields: vec![field.clone()],
             optional_fields: vec![],
-            role: format!("land-use class, table {}; name one with --class-field", classes.name),
+            role: role.clone(),
             ..landuse_spec.clone()
         };
-        read_layer(&probe)?;
+        return Err(read_layer(&probe).err().unwrap_or_else(|| Error::MissingField {
+            layer: landuse.label(),
+            field,
+            role,
+            available: "(see ogrinfo)".into(),
+        }));
     }
 
     let park_fields = AreaFields {
