@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{ArgGroup, Args, Parser, Subcommand, ValueEnum};
 
 /// Audit a city's land-use and road layers against the spatial targets of its urbanization plan.
 ///
@@ -20,6 +20,28 @@ pub struct Cli {
 pub enum Command {
     /// Road network density (km/km²) of each built-up area against the plan's targets.
     RoadDensity(Box<RoadDensityArgs>),
+    /// Residential and service land share (%) of each industrial park against the plan's 20–30% band.
+    ///
+    /// Land-use parcels are classified by a class table (code → category, longest prefix first) and
+    /// clipped to each park. Parcels that overlap count once: each category is dissolved, then the
+    /// mix categories together. The share of the mix in the park area, and in the park's
+    /// construction land (the park less water, agricultural and other land), is checked against the
+    /// band. OUT_parcels.geojson holds the mix parcels clipped to the parks.
+    ///
+    /// Class fields: a table lists the fields it reads (tdt2023, gbt21010, gb50137: dlbm or DLBM;
+    /// osm: industrial, landuse, amenity, leisure, shop, office, tourism, natural, man_made, power,
+    /// aeroway, place). Each parcel is classified by the first field whose code the table knows. For
+    /// osm the code of a field is key=value (amenity=school), and tags that are not columns are read
+    /// from other_tags. A code that no row knows counts as unclassified and is listed, not dropped.
+    ///
+    /// Without a park layer, --parks-from-class industrial makes one park of every group of
+    /// industrial parcels less than --merge-gap-m apart: their union, closed with radius gap/2
+    /// (buffered out, then back in) so that roads between the parcels belong to the park, holes
+    /// filled. Each such park says so in its derived_from property.
+    ///
+    /// Cost: one R-tree query per park, one clip per parcel and park, and a few unions per park.
+    /// --parks-from-class adds an R-tree query per parcel of that class and a buffer per derived park.
+    ParkMix(Box<ParkMixArgs>),
     /// Build the demo city (Lu'an, CGCS2000 zone 39) and audit it into OUT_DIR.
     Demo(DemoArgs),
     /// Run every indicator a city file configures; write GeoJSON, summary.json, summary.csv.
@@ -116,6 +138,61 @@ pub struct RoadDensityArgs {
     #[command(flatten)]
     pub common: CommonArgs,
     /// Output GeoJSON (one feature per area).
+    #[arg(short, long, value_name = "OUT.geojson")]
+    pub output: PathBuf,
+}
+
+/// Options of `planaudit park-mix` (the help text is on [`Command::ParkMix`]).
+#[derive(Debug, Clone, Args)]
+#[command(group(ArgGroup::new("park_source").required(true).args(["parks", "parks_from_class"])))]
+pub struct ParkMixArgs {
+    /// Land-use parcels (SRC).
+    #[arg(long, value_name = "SRC")]
+    pub landuse: String,
+    /// OGR attribute filter on the land use, e.g. "landuse IS NOT NULL OR amenity IS NOT NULL".
+    #[arg(long, value_name = "WHERE")]
+    pub landuse_where: Option<String>,
+    /// CRS override for the land-use layer.
+    #[arg(long, value_name = "CRS")]
+    pub landuse_crs: Option<String>,
+    /// Industrial park polygons (SRC).
+    #[arg(long, value_name = "SRC")]
+    pub parks: Option<String>,
+    /// OGR attribute filter on the parks, e.g. "landuse = 'industrial'".
+    #[arg(long, value_name = "WHERE", requires = "parks")]
+    pub parks_where: Option<String>,
+    /// CRS override for the parks layer.
+    #[arg(long, value_name = "CRS", requires = "parks")]
+    pub parks_crs: Option<String>,
+    /// Field holding the park id [default: park_id, id, osm_id or osm_way_id when present, else the feature id].
+    #[arg(long, value_name = "F", requires = "parks")]
+    pub id_field: Option<String>,
+    /// Field holding the park name [default: name, when present].
+    #[arg(long, value_name = "F", requires = "parks")]
+    pub name_field: Option<String>,
+    /// Class table: a preset (tdt2023, gbt21010, gb50137, osm) or a TOML file; osm is the default
+    /// for OpenStreetMap land use.
+    #[arg(long, value_name = "PRESET|FILE")]
+    pub classes: Option<String>,
+    /// Class field(s), comma-separated, tried in order [default: the class table's fields].
+    #[arg(long, value_name = "F[,F...]")]
+    pub class_field: Option<String>,
+    /// Categories of the mix, comma-separated
+    /// [default: residential,community_service,public_service,commercial].
+    #[arg(long, value_name = "CATEGORIES")]
+    pub mix: Option<String>,
+    /// Band for the mix share of the park area, in percent: MIN-MAX (bounds inclusive).
+    #[arg(long, value_name = "MIN-MAX", default_value = "20-30")]
+    pub band: String,
+    /// Without a park layer: derive parks from the parcels of this category (industrial).
+    #[arg(long, value_name = "CATEGORY")]
+    pub parks_from_class: Option<String>,
+    /// With --parks-from-class: parcels less than this far apart form one park [default: 50].
+    #[arg(long, value_name = "M", requires = "parks_from_class")]
+    pub merge_gap_m: Option<f64>,
+    #[command(flatten)]
+    pub common: CommonArgs,
+    /// Output GeoJSON (one feature per park); the clipped mix parcels go to OUT_parcels.geojson.
     #[arg(short, long, value_name = "OUT.geojson")]
     pub output: PathBuf,
 }

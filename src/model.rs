@@ -3,7 +3,9 @@
 
 use geo::{MultiLineString, MultiPolygon};
 
-/// A study area: a built-up area (建成区) of the central city or a county town.
+use crate::normalise::classes::Category;
+
+/// A study area: a built-up area (建成区) of the central city or a county town, or an industrial park.
 #[derive(Debug, Clone)]
 pub struct Area {
     /// The area's id: its id field, or its feature id.
@@ -25,4 +27,17 @@ pub struct Road {
     /// Red-line width in metres, when the layer has a width field.
     pub width_m: Option<f64>,
     pub line: MultiLineString<f64>,
+}
+
+/// A land-use parcel (图斑) with its class.
+#[derive(Debug, Clone)]
+pub struct Parcel {
+    /// The feature id in its layer.
+    pub fid: u64,
+    /// The class code that decided its category, as written (`0702`, `amenity=school`); for an
+    /// unclassified parcel its first non-empty code, or `(empty)`.
+    pub code: String,
+    /// `None` when the class table does not know the code.
+    pub category: Option<Category>,
+    pub polygon: MultiPolygon<f64>,
 }

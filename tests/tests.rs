@@ -18,3 +18,5 @@ mod batch;
 mod road_density;
 // bad inputs: each with its exit code and the words its message must contain
 mod bad_input;
+// park-mix on hand-made layers, derived parks, bad input, and Baltimore cross-checked with SpatiaLite
+mod park_mix;

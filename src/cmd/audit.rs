@@ -5,7 +5,8 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{json, Value};
 
-use super::road_density::{execute_to, summary_json, write_json, OutPaths, RoadDensityRun};
+use super::road_density::{execute_to, summary_json, OutPaths, RoadDensityRun};
+use super::write_json;
 use crate::cli::{AuditArgs, CheckArgs, CommonArgs, InitArgs, MeasureArg, RoadDensityArgs};
 use crate::config::{City, LayerConfig};
 use crate::ingest::{read_layer, GeomKind, LayerReport, LayerSource, LayerSpec};

@@ -29,7 +29,7 @@ use std::time::{Instant, SystemTime};
 
 use serde::{Deserialize, Serialize};
 
-use super::road_density::write_json;
+use super::write_json;
 use crate::cli::BatchArgs;
 use crate::config::City;
 use crate::output::atomic::write_atomic;

@@ -4,14 +4,21 @@
 pub mod audit;
 pub mod batch;
 pub mod demo;
+pub mod park_mix;
 pub mod road_density;
 
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+
 use geo::{Geometry, Intersects, MultiLineString, MultiPolygon};
+use serde_json::Value;
 
 use crate::cli::{CommonArgs, MeasureArg};
 use crate::ingest::{read_layer, LayerReport, LayerSpec, RawLayer};
+use crate::model::Area;
 use crate::normalise::crs::{Frame, Method, SourceCrs};
 use crate::normalise::{lonlat_bounds, to_lonlat};
+use crate::output::atomic::write_atomic;
 use crate::{Error, Result};
 
 /// Reads a layer and converts it to WGS84 longitude/latitude.
@@ -106,4 +113,116 @@ pub fn report_lines(reports: &[&LayerReport]) -> String {
         s.push('\n');
     }
     s
+}
+
+/// Orders ids numerically when both are numbers, else as text.
+pub fn id_order(a: &str, b: &str) -> std::cmp::Ordering {
+    match (a.parse::<f64>(), b.parse::<f64>()) {
+        (Ok(x), Ok(y)) => x.total_cmp(&y),
+        _ => a.cmp(b),
+    }
+}
+
+/// A path beside `out` with a suffix: `x.geojson` → `x_grid.geojson`.
+pub fn sibling(out: &Path, suffix: &str) -> PathBuf {
+    let stem = out.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "out".into());
+    let ext = out.extension().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "geojson".into());
+    out.with_file_name(format!("{stem}_{suffix}.{ext}"))
+}
+
+/// The end of every run on stdout: how it measured, what each layer gave, which files it wrote;
+/// and the summary JSON (built only when asked for) written to `summary`, if given.
+pub fn finish_run(
+    measure: &str,
+    reports: &[LayerReport],
+    outputs: &[PathBuf],
+    summary: Option<&Path>,
+    summary_json: impl FnOnce() -> Value,
+) -> Result<()> {
+    println!("measure: {measure}");
+    print!("{}", report_lines(&reports.iter().collect::<Vec<_>>()));
+    for p in outputs {
+        println!("wrote {}", p.display());
+    }
+    if let Some(path) = summary {
+        write_json(path, &summary_json())?;
+        println!("wrote {}", path.display());
+    }
+    Ok(())
+}
+
+/// Writes a JSON value atomically, pretty-printed.
+pub fn write_json(path: &Path, value: &Value) -> Result<()> {
+    write_atomic(path, |w| {
+        serde_json::to_writer_pretty(&mut *w, value).map_err(std::io::Error::other)?;
+        w.write_all(b"\n")
+    })
+}
+
+/// One attribute of a study area: the field an option names (then the layer must have it), or
+/// else the first of some default fields the layer has (then it may have none).
+#[derive(Debug, Clone)]
+pub struct FieldChoice {
+    /// The field named on the command line (`--id-field`).
+    pub given: Option<String>,
+    /// The fields tried without the option, in order.
+    pub defaults: &'static [&'static str],
+}
+
+impl FieldChoice {
+    fn names(&self) -> Vec<String> {
+        match &self.given {
+            Some(f) => vec![f.clone()],
+            None => self.defaults.iter().map(|s| s.to_string()).collect(),
+        }
+    }
+}
+
+/// The attributes that identify a study area (a built-up area, an industrial park).
+#[derive(Debug, Clone)]
+pub struct AreaFields {
+    /// The id; the feature id when no field gives one.
+    pub id: FieldChoice,
+    pub name: FieldChoice,
+    pub kind: FieldChoice,
+}
+
+impl AreaFields {
+    /// The fields to read: required (named by an option) and optional (defaults), for a [`LayerSpec`].
+    pub fn split(&self) -> (Vec<String>, Vec<String>) {
+        let mut fields = Vec::new();
+        let mut optional = Vec::new();
+        for c in [&self.id, &self.name, &self.kind] {
+            match &c.given {
+                Some(f) => fields.push(f.clone()),
+                None => optional.extend(c.names()),
+            }
+        }
+        (fields, optional)
+    }
+
+    /// The areas of a layer read with `spec` (whose fields come from [`AreaFields::split`]), in a
+    /// stable order whatever the input order: by id (numerically when ids are numbers), then fid.
+    pub fn areas(&self, spec: &LayerSpec, layer: &RawLayer) -> Vec<Area> {
+        let value_of = |attrs: &[Option<String>], name: &str| -> Option<String> {
+            let i = spec.fields.iter().chain(spec.optional_fields.iter()).position(|f| f == name)?;
+            attrs[i].clone().filter(|v| !v.trim().is_empty())
+        };
+        let first = |attrs: &[Option<String>], c: &FieldChoice| c.names().iter().find_map(|n| value_of(attrs, n));
+        let mut areas: Vec<Area> = layer
+            .features
+            .iter()
+            .filter_map(|f| {
+                Some(Area {
+                    id: first(&f.attrs, &self.id).unwrap_or_else(|| f.fid.to_string()),
+                    fid: f.fid,
+                    name: first(&f.attrs, &self.name),
+                    kind: first(&f.attrs, &self.kind),
+                    polygon: polygons(&f.geometry)?,
+                })
+            })
+            .collect();
+        areas.sort_by(|a, b| id_order(&a.id, &b.id).then(a.fid.cmp(&b.fid)));
+        areas
+    }
 }

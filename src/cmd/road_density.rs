@@ -4,15 +4,14 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{json, Value};
 
-use super::{choose_frame, lines, load, polygons, report_lines, warn_if_apart};
+use super::{choose_frame, finish_run, lines, load, sibling, warn_if_apart, AreaFields, FieldChoice};
 use crate::cli::RoadDensityArgs;
 use crate::indicators::road_density::{compute, Params, RoadDensity};
 use crate::ingest::{GeomKind, LayerReport, LayerSource, LayerSpec};
-use crate::model::{Area, Road};
+use crate::model::Road;
 use crate::normalise::grades::{default_preset, GradeTable};
 use crate::normalise::kinds::Kinds;
 use crate::normalise::project;
-use crate::output::atomic::write_atomic;
 use crate::output::geojson::{write_collection, CollectionMeta};
 use crate::output::road_density::{area_features, area_properties, grid_features, table, wide_features};
 use crate::{Error, Result};
@@ -50,21 +49,6 @@ pub fn parse_targets(items: &[String]) -> Result<Targets> {
         }
     }
     Ok((by_kind, default))
-}
-
-/// Orders ids numerically when both are numbers, else as text.
-pub fn id_order(a: &str, b: &str) -> std::cmp::Ordering {
-    match (a.parse::<f64>(), b.parse::<f64>()) {
-        (Ok(x), Ok(y)) => x.total_cmp(&y),
-        _ => a.cmp(b),
-    }
-}
-
-/// A path beside `out` with a suffix: `x.geojson` → `x_grid.geojson`.
-pub fn sibling(out: &Path, suffix: &str) -> PathBuf {
-    let stem = out.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "out".into());
-    let ext = out.extension().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "geojson".into());
-    out.with_file_name(format!("{stem}_{suffix}.{ext}"))
 }
 
 /// Where a run writes its layers.
@@ -109,37 +93,22 @@ pub fn execute_to(args: &RoadDensityArgs, paths: &OutPaths) -> Result<RoadDensit
     let grades = GradeTable::load(args.grades.as_deref().unwrap_or(default_preset(roads_src.is_osm())))?;
     let common = &args.common;
 
-    // Areas: id, name and kind are optional unless named explicitly.
-    let mut fields = Vec::new();
-    let mut optional = Vec::new();
-    for (given, defaults) in
-        [(&args.id_field, vec!["id", "osm_id"]), (&args.name_field, vec!["name"]), (&args.kind_field, vec!["kind"])]
-    {
-        match given {
-            Some(f) => fields.push(f.clone()),
-            None => optional.extend(defaults.iter().map(|s| s.to_string())),
-        }
-    }
+    let area_fields = AreaFields {
+        id: FieldChoice { given: args.id_field.clone(), defaults: &["id", "osm_id"] },
+        name: FieldChoice { given: args.name_field.clone(), defaults: &["name"] },
+        kind: FieldChoice { given: args.kind_field.clone(), defaults: &["kind"] },
+    };
+    let (fields, optional_fields) = area_fields.split();
     let areas_spec = LayerSpec {
         source: areas_src.clone(),
         filter: args.areas_where.clone(),
         encoding: common.encoding.clone(),
         role: "areas".into(),
-        fields: fields.clone(),
-        optional_fields: optional.clone(),
+        fields,
+        optional_fields,
         geom: GeomKind::Polygons,
     };
     let mut areas_layer = load(&areas_spec, args.areas_crs.as_deref(), common, "--areas-crs")?;
-    let value_of = |attrs: &[Option<String>], name: &str| -> Option<String> {
-        let i = fields.iter().chain(optional.iter()).position(|f| f == name)?;
-        attrs[i].clone().filter(|v| !v.trim().is_empty())
-    };
-    let id_names: Vec<String> = match &args.id_field {
-        Some(f) => vec![f.clone()],
-        None => vec!["id".into(), "osm_id".into()],
-    };
-    let name_field = args.name_field.clone().unwrap_or_else(|| "name".into());
-    let kind_field = args.kind_field.clone().unwrap_or_else(|| "kind".into());
 
     let grade_field = args.grade_field.clone().unwrap_or_else(|| grades.field.clone());
     let roads_spec = LayerSpec {
@@ -158,18 +127,7 @@ pub fn execute_to(args: &RoadDensityArgs, paths: &OutPaths) -> Result<RoadDensit
     project(&mut areas_layer, &frame)?;
     project(&mut roads_layer, &frame)?;
 
-    let mut areas = Vec::with_capacity(areas_layer.features.len());
-    for f in &areas_layer.features {
-        let Some(polygon) = polygons(&f.geometry) else { continue };
-        let id = id_names.iter().find_map(|n| value_of(&f.attrs, n)).unwrap_or_else(|| f.fid.to_string());
-        areas.push(Area {
-            id,
-            fid: f.fid,
-            name: value_of(&f.attrs, &name_field),
-            kind: value_of(&f.attrs, &kind_field),
-            polygon,
-        });
-    }
+    let areas = area_fields.areas(&areas_spec, &areas_layer);
     let mut roads = Vec::with_capacity(roads_layer.features.len());
     for f in &roads_layer.features {
         let Some(line) = lines(&f.geometry) else { continue };
@@ -189,9 +147,7 @@ pub fn execute_to(args: &RoadDensityArgs, paths: &OutPaths) -> Result<RoadDensit
         roads.push(Road { fid: f.fid, grade_value: f.attrs[0].clone().unwrap_or_default(), width_m, line });
     }
 
-    // A stable order whatever the input order: areas by id (numerically when ids are numbers),
-    // roads by feature id.
-    areas.sort_by(|a, b| id_order(&a.id, &b.id).then(a.fid.cmp(&b.fid)));
+    // A stable order whatever the input order (areas are sorted by id): roads by feature id.
     roads.sort_by_key(|r| r.fid);
 
     let params = Params {
@@ -249,34 +205,9 @@ pub fn summary_json(run: &RoadDensityRun) -> Value {
     })
 }
 
-/// Writes a JSON value atomically, pretty-printed.
-pub fn write_json(path: &Path, value: &Value) -> Result<()> {
-    write_atomic(path, |w| {
-        serde_json::to_writer_pretty(&mut *w, value).map_err(std::io::Error::other)?;
-        w.write_all(b"\n")
-    })
-}
-
-use std::io::Write as _;
-
-/// Prints a run's table, method, layer reports and files on stdout.
-pub fn print_run(run: &RoadDensityRun) {
-    print!("{}", table(&run.result));
-    println!("measure: {}", run.measure);
-    let reports: Vec<&LayerReport> = run.reports.iter().collect();
-    print!("{}", report_lines(&reports));
-    for p in &run.outputs {
-        println!("wrote {}", p.display());
-    }
-}
-
 /// `planaudit road-density`.
 pub fn run(args: &RoadDensityArgs) -> Result<()> {
     let run = execute(args)?;
-    print_run(&run);
-    if let Some(path) = &args.common.summary_json {
-        write_json(path, &summary_json(&run))?;
-        println!("wrote {}", path.display());
-    }
-    Ok(())
+    print!("{}", table(&run.result));
+    finish_run(&run.measure, &run.reports, &run.outputs, args.common.summary_json.as_deref(), || summary_json(&run))
 }

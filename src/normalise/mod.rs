@@ -4,17 +4,22 @@
 //! - [`crs`]: the only coordinate-system code (PROJ, GCJ-02/BD-09, frame choice).
 //! - [`measure`]: ellipsoidal and planar lengths and areas.
 //! - [`grades`]: road grade tables.
+//! - [`classes`]: land-use class tables (code → analysis category).
 //! - [`kinds`]: kinds of study area and their plan targets.
 
+pub mod classes;
 pub mod crs;
 pub mod grades;
 pub mod kinds;
 pub mod measure;
 
+use std::borrow::Cow;
+use std::path::Path;
+
 use geo::{BoundingRect, Rect};
 
 use crate::ingest::RawLayer;
-use crate::Result;
+use crate::{Error, Result};
 use crs::{Frame, SourceCrs, ToLonLat};
 
 /// Converts every feature of a layer to WGS84 longitude/latitude in place. A feature with a
@@ -76,4 +81,21 @@ pub fn project(layer: &mut RawLayer, frame: &Frame) -> Result<()> {
     }
     layer.features = kept;
     Ok(())
+}
+
+/// The TOML text of a lookup table: a built-in preset by name, or a file by path. A name that is
+/// neither is a usage error that lists the presets; `what` names the kind of table (`grades`).
+pub fn table_text(what: &str, presets: &[(&str, &'static str)], name_or_path: &str) -> Result<Cow<'static, str>> {
+    if let Some((_, text)) = presets.iter().find(|(n, _)| *n == name_or_path) {
+        return Ok(Cow::Borrowed(text));
+    }
+    let path = Path::new(name_or_path);
+    if !path.is_file() {
+        let names: Vec<&str> = presets.iter().map(|(n, _)| *n).collect();
+        return Err(Error::Usage(format!(
+            "{what}: '{name_or_path}' is neither a preset ({}) nor an existing file",
+            names.join(", ")
+        )));
+    }
+    Ok(Cow::Owned(std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?))
 }

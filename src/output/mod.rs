@@ -2,6 +2,7 @@
 
 pub mod atomic;
 pub mod geojson;
+pub mod park_mix;
 pub mod road_density;
 pub mod summary;
 

@@ -1,0 +1,297 @@
+//! `planaudit park-mix`: read land use and parks (or derive the parks), compute each park's
+//! residential and service share, write GeoJSON.
+
+use std::path::PathBuf;
+
+use geo::Area as _;
+use serde_json::{json, Value};
+
+use super::{choose_frame, finish_run, load, polygons, sibling, warn_if_apart, AreaFields, FieldChoice};
+use crate::cli::ParkMixArgs;
+use crate::indicators::park_mix::{compute, derive_parks, Params, ParkMix};
+use crate::ingest::{read_layer, GeomKind, LayerReport, LayerSource, LayerSpec, RawLayer};
+use crate::model::{Area, Parcel};
+use crate::normalise::classes::{Category, ClassTable};
+use crate::normalise::project;
+use crate::output::geojson::{write_collection, CollectionMeta};
+use crate::output::park_mix::{park_features, park_properties, piece_features, table};
+use crate::{Error, Result};
+
+/// The default gap for `--parks-from-class`, in metres.
+pub const DEFAULT_MERGE_GAP_M: f64 = 50.0;
+
+/// What a run produced.
+pub struct ParkMixRun {
+    pub result: ParkMix,
+    pub params: Params,
+    /// How each park was derived, aligned with `result.parks` (`None` for parks read from a layer).
+    pub derived_from: Vec<Option<String>>,
+    /// The class table's name and the fields codes were read from.
+    pub classes: String,
+    pub class_fields: Vec<String>,
+    pub reports: Vec<LayerReport>,
+    pub measure: String,
+    pub frame_crs: String,
+    pub outputs: Vec<PathBuf>,
+}
+
+/// Parses `--band MIN-MAX` in percent (`20-30`, `20%-30%`) into shares from 0 to 1.
+///
+/// ```
+/// use planaudit::cmd::park_mix::parse_band;
+/// assert_eq!(parse_band("20-30").unwrap(), (0.2, 0.3));
+/// assert_eq!(parse_band(" 15% - 25% ").unwrap(), (0.15, 0.25));
+/// assert!(parse_band("30-20").is_err());
+/// assert!(parse_band("0.2").is_err());
+/// ```
+pub fn parse_band(text: &str) -> Result<(f64, f64)> {
+    let bad = || {
+        Error::Usage(format!(
+            "--band {text}: expected MIN-MAX in percent with 0 <= MIN <= MAX <= 100, e.g. --band 20-30"
+        ))
+    };
+    let (a, b) = text.split_once('-').ok_or_else(bad)?;
+    let pct = |s: &str| s.trim().trim_end_matches('%').trim().parse::<f64>().ok().filter(|v| v.is_finite());
+    let (min, max) = (pct(a).ok_or_else(bad)?, pct(b).ok_or_else(bad)?);
+    if !(0.0 <= min && min <= max && max <= 100.0) {
+        return Err(bad());
+    }
+    Ok((min / 100.0, max / 100.0))
+}
+
+/// Drops features whose polygons have no area (closed ways of two or three points in extracts cut
+/// at a bounding box), counting each in the layer's report.
+fn skip_arealess(layer: &mut RawLayer) {
+    let report = &mut layer.report;
+    layer.features.retain(|f| {
+        let area = polygons(&f.geometry).map(|p| p.unsigned_area()).unwrap_or(0.0);
+        if area > 0.0 {
+            return true;
+        }
+        report.used -= 1;
+        report.skip(f.fid, "polygon with no area");
+        false
+    });
+}
+
+/// Runs the indicator and writes its files; returns what it did.
+pub fn execute(args: &ParkMixArgs) -> Result<ParkMixRun> {
+    let (band_min, band_max) = parse_band(&args.band)?;
+    let mix = match &args.mix {
+        Some(m) => Category::parse_list(m, "--mix")?,
+        None => Category::DEFAULT_MIX.to_vec(),
+    };
+    let from_class = match &args.parks_from_class {
+        Some(c) => Some(Category::parse(c).ok_or_else(|| {
+            Error::Usage(format!("--parks-from-class {c}: unknown category; categories: {}", Category::names()))
+        })?),
+        None => None,
+    };
+    let gap_m = args.merge_gap_m.unwrap_or(DEFAULT_MERGE_GAP_M);
+    if !(gap_m.is_finite() && gap_m >= 0.0) {
+        return Err(Error::Usage(format!("--merge-gap-m {gap_m}: must be a non-negative number of metres")));
+    }
+    let landuse_src = LayerSource::parse(&args.landuse);
+    let classes = match (&args.classes, landuse_src.is_osm()) {
+        (Some(c), _) => ClassTable::load(c)?,
+        (None, true) => ClassTable::load("osm")?,
+        (None, false) => {
+            return Err(Error::Usage(format!(
+                "--classes is needed for {}: a preset ({}) or a TOML file",
+                landuse_src,
+                crate::normalise::classes::preset_names()
+            )))
+        }
+    };
+    let common = &args.common;
+
+    // Class fields named on the command line must exist; the table's defaults are tried, and at
+    // least one of them must exist.
+    let given: Option<Vec<String>> = args
+        .class_field
+        .as_ref()
+        .map(|f| f.split(',').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect());
+    let class_fields = given.clone().unwrap_or_else(|| classes.fields.clone());
+    if class_fields.is_empty() {
+        return Err(Error::Usage("--class-field: give at least one field name".into()));
+    }
+    let landuse_spec = LayerSpec {
+        source: landuse_src.clone(),
+        filter: args.landuse_where.clone(),
+        encoding: common.encoding.clone(),
+        role: "land-use class".into(),
+        fields: if given.is_some() { class_fields.clone() } else { vec![] },
+        optional_fields: if given.is_some() { vec![] } else { class_fields.clone() },
+        geom: GeomKind::Polygons,
+    };
+    let mut landuse = load(&landuse_spec, args.landuse_crs.as_deref(), common, "--landuse-crs")?;
+    if given.is_none() && !landuse.optional_present.iter().any(|&p| p) {
+        // None of the table's fields: ask ingest for a field by the names tried, so that the error
+        // lists the fields the layer does have.
+        let field = class_fields.join(" or ");
+        let role = format!("land-use class, table {}; name one with --class-field", classes.name);
+        let probe = LayerSpec {
+            fields: vec![field.clone()],
+            optional_fields: vec![],
+            role: role.clone(),
+            ..landuse_spec.clone()
+        };
+        return Err(read_layer(&probe).err().unwrap_or_else(|| Error::MissingField {
+            layer: landuse.label(),
+            field,
+            role,
+            available: "(see ogrinfo)".into(),
+        }));
+    }
+
+    let park_fields = AreaFields {
+        id: FieldChoice { given: args.id_field.clone(), defaults: &["park_id", "id", "osm_id", "osm_way_id"] },
+        name: FieldChoice { given: args.name_field.clone(), defaults: &["name"] },
+        kind: FieldChoice { given: None, defaults: &[] },
+    };
+    let parks_src = args.parks.as_deref().map(LayerSource::parse);
+    let parks_read = match &parks_src {
+        Some(src) => {
+            let (fields, optional_fields) = park_fields.split();
+            let spec = LayerSpec {
+                source: src.clone(),
+                filter: args.parks_where.clone(),
+                encoding: common.encoding.clone(),
+                role: "parks".into(),
+                fields,
+                optional_fields,
+                geom: GeomKind::Polygons,
+            };
+            let layer = load(&spec, args.parks_crs.as_deref(), common, "--parks-crs")?;
+            warn_if_apart(&layer, &landuse);
+            Some((spec, layer))
+        }
+        None => None,
+    };
+
+    let frame = choose_frame(common, parks_read.as_ref().map(|(_, l)| l).unwrap_or(&landuse))?;
+    project(&mut landuse, &frame)?;
+    skip_arealess(&mut landuse);
+
+    let mut parcels = Vec::with_capacity(landuse.features.len());
+    for f in &landuse.features {
+        let Some(polygon) = polygons(&f.geometry) else { continue };
+        let c = classes.classify(class_fields.iter().map(String::as_str).zip(f.attrs.iter().map(|a| a.as_deref())));
+        if c.category.is_none() {
+            let reason = match &c.field {
+                Some(field) => {
+                    format!("field '{field}': code '{}' is in no row of table {} (unclassified)", c.code, classes.name)
+                }
+                None => format!("fields {}: all empty (unclassified)", class_fields.join(", ")),
+            };
+            landuse.report.flag(f.fid, &reason);
+        }
+        parcels.push(Parcel { fid: f.fid, code: c.code, category: c.category, polygon });
+    }
+    // A stable order whatever the input order.
+    parcels.sort_by_key(|p| p.fid);
+
+    let mut reports = Vec::new();
+    let (parks, derived_from): (Vec<Area>, Vec<Option<String>>) = match (parks_read, from_class) {
+        (Some((spec, mut layer)), _) => {
+            project(&mut layer, &frame)?;
+            skip_arealess(&mut layer);
+            if layer.features.is_empty() {
+                return Err(Error::EmptyLayer { layer: layer.label(), reason: "no park polygon has an area".into() });
+            }
+            let parks = park_fields.areas(&spec, &layer);
+            reports.push(layer.report);
+            let n = parks.len();
+            (parks, vec![None; n])
+        }
+        (None, Some(category)) => {
+            let derived = derive_parks(&parcels, category, gap_m);
+            if derived.is_empty() {
+                return Err(Error::EmptyLayer {
+                    layer: landuse.label(),
+                    reason: format!(
+                        "no parcel of category {category} to derive parks from (table {}, fields {})",
+                        classes.name,
+                        class_fields.join(", ")
+                    ),
+                });
+            }
+            let label = landuse.label();
+            derived
+                .into_iter()
+                .map(|d| {
+                    let how = format!(
+                        "{} {category} parcel(s) of {label} less than {gap_m} m apart, closed with radius {} m, holes filled",
+                        d.parcels,
+                        gap_m / 2.0
+                    );
+                    (d.area, Some(how))
+                })
+                .unzip()
+        }
+        (None, None) => return Err(Error::Usage("give --parks SRC or --parks-from-class CATEGORY".into())),
+    };
+    reports.push(landuse.report);
+
+    let params = Params { mix, band_min, band_max };
+    let result = compute(&parks, &parcels, &frame, &params)?;
+    let measure = frame.describe();
+    let osm = landuse_src.is_osm() || parks_src.as_ref().is_some_and(LayerSource::is_osm);
+    let meta = |name| CollectionMeta { name, frame: &frame, osm };
+
+    let pieces_path = sibling(&args.output, "parcels");
+    write_collection(&args.output, &meta("park_mix"), &park_features(&result, &params, &derived_from, &measure))?;
+    write_collection(&pieces_path, &meta("park_mix_parcels"), &piece_features(&result, &measure))?;
+    Ok(ParkMixRun {
+        result,
+        params,
+        derived_from,
+        classes: classes.name.clone(),
+        class_fields,
+        reports,
+        measure,
+        frame_crs: frame.crs.clone(),
+        outputs: vec![args.output.clone(), pieces_path],
+    })
+}
+
+/// The machine-readable summary of a run.
+pub fn summary_json(run: &ParkMixRun) -> Value {
+    let parks: Vec<Value> = run
+        .result
+        .parks
+        .iter()
+        .zip(&run.derived_from)
+        .map(|(p, d)| {
+            let mut m = park_properties(p, &run.params, d.as_deref(), &run.measure);
+            m.remove("measure");
+            Value::Object(m)
+        })
+        .collect();
+    let status_count = |s: &str| run.result.parks.iter().filter(|p| p.status.name() == s).count();
+    json!({
+        "indicator": "park_mix",
+        "measure": run.measure,
+        "frame_crs": run.frame_crs,
+        "classes": run.classes,
+        "class_fields": run.class_fields,
+        "mix_categories": run.params.mix.iter().map(|c| c.name()).collect::<Vec<_>>(),
+        "band_min": run.params.band_min,
+        "band_max": run.params.band_max,
+        "parks_below": status_count("below"),
+        "parks_within": status_count("within"),
+        "parks_above": status_count("above"),
+        "layers": run.reports,
+        "parks": parks,
+        "mix_pieces": run.result.pieces.len(),
+        "outputs": run.outputs.iter().map(|p| p.display().to_string()).collect::<Vec<_>>(),
+    })
+}
+
+/// `planaudit park-mix`.
+pub fn run(args: &ParkMixArgs) -> Result<()> {
+    let run = execute(args)?;
+    print!("{}", table(&run.result, &run.params));
+    println!("classes: {} (fields {})", run.classes, run.class_fields.join(", "));
+    finish_run(&run.measure, &run.reports, &run.outputs, args.common.summary_json.as_deref(), || summary_json(&run))
+}

@@ -1,0 +1,293 @@
+use super::*;
+use crate::normalise::classes::ClassTable;
+use crate::normalise::crs::Method;
+use geo::{Area as _, Contains, LineString};
+use Category::*;
+
+const X0: f64 = 39_480_000.0;
+const Y0: f64 = 3_515_000.0;
+const TOL: f64 = 1e-9;
+
+fn planar() -> Frame {
+    Frame::new("EPSG:4527", Method::Planar).unwrap()
+}
+
+/// A rectangle in metres from (X0, Y0).
+fn rect(x0: f64, y0: f64, x1: f64, y1: f64) -> Polygon<f64> {
+    Polygon::new(
+        LineString::from(vec![(X0 + x0, Y0 + y0), (X0 + x1, Y0 + y0), (X0 + x1, Y0 + y1), (X0 + x0, Y0 + y1)]),
+        vec![],
+    )
+}
+
+fn park(id: &str, polys: Vec<Polygon<f64>>) -> Area {
+    Area { id: id.into(), fid: 0, name: Some(format!("park {id}")), kind: None, polygon: MultiPolygon(polys) }
+}
+
+fn parcel(table: &ClassTable, fid: u64, code: &str, p: Polygon<f64>) -> Parcel {
+    let c = table.classify([("dlbm", Some(code))]);
+    Parcel { fid, code: c.code, category: c.category, polygon: MultiPolygon(vec![p]) }
+}
+
+/// Park A: 1 km² with a 200 m square hole (0.96 km²); park B: two 500 m squares (0.5 km²);
+/// park C: 200 m square wholly residential.
+fn fixture() -> (Vec<Area>, Vec<Parcel>) {
+    let t = ClassTable::load("tdt2023").unwrap();
+    let mut a = rect(0.0, 0.0, 1000.0, 1000.0);
+    a.interiors_push(rect(600.0, 600.0, 800.0, 800.0).exterior().clone());
+    let parks = vec![
+        park("A", vec![a]),
+        park("B", vec![rect(2000.0, 0.0, 2500.0, 500.0), rect(3000.0, 0.0, 3500.0, 500.0)]),
+        park("C", vec![rect(5000.0, 0.0, 5200.0, 200.0)]),
+    ];
+    let parcels = vec![
+        // A: fully inside, 0.04.
+        parcel(&t, 1, "070101", rect(100.0, 100.0, 300.0, 300.0)),
+        // A: half outside, 0.01 inside.
+        parcel(&t, 2, "0901", rect(900.0, 100.0, 1100.0, 200.0)),
+        // A: two overlapping, of two mix categories: 0.04 + 0.04, union 0.06.
+        parcel(&t, 3, "0702", rect(100.0, 400.0, 300.0, 600.0)),
+        parcel(&t, 4, "0804", rect(200.0, 400.0, 400.0, 600.0)),
+        // A: over the hole: 0.16 − 0.04 = 0.12.
+        parcel(&t, 5, "070102", rect(500.0, 500.0, 900.0, 900.0)),
+        // A: inside parcel 1, same category: 0.01 of overlap.
+        parcel(&t, 6, "0701", rect(150.0, 150.0, 250.0, 250.0)),
+        // A: an unknown code, 0.01.
+        parcel(&t, 7, "9999", rect(400.0, 100.0, 500.0, 200.0)),
+        // A: water, 0.03.
+        parcel(&t, 8, "1701", rect(700.0, 0.0, 1000.0, 100.0)),
+        // A: industrial strip, 0.1.
+        parcel(&t, 9, "100101", rect(0.0, 900.0, 1000.0, 1000.0)),
+        // B: spans both parts and the gap between them: 0.01 + 0.01.
+        parcel(&t, 10, "0901", rect(2400.0, 0.0, 3100.0, 100.0)),
+        // B: 0.05.
+        parcel(&t, 11, "0801", rect(3000.0, 400.0, 3500.0, 500.0)),
+        // C: covers it and more.
+        parcel(&t, 12, "07", rect(4900.0, -100.0, 5300.0, 300.0)),
+        // Outside every park; touches A only along its edge.
+        parcel(&t, 13, "0701", rect(-200.0, 0.0, 0.0, 1000.0)),
+    ];
+    (parks, parcels)
+}
+
+fn close(a: f64, b: f64, what: &str) {
+    assert!((a - b).abs() < TOL, "{what}: {a} vs {b}");
+}
+
+#[test]
+fn hand_computed_parks() {
+    let (parks, parcels) = fixture();
+    let r = compute(&parks, &parcels, &planar(), &Params::default()).unwrap();
+    assert_eq!(r.parks.len(), 3);
+
+    let a = &r.parks[0];
+    close(a.park_area_km2, 0.96, "A area");
+    close(a.by_category[&Residential], 0.04 + 0.12, "A residential");
+    close(a.by_category[&CommunityService], 0.04, "A community service");
+    close(a.by_category[&PublicService], 0.04, "A public service");
+    close(a.by_category[&Commercial], 0.01, "A commercial");
+    close(a.by_category[&Water], 0.03, "A water");
+    close(a.by_category[&Industrial], 0.1, "A industrial");
+    close(a.by_category[&Green], 0.0, "A green");
+    assert_eq!(a.by_category.len(), 12);
+    close(a.mix_area_km2, 0.16 + 0.06 + 0.01, "A mix");
+    close(a.mix_share, 0.23 / 0.96, "A share");
+    close(a.construction_land_km2, 0.93, "A construction land");
+    close(a.mix_share_of_construction_land.unwrap(), 0.23 / 0.93, "A share of construction land");
+    close(a.unclassified_km2, 0.01, "A unclassified");
+    assert_eq!(a.unknown_codes.len(), 1);
+    close(a.unknown_codes["9999"], 0.01, "A 9999");
+    // 0.01 (parcel 6 inside 1) + 0.02 (parcels 3 and 4).
+    close(a.overlap_km2, 0.03, "A overlap");
+    close(a.mix_overlap_km2, 0.03, "A mix overlap");
+    assert_eq!(a.status, Status::Within);
+
+    let b = &r.parks[1];
+    close(b.park_area_km2, 0.5, "B area");
+    close(b.mix_area_km2, 0.07, "B mix");
+    close(b.by_category[&Commercial], 0.02, "B commercial");
+    assert_eq!(b.status, Status::Below);
+    close(b.overlap_km2, 0.0, "B overlap");
+
+    let c = &r.parks[2];
+    close(c.mix_share, 1.0, "C share");
+    assert_eq!(c.status, Status::Above);
+
+    // Pieces: the mix parcels clipped, one per parcel and park; parcel 13 only touches A.
+    let fids: Vec<(&str, u64)> = r.pieces.iter().map(|p| (p.park_id.as_str(), p.parcel_fid)).collect();
+    assert_eq!(fids, [("A", 1), ("A", 2), ("A", 3), ("A", 4), ("A", 5), ("A", 6), ("B", 10), ("B", 11), ("C", 12)]);
+    let p2 = r.pieces.iter().find(|p| p.parcel_fid == 2).unwrap();
+    close(p2.area_km2, 0.01, "piece of parcel 2");
+    assert_eq!(p2.category, Commercial);
+    assert_eq!(p2.code, "0901");
+    let p10 = r.pieces.iter().find(|p| p.parcel_fid == 10).unwrap();
+    assert_eq!(p10.polygon.0.len(), 2, "clipped to both parts of B");
+}
+
+#[test]
+fn mix_and_band_from_params() {
+    let (parks, parcels) = fixture();
+    let params = Params { mix: vec![Residential], band_min: 0.0, band_max: 0.1 };
+    let r = compute(&parks, &parcels, &planar(), &params).unwrap();
+    close(r.parks[0].mix_area_km2, 0.16, "residential only");
+    close(r.parks[0].mix_overlap_km2, 0.01, "parcel 6 inside parcel 1");
+    assert_eq!(r.parks[0].status, Status::Above);
+    assert_eq!(r.parks[1].status, Status::Within, "B has no residential land: 0 is inside [0, 0.1]");
+    assert!(r.pieces.iter().all(|p| p.category == Residential));
+}
+
+#[test]
+fn ellipsoidal_areas_keep_the_shares() {
+    let (parks, parcels) = fixture();
+    let ellipsoidal = Frame::new("EPSG:4527", Method::Ellipsoidal).unwrap();
+    let e = compute(&parks, &parcels, &ellipsoidal, &Params::default()).unwrap();
+    let p = compute(&parks, &parcels, &planar(), &Params::default()).unwrap();
+    for (a, b) in e.parks.iter().zip(&p.parks) {
+        // 20 km west of the central meridian the Gauss–Krüger area factor is about 1 + 1e-5.
+        assert!((a.park_area_km2 / b.park_area_km2 - 1.0).abs() < 1e-4);
+        assert!(a.park_area_km2 != b.park_area_km2, "ellipsoidal areas differ from planar ones");
+        assert!((a.mix_share - b.mix_share).abs() < 1e-6, "{} {}", a.mix_share, b.mix_share);
+    }
+}
+
+/// Seeded random axis-parallel parcels in a park with a hole, checked against an exact brute-force
+/// union by coordinate compression.
+#[test]
+fn random_rectangles_against_brute_force() {
+    let mut state = 0x2545f4914f6cdd1du64;
+    let mut next = |n: u64| {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        (state % n) as f64
+    };
+    let t = ClassTable::load("tdt2023").unwrap();
+    let codes = ["0701", "0702", "0801", "0901", "1001", "1701", "9999"];
+    let mut rects = Vec::new();
+    let mut parcels = Vec::new();
+    for fid in 0..150u64 {
+        let (x, y) = (next(1100) - 50.0, next(1100) - 50.0);
+        let (w, h) = (10.0 + next(150), 10.0 + next(150));
+        let code = codes[next(codes.len() as u64) as usize];
+        rects.push((x, y, x + w, y + h, t.classify([("dlbm", Some(code))]).category));
+        parcels.push(parcel(&t, fid, code, rect(x, y, x + w, y + h)));
+    }
+    let mut a = rect(0.0, 0.0, 1000.0, 1000.0);
+    a.interiors_push(rect(300.0, 300.0, 500.0, 700.0).exterior().clone());
+    let parks = vec![park("A", vec![a])];
+    let r = compute(&parks, &parcels, &planar(), &Params::default()).unwrap();
+    let got = &r.parks[0];
+
+    // Brute force on the grid of all rectangle edges: a cell is mix land when its centre is in the
+    // park and in some mix parcel.
+    let mut xs: Vec<f64> = vec![0.0, 1000.0, 300.0, 500.0];
+    let mut ys: Vec<f64> = vec![0.0, 1000.0, 300.0, 700.0];
+    for &(x0, y0, x1, y1, _) in &rects {
+        xs.extend([x0, x1]);
+        ys.extend([y0, y1]);
+    }
+    xs.sort_by(f64::total_cmp);
+    xs.dedup();
+    ys.sort_by(f64::total_cmp);
+    ys.dedup();
+    let in_park = |x: f64, y: f64| {
+        (0.0..1000.0).contains(&x)
+            && (0.0..1000.0).contains(&y)
+            && !((300.0..500.0).contains(&x) && (300.0..700.0).contains(&y))
+    };
+    let (mut mix_m2, mut any_m2, mut sum_m2) = (0.0, 0.0, 0.0);
+    for wx in xs.windows(2) {
+        for wy in ys.windows(2) {
+            let (cx, cy) = ((wx[0] + wx[1]) / 2.0, (wy[0] + wy[1]) / 2.0);
+            if !in_park(cx, cy) {
+                continue;
+            }
+            let cell = (wx[1] - wx[0]) * (wy[1] - wy[0]);
+            let covering: Vec<_> =
+                rects.iter().filter(|r| (r.0..r.2).contains(&cx) && (r.1..r.3).contains(&cy)).collect();
+            if covering.iter().any(|r| r.4.is_some_and(|c| Category::DEFAULT_MIX.contains(&c))) {
+                mix_m2 += cell;
+            }
+            if !covering.is_empty() {
+                any_m2 += cell;
+            }
+            sum_m2 += cell * covering.len() as f64;
+        }
+    }
+    assert!(mix_m2 > 1e5, "the fixture puts real mix land in the park: {mix_m2}");
+    assert!((got.mix_area_km2 - mix_m2 / 1e6).abs() < 1e-8, "mix {} vs brute force {}", got.mix_area_km2, mix_m2 / 1e6);
+    let overlap = (sum_m2 - any_m2) / 1e6;
+    assert!(overlap > 0.01, "the fixture has overlaps: {overlap}");
+    assert!((got.overlap_km2 - overlap).abs() < 1e-8, "overlap {} vs brute force {overlap}", got.overlap_km2);
+}
+
+#[test]
+fn zero_area_park_is_an_error_naming_it() {
+    let p = park("Z", vec![rect(0.0, 0.0, 100.0, 0.0)]);
+    let e = compute(&[p], &[], &planar(), &Params::default()).unwrap_err();
+    assert!(e.to_string().contains("park Z"), "{e}");
+}
+
+fn industrial(fid: u64, p: Polygon<f64>) -> Parcel {
+    Parcel { fid, code: "1001".into(), category: Some(Industrial), polygon: MultiPolygon(vec![p]) }
+}
+
+#[test]
+fn derived_parks_merge_near_parcels_only() {
+    let parcels = vec![
+        industrial(1, rect(0.0, 0.0, 100.0, 100.0)),
+        // 30 m east of 1.
+        industrial(2, rect(130.0, 0.0, 230.0, 100.0)),
+        // 80 m east of 2: apart with a 50 m gap.
+        industrial(3, rect(310.0, 0.0, 410.0, 100.0)),
+        // Touches 3.
+        industrial(4, rect(410.0, 0.0, 510.0, 100.0)),
+        // Not industrial: ignored, even where it bridges.
+        Parcel {
+            fid: 5,
+            code: "0701".into(),
+            category: Some(Residential),
+            polygon: MultiPolygon(vec![rect(230.0, 0.0, 310.0, 100.0)]),
+        },
+    ];
+    let parks = derive_parks(&parcels, Industrial, 50.0);
+    assert_eq!(parks.len(), 2);
+    assert_eq!((parks[0].area.id.as_str(), parks[0].area.fid, parks[0].parcels), ("1", 1, 2));
+    assert_eq!((parks[1].area.id.as_str(), parks[1].area.fid, parks[1].parcels), ("2", 3, 2));
+    let first = &parks[0].area.polygon;
+    assert_eq!(first.0.len(), 1, "the 30 m gap is bridged");
+    for p in &parcels[..2] {
+        assert!(first.contains(&p.polygon), "park contains parcel {}", p.fid);
+    }
+    // The closing fills most of the 30 m × 100 m strip between the parcels, and nothing outside
+    // their joint box.
+    let a = first.unsigned_area();
+    assert!(a > 20_000.0 + 2_000.0 && a <= 23_000.0 + 1e-6, "area {a}");
+    // Touching parcels form one polygon of exactly their union (their joint box).
+    assert!((parks[1].area.polygon.unsigned_area() - 20_000.0).abs() < 1.0);
+
+    // With a 100 m gap all four are one park.
+    assert_eq!(derive_parks(&parcels, Industrial, 100.0).len(), 1);
+    // Another category derives nothing here but its own parcel.
+    assert_eq!(derive_parks(&parcels, Residential, 50.0).len(), 1);
+}
+
+#[test]
+fn derived_park_encloses_what_it_surrounds() {
+    // A ring of four industrial strips around a 200 m residential square.
+    let mut parcels = vec![
+        industrial(1, rect(0.0, 0.0, 400.0, 100.0)),
+        industrial(2, rect(0.0, 300.0, 400.0, 400.0)),
+        industrial(3, rect(0.0, 100.0, 100.0, 300.0)),
+        industrial(4, rect(300.0, 100.0, 400.0, 300.0)),
+    ];
+    let t = ClassTable::load("tdt2023").unwrap();
+    parcels.push(parcel(&t, 5, "0701", rect(100.0, 100.0, 300.0, 300.0)));
+    let parks = derive_parks(&parcels, Industrial, 50.0);
+    assert_eq!(parks.len(), 1);
+    assert!(parks[0].area.polygon.0.iter().all(|p| p.interiors().is_empty()), "holes are filled");
+    let areas: Vec<Area> = parks.into_iter().map(|d| d.area).collect();
+    let r = compute(&areas, &parcels, &planar(), &Params::default()).unwrap();
+    close(r.parks[0].park_area_km2, 0.16, "the ring's outline");
+    close(r.parks[0].mix_share, 0.25, "the enclosed housing counts");
+}

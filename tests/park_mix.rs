@@ -1,0 +1,548 @@
+//! `planaudit park-mix` end to end: hand-computable layers in EPSG:4527, derived parks, bad
+//! input, and Baltimore's industrial land checked against SpatiaLite.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::Instant;
+
+use serde_json::{json, Value};
+
+use crate::common::{gdal_sql, ogr2ogr, read_collection, rel_diff, run_err, run_ok, shared, text};
+
+/// Metres from this corner, in CGCS2000 / 3-degree Gauss–Krüger zone 39 (EPSG:4527, easting first
+/// as GDAL reads GeoJSON), about 20 km west of the central meridian at Lu'an.
+const X0: f64 = 39_480_000.0;
+const Y0: f64 = 3_515_000.0;
+const PLANAR: [&str; 4] = ["--measure", "planar", "--planar-crs", "EPSG:4527"];
+/// Output figures are rounded to 6 decimals of km² (1 m²).
+const ROUNDING_KM2: f64 = 1e-6;
+
+/// A closed ring of a rectangle, in metres from (X0, Y0).
+fn ring(x0: f64, y0: f64, x1: f64, y1: f64) -> Value {
+    json!([[X0 + x0, Y0 + y0], [X0 + x1, Y0 + y0], [X0 + x1, Y0 + y1], [X0 + x0, Y0 + y1], [X0 + x0, Y0 + y0]])
+}
+
+fn rect(x0: f64, y0: f64, x1: f64, y1: f64) -> Value {
+    json!({"type": "Polygon", "coordinates": [ring(x0, y0, x1, y1)]})
+}
+
+/// Writes a GeoJSON layer whose `crs` member says EPSG:4527.
+fn write_layer(path: &Path, features: Vec<(Value, Value)>) {
+    let features: Vec<Value> = features
+        .into_iter()
+        .map(|(properties, geometry)| json!({"type": "Feature", "properties": properties, "geometry": geometry}))
+        .collect();
+    let fc = json!({
+        "type": "FeatureCollection",
+        "crs": {"type": "name", "properties": {"name": "urn:ogc:def:crs:EPSG::4527"}},
+        "features": features,
+    });
+    std::fs::write(path, serde_json::to_string_pretty(&fc).unwrap()).unwrap();
+}
+
+/// The parks of the hand-computed case:
+/// A: 1 km² with a 200 m square hole (0.96 km²); B: a multipolygon of two 500 m squares (0.5 km²);
+/// C: a 200 m square.
+fn write_parks(path: &Path) {
+    write_layer(
+        path,
+        vec![
+            (
+                json!({"park_id": "A", "name": "甲园"}),
+                json!({"type": "Polygon", "coordinates": [ring(0.0, 0.0, 1000.0, 1000.0), ring(600.0, 600.0, 800.0, 800.0)]}),
+            ),
+            (
+                json!({"park_id": "B", "name": "乙园"}),
+                json!({"type": "MultiPolygon", "coordinates": [
+                    [ring(2000.0, 0.0, 2500.0, 500.0)], [ring(3000.0, 0.0, 3500.0, 500.0)]
+                ]}),
+            ),
+            (json!({"park_id": "C", "name": "丙园"}), rect(5000.0, 0.0, 5200.0, 200.0)),
+        ],
+    );
+}
+
+/// The parcels of the hand-computed case (用地用海 codes in `dlbm`), with what lies in each park.
+fn write_landuse(path: &Path) {
+    let p = |code: &str, g: Value| (json!({ "dlbm": code }), g);
+    write_layer(
+        path,
+        vec![
+            // A, fully inside: 0.04 km² residential.
+            p("070101", rect(100.0, 100.0, 300.0, 300.0)),
+            // A, half outside: 0.01 commercial inside.
+            p("0901", rect(900.0, 100.0, 1100.0, 200.0)),
+            // A, two overlapping parcels: 0.04 community service + 0.04 public service, union 0.06.
+            p("0702", rect(100.0, 400.0, 300.0, 600.0)),
+            p("0804", rect(200.0, 400.0, 400.0, 600.0)),
+            // A, over the hole: 0.16 − 0.04 = 0.12 residential.
+            p("070102", rect(500.0, 500.0, 900.0, 900.0)),
+            // A, inside the first parcel, same category: 0.01 of overlap.
+            p("0701", rect(150.0, 150.0, 250.0, 250.0)),
+            // A, an unknown code: 0.01 unclassified.
+            p("9999", rect(400.0, 100.0, 500.0, 200.0)),
+            // A, water: 0.03.
+            p("1701", rect(700.0, 0.0, 1000.0, 100.0)),
+            // A, industrial: 0.1.
+            p("100101", rect(0.0, 900.0, 1000.0, 1000.0)),
+            // B, one parcel across both parts and the gap: 0.01 + 0.01 commercial.
+            p("0901", rect(2400.0, 0.0, 3100.0, 100.0)),
+            // B: 0.05 public service.
+            p("0801", rect(3000.0, 400.0, 3500.0, 500.0)),
+            // C, covered and more: all residential.
+            p("07", rect(4900.0, -100.0, 5300.0, 300.0)),
+        ],
+    );
+}
+
+fn by_category(f: &geojson::Feature, category: &str) -> f64 {
+    f.property("by_category").and_then(|m| m.get(category)).and_then(Value::as_f64).unwrap_or_else(|| {
+        panic!("by_category.{category} missing in {:?}", f.properties);
+    })
+}
+
+fn feature_by_id<'a>(fc: &'a geojson::FeatureCollection, key: &str, id: &str) -> &'a geojson::Feature {
+    fc.features.iter().find(|f| text(f, key) == id).unwrap_or_else(|| panic!("no feature with {key} {id}"))
+}
+
+fn assert_km2(f: &geojson::Feature, key: &str, expected: f64) {
+    let got = crate::common::num(f, key);
+    assert!((got - expected).abs() <= ROUNDING_KM2, "{key}: {got}, expected {expected}");
+}
+
+/// A temporary folder holding the hand-computed parks and land use.
+struct Case {
+    dir: tempfile::TempDir,
+}
+
+impl Case {
+    fn new() -> Case {
+        let dir = tempfile::tempdir().unwrap();
+        write_parks(&dir.path().join("parks.geojson"));
+        write_landuse(&dir.path().join("landuse.geojson"));
+        Case { dir }
+    }
+
+    /// A path in the folder, as text.
+    fn path(&self, name: &str) -> String {
+        self.dir.path().join(name).display().to_string()
+    }
+
+    /// `park-mix` on the case's layers with the tdt2023 table, writing `out`, then `extra`.
+    fn args(&self, out: &str, extra: &[&str]) -> Vec<String> {
+        let mut a: Vec<String> =
+            ["park-mix", "--landuse", &self.path("landuse.geojson"), "--parks", &self.path("parks.geojson")]
+                .map(String::from)
+                .to_vec();
+        a.extend(["--classes", "tdt2023", "-o", &self.path(out)].map(String::from));
+        a.extend(extra.iter().map(|s| s.to_string()));
+        a
+    }
+
+    /// Runs [`Case::args`], planar in EPSG:4527, and returns stdout.
+    fn run_planar(&self, out: &str, extra: &[&str]) -> String {
+        let args = self.args(out, &[&PLANAR[..], extra].concat());
+        run_ok(&args.iter().map(String::as_str).collect::<Vec<_>>())
+    }
+
+    fn output(&self, name: &str) -> geojson::FeatureCollection {
+        read_collection(&self.dir.path().join(name))
+    }
+}
+
+#[test]
+fn hand_computed_parks() {
+    let case = Case::new();
+    let summary = case.path("summary.json");
+    let stdout = case.run_planar("mix.geojson", &["--summary-json", &summary]);
+    assert!(stdout.contains("field 'dlbm': code '9999' is in no row of table tdt2023"), "{stdout}");
+
+    let fc = case.output("mix.geojson");
+    assert_eq!(fc.features.len(), 3);
+    let keys: Vec<&String> = fc.features[0].properties.as_ref().unwrap().keys().collect();
+    let contract = [
+        "park_id",
+        "name",
+        "park_area_km2",
+        "mix_area_km2",
+        "mix_share",
+        "construction_land_km2",
+        "mix_share_of_construction_land",
+        "band_min",
+        "band_max",
+        "status",
+        "by_category",
+        "unclassified_km2",
+        "unknown_codes",
+        "overlap_km2",
+    ];
+    for k in contract.iter().chain(["measure", "derived_from"].iter()) {
+        assert!(keys.iter().any(|x| x == k), "property {k} missing: {keys:?}");
+    }
+
+    let a = feature_by_id(&fc, "park_id", "A");
+    assert_eq!(text(a, "name"), "甲园");
+    assert_km2(a, "park_area_km2", 0.96);
+    assert_km2(a, "mix_area_km2", 0.23);
+    assert_km2(a, "mix_share", 0.23 / 0.96);
+    assert_km2(a, "construction_land_km2", 0.93);
+    assert_km2(a, "mix_share_of_construction_land", 0.23 / 0.93);
+    assert_km2(a, "band_min", 0.2);
+    assert_km2(a, "band_max", 0.3);
+    assert_eq!(text(a, "status"), "within");
+    for (c, v) in [
+        ("residential", 0.16),
+        ("community_service", 0.04),
+        ("public_service", 0.04),
+        ("commercial", 0.01),
+        ("industrial", 0.1),
+        ("water", 0.03),
+        ("green", 0.0),
+    ] {
+        assert!((by_category(a, c) - v).abs() <= ROUNDING_KM2, "A {c}: {}", by_category(a, c));
+    }
+    assert_km2(a, "unclassified_km2", 0.01);
+    assert_eq!(a.property("unknown_codes").unwrap(), &json!({"9999": 0.01}));
+    assert_km2(a, "overlap_km2", 0.03);
+    assert_eq!(a.property("derived_from"), Some(&Value::Null));
+    assert_eq!(text(a, "measure"), "planar (EPSG:4527)");
+
+    let b = feature_by_id(&fc, "park_id", "B");
+    assert_km2(b, "park_area_km2", 0.5);
+    assert_km2(b, "mix_area_km2", 0.07);
+    assert_eq!(text(b, "status"), "below");
+    let c = feature_by_id(&fc, "park_id", "C");
+    assert_km2(c, "mix_share", 1.0);
+    assert_eq!(text(c, "status"), "above");
+
+    // The mix parcels clipped to the parks, one category per piece.
+    let pieces = case.output("mix_parcels.geojson");
+    assert_eq!(pieces.features.len(), 9);
+    let mut per_park: BTreeMap<String, f64> = BTreeMap::new();
+    for f in &pieces.features {
+        *per_park.entry(text(f, "park_id")).or_default() += crate::common::num(f, "area_km2");
+        assert_ne!(text(f, "category"), "industrial");
+    }
+    // Pieces keep their overlaps: A's pieces sum to the mix area plus the 0.03 of overlap.
+    assert!((per_park["A"] - 0.26).abs() < 1e-5, "{per_park:?}");
+    assert!((per_park["B"] - 0.07).abs() < 1e-5, "{per_park:?}");
+    let half = pieces.features.iter().find(|f| text(f, "code") == "0901" && text(f, "park_id") == "A").unwrap();
+    assert_km2(half, "area_km2", 0.01);
+    assert_eq!(text(half, "category"), "commercial");
+
+    let s: Value = serde_json::from_str(&std::fs::read_to_string(&summary).unwrap()).unwrap();
+    assert_eq!(s["indicator"], "park_mix");
+    assert_eq!(s["classes"], "tdt2023");
+    assert_eq!(
+        (s["parks_below"].as_u64(), s["parks_within"].as_u64(), s["parks_above"].as_u64()),
+        (Some(1), Some(1), Some(1))
+    );
+    assert_eq!(s["parks"].as_array().unwrap().len(), 3);
+
+    // Ellipsoidal by default: areas move by the Gauss–Krüger scale (about 1e-5 here), shares hardly.
+    let args = case.args("ell.geojson", &[]);
+    run_ok(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    let e = case.output("ell.geojson");
+    let ea = feature_by_id(&e, "park_id", "A");
+    assert!(text(ea, "measure").starts_with("ellipsoidal"));
+    let area = crate::common::num(ea, "park_area_km2");
+    assert!(area != 0.96 && rel_diff(area, 0.96) < 1e-4, "ellipsoidal park area {area}");
+    assert!((crate::common::num(ea, "mix_share") - 0.23 / 0.96).abs() < 2e-6);
+}
+
+#[test]
+fn mix_and_band_options() {
+    let case = Case::new();
+    case.run_planar("o.geojson", &["--mix", "residential,water", "--band", "10%-15%"]);
+    let fc = case.output("o.geojson");
+    let a = feature_by_id(&fc, "park_id", "A");
+    assert_km2(a, "mix_area_km2", 0.19);
+    assert_km2(a, "band_min", 0.10);
+    assert_eq!(text(a, "status"), "above");
+    assert_eq!(a.property("mix_categories").unwrap(), &json!(["residential", "water"]));
+    let b = feature_by_id(&fc, "park_id", "B");
+    assert_eq!(text(b, "status"), "below");
+}
+
+#[test]
+fn parks_derived_from_industrial_parcels() {
+    let dir = tempfile::tempdir().unwrap();
+    let landuse = dir.path().join("landuse.geojson");
+    let p = |code: &str, g: Value| (json!({ "dlbm": code }), g);
+    write_layer(
+        &landuse,
+        vec![
+            // A ring of four industrial strips around 200 m of housing: one park, 0.16 km², 25% mix.
+            p("1001", rect(0.0, 0.0, 400.0, 100.0)),
+            p("1001", rect(0.0, 300.0, 400.0, 400.0)),
+            p("1001", rect(0.0, 100.0, 100.0, 300.0)),
+            p("100102", rect(300.0, 100.0, 400.0, 300.0)),
+            p("0701", rect(100.0, 100.0, 300.0, 300.0)),
+            // 30 m east of the ring: the gap is bridged.
+            p("1001", rect(430.0, 0.0, 530.0, 100.0)),
+            // 1 km away: a park of its own, without housing.
+            p("1001", rect(1500.0, 0.0, 1600.0, 100.0)),
+            p("0901", rect(1700.0, 0.0, 1800.0, 100.0)),
+        ],
+    );
+    let out = dir.path().join("derived.geojson");
+    let args = |gap_m: &'static str| {
+        let mut a = vec![
+            "park-mix".to_string(),
+            "--landuse".into(),
+            landuse.display().to_string(),
+            "--classes".into(),
+            "tdt2023".into(),
+            "--parks-from-class".into(),
+            "industrial".into(),
+            "--merge-gap-m".into(),
+            gap_m.into(),
+            "-o".into(),
+            out.display().to_string(),
+        ];
+        a.extend(PLANAR.map(String::from));
+        a
+    };
+    let run = |gap_m| run_ok(&args(gap_m).iter().map(String::as_str).collect::<Vec<_>>());
+    run("50");
+    let fc = read_collection(&out);
+    assert_eq!(fc.features.len(), 2);
+    let one = feature_by_id(&fc, "park_id", "1");
+    let how = text(one, "derived_from");
+    assert!(how.contains("5 industrial parcel") && how.contains("50 m") && how.contains("landuse.geojson"), "{how}");
+    // The ring's outline (0.16) and the eastern parcel (0.01), plus the 30 m × 100 m strip between
+    // them (0.003) that the closing fills, except for notches a few metres deep at its open end,
+    // and plus a fillet of radius 25 m in the concave corner it makes with the ring (134 m²).
+    let area = crate::common::num(one, "park_area_km2");
+    assert!(area > 0.172 && area < 0.173 + 0.000135, "area {area}");
+    assert_km2(one, "mix_area_km2", 0.04);
+    let two = feature_by_id(&fc, "park_id", "2");
+    assert_km2(two, "park_area_km2", 0.01);
+    assert_km2(two, "mix_area_km2", 0.0);
+    assert_eq!(text(two, "status"), "below");
+
+    // With a 20 m gap the eastern parcel is a park of its own.
+    run("20");
+    assert_eq!(read_collection(&out).features.len(), 3);
+}
+
+#[test]
+fn bad_input() {
+    let case = Case::new();
+    let d = |n: &str| case.path(n);
+    let (parks, landuse, out) = (d("parks.geojson"), d("landuse.geojson"), d("o.geojson"));
+    let base = ["park-mix", "--landuse", &landuse, "--parks", &parks, "-o", &out];
+
+    // A class field the layer does not have: the message lists the fields.
+    run_err(
+        &[&base[..], &["--classes", "tdt2023", "--class-field", "YDDM"]].concat(),
+        1,
+        &["landuse.geojson#landuse", "no field 'YDDM'", "dlbm"],
+    );
+    // None of the table's default fields.
+    let coded = d("coded.geojson");
+    write_layer(Path::new(&coded), vec![(json!({"code": "0701"}), rect(0.0, 0.0, 10.0, 10.0))]);
+    run_err(
+        &["park-mix", "--landuse", &coded, "--parks", &parks, "--classes", "gbt21010", "-o", &out],
+        1,
+        &["coded.geojson#coded", "dlbm or DLBM", "--class-field", "fields: code"],
+    );
+    // A preset that does not exist: usage error listing the presets.
+    run_err(&[&base[..], &["--classes", "tdt2020"]].concat(), 2, &["tdt2020", "tdt2023", "gbt21010", "gb50137", "osm"]);
+    // A class table is required for non-OSM land use.
+    run_err(&base, 2, &["--classes"]);
+    // Bad mix, band, category for derived parks.
+    run_err(
+        &[&base[..], &["--classes", "tdt2023", "--mix", "residential,shops"]].concat(),
+        2,
+        &["shops", "community_service"],
+    );
+    run_err(&[&base[..], &["--classes", "tdt2023", "--band", "30-20"]].concat(), 2, &["--band 30-20"]);
+    run_err(
+        &["park-mix", "--landuse", &landuse, "--classes", "tdt2023", "--parks-from-class", "factories", "-o", &out],
+        2,
+        &["factories", "industrial"],
+    );
+    // Neither parks nor a class to derive them from.
+    run_err(&["park-mix", "--landuse", &landuse, "--classes", "tdt2023", "-o", &out], 2, &["--parks"]);
+    // No parcel of the class to derive parks from.
+    run_err(
+        &["park-mix", "--landuse", &landuse, "--classes", "tdt2023", "--parks-from-class", "warehouse", "-o", &out],
+        1,
+        &["landuse.geojson#landuse", "no parcel of category warehouse"],
+    );
+
+    // A park layer of lines.
+    let lines = d("lines.geojson");
+    write_layer(
+        Path::new(&lines),
+        vec![(json!({"park_id": "L"}), json!({"type": "LineString", "coordinates": [[X0, Y0], [X0 + 100.0, Y0]]}))],
+    );
+    run_err(
+        &["park-mix", "--landuse", &landuse, "--parks", &lines, "--classes", "tdt2023", "-o", &out],
+        1,
+        &["lines.geojson#lines", "parks", "polygon"],
+    );
+}
+
+/// A self-intersecting parcel (a bow tie) is repaired by ingest, counted, and measured as its two
+/// triangles.
+#[test]
+fn invalid_parcel_is_repaired_and_counted() {
+    let case = Case::new();
+    let bow_tie = json!({"type": "Polygon", "coordinates": [[
+        [X0 + 5000.0, Y0], [X0 + 5100.0, Y0 + 100.0], [X0 + 5100.0, Y0], [X0 + 5000.0, Y0 + 100.0], [X0 + 5000.0, Y0]
+    ]]});
+    write_layer(Path::new(&case.path("landuse.geojson")), vec![(json!({"dlbm": "0701"}), bow_tie)]);
+    let summary = case.path("s.json");
+    let stdout = case.run_planar("o.geojson", &["--summary-json", &summary]);
+    assert!(stdout.contains("landuse.geojson#landuse: read 1, used 1, repaired 1"), "{stdout}");
+    let c = feature_by_id(&case.output("o.geojson"), "park_id", "C").clone();
+    assert_km2(&c, "mix_area_km2", 0.005);
+    let s: Value = serde_json::from_str(&std::fs::read_to_string(&summary).unwrap()).unwrap();
+    let layer =
+        s["layers"].as_array().unwrap().iter().find(|l| l["layer"].as_str().unwrap().ends_with("landuse")).unwrap();
+    assert_eq!(layer["repaired"], 1);
+}
+
+/// Baltimore's values of the osm preset, for the SQL below: the landuse values the table knows
+/// (a feature's landuse decides when known; otherwise its amenity does, with --class-field
+/// landuse,amenity), and the values of each set of categories.
+const KNOWN_LANDUSE: &str =
+    "'retail','industrial','forest','residential','commercial','cemetery','brownfield','grass',\
+    'railway','basin','recreation_ground','greenfield','construction','military','allotments'";
+/// residential, community_service, public_service, commercial (the default mix).
+const MIX_LANDUSE: &str = "'residential','retail','commercial'";
+const MIX_AMENITY: &str =
+    "'restaurant','school','fuel','fast_food','bar','public_building','hospital','bank','car_wash',\
+    'veterinary','stripclub','social_facility','pub','post_office','police','pharmacy','nursing_home','ice_cream'";
+/// Every category but industrial.
+const BROAD_MIX: &str = "residential,community_service,public_service,commercial,warehouse,transport,utilities,green,water,agricultural,other";
+const KNOWN_AMENITY_NOT_INDUSTRIAL: &str =
+    "'parking','restaurant','school','fuel','fast_food','place_of_worship','bar',\
+    'public_building','hospital','bank','fire_station','car_wash','veterinary','stripclub','social_facility','pub',\
+    'post_office','police','pharmacy','nursing_home','ice_cream','grave_yard'";
+
+/// Per park: SpatiaLite's area of (park ∩ union of the parcels matching `condition`), in km².
+/// `area` is `ST_Area(x, 1)` (ellipsoidal) or `ST_Area(x)` (planar).
+fn spatialite_union_km2(db: &Path, condition: &str, ellipsoidal: bool) -> BTreeMap<String, f64> {
+    let area = |g: &str| if ellipsoidal { format!("ST_Area({g}, 1)") } else { format!("ST_Area({g})") };
+    let sql = format!(
+        "SELECT COALESCE(p.osm_id, p.osm_way_id) AS id, {} AS m2 \
+         FROM parks p JOIN landuse l ON ST_Intersects(p.GEOMETRY, l.GEOMETRY) \
+         WHERE {condition} GROUP BY p.ogc_fid",
+        area("ST_CollectionExtract(ST_Intersection(p.GEOMETRY, ST_Union(l.GEOMETRY)), 3)")
+    );
+    km2_by_id(db, &sql)
+}
+
+/// Runs SQL whose rows are `id` and `m2`, and returns km² by id (a null area counts as 0).
+fn km2_by_id(db: &Path, sql: &str) -> BTreeMap<String, f64> {
+    gdal_sql(db, sql)
+        .into_iter()
+        .map(|r| (r["id"].clone(), r.get("m2").and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0) / 1e6))
+        .collect()
+}
+
+/// Copies Baltimore's land use and industrial parks into a SpatiaLite database, made valid,
+/// optionally reprojected.
+fn baltimore_db(dir: &Path, name: &str, t_srs: Option<&str>) -> std::path::PathBuf {
+    let pbf = shared("osm/baltimore-2015.osm.pbf");
+    let db = dir.join(name);
+    let reproject: Vec<&str> = t_srs.map(|s| vec!["-t_srs", s]).unwrap_or_default();
+    for (i, (layer, filter)) in
+        [("landuse", "landuse IS NOT NULL OR amenity IS NOT NULL"), ("parks", "landuse = 'industrial'")]
+            .iter()
+            .enumerate()
+    {
+        let mut args = vec!["-f", "SQLite", "-makevalid", "-nln", layer, "-where", filter];
+        args.extend(if i == 0 { vec!["-dsco", "SPATIALITE=YES"] } else { vec!["-update"] });
+        args.extend(&reproject);
+        args.extend([db.to_str().unwrap(), pbf.to_str().unwrap(), "multipolygons"]);
+        ogr2ogr(&args);
+    }
+    db
+}
+
+/// Compares planaudit's per-park km² with SpatiaLite's: within 0.1%, or within the output's
+/// rounding (1e-6 km²) for pieces so small that rounding is the larger. Returns the largest
+/// relative difference among values above 1e-3 km².
+fn compare(fc: &geojson::FeatureCollection, key: &str, expected: &BTreeMap<String, f64>) -> f64 {
+    let mut worst: f64 = 0.0;
+    for f in &fc.features {
+        let id = text(f, "park_id");
+        let got = crate::common::num(f, key);
+        let want = expected.get(&id).copied().unwrap_or(0.0);
+        let tol = (1e-3 * want).max(ROUNDING_KM2 / 2.0 + 1e-12);
+        assert!((got - want).abs() <= tol, "park {id} {key}: planaudit {got} km², SpatiaLite {want} km²");
+        if want > 1e-3 {
+            worst = worst.max(rel_diff(got, want));
+        }
+    }
+    worst
+}
+
+#[test]
+fn baltimore_industrial_parks_against_spatialite() {
+    let dir = tempfile::tempdir().unwrap();
+    let pbf = shared("osm/baltimore-2015.osm.pbf");
+    let src = |layer: &str| format!("{}#{layer}", pbf.display());
+    let (landuse, parks) = (src("multipolygons"), src("multipolygons"));
+    let out = dir.path().join("baltimore.geojson");
+    let common = [
+        "park-mix",
+        "--landuse",
+        &landuse,
+        "--landuse-where",
+        "landuse IS NOT NULL OR amenity IS NOT NULL",
+        "--class-field",
+        "landuse,amenity",
+        "--parks",
+        &parks,
+        "--parks-where",
+        "landuse='industrial'",
+        "-o",
+        out.to_str().unwrap(),
+    ];
+
+    // Ellipsoidal (the default), default mix, against ST_Area(…, 1) in longitude/latitude.
+    let t = Instant::now();
+    run_ok(&common);
+    let seconds = t.elapsed().as_secs_f64();
+    let fc = read_collection(&out);
+    assert_eq!(fc.features.len(), 39, "39 landuse=industrial multipolygons");
+    assert_eq!(fc.foreign_members.as_ref().unwrap()["attribution"], "© OpenStreetMap contributors");
+    let db = baltimore_db(dir.path(), "baltimore.sqlite", None);
+    let mix_condition =
+        format!("CASE WHEN l.landuse IN ({KNOWN_LANDUSE}) THEN l.landuse IN ({MIX_LANDUSE}) ELSE COALESCE(l.amenity IN ({MIX_AMENITY}), 0) END");
+    let mix = spatialite_union_km2(&db, &mix_condition, true);
+    assert!(mix.values().filter(|v| **v > 1e-4).count() >= 4, "some parks hold mix land: {mix:?}");
+    let worst_mix = compare(&fc, "mix_area_km2", &mix);
+    let areas = km2_by_id(&db, "SELECT COALESCE(osm_id, osm_way_id) AS id, ST_Area(GEOMETRY, 1) AS m2 FROM parks");
+    assert_eq!(areas.len(), 39);
+    let worst_area = compare(&fc, "park_area_km2", &areas);
+
+    // Planar in UTM 18N, every category but industrial, against ST_Area in a reprojected copy.
+    let utm = baltimore_db(dir.path(), "baltimore_utm.sqlite", Some("EPSG:32618"));
+    run_ok(&[&common[..], &["--measure", "planar", "--planar-crs", "EPSG:32618", "--mix", BROAD_MIX]].concat());
+    let fc = read_collection(&out);
+    let broad_condition = format!(
+        "CASE WHEN l.landuse IN ({KNOWN_LANDUSE}) THEN l.landuse <> 'industrial' ELSE COALESCE(l.amenity IN ({KNOWN_AMENITY_NOT_INDUSTRIAL}), 0) END"
+    );
+    let broad = spatialite_union_km2(&utm, &broad_condition, false);
+    assert!(broad.values().filter(|v| **v > 1e-3).count() >= 5, "{broad:?}");
+    let worst_broad = compare(&fc, "mix_area_km2", &broad);
+
+    // Overlap: Σ clipped parcels − their union, over every parcel.
+    let sql = "SELECT COALESCE(p.osm_id, p.osm_way_id) AS id, \
+               SUM(ST_Area(ST_CollectionExtract(ST_Intersection(p.GEOMETRY, l.GEOMETRY), 3))) \
+               - ST_Area(ST_CollectionExtract(ST_Intersection(p.GEOMETRY, ST_Union(l.GEOMETRY)), 3)) AS m2 \
+               FROM parks p JOIN landuse l ON ST_Intersects(p.GEOMETRY, l.GEOMETRY) GROUP BY p.ogc_fid";
+    let overlap = km2_by_id(&utm, sql);
+    assert!(overlap.values().filter(|v| **v > 1e-3).count() >= 3, "{overlap:?}");
+    let worst_overlap = compare(&fc, "overlap_km2", &overlap);
+    eprintln!(
+        "baltimore: 39 parks in {seconds:.2} s (ellipsoidal run); largest relative difference vs SpatiaLite: \
+         mix {worst_mix:.2e}, park area {worst_area:.2e}, planar broad mix {worst_broad:.2e}, overlap {worst_overlap:.2e}"
+    );
+}
