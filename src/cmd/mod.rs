@@ -4,12 +4,17 @@
 pub mod demo;
 pub mod road_density;
 
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+
 use geo::{Geometry, Intersects, MultiLineString, MultiPolygon};
+use serde_json::Value;
 
 use crate::cli::{CommonArgs, MeasureArg};
 use crate::ingest::{read_layer, LayerReport, LayerSpec, RawLayer};
 use crate::normalise::crs::{Frame, Method, SourceCrs};
 use crate::normalise::{lonlat_bounds, to_lonlat};
+use crate::output::atomic::write_atomic;
 use crate::{Error, Result};
 
 /// Reads a layer and converts it to WGS84 longitude/latitude.
@@ -104,4 +109,27 @@ pub fn report_lines(reports: &[&LayerReport]) -> String {
         s.push('\n');
     }
     s
+}
+
+/// Orders ids numerically when both are numbers, else as text.
+pub fn id_order(a: &str, b: &str) -> std::cmp::Ordering {
+    match (a.parse::<f64>(), b.parse::<f64>()) {
+        (Ok(x), Ok(y)) => x.total_cmp(&y),
+        _ => a.cmp(b),
+    }
+}
+
+/// A path beside `out` with a suffix: `x.geojson` → `x_grid.geojson`.
+pub fn sibling(out: &Path, suffix: &str) -> PathBuf {
+    let stem = out.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "out".into());
+    let ext = out.extension().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "geojson".into());
+    out.with_file_name(format!("{stem}_{suffix}.{ext}"))
+}
+
+/// Writes a JSON value atomically, pretty-printed.
+pub fn write_json(path: &Path, value: &Value) -> Result<()> {
+    write_atomic(path, |w| {
+        serde_json::to_writer_pretty(&mut *w, value).map_err(std::io::Error::other)?;
+        w.write_all(b"\n")
+    })
 }

@@ -1,10 +1,10 @@
 //! `planaudit road-density`: read roads and areas, compute the density of each area, write GeoJSON.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use serde_json::{json, Value};
 
-use super::{choose_frame, lines, load, polygons, report_lines, warn_if_apart};
+use super::{choose_frame, id_order, lines, load, polygons, report_lines, sibling, warn_if_apart, write_json};
 use crate::cli::RoadDensityArgs;
 use crate::indicators::road_density::{compute, Params, RoadDensity};
 use crate::ingest::{GeomKind, LayerReport, LayerSource, LayerSpec};
@@ -12,7 +12,6 @@ use crate::model::{Area, Road};
 use crate::normalise::grades::{default_preset, GradeTable};
 use crate::normalise::kinds::Kinds;
 use crate::normalise::project;
-use crate::output::atomic::write_atomic;
 use crate::output::geojson::{write_collection, CollectionMeta};
 use crate::output::road_density::{area_features, area_properties, grid_features, table, wide_features};
 use crate::{Error, Result};
@@ -50,21 +49,6 @@ pub fn parse_targets(items: &[String]) -> Result<Targets> {
         }
     }
     Ok((by_kind, default))
-}
-
-/// Orders ids numerically when both are numbers, else as text.
-pub fn id_order(a: &str, b: &str) -> std::cmp::Ordering {
-    match (a.parse::<f64>(), b.parse::<f64>()) {
-        (Ok(x), Ok(y)) => x.total_cmp(&y),
-        _ => a.cmp(b),
-    }
-}
-
-/// A path beside `out` with a suffix: `x.geojson` → `x_grid.geojson`.
-pub fn sibling(out: &Path, suffix: &str) -> PathBuf {
-    let stem = out.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "out".into());
-    let ext = out.extension().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "geojson".into());
-    out.with_file_name(format!("{stem}_{suffix}.{ext}"))
 }
 
 /// Runs the indicator and writes its files; returns what it did.
@@ -230,16 +214,6 @@ pub fn summary_json(run: &RoadDensityRun) -> Value {
         "outputs": run.outputs.iter().map(|p| p.display().to_string()).collect::<Vec<_>>(),
     })
 }
-
-/// Writes a JSON value atomically, pretty-printed.
-pub fn write_json(path: &Path, value: &Value) -> Result<()> {
-    write_atomic(path, |w| {
-        serde_json::to_writer_pretty(&mut *w, value).map_err(std::io::Error::other)?;
-        w.write_all(b"\n")
-    })
-}
-
-use std::io::Write as _;
 
 /// `planaudit road-density`.
 pub fn run(args: &RoadDensityArgs) -> Result<()> {
