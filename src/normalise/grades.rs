@@ -6,7 +6,6 @@
 //! preset's rows by `value`.
 
 use std::collections::BTreeMap;
-use std::path::Path;
 
 use serde::Deserialize;
 
@@ -62,19 +61,7 @@ pub struct GradeTable {
 impl GradeTable {
     /// Loads a preset by name, or a TOML file by path.
     pub fn load(name_or_path: &str) -> Result<GradeTable> {
-        if let Some((_, text)) = PRESETS.iter().find(|(n, _)| *n == name_or_path) {
-            return Self::from_toml(name_or_path, text);
-        }
-        let path = Path::new(name_or_path);
-        if !path.exists() {
-            let names: Vec<&str> = PRESETS.iter().map(|(n, _)| *n).collect();
-            return Err(Error::Usage(format!(
-                "grades: '{name_or_path}' is neither a preset ({}) nor an existing file",
-                names.join(", ")
-            )));
-        }
-        let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
-        Self::from_toml(name_or_path, &text)
+        Self::from_toml(name_or_path, &super::table_text("grades", PRESETS, name_or_path)?)
     }
 
     /// Parses a table; `label` names it in errors.

@@ -5,17 +5,40 @@
 //! - [`measure`]: ellipsoidal and planar lengths and areas.
 //! - [`grades`]: road grade tables.
 //! - [`kinds`]: kinds of study area and their plan targets.
+//! - [`facility_types`]: facility types (幼儿园, amenity=school, ...) for the living circle.
+//! - [`tiers`]: living-circle tiers, the needs of each and their service distances.
 
 pub mod crs;
+pub mod facility_types;
 pub mod grades;
 pub mod kinds;
 pub mod measure;
+pub mod tiers;
+
+use std::borrow::Cow;
 
 use geo::{BoundingRect, Rect};
 
 use crate::ingest::RawLayer;
 use crate::Result;
 use crs::{Frame, SourceCrs, ToLonLat};
+
+/// The TOML text of a table given as a preset name or a file path: `what` names the kind of table
+/// in the usage error for a name that is neither.
+pub fn table_text<'a>(what: &str, presets: &[(&str, &'a str)], name_or_path: &str) -> Result<Cow<'a, str>> {
+    if let Some((_, text)) = presets.iter().find(|(n, _)| *n == name_or_path) {
+        return Ok(Cow::Borrowed(text));
+    }
+    let path = std::path::Path::new(name_or_path);
+    if !path.exists() {
+        let names: Vec<&str> = presets.iter().map(|(n, _)| *n).collect();
+        return Err(crate::Error::Usage(format!(
+            "{what}: '{name_or_path}' is neither a preset ({}) nor an existing file",
+            names.join(", ")
+        )));
+    }
+    std::fs::read_to_string(path).map(Cow::Owned).map_err(|e| crate::Error::io(path, e))
+}
 
 /// Converts every feature of a layer to WGS84 longitude/latitude in place. A feature with a
 /// coordinate that cannot be converted, or that lands outside ±180°/±90°, is skipped and counted.
