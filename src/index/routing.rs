@@ -116,12 +116,13 @@ impl EdgeSources {
     /// The shortest direct walk along `edge` from `along_m` to a facility on the same edge
     /// (facility leg included, the home's leg not), or infinity.
     pub fn direct(&self, edge: u32, along_m: f64) -> f64 {
+        self.on(edge).map(|(a, leg)| (along_m - a).abs() + leg).fold(f64::INFINITY, f64::min)
+    }
+
+    /// The facilities on `edge`: metres from its `from` node, and snap leg.
+    pub fn on(&self, edge: u32) -> impl Iterator<Item = (f64, f64)> + '_ {
         let start = self.on_edge.partition_point(|x| x.0 < edge);
-        self.on_edge[start..]
-            .iter()
-            .take_while(|x| x.0 == edge)
-            .map(|&(_, a, leg)| (along_m - a).abs() + leg)
-            .fold(f64::INFINITY, f64::min)
+        self.on_edge[start..].iter().take_while(move |x| x.0 == edge).map(|&(_, a, leg)| (a, leg))
     }
 }
 

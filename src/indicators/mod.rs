@@ -1,4 +1,5 @@
 //! The plan indicators. Each takes normalised features in the frame and returns per-feature rows
 //! plus what the summary needs.
 
+pub mod living_circle;
 pub mod road_density;
