@@ -19,6 +19,7 @@ fn main() -> ExitCode {
     };
     let result = match &cli.command {
         Command::RoadDensity(args) => cmd::road_density::run(args),
+        Command::LivingCircle(args) => cmd::living_circle::run(args),
         Command::Demo(args) => cmd::demo::run(args),
     };
     match result {

@@ -2,6 +2,7 @@
 //! choosing the frame, printing what was read.
 
 pub mod demo;
+pub mod living_circle;
 pub mod road_density;
 
 use std::io::Write as _;

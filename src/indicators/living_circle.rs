@@ -201,6 +201,8 @@ pub struct LivingCircle {
     pub dist_m: Vec<f64>,
     /// Each origin's snap (network method); `None` when beyond the snap limit (or buffer method).
     pub snaps: Vec<Option<Snap>>,
+    /// Each facility's snap, in the order of the facilities given (network method).
+    pub facility_snaps: Vec<Option<Snap>>,
     /// Each origin's component (network method, when snapped).
     pub components: Vec<Option<u32>>,
     /// `origins × requirements`: whether the need is met.
@@ -335,7 +337,7 @@ pub fn compute_network(
         }
     }
     let components = origin_snaps.iter().map(|s| s.map(|s| s.component(graph))).collect();
-    Ok(finish(
+    let mut lc = finish(
         Method::Network,
         types,
         dist_m,
@@ -347,7 +349,9 @@ pub fn compute_network(
         origins,
         tiers,
         reqs,
-    ))
+    );
+    lc.facility_snaps = facility_snaps;
+    Ok(lc)
 }
 
 /// Computes straight-line distances from every origin to the nearest facility of every routed type.
@@ -471,6 +475,7 @@ fn finish(
         types,
         dist_m,
         snaps,
+        facility_snaps: Vec::new(),
         components,
         met,
         within,
