@@ -6,3 +6,5 @@ mod common;
 mod road_density;
 // bad inputs: each with its exit code and the words its message must contain
 mod bad_input;
+// living-circle on a hand-made town, and on OSM extracts against networkx
+mod living_circle;
