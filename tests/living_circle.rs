@@ -334,17 +334,11 @@ fn python_with_networkx() -> &'static Path {
     })
 }
 
-fn osm_against_networkx(file: &str) -> Value {
-    let pbf = shared(&format!("osm/{file}"));
-    let p = pbf.display().to_string();
-    let dir = tempfile::tempdir().unwrap();
-    let out = dir.path().join("lc.geojson");
-    let graph = dir.path().join("graph");
-    let summary = dir.path().join("summary.json");
-    let (roads, origins, points) = (format!("{p}#lines"), format!("{p}#multipolygons"), format!("{p}#points"));
-    let (o, g, s) = (out.display().to_string(), graph.display().to_string(), summary.display().to_string());
-    let started = std::time::Instant::now();
-    run_ok(&[
+/// Runs living-circle on an OSM extract: highways as roads, residential landuse as origins, the
+/// points as facilities, every distance up to 1000 km reported.
+fn run_osm(pbf: &str, out: &str, extra: &[&str]) {
+    let (roads, origins, points) = (format!("{pbf}#lines"), format!("{pbf}#multipolygons"), format!("{pbf}#points"));
+    let mut args = vec![
         "living-circle",
         "--roads",
         &roads,
@@ -356,19 +350,29 @@ fn osm_against_networkx(file: &str) -> Value {
         "landuse = 'residential'",
         "--facilities",
         &points,
-        "--type-field",
-        "amenity,shop,leisure",
-        "--snap",
-        "node",
         "--max-walk",
         "1000000",
-        "--export-graph",
-        &g,
-        "--summary-json",
-        &s,
         "-o",
+        out,
+    ];
+    args.extend_from_slice(extra);
+    run_ok(&args);
+}
+
+fn osm_against_networkx(file: &str) -> Value {
+    let pbf = shared(&format!("osm/{file}"));
+    let p = pbf.display().to_string();
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("lc.geojson");
+    let graph = dir.path().join("graph");
+    let summary = dir.path().join("summary.json");
+    let (o, g, s) = (out.display().to_string(), graph.display().to_string(), summary.display().to_string());
+    let started = std::time::Instant::now();
+    run_osm(
+        &p,
         &o,
-    ]);
+        &["--type-field", "amenity,shop,leisure", "--snap", "node", "--export-graph", &g, "--summary-json", &s],
+    );
     let planaudit_s = started.elapsed().as_secs_f64();
     let script = dir.path().join("reference.py");
     std::fs::write(&script, REFERENCE_PY).unwrap();
@@ -427,30 +431,11 @@ fn network_is_never_shorter_than_straight_line() {
     let pbf = shared("osm/liechtenstein-2015.osm.pbf");
     let p = pbf.display().to_string();
     let dir = tempfile::tempdir().unwrap();
-    let (roads, origins, points) = (format!("{p}#lines"), format!("{p}#multipolygons"), format!("{p}#points"));
     let mut outs = Vec::new();
     for method in ["network", "buffer"] {
         let out = dir.path().join(format!("{method}.geojson"));
         let o = out.display().to_string();
-        run_ok(&[
-            "living-circle",
-            "--roads",
-            &roads,
-            "--roads-where",
-            "highway IS NOT NULL",
-            "--origins",
-            &origins,
-            "--origins-where",
-            "landuse = 'residential'",
-            "--facilities",
-            &points,
-            "--method",
-            method,
-            "--max-walk",
-            "1000000",
-            "-o",
-            &o,
-        ]);
+        run_osm(&p, &o, &["--method", method]);
         outs.push(read_collection(&out));
     }
     let mut compared = 0;

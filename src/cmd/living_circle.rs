@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use geo::{Centroid, LineString};
 use serde_json::{json, Value};
 
-use super::{choose_frame, id_order, lines, load, polygons, report_lines, sibling, warn_if_apart, write_json};
+use super::{choose_frame, finish_run, id_order, lines, load, polygons, sibling, warn_if_apart};
 use crate::cli::{CommonArgs, DistanceArg, LivingCircleArgs, NodingArg, SnapArg, ThresholdsArg};
 use crate::index::graph::{BuildStats, Component, Graph, Noding};
 use crate::index::snap::SnapMode;
@@ -17,10 +17,10 @@ use crate::indicators::living_circle::{
 use crate::ingest::{GeomKind, LayerReport, LayerSource, LayerSpec, RawLayer};
 use crate::model::{Facility, Origin};
 use crate::normalise::crs::Frame;
-use crate::normalise::facility_types::{self, Classified, FacilityTypes};
+use crate::normalise::facility_types::{Classified, FacilityTypes};
 use crate::normalise::grades::{self, GradeTable};
-use crate::normalise::project;
-use crate::normalise::tiers::{self, Requirement, Thresholds, Tiers};
+use crate::normalise::tiers::{Requirement, Thresholds, Tiers};
+use crate::normalise::{preset_for, project};
 use crate::output::geojson::{write_collection, CollectionMeta};
 use crate::output::living_circle::{
     coverage_summary, gap_features, origin_features, service_area_features, table, write_graph, Context,
@@ -242,9 +242,8 @@ pub fn execute(args: &LivingCircleArgs) -> Result<LivingCircleRun> {
     let origins_src = LayerSource::parse(&args.origins);
     let facility_srcs: Vec<LayerSource> = args.facilities.iter().map(|f| LayerSource::parse(f)).collect();
     let osm_facilities = facility_srcs.iter().any(LayerSource::is_osm);
-    let types =
-        FacilityTypes::load(args.facility_types.as_deref().unwrap_or(facility_types::default_preset(osm_facilities)))?;
-    let tiers = Tiers::load(args.tiers.as_deref().unwrap_or(tiers::default_preset(osm_facilities)))?;
+    let types = FacilityTypes::load(args.facility_types.as_deref().unwrap_or(preset_for(osm_facilities, "cn")))?;
+    let tiers = Tiers::load(args.tiers.as_deref().unwrap_or(preset_for(osm_facilities, "gb50180")))?;
     let thresholds = match args.thresholds {
         ThresholdsArg::Table => Thresholds::Table,
         ThresholdsArg::Minutes => Thresholds::Minutes { walk_speed_m_per_min: walk_speed },
@@ -513,14 +512,5 @@ pub fn run(args: &LivingCircleArgs) -> Result<()> {
         );
     }
     println!("measure: {}", run.measure);
-    let reports: Vec<&LayerReport> = run.reports.iter().collect();
-    print!("{}", report_lines(&reports));
-    for p in &run.outputs {
-        println!("wrote {}", p.display());
-    }
-    if let Some(path) = &args.common.summary_json {
-        write_json(path, &summary_json(&run, args))?;
-        println!("wrote {}", path.display());
-    }
-    Ok(())
+    finish_run(&run.reports, &run.outputs, args.common.summary_json.as_deref(), || summary_json(&run, args))
 }

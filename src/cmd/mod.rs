@@ -112,6 +112,25 @@ pub fn report_lines(reports: &[&LayerReport]) -> String {
     s
 }
 
+/// Prints what was read and written, and writes the summary JSON (`--summary-json`) when asked.
+pub fn finish_run(
+    reports: &[LayerReport],
+    outputs: &[PathBuf],
+    summary_path: Option<&Path>,
+    summary: impl FnOnce() -> Value,
+) -> Result<()> {
+    let reports: Vec<&LayerReport> = reports.iter().collect();
+    print!("{}", report_lines(&reports));
+    for p in outputs {
+        println!("wrote {}", p.display());
+    }
+    if let Some(path) = summary_path {
+        write_json(path, &summary())?;
+        println!("wrote {}", path.display());
+    }
+    Ok(())
+}
+
 /// Orders ids numerically when both are numbers, else as text.
 pub fn id_order(a: &str, b: &str) -> std::cmp::Ordering {
     match (a.parse::<f64>(), b.parse::<f64>()) {

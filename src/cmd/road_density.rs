@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use serde_json::{json, Value};
 
-use super::{choose_frame, id_order, lines, load, polygons, report_lines, sibling, warn_if_apart, write_json};
+use super::{choose_frame, finish_run, id_order, lines, load, polygons, sibling, warn_if_apart};
 use crate::cli::RoadDensityArgs;
 use crate::indicators::road_density::{compute, Params, RoadDensity};
 use crate::ingest::{GeomKind, LayerReport, LayerSource, LayerSpec};
@@ -220,14 +220,5 @@ pub fn run(args: &RoadDensityArgs) -> Result<()> {
     let run = execute(args)?;
     print!("{}", table(&run.result));
     println!("measure: {}", run.measure);
-    let reports: Vec<&LayerReport> = run.reports.iter().collect();
-    print!("{}", report_lines(&reports));
-    for p in &run.outputs {
-        println!("wrote {}", p.display());
-    }
-    if let Some(path) = &args.common.summary_json {
-        write_json(path, &summary_json(&run))?;
-        println!("wrote {}", path.display());
-    }
-    Ok(())
+    finish_run(&run.reports, &run.outputs, args.common.summary_json.as_deref(), || summary_json(&run))
 }

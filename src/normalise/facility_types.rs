@@ -164,15 +164,6 @@ impl FacilityTypes {
     }
 }
 
-/// The default preset for a facilities dataset: `osm` for OpenStreetMap files, `cn` otherwise.
-pub fn default_preset(is_osm: bool) -> &'static str {
-    if is_osm {
-        "osm"
-    } else {
-        "cn"
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -23,6 +23,15 @@ use crate::ingest::RawLayer;
 use crate::Result;
 use crs::{Frame, SourceCrs, ToLonLat};
 
+/// The default preset of a table for a dataset: `osm` for OpenStreetMap files, else `otherwise`.
+pub fn preset_for(is_osm: bool, otherwise: &'static str) -> &'static str {
+    if is_osm {
+        "osm"
+    } else {
+        otherwise
+    }
+}
+
 /// The TOML text of a table given as a preset name or a file path: `what` names the kind of table
 /// in the usage error for a name that is neither.
 pub fn table_text<'a>(what: &str, presets: &[(&str, &'a str)], name_or_path: &str) -> Result<Cow<'a, str>> {

@@ -184,15 +184,6 @@ impl Tiers {
     }
 }
 
-/// The default tier preset for a facilities dataset: `osm` for OpenStreetMap files, `gb50180` otherwise.
-pub fn default_preset(is_osm: bool) -> &'static str {
-    if is_osm {
-        "osm"
-    } else {
-        "gb50180"
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
