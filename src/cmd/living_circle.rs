@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use geo::{Centroid, LineString};
 use serde_json::{json, Value};
 
-use super::{choose_frame, finish_run, id_order, lines, load, polygons, sibling, warn_if_apart};
+use super::{choose_frame, field_value, finish_run, id_order, lines, load, polygons, sibling, warn_if_apart};
 use crate::cli::{CommonArgs, DistanceArg, LivingCircleArgs, NodingArg, SnapArg, ThresholdsArg};
 use crate::index::graph::{BuildStats, Component, Graph, Noding};
 use crate::index::snap::SnapMode;
@@ -79,12 +79,6 @@ fn positive(option: &str, v: f64) -> Result<f64> {
     }
 }
 
-/// The value of a named field of a feature read with `names` (fields then optional fields).
-fn value_of(names: &[String], attrs: &[Option<String>], name: &str) -> Option<String> {
-    let i = names.iter().position(|f| f == name)?;
-    attrs[i].clone().filter(|v| !v.trim().is_empty())
-}
-
 fn spec(
     source: &LayerSource,
     filter: &Option<String>,
@@ -112,10 +106,11 @@ fn origins_of(layer: &mut RawLayer, names: &[String], args: &LivingCircleArgs, f
         None => vec!["id".into(), "osm_id".into(), "osm_way_id".into()],
     };
     let mut out = Vec::with_capacity(layer.features.len());
-    for f in &layer.features {
+    let report = &mut layer.report;
+    for f in layer.features.drain(..) {
         let Some(centre) = f.geometry.centroid() else {
-            layer.report.used -= 1;
-            layer.report.skip(f.fid, "no centroid (empty geometry)");
+            report.used -= 1;
+            report.skip(f.fid, "no centroid (empty geometry)");
             continue;
         };
         let area_m2 = match polygons(&f.geometry) {
@@ -124,24 +119,22 @@ fn origins_of(layer: &mut RawLayer, names: &[String], args: &LivingCircleArgs, f
         };
         let population = match &args.population_field {
             None => None,
-            Some(field) => match value_of(names, &f.attrs, field) {
+            Some(field) => match field_value(names, &f.attrs, field) {
                 None => {
-                    layer.report.flag(f.fid, &format!("field '{field}': no population (counted as 0)"));
+                    report.flag(f.fid, &format!("field '{field}': no population (counted as 0)"));
                     Some(0.0)
                 }
                 Some(text) => match text.trim().parse::<f64>() {
                     Ok(p) if p.is_finite() && p >= 0.0 => Some(p),
                     _ => {
-                        layer
-                            .report
-                            .flag(f.fid, &format!("field '{field}': population is not a number (counted as 0)"));
+                        report.flag(f.fid, &format!("field '{field}': population is not a number (counted as 0)"));
                         Some(0.0)
                     }
                 },
             },
         };
-        let id = id_names.iter().find_map(|n| value_of(names, &f.attrs, n)).unwrap_or_else(|| f.fid.to_string());
-        out.push(Origin { id, fid: f.fid, point: centre.0, area_m2, population, geometry: f.geometry.clone() });
+        let id = id_names.iter().find_map(|n| field_value(names, &f.attrs, n)).unwrap_or_else(|| f.fid.to_string());
+        out.push(Origin { id, fid: f.fid, point: centre.0, area_m2, population, geometry: f.geometry });
     }
     out.sort_by(|a, b| id_order(&a.id, &b.id).then(a.fid.cmp(&b.fid)));
     Ok(out)

@@ -112,6 +112,13 @@ pub fn report_lines(reports: &[&LayerReport]) -> String {
     s
 }
 
+/// The value of a named field of a feature read with `names` (the spec's fields, then its optional
+/// fields, in order); `None` when absent, null or blank.
+pub fn field_value(names: &[String], attrs: &[Option<String>], name: &str) -> Option<String> {
+    let i = names.iter().position(|f| f == name)?;
+    attrs[i].clone().filter(|v| !v.trim().is_empty())
+}
+
 /// Prints what was read and written, and writes the summary JSON (`--summary-json`) when asked.
 pub fn finish_run(
     reports: &[LayerReport],

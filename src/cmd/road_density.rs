@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use serde_json::{json, Value};
 
-use super::{choose_frame, finish_run, id_order, lines, load, polygons, sibling, warn_if_apart};
+use super::{choose_frame, field_value, finish_run, id_order, lines, load, polygons, sibling, warn_if_apart};
 use crate::cli::RoadDensityArgs;
 use crate::indicators::road_density::{compute, Params, RoadDensity};
 use crate::ingest::{GeomKind, LayerReport, LayerSource, LayerSpec};
@@ -94,10 +94,8 @@ pub fn execute(args: &RoadDensityArgs) -> Result<RoadDensityRun> {
         geom: GeomKind::Polygons,
     };
     let mut areas_layer = load(&areas_spec, args.areas_crs.as_deref(), common, "--areas-crs")?;
-    let value_of = |attrs: &[Option<String>], name: &str| -> Option<String> {
-        let i = fields.iter().chain(optional.iter()).position(|f| f == name)?;
-        attrs[i].clone().filter(|v| !v.trim().is_empty())
-    };
+    let names: Vec<String> = fields.iter().chain(&optional).cloned().collect();
+    let value_of = |attrs: &[Option<String>], name: &str| field_value(&names, attrs, name);
     let id_names: Vec<String> = match &args.id_field {
         Some(f) => vec![f.clone()],
         None => vec!["id".into(), "osm_id".into()],
