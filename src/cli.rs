@@ -21,6 +21,22 @@ pub enum Command {
     /// Road network density (km/km²) of each built-up area against the plan's targets.
     RoadDensity(Box<RoadDensityArgs>),
     /// 15-minute living circle: walking distance from every home to each daily facility, and coverage.
+    ///
+    /// GB 50180-2018 tiers: for every origin (home, residential parcel) the walking distance to the
+    /// nearest facility of each type, whether each 5/10/15-minute tier's needs are met, and coverage
+    /// by count, residential area and population. --method buffer gives straight-line distances
+    /// instead, labelled `buffer` in every output.
+    ///
+    /// One multi-source Dijkstra per facility type over the whole walking network (not one search per
+    /// home): the cost grows with the number of facility types, not with the number of homes. Memory:
+    /// the network, and one distance per origin and facility type. Writes OUT (one feature per origin),
+    /// OUT_gaps (origins not covered at the largest tier, with what they miss) and, with
+    /// --service-areas, OUT_service_areas.
+    ///
+    /// Facility types come from a table (--facility-types): `cn` keyed by the names bureaus use
+    /// (幼儿园, 小学, 初中, 社区卫生服务中心, ...) or `osm` keyed by tags. Several type fields are tried in
+    /// order (--type-field amenity,shop,leisure,social_facility): the first whose value the table knows
+    /// (as field=value or value) decides. Types the table does not know are listed, not routed.
     LivingCircle(Box<LivingCircleArgs>),
     /// Build the demo city (Lu'an, CGCS2000 zone 39) and audit it into OUT_DIR.
     Demo(DemoArgs),
@@ -150,20 +166,7 @@ pub enum ThresholdsArg {
     Minutes,
 }
 
-/// 15-minute living circle (GB 50180-2018): walking distance from every origin (home, residential
-/// parcel) to the nearest facility of each type, whether each 5/10/15-minute tier's needs are met,
-/// and coverage by count, residential area and population.
-///
-/// One multi-source Dijkstra per facility type over the whole walking network (not one search per
-/// home): the cost grows with the number of facility types, not with the number of homes. Memory:
-/// the network, and one distance per origin and facility type. Writes OUT (one feature per origin),
-/// OUT_gaps (origins not covered at the largest tier, with what they miss) and, with
-/// --service-areas, OUT_service_areas.
-///
-/// Facility types come from a table (--facility-types): `cn` keyed by the names bureaus use
-/// (幼儿园, 小学, 初中, 社区卫生服务中心, ...) or `osm` keyed by tags. Several type fields are tried in
-/// order (--type-field amenity,shop,leisure,social_facility): the first whose value the table knows
-/// (as field=value or value) decides. Types the table does not know are listed, not routed.
+/// Options of `planaudit living-circle` (help text on [`Command::LivingCircle`]).
 #[derive(Debug, Clone, Args)]
 pub struct LivingCircleArgs {
     /// Road centrelines (SRC): the walking network. Not read with --method buffer.
