@@ -125,3 +125,56 @@ fn ellipsoidal_lengths_carry_the_scale() {
     assert!((e.planar_m - 1000.0).abs() < 1e-9);
     assert!((e.scale() - 1.0).abs() > 1e-6 && (e.scale() - 1.0).abs() < 1e-3, "scale {}", e.scale());
 }
+
+/// Seeded random straight lines in general position: planar noding finds exactly the crossings a
+/// brute-force test of every pair finds (2 nodes and 2 edges more per crossing), and the components
+/// are those of a union-find over the crossing pairs.
+#[test]
+fn planar_noding_matches_brute_force_crossings() {
+    let mut state = 0x853c49e6748fea9bu64;
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        (state >> 11) as f64 / (1u64 << 53) as f64
+    };
+    let n = 150;
+    let lines: Vec<LineString<f64>> = (0..n)
+        .map(|_| {
+            let (x, y) = (next() * 1000.0, next() * 1000.0);
+            line(&[(x, y), (x + (next() - 0.5) * 300.0, y + (next() - 0.5) * 300.0)])
+        })
+        .collect();
+    let cross = |a: &LineString<f64>, b: &LineString<f64>| {
+        let o = |p: Coord<f64>, q: Coord<f64>, r: Coord<f64>| (q.x - p.x) * (r.y - p.y) - (q.y - p.y) * (r.x - p.x);
+        let (p1, p2, q1, q2) = (a.0[0], a.0[1], b.0[0], b.0[1]);
+        o(p1, p2, q1) * o(p1, p2, q2) < 0.0 && o(q1, q2, p1) * o(q1, q2, p2) < 0.0
+    };
+    let mut parent: Vec<usize> = (0..n).collect();
+    fn root(p: &mut [usize], mut i: usize) -> usize {
+        while p[i] != i {
+            p[i] = p[p[i]];
+            i = p[i];
+        }
+        i
+    }
+    let mut k = 0;
+    for i in 0..n {
+        for j in i + 1..n {
+            if cross(&lines[i], &lines[j]) {
+                k += 1;
+                let (a, b) = (root(&mut parent, i), root(&mut parent, j));
+                parent[a] = b;
+            }
+        }
+    }
+    let groups = (0..n).filter(|&i| root(&mut parent, i) == i).count();
+    assert!(k > 50, "the fixture must cross often ({k})");
+    let g = Graph::build(&lines, Noding::Planar, &planar()).unwrap();
+    assert_eq!(g.stats.crossing_points, 2 * k as u64);
+    assert_eq!(g.node_count(), 2 * n + k);
+    assert_eq!(g.edge_count(), n + 2 * k);
+    assert_eq!(g.components().len(), groups);
+    let total: f64 = lines.iter().map(|l| (l.0[1] - l.0[0]).x.hypot((l.0[1] - l.0[0]).y)).sum();
+    assert!((g.length_m() - total).abs() < 1e-6);
+}
