@@ -1,7 +1,7 @@
 # planaudit: `make run` audits the built-in demo city, `make test` runs every test and lint.
 # Both install the Debian packages they need first (through sudo when not root).
 
-APT_PACKAGES := libgdal-dev libproj-dev gdal-bin pkg-config libclang-dev libsqlite3-mod-spatialite
+APT_PACKAGES := libgdal-dev libproj-dev gdal-bin pkg-config libclang-dev libsqlite3-mod-spatialite python3-venv
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 CARGO ?= cargo
 

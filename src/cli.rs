@@ -42,6 +42,24 @@ pub enum Command {
     /// Cost: one R-tree query per park, one clip per parcel and park, and a few unions per park.
     /// --parks-from-class adds an R-tree query per parcel of that class and a buffer per derived park.
     ParkMix(Box<ParkMixArgs>),
+    /// 15-minute living circle: walking distance from every home to each daily facility, and coverage.
+    ///
+    /// GB 50180-2018 tiers: for every origin (home, residential parcel) the walking distance to the
+    /// nearest facility of each type, whether each 5/10/15-minute tier's needs are met, and coverage
+    /// by count, residential area and population. --method buffer gives straight-line distances
+    /// instead, labelled `buffer` in every output.
+    ///
+    /// One multi-source Dijkstra per facility type over the whole walking network (not one search per
+    /// home): the cost grows with the number of facility types, not with the number of homes. Memory:
+    /// the network, and one distance per origin and facility type. Writes OUT (one feature per origin),
+    /// OUT_gaps (origins not covered at the largest tier, with what they miss) and, with
+    /// --service-areas, OUT_service_areas.
+    ///
+    /// Facility types come from a table (--facility-types): `cn` keyed by the names bureaus use
+    /// (幼儿园, 小学, 初中, 社区卫生服务中心, ...) or `osm` keyed by tags. Several type fields are tried in
+    /// order (--type-field amenity,shop,leisure,social_facility): the first whose value the table knows
+    /// (as field=value or value) decides. Types the table does not know are listed, not routed.
+    LivingCircle(Box<LivingCircleArgs>),
     /// Build the demo city (Lu'an, CGCS2000 zone 39) and audit it into OUT_DIR.
     Demo(DemoArgs),
     /// Run every indicator a city file configures; write GeoJSON, summary.json, summary.csv.
@@ -267,4 +285,130 @@ pub struct BatchArgs {
     /// Print nothing but errors.
     #[arg(short, long)]
     pub quiet: bool,
+}
+
+/// How points attach to the walking network.
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum SnapArg {
+    /// Nearest point on the nearest walkable edge; the snap leg and the way along the edge count.
+    Edge,
+    /// Nearest graph node, no legs (as OSMnx and pandana do).
+    Node,
+}
+
+/// How road lines become a network.
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum NodingArg {
+    /// Join lines where they share a vertex (OpenStreetMap: a bridge does not meet the road under it).
+    Vertices,
+    /// Also split lines where they cross, for data drawn without shared vertices.
+    Planar,
+}
+
+/// How distances are measured.
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum DistanceArg {
+    /// Walking distance along the road network.
+    Network,
+    /// Straight-line distance (service-radius buffers, as 城市体检 draws them); labelled in every output.
+    Buffer,
+}
+
+/// Where service distances come from.
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum ThresholdsArg {
+    /// Each need's own service distance in metres from the tier table (kindergarten 300 m, ...).
+    Table,
+    /// Every need of a tier within the tier's minutes at --walk-speed.
+    Minutes,
+}
+
+/// Options of `planaudit living-circle` (help text on [`Command::LivingCircle`]).
+#[derive(Debug, Clone, Args)]
+pub struct LivingCircleArgs {
+    /// Road centrelines (SRC): the walking network. Not read with --method buffer.
+    #[arg(long, value_name = "SRC")]
+    pub roads: String,
+    /// OGR attribute filter on the roads, e.g. "highway IS NOT NULL".
+    #[arg(long, value_name = "WHERE")]
+    pub roads_where: Option<String>,
+    /// CRS override for the roads layer.
+    #[arg(long, value_name = "CRS")]
+    pub roads_crs: Option<String>,
+    /// Field holding the road grade [default: the grade table's field: grade, or highway for osm].
+    #[arg(long, value_name = "F")]
+    pub grade_field: Option<String>,
+    /// Grade table deciding what is walkable: a preset (cn, osm) or a TOML file [default: osm for
+    /// .osm.pbf roads, else cn]. OSM ways tagged foot=no or access=private are not walked either.
+    #[arg(long, value_name = "PRESET|FILE")]
+    pub grades: Option<String>,
+    /// Origins (SRC): residential parcels (polygons → centroid), buildings, or points.
+    #[arg(long, value_name = "SRC")]
+    pub origins: String,
+    /// OGR attribute filter on the origins, e.g. "landuse = 'residential'".
+    #[arg(long, value_name = "WHERE")]
+    pub origins_where: Option<String>,
+    /// CRS override for the origins layer.
+    #[arg(long, value_name = "CRS")]
+    pub origins_crs: Option<String>,
+    /// Field holding the origin id [default: id, osm_id or osm_way_id when present, else the feature id].
+    #[arg(long, value_name = "F")]
+    pub id_field: Option<String>,
+    /// Field holding each origin's population, for coverage by population.
+    #[arg(long, value_name = "F")]
+    pub population_field: Option<String>,
+    /// Facilities (SRC): points or polygons (→ centroid). May be given more than once (OSM keeps
+    /// facilities both as points and as polygons).
+    #[arg(long, value_name = "SRC", required = true)]
+    pub facilities: Vec<String>,
+    /// OGR attribute filter applied to every facilities layer.
+    #[arg(long, value_name = "WHERE")]
+    pub facilities_where: Option<String>,
+    /// CRS override for the facilities layers.
+    #[arg(long, value_name = "CRS")]
+    pub facilities_crs: Option<String>,
+    /// Field(s) holding the facility type, comma-separated, tried in order
+    /// [default: the facility-type table's: type for cn; amenity,shop,leisure,social_facility for osm].
+    #[arg(long, value_name = "F[,F...]")]
+    pub type_field: Option<String>,
+    /// Facility-type table: a preset (cn, osm) or a TOML file [default: osm for .osm.pbf facilities, else cn].
+    #[arg(long, value_name = "PRESET|FILE")]
+    pub facility_types: Option<String>,
+    /// Tier table: a preset (gb50180, osm) or a TOML file [default: osm for .osm.pbf facilities, else gb50180].
+    #[arg(long, value_name = "PRESET|FILE")]
+    pub tiers: Option<String>,
+    /// Service distances: each need's own distance from the tier table, or the tier's minutes at --walk-speed.
+    #[arg(long, value_enum, default_value_t = ThresholdsArg::Table)]
+    pub thresholds: ThresholdsArg,
+    /// Walking speed in metres per minute, for --thresholds minutes and the minutes in the summary.
+    #[arg(long, value_name = "M_PER_MIN", default_value_t = 60.0)]
+    pub walk_speed: f64,
+    /// How points attach to the network.
+    #[arg(long, value_enum, default_value_t = SnapArg::Edge)]
+    pub snap: SnapArg,
+    /// Points farther than this many metres from the walking network are unreachable (and counted).
+    #[arg(long, value_name = "M", default_value_t = 500.0)]
+    pub max_snap: f64,
+    /// Search limit in metres: distances beyond it are reported as null [default: twice the largest
+    /// service distance of the tier table].
+    #[arg(long, value_name = "M")]
+    pub max_walk: Option<f64>,
+    /// How road lines are joined into a network.
+    #[arg(long, value_enum, default_value_t = NodingArg::Vertices)]
+    pub noding: NodingArg,
+    /// Walking distance along the network, or straight-line distance.
+    #[arg(long, value_enum, default_value_t = DistanceArg::Network)]
+    pub method: DistanceArg,
+    /// Also write, per facility type, the network within its service distance (OUT_service_areas).
+    #[arg(long)]
+    pub service_areas: bool,
+    /// Also write the walking network and the snaps as CSV (nodes.csv, edges.csv, snaps.csv) into
+    /// DIR, to inspect it or check the distances with other tools on the same graph.
+    #[arg(long, value_name = "DIR")]
+    pub export_graph: Option<PathBuf>,
+    #[command(flatten)]
+    pub common: CommonArgs,
+    /// Output GeoJSON (one feature per origin).
+    #[arg(short, long, value_name = "OUT.geojson")]
+    pub output: PathBuf,
 }

@@ -3,9 +3,11 @@
 //! Data flows through five stages; see ARCHITECTURE.md for the full code map.
 //! - [`ingest`]: the only GDAL code: read any OGR layer into plain `geo` geometries and attributes.
 //! - [`normalise`]: the only CRS code (PROJ, GCJ-02/BD-09), measurement, and lookup tables (road
-//!   grades, land-use classes).
-//! - [`index`]: R-trees over the normalised features.
-//! - [`indicators`]: the plan indicators (road density, residential and service land in industrial parks).
+//!   grades, kinds of area, land-use classes, facility types, living-circle tiers).
+//! - [`index`]: R-trees over the normalised features; the walking network (graph, snapping,
+//!   multi-source Dijkstra).
+//! - [`indicators`]: the plan indicators (road density, residential and service land in industrial
+//!   parks, 15-minute living circle).
 //! - [`output`]: RFC 7946 GeoJSON, summaries, atomic writes.
 //!
 //! Around them: [`model`] (domain types after normalisation), [`units`] (compensated sums),

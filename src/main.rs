@@ -20,6 +20,7 @@ fn main() -> ExitCode {
     let result = match &cli.command {
         Command::RoadDensity(args) => cmd::road_density::run(args).map(|()| 0),
         Command::ParkMix(args) => cmd::park_mix::run(args).map(|()| 0),
+        Command::LivingCircle(args) => cmd::living_circle::run(args).map(|()| 0),
         Command::Demo(args) => cmd::demo::run(args).map(|()| 0),
         Command::Audit(args) => cmd::audit::run(args),
         Command::Check(args) => cmd::audit::run_check(args).map(|()| 0),

@@ -1,7 +1,7 @@
 //! Domain types after normalisation: plain `geo` geometries in the frame's metres, with the
 //! attributes each indicator needs.
 
-use geo::{MultiLineString, MultiPolygon};
+use geo::{Coord, Geometry, MultiLineString, MultiPolygon};
 
 use crate::normalise::classes::Category;
 
@@ -40,4 +40,32 @@ pub struct Parcel {
     /// `None` when the class table does not know the code.
     pub category: Option<Category>,
     pub polygon: MultiPolygon<f64>,
+}
+
+/// A home, or a residential parcel reduced to its centroid: where walks to facilities start.
+#[derive(Debug, Clone)]
+pub struct Origin {
+    /// The origin's id: its id field, or its feature id.
+    pub id: String,
+    /// The feature id in its layer (for messages).
+    pub fid: u64,
+    /// Where walks start: the point, or the polygon's centroid.
+    pub point: Coord<f64>,
+    /// Residential area in m² (0 for points).
+    pub area_m2: f64,
+    /// Population, when a population field is given.
+    pub population: Option<f64>,
+    /// The geometry as read (polygon or point), for the output.
+    pub geometry: Geometry<f64>,
+}
+
+/// A facility (a school, a clinic, ...) of a known type, reduced to a point.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Facility {
+    /// Index of its layer among the `--facilities` layers.
+    pub layer: usize,
+    pub fid: u64,
+    /// Index of its type in the facility-type table.
+    pub kind: usize,
+    pub point: Coord<f64>,
 }

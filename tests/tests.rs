@@ -20,3 +20,5 @@ mod road_density;
 mod bad_input;
 // park-mix on hand-made layers, derived parks, bad input, and Baltimore cross-checked with SpatiaLite
 mod park_mix;
+// living-circle on a hand-made town, and on OSM extracts against networkx
+mod living_circle;

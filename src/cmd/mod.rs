@@ -4,6 +4,7 @@
 pub mod audit;
 pub mod batch;
 pub mod demo;
+pub mod living_circle;
 pub mod park_mix;
 pub mod road_density;
 
@@ -113,6 +114,13 @@ pub fn report_lines(reports: &[&LayerReport]) -> String {
         s.push('\n');
     }
     s
+}
+
+/// The value of a named field of a feature read with `names` (the spec's fields, then its optional
+/// fields, in order); `None` when absent, null or blank.
+pub fn field_value(names: &[String], attrs: &[Option<String>], name: &str) -> Option<String> {
+    let i = names.iter().position(|f| f == name)?;
+    attrs[i].clone().filter(|v| !v.trim().is_empty())
 }
 
 /// Orders ids numerically when both are numbers, else as text.

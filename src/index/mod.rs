@@ -1,3 +1,11 @@
-//! Spatial indexes over normalised features.
+//! Spatial indexes over normalised features, and the walking network.
+//!
+//! - [`rtree`]: a bulk-loaded R-tree of bounding boxes.
+//! - [`graph`]: the walking network (noding, CSR adjacency, components).
+//! - [`snap`]: attaching points to the network (nearest edge or node).
+//! - [`routing`]: multi-source, distance-bounded Dijkstra.
 
+pub mod graph;
+pub mod routing;
 pub mod rtree;
+pub mod snap;

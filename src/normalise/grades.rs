@@ -110,11 +110,7 @@ impl GradeTable {
 
 /// The default preset for a roads dataset: `osm` for OpenStreetMap files, `cn` otherwise.
 pub fn default_preset(is_osm: bool) -> &'static str {
-    if is_osm {
-        "osm"
-    } else {
-        "cn"
-    }
+    super::preset_for(is_osm, "cn")
 }
 
 #[cfg(test)]

@@ -6,12 +6,16 @@
 //! - [`grades`]: road grade tables.
 //! - [`classes`]: land-use class tables (code → analysis category).
 //! - [`kinds`]: kinds of study area and their plan targets.
+//! - [`facility_types`]: facility types (幼儿园, amenity=school, ...) for the living circle.
+//! - [`tiers`]: living-circle tiers, the needs of each and their service distances.
 
 pub mod classes;
 pub mod crs;
+pub mod facility_types;
 pub mod grades;
 pub mod kinds;
 pub mod measure;
+pub mod tiers;
 
 use std::borrow::Cow;
 use std::path::Path;
@@ -21,6 +25,15 @@ use geo::{BoundingRect, Rect};
 use crate::ingest::RawLayer;
 use crate::{Error, Result};
 use crs::{Frame, SourceCrs, ToLonLat};
+
+/// The default preset of a table for a dataset: `osm` for OpenStreetMap files, else `otherwise`.
+pub fn preset_for(is_osm: bool, otherwise: &'static str) -> &'static str {
+    if is_osm {
+        "osm"
+    } else {
+        otherwise
+    }
+}
 
 /// Converts every feature of a layer to WGS84 longitude/latitude in place. A feature with a
 /// coordinate that cannot be converted, or that lands outside ±180°/±90°, is skipped and counted.

@@ -2,6 +2,7 @@
 
 pub mod atomic;
 pub mod geojson;
+pub mod living_circle;
 pub mod park_mix;
 pub mod road_density;
 pub mod summary;
@@ -11,6 +12,15 @@ pub mod summary;
 pub fn round6(v: f64) -> f64 {
     if v.is_finite() {
         (v * 1e6).round() / 1e6
+    } else {
+        v
+    }
+}
+
+/// Rounds a distance in metres to 2 decimals (1 cm), the precision of the data behind it.
+pub fn round2(v: f64) -> f64 {
+    if v.is_finite() {
+        (v * 100.0).round() / 100.0
     } else {
         v
     }

@@ -1,0 +1,510 @@
+//! `planaudit living-circle`: read roads, origins and facilities; build the walking network; compute
+//! distances and tier coverage; write the origins, the gaps, the service areas and a summary.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use geo::{Centroid, LineString};
+use serde_json::{json, Value};
+
+use super::{choose_frame, field_value, finish_run, id_order, lines, load, polygons, sibling, warn_if_apart};
+use crate::cli::{CommonArgs, DistanceArg, LivingCircleArgs, NodingArg, SnapArg, ThresholdsArg};
+use crate::index::graph::{BuildStats, Component, Graph, Noding};
+use crate::index::snap::SnapMode;
+use crate::indicators::living_circle::{
+    compute_buffer, compute_network, road_use, LivingCircle, Method, Params, RoadUse,
+};
+use crate::ingest::{GeomKind, LayerReport, LayerSource, LayerSpec, RawLayer};
+use crate::model::{Facility, Origin};
+use crate::normalise::crs::Frame;
+use crate::normalise::facility_types::{Classified, FacilityTypes};
+use crate::normalise::grades::{self, GradeTable};
+use crate::normalise::tiers::{Requirement, Thresholds, Tiers};
+use crate::normalise::{preset_for, project};
+use crate::output::geojson::{write_collection, CollectionMeta};
+use crate::output::living_circle::{
+    coverage_summary, gap_features, origin_features, service_area_features, table, write_graph, Context,
+};
+use crate::output::round6;
+use crate::{Error, Result};
+
+/// How many components the summary lists one by one (the rest are counted).
+const LISTED_COMPONENTS: usize = 20;
+
+/// The walking network as built, for the summary.
+pub struct NetworkSummary {
+    pub nodes: usize,
+    pub edges: usize,
+    pub length_km: f64,
+    pub components: Vec<Component>,
+    pub stats: BuildStats,
+    /// Road features walked on.
+    pub roads_walked: u64,
+    /// Road features not walked on, by reason.
+    pub roads_excluded: BTreeMap<String, u64>,
+    /// Road features of grades the table does not know (walked on), by grade value.
+    pub unknown_grades: BTreeMap<String, u64>,
+}
+
+/// What a run produced.
+pub struct LivingCircleRun {
+    pub result: LivingCircle,
+    pub origins: Vec<Origin>,
+    pub types: FacilityTypes,
+    pub tiers: Tiers,
+    pub reqs: Vec<Requirement>,
+    pub population: bool,
+    pub network: Option<NetworkSummary>,
+    /// Facilities of types the table does not know, by first value (listed, not routed).
+    pub unknown_types: BTreeMap<String, u64>,
+    pub type_fields: Vec<String>,
+    pub max_walk_m: f64,
+    pub reports: Vec<LayerReport>,
+    pub measure: String,
+    pub frame_crs: String,
+    pub outputs: Vec<PathBuf>,
+}
+
+impl LivingCircleRun {
+    fn context(&self) -> Context<'_> {
+        Context { types: &self.types, tiers: &self.tiers, reqs: &self.reqs, population: self.population }
+    }
+}
+
+fn positive(option: &str, v: f64) -> Result<f64> {
+    if v.is_finite() && v > 0.0 {
+        Ok(v)
+    } else {
+        Err(Error::Usage(format!("{option} {v}: must be a positive number")))
+    }
+}
+
+fn spec(
+    source: &LayerSource,
+    filter: &Option<String>,
+    common: &CommonArgs,
+    role: &str,
+    fields: Vec<String>,
+    optional: Vec<String>,
+    geom: GeomKind,
+) -> LayerSpec {
+    LayerSpec {
+        source: source.clone(),
+        filter: filter.clone(),
+        encoding: common.encoding.clone(),
+        role: role.into(),
+        fields,
+        optional_fields: optional,
+        geom,
+    }
+}
+
+/// Origins: a point, or a polygon's centroid; area and population.
+fn origins_of(layer: &mut RawLayer, names: &[String], args: &LivingCircleArgs, frame: &Frame) -> Result<Vec<Origin>> {
+    let id_names: Vec<String> = match &args.id_field {
+        Some(f) => vec![f.clone()],
+        None => vec!["id".into(), "osm_id".into(), "osm_way_id".into()],
+    };
+    let mut out = Vec::with_capacity(layer.features.len());
+    let report = &mut layer.report;
+    for f in layer.features.drain(..) {
+        let Some(centre) = f.geometry.centroid() else {
+            report.used -= 1;
+            report.skip(f.fid, "no centroid (empty geometry)");
+            continue;
+        };
+        let area_m2 = match polygons(&f.geometry) {
+            Some(mp) => frame.area_m2(&mp)?,
+            None => 0.0,
+        };
+        let population = match &args.population_field {
+            None => None,
+            Some(field) => match field_value(names, &f.attrs, field) {
+                None => {
+                    report.flag(f.fid, &format!("field '{field}': no population (counted as 0)"));
+                    Some(0.0)
+                }
+                Some(text) => match text.trim().parse::<f64>() {
+                    Ok(p) if p.is_finite() && p >= 0.0 => Some(p),
+                    _ => {
+                        report.flag(f.fid, &format!("field '{field}': population is not a number (counted as 0)"));
+                        Some(0.0)
+                    }
+                },
+            },
+        };
+        let id = id_names.iter().find_map(|n| field_value(names, &f.attrs, n)).unwrap_or_else(|| f.fid.to_string());
+        out.push(Origin { id, fid: f.fid, point: centre.0, area_m2, population, geometry: f.geometry });
+    }
+    out.sort_by(|a, b| id_order(&a.id, &b.id).then(a.fid.cmp(&b.fid)));
+    Ok(out)
+}
+
+/// Facilities of known types; unknown types are counted by value, features without any type value
+/// are skipped and counted.
+fn facilities_of(
+    layers: &mut [RawLayer],
+    fields: &[String],
+    types: &FacilityTypes,
+    unknown: &mut BTreeMap<String, u64>,
+) -> Vec<Facility> {
+    let mut out = Vec::new();
+    for (li, layer) in layers.iter_mut().enumerate() {
+        for f in &layer.features {
+            let point = f.geometry.centroid();
+            match (types.classify(fields, &f.attrs), point) {
+                (_, None) => {
+                    layer.report.used -= 1;
+                    layer.report.skip(f.fid, "no centroid (empty geometry)");
+                }
+                (Classified::Known(kind), Some(p)) => out.push(Facility { layer: li, fid: f.fid, kind, point: p.0 }),
+                (Classified::Unknown(code), Some(_)) => {
+                    *unknown.entry(code).or_insert(0) += 1;
+                    layer.report.flag(f.fid, "facility type not in the table (listed in unknown_types, not routed)");
+                }
+                (Classified::NoValue, Some(_)) => {
+                    layer.report.used -= 1;
+                    layer.report.skip(f.fid, &format!("no value in the type field(s) {}", fields.join(", ")));
+                }
+            }
+        }
+    }
+    out
+}
+
+/// The walking network from the roads layer.
+fn network_of(
+    layer: &RawLayer,
+    grades: &GradeTable,
+    noding: Noding,
+    frame: &Frame,
+) -> Result<(Graph, Vec<u64>, NetworkSummary)> {
+    let mut lines_in: Vec<LineString<f64>> = Vec::new();
+    let mut road_fids = Vec::new();
+    let mut roads_walked = 0;
+    let mut roads_excluded = BTreeMap::new();
+    let mut unknown_grades = BTreeMap::new();
+    for f in &layer.features {
+        let Some(mls) = lines(&f.geometry) else { continue };
+        let grade = f.attrs[0].as_deref().unwrap_or("");
+        match road_use(grade, f.attrs[1].as_deref(), f.attrs[2].as_deref(), grades) {
+            RoadUse::Exclude(reason) => {
+                *roads_excluded.entry(reason).or_insert(0) += 1;
+                continue;
+            }
+            RoadUse::WalkUnknownGrade => *unknown_grades.entry(grade.trim().to_string()).or_insert(0) += 1,
+            RoadUse::Walk => {}
+        }
+        roads_walked += 1;
+        for ls in mls.0 {
+            lines_in.push(ls);
+            road_fids.push(f.fid);
+        }
+    }
+    let graph = Graph::build(&lines_in, noding, frame)?;
+    if graph.edge_count() == 0 {
+        let reasons: Vec<String> = roads_excluded.iter().map(|(r, n)| format!("{n} {r}")).collect();
+        return Err(Error::EmptyLayer {
+            layer: layer.label(),
+            reason: format!(
+                "no walkable road: {} features read, none usable for walking ({})",
+                layer.features.len(),
+                reasons.join("; ")
+            ),
+        });
+    }
+    let summary = NetworkSummary {
+        nodes: graph.node_count(),
+        edges: graph.edge_count(),
+        length_km: graph.length_m() / 1000.0,
+        components: graph.components().to_vec(),
+        stats: graph.stats,
+        roads_walked,
+        roads_excluded,
+        unknown_grades,
+    };
+    Ok((graph, road_fids, summary))
+}
+
+/// Runs the indicator and writes its files; returns what it did.
+pub fn execute(args: &LivingCircleArgs) -> Result<LivingCircleRun> {
+    let max_snap_m = positive("--max-snap", args.max_snap)?;
+    let walk_speed = positive("--walk-speed", args.walk_speed)?;
+    let common = &args.common;
+    let roads_src = LayerSource::parse(&args.roads);
+    let origins_src = LayerSource::parse(&args.origins);
+    let facility_srcs: Vec<LayerSource> = args.facilities.iter().map(|f| LayerSource::parse(f)).collect();
+    let osm_facilities = facility_srcs.iter().any(LayerSource::is_osm);
+    let types = FacilityTypes::load(args.facility_types.as_deref().unwrap_or(preset_for(osm_facilities, "cn")))?;
+    let tiers = Tiers::load(args.tiers.as_deref().unwrap_or(preset_for(osm_facilities, "gb50180")))?;
+    let thresholds = match args.thresholds {
+        ThresholdsArg::Table => Thresholds::Table,
+        ThresholdsArg::Minutes => Thresholds::Minutes { walk_speed_m_per_min: walk_speed },
+    };
+    let reqs = tiers.requirements(&types, thresholds)?;
+    let largest = reqs.iter().map(|r| r.distance_m).fold(0.0, f64::max);
+    let max_walk_m = match args.max_walk {
+        None => 2.0 * largest.max(1.0),
+        Some(m) => {
+            let m = positive("--max-walk", m)?;
+            if m < largest {
+                return Err(Error::Usage(format!(
+                    "--max-walk {m}: must be at least the largest service distance of the tiers ({largest} m)"
+                )));
+            }
+            m
+        }
+    };
+    let type_fields: Vec<String> = match &args.type_field {
+        Some(t) => t.split(',').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect(),
+        None => types.fields.clone(),
+    };
+    if type_fields.is_empty() {
+        return Err(Error::Usage("--type-field: name at least one field".into()));
+    }
+
+    // Origins: id and population fields are required when named.
+    let mut origin_fields: Vec<String> = args.id_field.iter().chain(&args.population_field).cloned().collect();
+    let optional: Vec<String> =
+        if args.id_field.is_none() { vec!["id".into(), "osm_id".into(), "osm_way_id".into()] } else { vec![] };
+    let origin_spec = spec(
+        &origins_src,
+        &args.origins_where,
+        common,
+        "origins",
+        origin_fields.clone(),
+        optional.clone(),
+        GeomKind::PointsOrPolygons,
+    );
+    let mut origins_layer = load(&origin_spec, args.origins_crs.as_deref(), common, "--origins-crs")?;
+    origin_fields.extend(optional);
+
+    let mut facility_layers = Vec::with_capacity(facility_srcs.len());
+    for src in &facility_srcs {
+        let s = spec(
+            src,
+            &args.facilities_where,
+            common,
+            "facilities",
+            type_fields.clone(),
+            vec![],
+            GeomKind::PointsOrPolygons,
+        );
+        facility_layers.push(load(&s, args.facilities_crs.as_deref(), common, "--facilities-crs")?);
+    }
+
+    let method = match args.method {
+        DistanceArg::Network => Method::Network,
+        DistanceArg::Buffer => Method::Buffer,
+    };
+    let mut roads_layer = None;
+    let mut grade_table = None;
+    if method == Method::Network {
+        let grades = GradeTable::load(args.grades.as_deref().unwrap_or(grades::default_preset(roads_src.is_osm())))?;
+        let grade_field = args.grade_field.clone().unwrap_or_else(|| grades.field.clone());
+        let s = spec(
+            &roads_src,
+            &args.roads_where,
+            common,
+            "roads",
+            vec![grade_field],
+            vec!["foot".into(), "access".into()],
+            GeomKind::Lines,
+        );
+        let layer = load(&s, args.roads_crs.as_deref(), common, "--roads-crs")?;
+        warn_if_apart(&origins_layer, &layer);
+        roads_layer = Some(layer);
+        grade_table = Some(grades);
+    }
+    for f in &facility_layers {
+        warn_if_apart(&origins_layer, f);
+    }
+
+    let frame = choose_frame(common, &origins_layer)?;
+    project(&mut origins_layer, &frame)?;
+    for f in &mut facility_layers {
+        project(f, &frame)?;
+    }
+    if let Some(r) = roads_layer.as_mut() {
+        project(r, &frame)?;
+    }
+
+    let origins = origins_of(&mut origins_layer, &origin_fields, args, &frame)?;
+    let mut unknown_types = BTreeMap::new();
+    let facilities = facilities_of(&mut facility_layers, &type_fields, &types, &mut unknown_types);
+    if facilities.is_empty() {
+        let labels: Vec<String> = facility_layers.iter().map(RawLayer::label).collect();
+        let mut found: Vec<(&String, &u64)> = unknown_types.iter().collect();
+        found.sort_by(|a, b| b.1.cmp(a.1));
+        let found: Vec<String> = found.iter().take(10).map(|(k, n)| format!("{k} ({n})")).collect();
+        return Err(Error::EmptyLayer {
+            layer: labels.join(", "),
+            reason: format!(
+                "no facility of a type the facility-type table '{}' knows in the field(s) {}; found: {}",
+                types.name,
+                type_fields.join(", "),
+                if found.is_empty() { "nothing".into() } else { found.join(", ") }
+            ),
+        });
+    }
+
+    let mut params = Params {
+        method,
+        snap: match args.snap {
+            SnapArg::Edge => SnapMode::Edge,
+            SnapArg::Node => SnapMode::Node,
+        },
+        max_snap_m,
+        max_walk_m,
+        service_areas: args.service_areas,
+        origins_layer: origins_layer.label(),
+    };
+    let noding = match args.noding {
+        NodingArg::Vertices => Noding::Vertices,
+        NodingArg::Planar => Noding::Planar,
+    };
+    let mut outputs = vec![args.output.clone()];
+    let (result, network) = match (&roads_layer, &grade_table) {
+        (Some(roads), Some(grades)) => {
+            let (graph, road_fids, summary) = network_of(roads, grades, noding, &frame)?;
+            let result = compute_network(&graph, &origins, &facilities, &tiers, &reqs, &params)?;
+            if let Some(dir) = &args.export_graph {
+                write_graph(dir, &graph, &road_fids, &origins, &facilities, &result, &types)?;
+                outputs.push(dir.clone());
+            }
+            (result, Some(summary))
+        }
+        _ => {
+            params.service_areas = false;
+            (compute_buffer(&frame, &origins, &facilities, &tiers, &reqs, &params)?, None)
+        }
+    };
+
+    let measure = frame.describe();
+    let osm = roads_src.is_osm() || origins_src.is_osm() || osm_facilities;
+    let mut reports = vec![origins_layer.report];
+    reports.extend(facility_layers.into_iter().map(|l| l.report));
+    reports.extend(roads_layer.map(|l| l.report));
+    let run = LivingCircleRun {
+        result,
+        origins,
+        types,
+        tiers,
+        reqs,
+        population: args.population_field.is_some(),
+        network,
+        unknown_types,
+        type_fields,
+        max_walk_m,
+        reports,
+        measure,
+        frame_crs: frame.crs.clone(),
+        outputs: Vec::new(),
+    };
+    let ctx = run.context();
+    // Collection names carry the method, so that a buffer result is never taken for a network one.
+    let names = ["living_circle", "living_circle_gaps", "living_circle_service_areas"]
+        .map(|base| format!("{base}_{}", run.result.method.label()));
+    let meta = |i: usize| CollectionMeta { name: &names[i], frame: &frame, osm };
+    write_collection(&args.output, &meta(0), &origin_features(&run.result, &ctx, &run.origins))?;
+    let gaps = sibling(&args.output, "gaps");
+    write_collection(&gaps, &meta(1), &gap_features(&run.result, &ctx, &run.origins))?;
+    outputs.push(gaps);
+    if args.service_areas && method == Method::Network {
+        let p = sibling(&args.output, "service_areas");
+        write_collection(&p, &meta(2), &service_area_features(&run.result, &ctx))?;
+        outputs.push(p);
+    }
+    Ok(LivingCircleRun { outputs, ..run })
+}
+
+/// The machine-readable summary of a run.
+pub fn summary_json(run: &LivingCircleRun, args: &LivingCircleArgs) -> Value {
+    let ctx = run.context();
+    let mut coverage = coverage_summary(&run.result, &ctx);
+    for need in coverage["needs"].as_array_mut().into_iter().flatten() {
+        let d = need["distance_m"].as_f64().unwrap_or(f64::NAN);
+        need["distance_min"] = json!(round6(d / args.walk_speed));
+    }
+    let network = run.network.as_ref().map(|n| {
+        let listed: Vec<Value> = n
+            .components
+            .iter()
+            .take(LISTED_COMPONENTS)
+            .map(|c| json!({"nodes": c.nodes, "edges": c.edges, "length_km": round6(c.length_m / 1000.0)}))
+            .collect();
+        json!({
+            "nodes": n.nodes,
+            "edges": n.edges,
+            "length_km": round6(n.length_km),
+            "components": n.components.len(),
+            "largest_components": listed,
+            "single_edge_components": n.components.iter().filter(|c| c.edges <= 1).count(),
+            "lines": n.stats.lines,
+            "degenerate_lines": n.stats.degenerate_lines,
+            "crossing_points": n.stats.crossing_points,
+            "roads_walked": n.roads_walked,
+            "roads_excluded": n.roads_excluded,
+            "unknown_grades_walked": n.unknown_grades,
+        })
+    });
+    let method = run.result.method;
+    json!({
+        "indicator": "living_circle",
+        "method": method.label(),
+        "method_description": method.describe(),
+        "measure": run.measure,
+        "frame_crs": run.frame_crs,
+        "facility_types": run.types.name,
+        "type_fields": run.type_fields,
+        "tiers": run.tiers.name,
+        "cumulative_tiers": run.tiers.cumulative,
+        "thresholds": format!("{:?}", args.thresholds).to_lowercase(),
+        "walk_speed_m_per_min": args.walk_speed,
+        "snap": if method == Method::Network { json!(format!("{:?}", args.snap).to_lowercase()) } else { Value::Null },
+        "max_snap_m": args.max_snap,
+        "max_walk_m": run.max_walk_m,
+        "noding": if method == Method::Network { json!(format!("{:?}", args.noding).to_lowercase()) } else { Value::Null },
+        "origins": run.origins.len(),
+        "unreachable_origins": run.result.unreachable_origins,
+        "coverage": coverage,
+        "unknown_types": run.unknown_types,
+        "network": network,
+        "layers": run.reports,
+        "outputs": run.outputs.iter().map(|p| p.display().to_string()).collect::<Vec<_>>(),
+    })
+}
+
+/// `planaudit living-circle`.
+pub fn run(args: &LivingCircleArgs) -> Result<()> {
+    let run = execute(args)?;
+    let ctx = run.context();
+    println!("method: {}", run.result.method.describe());
+    print!("{}", table(&run.result, &ctx));
+    println!(
+        "origins: {}, unreachable (beyond --max-snap {} m): {}",
+        run.origins.len(),
+        args.max_snap,
+        run.result.unreachable_origins
+    );
+    if let Some(n) = &run.network {
+        println!(
+            "network: {} nodes, {} edges, {:.3} km, {} components (largest {} nodes)",
+            n.nodes,
+            n.edges,
+            n.length_km,
+            n.components.len(),
+            n.components.first().map(|c| c.nodes).unwrap_or(0)
+        );
+    }
+    if !run.unknown_types.is_empty() {
+        let total: u64 = run.unknown_types.values().sum();
+        println!(
+            "facilities of types the table does not know (not routed): {total} in {} types",
+            run.unknown_types.len()
+        );
+    }
+    finish_run(&run.measure, &run.reports, &run.outputs, args.common.summary_json.as_deref(), || {
+        summary_json(&run, args)
+    })
+}

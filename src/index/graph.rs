@@ -1,0 +1,494 @@
+//! The walking network as a compact graph: integer node ids, edges with their geometry and length in
+//! metres, adjacency in compressed sparse row (CSR) arrays, and connected components.
+//!
+//! # Noding
+//! - [`Noding::Vertices`] (default): lines are joined where they share a vertex. A node is every line
+//!   end and every vertex used more than once (by two lines, or twice by one line). This is right for
+//!   OpenStreetMap, where ways that meet share a node and a bridge does not meet the road under it.
+//! - [`Noding::Planar`]: lines are also split where they cross or touch (T junctions, overlaps), for
+//!   data drawn without shared vertices. Crossing candidates come from an R-tree of segments, so the
+//!   cost is O(S log S) for S segments plus the crossings found, never a comparison of every pair.
+//!
+//! Vertices closer than [`NODE_TOLERANCE_M`] are one node: coordinates are keyed on a 0.01 m grid
+//! (rounded to the nearest grid point), so two vertices in one grid cell are the same vertex. Two
+//! vertices a hair apart on either side of a cell boundary stay two vertices (a grid key cannot avoid
+//! that); the tolerance is far below drawing precision, so such a pair is a drawing error either way.
+//!
+//! # Lengths
+//! Every edge carries its length in metres measured by the frame ([`Frame::line_length_m`]:
+//! geodesic on the ellipsoid, or planar with `--measure planar`) and its planar length in the frame.
+//! Their ratio is the projection's scale along the edge; snapping uses it to turn frame distances
+//! into metres ([`Edge::scale`]).
+//!
+//! # Components
+//! Connected components are computed once and numbered by size (0 = the largest, by nodes, then by
+//! length). Nothing is dropped: small pieces stay in the graph and are reported.
+
+use std::collections::HashMap;
+
+use geo::line_intersection::{line_intersection, LineIntersection};
+use geo::{Coord, Line, LineString};
+use rstar::primitives::{GeomWithData, Rectangle};
+use rstar::{RTree, RTreeObject};
+
+use crate::normalise::crs::Frame;
+use crate::{Error, Result};
+
+/// Vertices closer than this are one node (metres, in the frame).
+pub const NODE_TOLERANCE_M: f64 = 0.01;
+
+/// How lines become a network.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Noding {
+    /// Join lines at shared vertices only.
+    #[default]
+    Vertices,
+    /// Also split lines where they cross or touch.
+    Planar,
+}
+
+/// One edge: a piece of a line between two nodes.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Edge {
+    pub from: u32,
+    pub to: u32,
+    /// Length in metres, measured by the frame's method.
+    pub length_m: f64,
+    /// Length in the frame's plane (frame units, metres of the projection).
+    pub planar_m: f64,
+    /// Index of the input line the edge comes from.
+    pub line: u32,
+    first: u32,
+    count: u32,
+}
+
+impl Edge {
+    /// Metres per frame unit along this edge (1 for planar measurement; the projection's scale
+    /// for ellipsoidal measurement, constant to about 1e-6 over an edge).
+    pub fn scale(&self) -> f64 {
+        if self.planar_m > 0.0 {
+            self.length_m / self.planar_m
+        } else {
+            1.0
+        }
+    }
+}
+
+/// A neighbour in the adjacency arrays: the node across an edge, and the edge.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Adjacent {
+    pub node: u32,
+    pub edge: u32,
+}
+
+/// The size of one connected component.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
+pub struct Component {
+    pub nodes: u32,
+    pub edges: u32,
+    pub length_m: f64,
+}
+
+/// What building the graph did with its input.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct BuildStats {
+    /// Input lines (parts of multi-lines count one each).
+    pub lines: u64,
+    /// Lines with fewer than two distinct vertices (after the 0.01 m key): no edge, counted here.
+    pub degenerate_lines: u64,
+    /// Points added where lines cross or touch (planar noding only).
+    pub crossing_points: u64,
+}
+
+/// The walking network.
+#[derive(Debug, Clone)]
+pub struct Graph {
+    nodes: Vec<Coord<f64>>,
+    edges: Vec<Edge>,
+    coords: Vec<Coord<f64>>,
+    offsets: Vec<u32>,
+    adjacent: Vec<Adjacent>,
+    node_component: Vec<u32>,
+    components: Vec<Component>,
+    pub stats: BuildStats,
+}
+
+type Key = (i64, i64);
+
+fn key(c: Coord<f64>) -> Key {
+    ((c.x / NODE_TOLERANCE_M).round() as i64, (c.y / NODE_TOLERANCE_M).round() as i64)
+}
+
+impl Graph {
+    /// Builds the graph of frame lines. Edge lengths are measured by `frame`.
+    ///
+    /// ```
+    /// use geo::line_string;
+    /// use planaudit::index::graph::{Graph, Noding};
+    /// use planaudit::normalise::crs::{Frame, Method};
+    /// let frame = Frame::new("EPSG:4527", Method::Planar).unwrap();
+    /// let (x, y) = (39_480_000.0, 3_515_000.0);
+    /// // Two lines crossing without a shared vertex.
+    /// let lines = vec![
+    ///     line_string![(x: x, y: y + 50.0), (x: x + 100.0, y: y + 50.0)],
+    ///     line_string![(x: x + 50.0, y: y), (x: x + 50.0, y: y + 100.0)],
+    /// ];
+    /// let g = Graph::build(&lines, Noding::Vertices, &frame).unwrap();
+    /// assert_eq!((g.node_count(), g.edge_count(), g.components().len()), (4, 2, 2));
+    /// let g = Graph::build(&lines, Noding::Planar, &frame).unwrap();
+    /// assert_eq!((g.node_count(), g.edge_count(), g.components().len()), (5, 4, 1));
+    /// # assert!((g.edge(0).length_m - 50.0).abs() < 1e-9);
+    /// ```
+    pub fn build(lines: &[LineString<f64>], noding: Noding, frame: &Frame) -> Result<Graph> {
+        let mut stats = BuildStats { lines: lines.len() as u64, ..Default::default() };
+        let noded;
+        let input: Vec<&[Coord<f64>]> = match noding {
+            Noding::Vertices => lines.iter().map(|l| l.0.as_slice()).collect(),
+            Noding::Planar => {
+                let (n, added) = split_at_crossings(lines);
+                stats.crossing_points = added;
+                noded = n;
+                noded.iter().map(Vec::as_slice).collect()
+            }
+        };
+
+        // Clean lines: consecutive vertices with one key are one vertex.
+        let mut pts: Vec<Coord<f64>> = Vec::new();
+        let mut keys: Vec<Key> = Vec::new();
+        let mut spans: Vec<(u32, usize, usize)> = Vec::with_capacity(input.len());
+        for (i, line) in input.iter().enumerate() {
+            let start = pts.len();
+            for &c in line.iter() {
+                let k = key(c);
+                if keys.len() > start && keys[keys.len() - 1] == k {
+                    continue;
+                }
+                pts.push(c);
+                keys.push(k);
+            }
+            if pts.len() - start < 2 {
+                pts.truncate(start);
+                keys.truncate(start);
+                stats.degenerate_lines += 1;
+                continue;
+            }
+            spans.push((i as u32, start, pts.len()));
+        }
+
+        // Nodes: line ends, and keys used more than once.
+        let mut sorted = keys.clone();
+        sorted.sort_unstable();
+        let mut node_keys: Vec<Key> = Vec::new();
+        let mut i = 0;
+        while i < sorted.len() {
+            let mut j = i + 1;
+            while j < sorted.len() && sorted[j] == sorted[i] {
+                j += 1;
+            }
+            if j - i >= 2 {
+                node_keys.push(sorted[i]);
+            }
+            i = j;
+        }
+        drop(sorted);
+        for &(_, s, e) in &spans {
+            node_keys.push(keys[s]);
+            node_keys.push(keys[e - 1]);
+        }
+        node_keys.sort_unstable();
+        node_keys.dedup();
+        if node_keys.len() >= u32::MAX as usize {
+            return Err(Error::Usage(format!(
+                "the walking network has {} nodes, more than this tool handles",
+                node_keys.len()
+            )));
+        }
+        let node_of = |k: &Key| node_keys.binary_search(k).ok().map(|n| n as u32);
+
+        // Node coordinates: the first vertex met with the node's key.
+        let mut nodes = vec![Coord { x: f64::NAN, y: f64::NAN }; node_keys.len()];
+        for (c, k) in pts.iter().zip(&keys) {
+            if let Some(n) = node_of(k) {
+                if nodes[n as usize].x.is_nan() {
+                    nodes[n as usize] = *c;
+                }
+            }
+        }
+
+        // Edges: split each clean line at its nodes.
+        let mut edges = Vec::new();
+        let mut coords: Vec<Coord<f64>> = Vec::with_capacity(pts.len() + spans.len());
+        let mut scratch = LineString(Vec::new());
+        for &(line, s, e) in &spans {
+            let mut from = node_of(&keys[s]).expect("a line end is a node");
+            let mut first = coords.len();
+            coords.push(nodes[from as usize]);
+            for v in s + 1..e {
+                match node_of(&keys[v]) {
+                    None => coords.push(pts[v]),
+                    Some(to) => {
+                        coords.push(nodes[to as usize]);
+                        let piece = &coords[first..];
+                        let planar_m = piece.windows(2).map(|w| planar(w[0], w[1])).sum::<f64>();
+                        scratch.0.clear();
+                        scratch.0.extend_from_slice(piece);
+                        let length_m = frame.line_length_m(&scratch)?;
+                        edges.push(Edge {
+                            from,
+                            to,
+                            length_m,
+                            planar_m,
+                            line,
+                            first: first as u32,
+                            count: piece.len() as u32,
+                        });
+                        if v + 1 < e {
+                            from = to;
+                            first = coords.len();
+                            coords.push(nodes[to as usize]);
+                        }
+                    }
+                }
+            }
+        }
+        if edges.len() >= u32::MAX as usize || coords.len() >= u32::MAX as usize {
+            return Err(Error::Usage(format!(
+                "the walking network has {} edges, more than this tool handles",
+                edges.len()
+            )));
+        }
+
+        let (offsets, adjacent) = csr(nodes.len(), &edges);
+        let mut g = Graph {
+            nodes,
+            edges,
+            coords,
+            offsets,
+            adjacent,
+            node_component: Vec::new(),
+            components: Vec::new(),
+            stats,
+        };
+        g.find_components();
+        Ok(g)
+    }
+
+    pub fn node_count(&self) -> usize {
+        self.nodes.len()
+    }
+
+    pub fn edge_count(&self) -> usize {
+        self.edges.len()
+    }
+
+    /// A node's frame coordinate.
+    pub fn node(&self, n: u32) -> Coord<f64> {
+        self.nodes[n as usize]
+    }
+
+    pub fn edge(&self, e: u32) -> &Edge {
+        &self.edges[e as usize]
+    }
+
+    pub fn edges(&self) -> &[Edge] {
+        &self.edges
+    }
+
+    /// The frame vertices of an edge, from its `from` node to its `to` node.
+    pub fn edge_coords(&self, e: u32) -> &[Coord<f64>] {
+        let edge = &self.edges[e as usize];
+        &self.coords[edge.first as usize..(edge.first + edge.count) as usize]
+    }
+
+    /// The neighbours of a node (an edge that loops back to the node appears twice).
+    pub fn adjacent(&self, n: u32) -> &[Adjacent] {
+        &self.adjacent[self.offsets[n as usize] as usize..self.offsets[n as usize + 1] as usize]
+    }
+
+    /// The component of a node (0 = the largest).
+    pub fn component_of(&self, n: u32) -> u32 {
+        self.node_component[n as usize]
+    }
+
+    /// Component sizes, largest first.
+    pub fn components(&self) -> &[Component] {
+        &self.components
+    }
+
+    /// Total edge length in metres.
+    pub fn length_m(&self) -> f64 {
+        crate::units::sum(self.edges.iter().map(|e| e.length_m))
+    }
+
+    fn find_components(&mut self) {
+        const UNSEEN: u32 = u32::MAX;
+        let n = self.nodes.len();
+        let mut comp = vec![UNSEEN; n];
+        let mut count = 0u32;
+        let mut stack: Vec<u32> = Vec::new();
+        for start in 0..n as u32 {
+            if comp[start as usize] != UNSEEN {
+                continue;
+            }
+            comp[start as usize] = count;
+            stack.push(start);
+            while let Some(v) = stack.pop() {
+                for a in self.adjacent(v) {
+                    if comp[a.node as usize] == UNSEEN {
+                        comp[a.node as usize] = count;
+                        stack.push(a.node);
+                    }
+                }
+            }
+            count += 1;
+        }
+        let mut sizes =
+            vec![(Component { nodes: 0, edges: 0, length_m: 0.0 }, crate::units::KahanSum::default()); count as usize];
+        for &c in &comp {
+            sizes[c as usize].0.nodes += 1;
+        }
+        for e in &self.edges {
+            let s = &mut sizes[comp[e.from as usize] as usize];
+            s.0.edges += 1;
+            s.1.add(e.length_m);
+        }
+        // Number by size: most nodes first, then longest, then first found.
+        let mut order: Vec<u32> = (0..count).collect();
+        order.sort_by(|&a, &b| {
+            let (sa, sb) = (&sizes[a as usize], &sizes[b as usize]);
+            sb.0.nodes.cmp(&sa.0.nodes).then(sb.1.total().total_cmp(&sa.1.total())).then(a.cmp(&b))
+        });
+        let mut rank = vec![0u32; count as usize];
+        for (r, &c) in order.iter().enumerate() {
+            rank[c as usize] = r as u32;
+        }
+        self.node_component = comp.into_iter().map(|c| rank[c as usize]).collect();
+        self.components =
+            order.iter().map(|&c| Component { length_m: sizes[c as usize].1.total(), ..sizes[c as usize].0 }).collect();
+    }
+}
+
+fn planar(a: Coord<f64>, b: Coord<f64>) -> f64 {
+    (b.x - a.x).hypot(b.y - a.y)
+}
+
+/// Adjacency in CSR form: `offsets[n]..offsets[n + 1]` indexes the neighbours of node `n`.
+fn csr(n: usize, edges: &[Edge]) -> (Vec<u32>, Vec<Adjacent>) {
+    let mut offsets = vec![0u32; n + 1];
+    for e in edges {
+        offsets[e.from as usize + 1] += 1;
+        offsets[e.to as usize + 1] += 1;
+    }
+    for i in 0..n {
+        offsets[i + 1] += offsets[i];
+    }
+    let mut fill = offsets.clone();
+    let mut adjacent = vec![Adjacent { node: 0, edge: 0 }; offsets[n] as usize];
+    for (i, e) in edges.iter().enumerate() {
+        let edge = i as u32;
+        adjacent[fill[e.from as usize] as usize] = Adjacent { node: e.to, edge };
+        fill[e.from as usize] += 1;
+        adjacent[fill[e.to as usize] as usize] = Adjacent { node: e.from, edge };
+        fill[e.to as usize] += 1;
+    }
+    (offsets, adjacent)
+}
+
+/// A segment of an input line, as the payload of the crossing R-tree.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+struct SegmentId {
+    line: u32,
+    seg: u32,
+}
+
+/// A point to insert into a segment: its squared distance from the segment start orders it.
+struct Insert {
+    at: SegmentId,
+    from_start_sq: f64,
+    point: Coord<f64>,
+}
+
+/// Splits lines where they cross or touch: returns the lines with the crossing points inserted as
+/// vertices (the same coordinate in both lines), and how many points were inserted.
+fn split_at_crossings(lines: &[LineString<f64>]) -> (Vec<Vec<Coord<f64>>>, u64) {
+    let segment = |s: SegmentId| {
+        Line::new(lines[s.line as usize].0[s.seg as usize], lines[s.line as usize].0[s.seg as usize + 1])
+    };
+    let mut entries = Vec::new();
+    for (li, l) in lines.iter().enumerate() {
+        for si in 0..l.0.len().saturating_sub(1) {
+            let (a, b) = (l.0[si], l.0[si + 1]);
+            let rect = Rectangle::from_corners([a.x.min(b.x), a.y.min(b.y)], [a.x.max(b.x), a.y.max(b.y)]);
+            entries.push(GeomWithData::new(rect, SegmentId { line: li as u32, seg: si as u32 }));
+        }
+    }
+    let tree = RTree::bulk_load(entries);
+    let mut inserts: Vec<Insert> = Vec::new();
+    let mut add = |at: SegmentId, s: Line<f64>, p: Coord<f64>| {
+        if p != s.start && p != s.end {
+            let d = p - s.start;
+            inserts.push(Insert { at, from_start_sq: d.x * d.x + d.y * d.y, point: p });
+        }
+    };
+    for entry in tree.iter() {
+        let a = entry.data;
+        let sa = segment(a);
+        let env = entry.geom().envelope();
+        for other in tree.locate_in_envelope_intersecting(&env) {
+            let b = other.data;
+            if b <= a {
+                continue;
+            }
+            let sb = segment(b);
+            match line_intersection(sa, sb) {
+                None => {}
+                Some(LineIntersection::SinglePoint { intersection, .. }) => {
+                    // A point computed next to a segment end is that end, exactly, so that both lines
+                    // get the same coordinate and the grid key joins them.
+                    let p = [sa.start, sa.end, sb.start, sb.end]
+                        .into_iter()
+                        .find(|e| planar(*e, intersection) < NODE_TOLERANCE_M / 10.0)
+                        .unwrap_or(intersection);
+                    add(a, sa, p);
+                    add(b, sb, p);
+                }
+                Some(LineIntersection::Collinear { intersection }) => {
+                    for p in [intersection.start, intersection.end] {
+                        add(a, sa, p);
+                        add(b, sb, p);
+                    }
+                }
+            }
+        }
+    }
+    let added = inserts.len() as u64;
+    inserts.sort_by(|x, y| x.at.cmp(&y.at).then(x.from_start_sq.total_cmp(&y.from_start_sq)));
+    let mut by_line: HashMap<u32, Vec<Insert>> = HashMap::new();
+    for ins in inserts {
+        by_line.entry(ins.at.line).or_default().push(ins);
+    }
+    let out = lines
+        .iter()
+        .enumerate()
+        .map(|(li, l)| match by_line.get(&(li as u32)) {
+            None => l.0.clone(),
+            Some(ins) => {
+                let mut v = Vec::with_capacity(l.0.len() + ins.len());
+                let mut k = 0;
+                for (si, c) in l.0.iter().enumerate() {
+                    v.push(*c);
+                    while k < ins.len() && ins[k].at.seg as usize == si {
+                        v.push(ins[k].point);
+                        k += 1;
+                    }
+                }
+                v
+            }
+        })
+        .collect();
+    (out, added)
+}
+
+#[cfg(test)]
+#[path = "graph_tests.rs"]
+mod tests;

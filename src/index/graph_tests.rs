@@ -1,0 +1,180 @@
+use super::*;
+use crate::normalise::crs::Method;
+use geo::line_string;
+
+const X0: f64 = 39_480_000.0;
+const Y0: f64 = 3_515_000.0;
+
+fn planar() -> Frame {
+    Frame::new("EPSG:4527", Method::Planar).unwrap()
+}
+
+fn line(pts: &[(f64, f64)]) -> LineString<f64> {
+    LineString::from(pts.iter().map(|&(x, y)| (X0 + x, Y0 + y)).collect::<Vec<_>>())
+}
+
+/// A 3 × 3 grid of 100 m blocks drawn as 4 horizontal and 4 vertical lines that share vertices at
+/// every crossing: 16 nodes, 24 edges of 100 m, one component.
+#[test]
+fn grid_of_shared_vertices() {
+    let mut lines = Vec::new();
+    for i in 0..4 {
+        let f = i as f64 * 100.0;
+        lines.push(line(&[(0.0, f), (100.0, f), (200.0, f), (300.0, f)]));
+        lines.push(line(&[(f, 0.0), (f, 100.0), (f, 200.0), (f, 300.0)]));
+    }
+    let g = Graph::build(&lines, Noding::Vertices, &planar()).unwrap();
+    assert_eq!(g.node_count(), 16);
+    assert_eq!(g.edge_count(), 24);
+    assert!(g.edges().iter().all(|e| (e.length_m - 100.0).abs() < 1e-9 && (e.scale() - 1.0).abs() < 1e-12));
+    assert_eq!(g.components().len(), 1);
+    assert_eq!(g.components()[0], Component { nodes: 16, edges: 24, length_m: 2400.0 });
+    // Every inner node has four neighbours, corners two.
+    let degrees: Vec<usize> = (0..16).map(|n| g.adjacent(n).len()).collect();
+    assert_eq!(degrees.iter().filter(|&&d| d == 4).count(), 4);
+    assert_eq!(degrees.iter().filter(|&&d| d == 2).count(), 4);
+}
+
+/// Shape points are not nodes; a vertex shared by two lines is, and so is a vertex one line visits
+/// twice.
+#[test]
+fn shape_points_and_shared_vertices() {
+    let lines = vec![
+        line(&[(0.0, 0.0), (50.0, 10.0), (100.0, 0.0)]),
+        // Crosses the first line's middle shape point: now a node.
+        line(&[(50.0, -40.0), (50.0, 10.0), (50.0, 60.0)]),
+        // A figure of eight through (200, 0).
+        line(&[(200.0, 0.0), (250.0, 50.0), (300.0, 0.0), (250.0, -50.0), (200.0, 0.0)]),
+    ];
+    let g = Graph::build(&lines, Noding::Vertices, &planar()).unwrap();
+    // Nodes: 4 line ends + the shared vertex (50, 10) + (200, 0).
+    assert_eq!(g.node_count(), 6);
+    assert_eq!(g.edge_count(), 5);
+    assert_eq!(g.components().len(), 2);
+    assert_eq!(g.components()[0].nodes, 5);
+    let loop_edge = g.edges().iter().find(|e| e.from == e.to).expect("the ring is a loop edge");
+    assert!((loop_edge.length_m - 4.0 * 50.0 * 2f64.sqrt()).abs() < 1e-9);
+    assert_eq!(g.edge_coords(g.edges().iter().position(|e| e.from == e.to).unwrap() as u32).len(), 5);
+}
+
+/// Vertices 4 mm apart are one node; 4 cm apart they are two.
+#[test]
+fn tolerance_joins_close_vertices() {
+    let near = vec![line(&[(0.0, 0.0), (100.0, 0.0)]), line(&[(100.004, 0.002), (100.0, 100.0)])];
+    let g = Graph::build(&near, Noding::Vertices, &planar()).unwrap();
+    assert_eq!((g.node_count(), g.components().len()), (3, 1));
+    let apart = vec![line(&[(0.0, 0.0), (100.0, 0.0)]), line(&[(100.04, 0.0), (100.0, 100.0)])];
+    let g = Graph::build(&apart, Noding::Vertices, &planar()).unwrap();
+    assert_eq!((g.node_count(), g.components().len()), (4, 2));
+}
+
+/// A bridge over a road: joined only with planar noding. T junctions and overlaps are split too.
+#[test]
+fn planar_noding_splits_crossings_touches_and_overlaps() {
+    let road = line(&[(0.0, 0.0), (200.0, 0.0)]);
+    let bridge = line(&[(100.0, -100.0), (100.0, 100.0)]);
+    let g = Graph::build(&[road.clone(), bridge.clone()], Noding::Vertices, &planar()).unwrap();
+    assert_eq!((g.node_count(), g.edge_count(), g.components().len()), (4, 2, 2));
+    let g = Graph::build(&[road.clone(), bridge], Noding::Planar, &planar()).unwrap();
+    assert_eq!((g.node_count(), g.edge_count(), g.components().len()), (5, 4, 1));
+    assert_eq!(g.stats.crossing_points, 2);
+    assert!((g.length_m() - 400.0).abs() < 1e-9);
+
+    // A T: the stem ends on the road's interior.
+    let stem = line(&[(50.0, 0.0), (50.0, 80.0)]);
+    let g = Graph::build(&[road.clone(), stem], Noding::Planar, &planar()).unwrap();
+    assert_eq!((g.node_count(), g.edge_count(), g.components().len()), (4, 3, 1));
+
+    // An overlap: two lines drawn on top of each other for 50 m.
+    let other = line(&[(150.0, 0.0), (250.0, 0.0), (250.0, 50.0)]);
+    let g = Graph::build(&[road, other], Noding::Planar, &planar()).unwrap();
+    assert_eq!(g.components().len(), 1);
+    // Nodes: the line ends 0, 200 (also an overlap end), 250/50, and the other overlap end 150; the
+    // bend at 250/0 stays a shape point. The overlap is two parallel edges.
+    assert_eq!((g.node_count(), g.edge_count()), (4, 4));
+    assert_eq!(g.stats.crossing_points, 2);
+}
+
+/// Degenerate lines are counted, not silently lost; disconnected pieces are kept and sized.
+#[test]
+fn degenerate_lines_and_components() {
+    let lines = vec![
+        line(&[(0.0, 0.0), (100.0, 0.0), (100.0, 100.0)]),
+        line(&[(0.0, 0.0), (0.0, 0.001)]),
+        line(&[(500.0, 500.0), (600.0, 500.0)]),
+        line(&[(900.0, 900.0), (900.0, 900.0)]),
+    ];
+    let g = Graph::build(&lines, Noding::Vertices, &planar()).unwrap();
+    assert_eq!(g.stats.lines, 4);
+    assert_eq!(g.stats.degenerate_lines, 2);
+    assert_eq!(g.components().len(), 2);
+    assert_eq!(g.components()[0], Component { nodes: 2, edges: 1, length_m: 200.0 });
+    assert_eq!(g.components()[1], Component { nodes: 2, edges: 1, length_m: 100.0 });
+    assert_eq!(g.component_of(g.edge(g.edges().iter().position(|e| e.line == 2).unwrap() as u32).from), 1);
+}
+
+/// Ellipsoidal lengths: the frame's geodesic, and the scale is the projection's (≠ 1 off the
+/// central meridian of the zone).
+#[test]
+fn ellipsoidal_lengths_carry_the_scale() {
+    let f = Frame::new("EPSG:4527", Method::Ellipsoidal).unwrap();
+    let l = line_string![(x: X0, y: Y0), (x: X0 + 1000.0, y: Y0)];
+    let g = Graph::build(std::slice::from_ref(&l), Noding::Vertices, &f).unwrap();
+    let e = g.edge(0);
+    assert!((e.length_m - f.line_length_m(&l).unwrap()).abs() < 1e-9);
+    assert!((e.planar_m - 1000.0).abs() < 1e-9);
+    assert!((e.scale() - 1.0).abs() > 1e-6 && (e.scale() - 1.0).abs() < 1e-3, "scale {}", e.scale());
+}
+
+/// Seeded random straight lines in general position: planar noding finds exactly the crossings a
+/// brute-force test of every pair finds (2 nodes and 2 edges more per crossing), and the components
+/// are those of a union-find over the crossing pairs.
+#[test]
+fn planar_noding_matches_brute_force_crossings() {
+    let mut state = 0x853c49e6748fea9bu64;
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        (state >> 11) as f64 / (1u64 << 53) as f64
+    };
+    let n = 150;
+    let lines: Vec<LineString<f64>> = (0..n)
+        .map(|_| {
+            let (x, y) = (next() * 1000.0, next() * 1000.0);
+            line(&[(x, y), (x + (next() - 0.5) * 300.0, y + (next() - 0.5) * 300.0)])
+        })
+        .collect();
+    let cross = |a: &LineString<f64>, b: &LineString<f64>| {
+        let o = |p: Coord<f64>, q: Coord<f64>, r: Coord<f64>| (q.x - p.x) * (r.y - p.y) - (q.y - p.y) * (r.x - p.x);
+        let (p1, p2, q1, q2) = (a.0[0], a.0[1], b.0[0], b.0[1]);
+        o(p1, p2, q1) * o(p1, p2, q2) < 0.0 && o(q1, q2, p1) * o(q1, q2, p2) < 0.0
+    };
+    let mut parent: Vec<usize> = (0..n).collect();
+    fn root(p: &mut [usize], mut i: usize) -> usize {
+        while p[i] != i {
+            p[i] = p[p[i]];
+            i = p[i];
+        }
+        i
+    }
+    let mut k = 0;
+    for i in 0..n {
+        for j in i + 1..n {
+            if cross(&lines[i], &lines[j]) {
+                k += 1;
+                let (a, b) = (root(&mut parent, i), root(&mut parent, j));
+                parent[a] = b;
+            }
+        }
+    }
+    let groups = (0..n).filter(|&i| root(&mut parent, i) == i).count();
+    assert!(k > 50, "the fixture must cross often ({k})");
+    let g = Graph::build(&lines, Noding::Planar, &planar()).unwrap();
+    assert_eq!(g.stats.crossing_points, 2 * k as u64);
+    assert_eq!(g.node_count(), 2 * n + k);
+    assert_eq!(g.edge_count(), n + 2 * k);
+    assert_eq!(g.components().len(), groups);
+    let total: f64 = lines.iter().map(|l| (l.0[1] - l.0[0]).x.hypot((l.0[1] - l.0[0]).y)).sum();
+    assert!((g.length_m() - total).abs() < 1e-6);
+}

@@ -1,0 +1,150 @@
+//! Shortest walking distances: one multi-source, distance-bounded Dijkstra per facility type.
+//!
+//! All facilities of a type are sources at once, each node starting at the walk from its nearest
+//! facility to it (snap leg plus the way along the facility's edge). One search over the graph then
+//! gives, at every node, the distance to the nearest facility of the type, so the cost grows with the
+//! number of types, not with the number of homes; a home reads its distance off its edge's two end
+//! nodes ([`distance_to`]). The search stops at `max_m`: nodes farther than that keep `f64::INFINITY`.
+//!
+//! With edge snapping a home and a facility on the same edge may be closer along the edge than
+//! through either end node; [`EdgeSources`] keeps the facilities by edge for that direct walk.
+//!
+//! Edges are walked both ways (walking ignores one-way streets).
+
+use std::cmp::Ordering;
+use std::collections::BinaryHeap;
+
+use super::graph::Graph;
+use super::snap::{Anchor, Snap};
+
+/// A search source: a node and the walk already done to reach it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Source {
+    pub node: u32,
+    pub dist_m: f64,
+}
+
+/// A heap entry ordered so that `BinaryHeap` (a max-heap) pops the smallest distance first.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Entry {
+    dist_m: f64,
+    node: u32,
+}
+
+impl Eq for Entry {}
+
+impl Ord for Entry {
+    fn cmp(&self, other: &Self) -> Ordering {
+        other.dist_m.total_cmp(&self.dist_m).then_with(|| other.node.cmp(&self.node))
+    }
+}
+
+impl PartialOrd for Entry {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+/// Reusable buffers for repeated searches on one graph.
+#[derive(Debug, Default)]
+pub struct Search {
+    dist: Vec<f64>,
+    heap: BinaryHeap<Entry>,
+}
+
+impl Search {
+    pub fn new() -> Search {
+        Search::default()
+    }
+
+    /// Runs one multi-source Dijkstra bounded at `max_m` metres; returns the distance of every node
+    /// (`f64::INFINITY` when unreached or farther than `max_m`).
+    pub fn run(&mut self, graph: &Graph, sources: &[Source], max_m: f64) -> &[f64] {
+        self.dist.clear();
+        self.dist.resize(graph.node_count(), f64::INFINITY);
+        self.heap.clear();
+        for s in sources {
+            if s.dist_m <= max_m && s.dist_m < self.dist[s.node as usize] {
+                self.dist[s.node as usize] = s.dist_m;
+                self.heap.push(Entry { dist_m: s.dist_m, node: s.node });
+            }
+        }
+        while let Some(Entry { dist_m, node }) = self.heap.pop() {
+            if dist_m > self.dist[node as usize] {
+                continue; // a stale entry: the node was settled closer
+            }
+            for a in graph.adjacent(node) {
+                let d = dist_m + graph.edge(a.edge).length_m;
+                if d <= max_m && d < self.dist[a.node as usize] {
+                    self.dist[a.node as usize] = d;
+                    self.heap.push(Entry { dist_m: d, node: a.node });
+                }
+            }
+        }
+        &self.dist
+    }
+}
+
+/// Facilities of one type by the edge they are snapped to, for the walk along a shared edge.
+#[derive(Debug, Default, Clone)]
+pub struct EdgeSources {
+    /// (edge, metres from its `from` node, snap leg), sorted by edge.
+    on_edge: Vec<(u32, f64, f64)>,
+}
+
+/// The sources of one search: the end nodes of every snapped facility with the walk to each, and
+/// the facilities by edge.
+pub fn sources<'a>(graph: &Graph, snaps: impl IntoIterator<Item = &'a Snap>) -> (Vec<Source>, EdgeSources) {
+    let mut out = Vec::new();
+    let mut on_edge = Vec::new();
+    for s in snaps {
+        match s.anchor {
+            Anchor::Node(node) => out.push(Source { node, dist_m: 0.0 }),
+            Anchor::Edge { edge, along_m } => {
+                let e = graph.edge(edge);
+                out.push(Source { node: e.from, dist_m: s.snap_m + along_m });
+                out.push(Source { node: e.to, dist_m: s.snap_m + (e.length_m - along_m) });
+                on_edge.push((edge, along_m, s.snap_m));
+            }
+        }
+    }
+    on_edge.sort_by(|a, b| a.0.cmp(&b.0).then(a.1.total_cmp(&b.1)));
+    (out, EdgeSources { on_edge })
+}
+
+impl EdgeSources {
+    /// The shortest direct walk along `edge` from `along_m` to a facility on the same edge
+    /// (facility leg included, the home's leg not), or infinity.
+    pub fn direct(&self, edge: u32, along_m: f64) -> f64 {
+        self.on(edge).map(|(a, leg)| (along_m - a).abs() + leg).fold(f64::INFINITY, f64::min)
+    }
+
+    /// The facilities on `edge`: metres from its `from` node, and snap leg.
+    pub fn on(&self, edge: u32) -> impl Iterator<Item = (f64, f64)> + '_ {
+        let start = self.on_edge.partition_point(|x| x.0 < edge);
+        self.on_edge[start..].iter().take_while(move |x| x.0 == edge).map(|&(_, a, leg)| (a, leg))
+    }
+}
+
+/// The walking distance from a snapped point to the nearest source of a search, given the node
+/// distances `dist` of that search; infinity when none is within `max_m`.
+pub fn distance_to(graph: &Graph, dist: &[f64], same_edge: &EdgeSources, snap: &Snap, max_m: f64) -> f64 {
+    let d = match snap.anchor {
+        Anchor::Node(n) => dist[n as usize],
+        Anchor::Edge { edge, along_m } => {
+            let e = graph.edge(edge);
+            let via_from = along_m + dist[e.from as usize];
+            let via_to = (e.length_m - along_m) + dist[e.to as usize];
+            snap.snap_m + via_from.min(via_to).min(same_edge.direct(edge, along_m))
+        }
+    };
+    if d <= max_m {
+        d
+    } else {
+        f64::INFINITY
+    }
+}
+
+#[cfg(test)]
+#[path = "routing_tests.rs"]
+mod tests;

@@ -1,0 +1,185 @@
+use super::*;
+use crate::index::graph::{Graph, Noding};
+use crate::normalise::crs::{Frame, Method};
+use geo::{Coord, LineString};
+
+const X0: f64 = 39_480_000.0;
+const Y0: f64 = 3_515_000.0;
+
+/// xorshift64: a fixed-seed generator written here so that the tests need no crate and never change.
+fn rng(seed: u64) -> impl FnMut() -> f64 {
+    let mut state = seed.max(1);
+    move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        (state >> 11) as f64 / (1u64 << 53) as f64
+    }
+}
+
+/// A random graph: `n` points in a 1 km square joined by `m` straight or bent lines between random
+/// pairs, joined where they share an end (vertex noding). Pieces are usually disconnected.
+fn random_graph(frame: &Frame, next: &mut impl FnMut() -> f64, n: usize, m: usize) -> Graph {
+    let pts: Vec<Coord<f64>> = (0..n).map(|_| Coord { x: X0 + next() * 1000.0, y: Y0 + next() * 1000.0 }).collect();
+    let lines: Vec<LineString<f64>> = (0..m)
+        .map(|_| {
+            let a = pts[(next() * n as f64) as usize % n];
+            let b = pts[(next() * n as f64) as usize % n];
+            if next() < 0.3 {
+                // A bent line: its middle vertex is a shape point, not a node.
+                let mid = Coord { x: (a.x + b.x) / 2.0 + (next() - 0.5) * 80.0, y: (a.y + b.y) / 2.0 + 31.0 };
+                LineString(vec![a, mid, b])
+            } else {
+                LineString(vec![a, b])
+            }
+        })
+        .collect();
+    Graph::build(&lines, Noding::Vertices, frame).unwrap()
+}
+
+/// All-pairs shortest paths by Floyd–Warshall over an explicit edge list.
+fn floyd_warshall(n: usize, edges: &[(usize, usize, f64)]) -> Vec<Vec<f64>> {
+    let mut d = vec![vec![f64::INFINITY; n]; n];
+    for (i, row) in d.iter_mut().enumerate() {
+        row[i] = 0.0;
+    }
+    for &(a, b, w) in edges {
+        d[a][b] = d[a][b].min(w);
+        d[b][a] = d[b][a].min(w);
+    }
+    for k in 0..n {
+        for i in 0..n {
+            if d[i][k].is_infinite() {
+                continue;
+            }
+            for j in 0..n {
+                let via = d[i][k] + d[k][j];
+                if via < d[i][j] {
+                    d[i][j] = via;
+                }
+            }
+        }
+    }
+    d
+}
+
+#[test]
+fn dijkstra_matches_floyd_warshall() {
+    let frame = Frame::new("EPSG:4527", Method::Planar).unwrap();
+    let mut next = rng(0x5eed_0001);
+    let mut compared = 0;
+    for round in 0..40 {
+        let g = random_graph(&frame, &mut next, 12 + round % 20, 10 + round * 2);
+        let n = g.node_count();
+        let edges: Vec<(usize, usize, f64)> =
+            g.edges().iter().map(|e| (e.from as usize, e.to as usize, e.length_m)).collect();
+        let all = floyd_warshall(n, &edges);
+        let sources: Vec<Source> = (0..1 + round % 4)
+            .map(|_| Source { node: (next() * n as f64) as u32 % n as u32, dist_m: next() * 100.0 })
+            .collect();
+        let max_m = if round % 3 == 0 { f64::INFINITY } else { 200.0 + next() * 1500.0 };
+        let mut search = Search::new();
+        let got = search.run(&g, &sources, max_m).to_vec();
+        for v in 0..n {
+            let want = sources.iter().map(|s| s.dist_m + all[s.node as usize][v]).fold(f64::INFINITY, f64::min);
+            let want = if want <= max_m { want } else { f64::INFINITY };
+            if want.is_infinite() {
+                assert!(got[v].is_infinite(), "round {round} node {v}: got {} want unreached", got[v]);
+            } else {
+                assert!((got[v] - want).abs() < 1e-9, "round {round} node {v}: got {} want {want}", got[v]);
+                compared += 1;
+            }
+        }
+    }
+    assert!(compared > 300, "the random graphs must give many reachable pairs ({compared})");
+}
+
+/// Random snaps on random edges (some homes on a facility's edge): the distance read off the node
+/// distances equals Floyd–Warshall on a graph in which every snap point is a real node, with its
+/// edge split there and its leg a real edge.
+#[test]
+fn edge_snaps_match_a_split_graph() {
+    let frame = Frame::new("EPSG:4527", Method::Planar).unwrap();
+    let mut next = rng(0x5eed_0002);
+    let mut same_edge_cases = 0;
+    for round in 0..30 {
+        let g = random_graph(&frame, &mut next, 10 + round % 15, 12 + round);
+        let n = g.node_count();
+        let m = g.edge_count() as u32;
+        let random_snap = |next: &mut dyn FnMut() -> f64, edge: Option<u32>| {
+            let edge = edge.unwrap_or_else(|| (next() * m as f64) as u32 % m);
+            let along_m = next() * g.edge(edge).length_m;
+            Snap { anchor: Anchor::Edge { edge, along_m }, snap_m: next() * 40.0 }
+        };
+        let facilities: Vec<Snap> = (0..1 + round % 3).map(|_| random_snap(&mut next, None)).collect();
+        let mut origins: Vec<Snap> = (0..8).map(|_| random_snap(&mut next, None)).collect();
+        // Two homes on the first facility's edge, one on each side of it.
+        let Anchor::Edge { edge: fe, .. } = facilities[0].anchor else { unreachable!() };
+        origins.push(random_snap(&mut next, Some(fe)));
+        origins.push(random_snap(&mut next, Some(fe)));
+
+        // The split graph: node ids n.. are the snap points on their edges, then the points themselves.
+        let all_snaps: Vec<&Snap> = facilities.iter().chain(&origins).collect();
+        let k = all_snaps.len();
+        let mut edges: Vec<(usize, usize, f64)> = Vec::new();
+        for e in 0..m {
+            let edge = g.edge(e);
+            let mut cuts: Vec<(f64, usize)> = all_snaps
+                .iter()
+                .enumerate()
+                .filter_map(|(i, s)| match s.anchor {
+                    Anchor::Edge { edge, along_m } if edge == e => Some((along_m, n + i)),
+                    _ => None,
+                })
+                .collect();
+            cuts.sort_by(|a, b| a.0.total_cmp(&b.0));
+            let (mut at, mut node) = (0.0, edge.from as usize);
+            for (along, cut) in cuts {
+                edges.push((node, cut, along - at));
+                at = along;
+                node = cut;
+            }
+            edges.push((node, edge.to as usize, edge.length_m - at));
+        }
+        for (i, s) in all_snaps.iter().enumerate() {
+            edges.push((n + i, n + k + i, s.snap_m));
+        }
+        let all = floyd_warshall(n + 2 * k, &edges);
+
+        let (srcs, same) = sources(&g, &facilities);
+        let mut search = Search::new();
+        let dist = search.run(&g, &srcs, f64::INFINITY).to_vec();
+        for (j, o) in origins.iter().enumerate() {
+            let oi = n + k + facilities.len() + j;
+            let want = (0..facilities.len()).map(|f| all[n + k + f][oi]).fold(f64::INFINITY, f64::min);
+            let got = distance_to(&g, &dist, &same, o, f64::INFINITY);
+            if want.is_infinite() {
+                assert!(got.is_infinite(), "round {round} origin {j}: got {got}, want unreachable");
+            } else {
+                assert!((got - want).abs() < 1e-9, "round {round} origin {j}: got {got} want {want}");
+            }
+            if matches!(o.anchor, Anchor::Edge { edge, .. } if edge == fe) {
+                same_edge_cases += 1;
+            }
+        }
+    }
+    assert!(same_edge_cases >= 60);
+}
+
+/// A home and a facility on one long edge: the direct walk along the edge, not a detour through an
+/// end node, and the bound applies to the total.
+#[test]
+fn same_edge_walk_is_direct() {
+    let frame = Frame::new("EPSG:4527", Method::Planar).unwrap();
+    let line = LineString(vec![Coord { x: X0, y: Y0 }, Coord { x: X0 + 1000.0, y: Y0 }]);
+    let g = Graph::build(&[line], Noding::Vertices, &frame).unwrap();
+    let fac = Snap { anchor: Anchor::Edge { edge: 0, along_m: 500.0 }, snap_m: 10.0 };
+    let home = Snap { anchor: Anchor::Edge { edge: 0, along_m: 450.0 }, snap_m: 5.0 };
+    let (srcs, same) = sources(&g, [&fac]);
+    let mut search = Search::new();
+    let dist = search.run(&g, &srcs, 2000.0).to_vec();
+    assert!((distance_to(&g, &dist, &same, &home, 2000.0) - 65.0).abs() < 1e-9);
+    // Through the nodes it would be 5 + 450 + 510 = 965 m.
+    assert!((dist[0] - 510.0).abs() < 1e-9);
+    assert!(distance_to(&g, &dist, &same, &home, 60.0).is_infinite());
+}
