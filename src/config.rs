@@ -23,6 +23,8 @@ pub struct CityConfig {
     #[serde(default)]
     pub layers: Layers,
     pub road_density: Option<RoadDensitySection>,
+    pub park_mix: Option<ParkMixSection>,
+    pub living_circle: Option<LivingCircleSection>,
 }
 
 /// `[city]`: name and defaults for every layer.
@@ -49,9 +51,30 @@ fn default_measure() -> String {
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Layers {
+    /// Built-up areas (road density).
     pub areas: Option<LayerConfig>,
+    /// Road centrelines (road density, walking network).
     pub roads: Option<LayerConfig>,
+    /// Land-use parcels (park mix).
+    pub landuse: Option<LayerConfig>,
+    /// Industrial parks (park mix; or `park_mix.parks_from_class`).
+    pub parks: Option<LayerConfig>,
+    /// Homes or residential parcels (living circle).
+    pub origins: Option<LayerConfig>,
+    /// Facility layers (living circle); OSM keeps them as points and polygons, so several may be given.
+    #[serde(default)]
+    pub facilities: Vec<LayerConfig>,
 }
+
+/// The field roles each layer may name in `fields`.
+pub const FIELD_ROLES: &[(&str, &[&str])] = &[
+    ("areas", &["id", "name", "kind"]),
+    ("roads", &["grade", "width"]),
+    ("landuse", &["class"]),
+    ("parks", &["id", "name"]),
+    ("origins", &["id", "population"]),
+    ("facilities", &["type"]),
+];
 
 /// One layer: where it is, how to filter and read it, and the fields the indicators use.
 #[derive(Debug, Clone, Deserialize)]
@@ -82,6 +105,49 @@ pub struct RoadDensitySection {
     pub targets: BTreeMap<String, f64>,
     pub grid_m: Option<f64>,
     pub max_width_m: Option<f64>,
+}
+
+/// `[park_mix]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ParkMixSection {
+    /// Class table: tdt2023, gbt21010, gb50137, osm, or a file.
+    pub classes: Option<String>,
+    /// Mix categories [default: residential, community_service, public_service, commercial].
+    pub mix: Option<Vec<String>>,
+    /// Band in percent, `[min, max]` [default: the plan's 20–30].
+    pub band: Option<[f64; 2]>,
+    /// Without `[layers.parks]`: derive parks from parcels of this category.
+    pub parks_from_class: Option<String>,
+    pub merge_gap_m: Option<f64>,
+}
+
+/// `[living_circle]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LivingCircleSection {
+    /// Facility-type table: cn, osm, or a file.
+    pub facility_types: Option<String>,
+    /// Tier table: gb50180, osm, or a file.
+    pub tiers: Option<String>,
+    /// `table` (each need's own distance) or `minutes` (the tier's minutes at the walking speed).
+    pub thresholds: Option<String>,
+    pub walk_speed_m_per_min: Option<f64>,
+    /// `edge` (default) or `node`.
+    pub snap: Option<String>,
+    pub max_snap_m: Option<f64>,
+    pub max_walk_m: Option<f64>,
+    /// `vertices` (default) or `planar`.
+    pub noding: Option<String>,
+    /// `network` (default) or `buffer`.
+    pub method: Option<String>,
+    /// Write the service areas layer.
+    #[serde(default)]
+    pub service_areas: bool,
+    /// Coverage targets by tier minutes (`"15" = 0.8`): share of residential area (of origins when
+    /// they have no area) within the tier.
+    #[serde(default)]
+    pub coverage_targets: BTreeMap<String, f64>,
 }
 
 impl LayerConfig {
@@ -146,7 +212,8 @@ impl City {
     pub fn input_files(&self) -> Vec<PathBuf> {
         let layers = &self.config.layers;
         let mut files = Vec::new();
-        for l in [&layers.areas, &layers.roads].into_iter().flatten() {
+        let all = [&layers.areas, &layers.roads, &layers.landuse, &layers.parks, &layers.origins];
+        for l in all.into_iter().flatten().chain(layers.facilities.iter()) {
             let p = PathBuf::from(resolve(&self.base, &l.source));
             if p.extension().is_some_and(|e| e.eq_ignore_ascii_case("shp")) {
                 for ext in ["dbf", "shx", "prj", "cpg"] {
@@ -172,14 +239,64 @@ pub fn parse(text: &str, label: &str) -> Result<CityConfig> {
             c.city.measure
         )));
     }
-    if let Some(l) = &c.layers.areas {
-        l.check_fields("areas", &["id", "name", "kind"]).map_err(|e| Error::Usage(format!("{label}: {e}")))?;
+    let l = &c.layers;
+    let named: Vec<(&str, &LayerConfig)> = [
+        ("areas", &l.areas),
+        ("roads", &l.roads),
+        ("landuse", &l.landuse),
+        ("parks", &l.parks),
+        ("origins", &l.origins),
+    ]
+    .into_iter()
+    .filter_map(|(n, x)| x.as_ref().map(|x| (n, x)))
+    .chain(l.facilities.iter().map(|x| ("facilities", x)))
+    .collect();
+    for (name, layer) in named {
+        let roles = FIELD_ROLES.iter().find(|(n, _)| *n == name).map(|(_, r)| *r).unwrap_or(&[]);
+        layer.check_fields(name, roles).map_err(|e| Error::Usage(format!("{label}: {e}")))?;
     }
-    if let Some(l) = &c.layers.roads {
-        l.check_fields("roads", &["grade", "width"]).map_err(|e| Error::Usage(format!("{label}: {e}")))?;
+    let need = |ok: bool, what: &str| -> Result<()> {
+        if ok {
+            Ok(())
+        } else {
+            Err(Error::Usage(format!("{label}: {what}")))
+        }
+    };
+    if c.road_density.is_some() {
+        need(l.areas.is_some() && l.roads.is_some(), "[road_density] needs [layers.areas] and [layers.roads]")?;
     }
-    if c.road_density.is_some() && (c.layers.areas.is_none() || c.layers.roads.is_none()) {
-        return Err(Error::Usage(format!("{label}: [road_density] needs [layers.areas] and [layers.roads]")));
+    if let Some(pm) = &c.park_mix {
+        need(l.landuse.is_some(), "[park_mix] needs [layers.landuse]")?;
+        need(
+            l.parks.is_some() != pm.parks_from_class.is_some(),
+            "[park_mix] needs exactly one of [layers.parks] and park_mix.parks_from_class",
+        )?;
+    }
+    if let Some(lc) = &c.living_circle {
+        need(l.origins.is_some(), "[living_circle] needs [layers.origins]")?;
+        need(!l.facilities.is_empty(), "[living_circle] needs [[layers.facilities]]")?;
+        need(
+            l.roads.is_some() || lc.method.as_deref() == Some("buffer"),
+            "[living_circle] needs [layers.roads] (the walking network) unless method = \"buffer\"",
+        )?;
+        let first = &l.facilities[0];
+        need(
+            l.facilities.iter().all(|f| f.filter == first.filter && f.crs == first.crs && f.fields == first.fields),
+            "[[layers.facilities]]: every facilities layer must share where, crs and fields",
+        )?;
+        for (key, allowed) in [
+            (&lc.thresholds, &["table", "minutes"][..]),
+            (&lc.snap, &["edge", "node"][..]),
+            (&lc.noding, &["vertices", "planar"][..]),
+            (&lc.method, &["network", "buffer"][..]),
+        ] {
+            if let Some(v) = key {
+                need(
+                    allowed.contains(&v.as_str()),
+                    &format!("living_circle: \"{v}\" is not one of {}", allowed.join(", ")),
+                )?;
+            }
+        }
     }
     Ok(config)
 }

@@ -325,13 +325,17 @@ pub fn land_code(code: &str) -> Option<&'static LandCode> {
     LAND_CODES.iter().find(|c| c.code == code)
 }
 
+/// Facilities of a type sit on a lattice this many service radii apart: dense enough that most
+/// homes reach each type within its radius along the streets, sparse enough that some do not.
+pub const LATTICE_FACTOR: f64 = 0.9;
+
 /// A facility type: its name as bureaus write it, the service radius used to space it (GB 50180
 /// Appendix C values), and the land-use code of its parcel in each scheme.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct FacilityType {
     /// Value of the `type` field.
     pub name: &'static str,
-    /// Service radius in metres; facilities are spaced about twice this far apart.
+    /// Service radius in metres; facilities are spaced about [`LATTICE_FACTOR`] times this far apart.
     pub radius_m: f64,
     /// Parcel code when the parcel is coded in 用地用海.
     pub code_yongdi: &'static str,
@@ -352,8 +356,8 @@ const fn ft(
     FacilityType { name, radius_m, code_yongdi, code_sandiao, own_parcel }
 }
 
-/// The ten facility types of the demo.
-pub const FACILITY_TYPES: [FacilityType; 10] = [
+/// The eleven facility types of the demo.
+pub const FACILITY_TYPES: [FacilityType; 11] = [
     ft("幼儿园", 300.0, "080404", "08H2", true),
     ft("小学", 500.0, "080403", "08H2", true),
     ft("初中", 1000.0, "0804", "08H2", true),
@@ -363,6 +367,7 @@ pub const FACILITY_TYPES: [FacilityType; 10] = [
     ft("老年人日间照料中心", 300.0, "0702", "08H1", false),
     ft("社区服务站", 300.0, "0702", "08H1", true),
     ft("文化活动中心", 1000.0, "080302", "08H2", true),
+    ft("文化活动站", 500.0, "080302", "08H2", false),
     ft("运动场地", 500.0, "0805", "08H2", true),
 ];
 
@@ -1313,14 +1318,14 @@ impl<'a> Town<'a> {
         b.zone == Zone::Urban && b.primary_use() == Use::Residential
     }
 
-    /// Puts facilities of each type on a lattice about twice the type's radius apart, each in the
+    /// Puts facilities of each type on a lattice about [`LATTICE_FACTOR`] radii apart, each in the
     /// nearest residential block.
     fn place_facilities(&mut self) {
         let mean = (self.spec.spacing.0 + self.spec.spacing.1) / 2.0;
         const NEIGHBOURS: [(i64, i64); 9] =
             [(0, 0), (1, 0), (0, 1), (-1, 0), (0, -1), (1, 1), (-1, 1), (-1, -1), (1, -1)];
         for (t, ty) in FACILITY_TYPES.iter().enumerate() {
-            let period = ((2.0 * ty.radius_m / mean).round() as usize).max(1);
+            let period = ((LATTICE_FACTOR * ty.radius_m / mean).round() as usize).max(1);
             let offset =
                 |axis: u64| (self.rng.unit(&[self.area_key, K_LATTICE, t as u64, axis]) * period as f64) as usize;
             let (ox, oy) = (offset(0), offset(1));
@@ -1377,13 +1382,17 @@ impl<'a> Town<'a> {
         if !self.spec.unknowns {
             return;
         }
-        if let Some(b) = self.blocks.iter_mut().find(|b| {
+        // A residential strip at the end of an urban block that keeps at least one other
+        // residential strip (facilities may take strips of their own).
+        let fits = |b: &Block, keep: usize| {
             b.zone == Zone::Urban
-                && b.hosts.is_empty()
                 && b.uses.len() >= 2
                 && !b.stub
-                && b.uses.iter().all(|u| *u == Use::Residential)
-        }) {
+                && b.uses.last() == Some(&Use::Residential)
+                && b.uses.iter().filter(|u| **u == Use::Residential).count() > keep
+        };
+        let pick = self.blocks.iter().position(|b| fits(b, 1)).or_else(|| self.blocks.iter().position(|b| fits(b, 0)));
+        if let Some(b) = pick.map(|i| &mut self.blocks[i]) {
             let last = b.uses.len() - 1;
             b.uses[last] = Use::Unknown;
         }
@@ -1672,7 +1681,8 @@ impl<'a> Town<'a> {
             let by_col = self.vlines[bi].as_ref().filter(|l| l.half_width_on(bj) > 0.0);
             by_row.or(by_col).map_or_else(|| self.spec.short.to_string(), |l| l.name.clone())
         };
-        let mut toilet: Option<(u64, usize, usize)> = None;
+        // The unknown facility goes to the candidate block with the fewest facilities (ties by hash).
+        let mut toilet: Option<((usize, u64), usize, usize)> = None;
         for bj in 0..self.ny {
             for bi in 0..self.nx {
                 let b = &self.blocks[self.block_index(bi, bj)];
@@ -1691,10 +1701,10 @@ impl<'a> Town<'a> {
                     };
                     push(out, at, &road_name(bi, bj), FACILITY_TYPES[t].name);
                 }
-                if self.spec.unknowns && m == 0 && self.is_host_candidate(bi as i64, bj as i64) {
-                    let h = self.rng.hash(&[self.area_key, K_TOILET, bi as u64, bj as u64]);
-                    if toilet.is_none_or(|(best, _, _)| h < best) {
-                        toilet = Some((h, bi, bj));
+                if self.spec.unknowns && self.is_host_candidate(bi as i64, bj as i64) {
+                    let key = (m, self.rng.hash(&[self.area_key, K_TOILET, bi as u64, bj as u64]));
+                    if toilet.is_none_or(|(best, _, _)| key < best) {
+                        toilet = Some((key, bi, bj));
                     }
                 }
             }

@@ -64,7 +64,7 @@ fn batch_of_cities_with_one_broken() {
             assert!(combined.contains(line), "{city}: {line}");
         }
     }
-    assert_eq!(combined.lines().count(), 1 + 2 + 11 + 7, "{combined}");
+    assert_eq!(combined.lines().count(), 1 + 7 + 11 + 7, "{combined}");
     // Lu'an's districts: areas within 1% of the data README's figures (金安区 1,654 km², 霍邱县 3,225 km²).
     let luan_fc = read_collection(&out.join("luan/road_density.geojson"));
     for (name, km2) in [("金安区", 1654.0), ("霍邱县", 3225.0), ("金寨县", 3917.0)] {

@@ -323,6 +323,9 @@ fn check_facilities(city: &City, seed: u64) {
         .map(|p| polygons(&p.geom).centroid().unwrap())
         .filter(|c| areas.iter().any(|a| a.intersects(c)))
         .collect();
+    // Every type reaches many homes in a straight line; the 300 m types leave some uncovered, so
+    // the living circle has gaps to show.
+    let mut uncovered_somewhere = false;
     for ty in &FACILITY_TYPES {
         let covered = homes
             .iter()
@@ -330,8 +333,10 @@ fn check_facilities(city: &City, seed: u64) {
             .count();
         let share = covered as f64 / homes.len() as f64;
         println!("seed {seed}: {} within {} m of {:.3} of homes", ty.name, ty.radius_m, share);
-        assert!((0.3..1.0).contains(&share), "{}: {share}", ty.name);
+        assert!((0.3..=1.0).contains(&share), "{}: {share}", ty.name);
+        uncovered_somewhere |= share < 1.0;
     }
+    assert!(uncovered_somewhere, "seed {seed}: every home covered by every type");
 }
 
 #[test]

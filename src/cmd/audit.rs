@@ -5,10 +5,16 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{json, Value};
 
+use super::living_circle::LivingCircleRun;
+use super::park_mix::ParkMixRun;
 use super::road_density::{execute_to, summary_json, OutPaths, RoadDensityRun};
 use super::write_json;
-use crate::cli::{AuditArgs, CheckArgs, CommonArgs, InitArgs, MeasureArg, RoadDensityArgs};
+use crate::cli::{
+    AuditArgs, CheckArgs, CommonArgs, DistanceArg, InitArgs, LivingCircleArgs, MeasureArg, NodingArg, ParkMixArgs,
+    RoadDensityArgs, SnapArg, ThresholdsArg,
+};
 use crate::config::{City, LayerConfig};
+use crate::indicators::park_mix::Status;
 use crate::ingest::{read_layer, GeomKind, LayerReport, LayerSource, LayerSpec};
 use crate::normalise::crs::{SourceCrs, ToLonLat};
 use crate::output::summary::{write_csv, SummaryRow};
@@ -89,6 +95,139 @@ pub fn road_density_rows(run: &RoadDensityRun) -> Vec<SummaryRow> {
         .collect()
 }
 
+/// A table given in a city file: a preset name as it is, a file path resolved against the file.
+fn table_arg(city: &City, presets: &[(&str, &str)], value: &Option<String>) -> Option<String> {
+    value.as_ref().map(|v| {
+        if presets.iter().any(|(n, _)| n == v) {
+            v.clone()
+        } else {
+            crate::config::resolve(&city.base, v)
+        }
+    })
+}
+
+/// The park-mix arguments a city file stands for.
+pub fn park_mix_args(city: &City, out_dir: &Path) -> Option<ParkMixArgs> {
+    let pm = city.config.park_mix.as_ref()?;
+    let landuse = city.config.layers.landuse.as_ref()?;
+    let parks = city.config.layers.parks.as_ref();
+    Some(ParkMixArgs {
+        landuse: landuse.source_text(&city.base),
+        landuse_where: landuse.filter.clone(),
+        landuse_crs: landuse.crs.clone(),
+        parks: parks.map(|p| p.source_text(&city.base)),
+        parks_where: parks.and_then(|p| p.filter.clone()),
+        parks_crs: parks.and_then(|p| p.crs.clone()),
+        id_field: parks.and_then(|p| p.field("id")),
+        name_field: parks.and_then(|p| p.field("name")),
+        classes: table_arg(city, crate::normalise::classes::PRESETS, &pm.classes),
+        class_field: landuse.field("class"),
+        mix: pm.mix.as_ref().map(|m| m.join(",")),
+        band: pm.band.map(|[a, b]| format!("{a}-{b}")).unwrap_or_else(|| "20-30".into()),
+        parks_from_class: pm.parks_from_class.clone(),
+        merge_gap_m: pm.merge_gap_m,
+        common: common(city, None),
+        output: out_dir.join("park_mix.geojson"),
+    })
+}
+
+/// The living-circle arguments a city file stands for.
+pub fn living_circle_args(city: &City, out_dir: &Path) -> Option<LivingCircleArgs> {
+    let lc = city.config.living_circle.as_ref()?;
+    let layers = &city.config.layers;
+    let origins = layers.origins.as_ref()?;
+    let first = layers.facilities.first()?;
+    let roads = layers.roads.as_ref();
+    Some(LivingCircleArgs {
+        roads: roads.map(|r| r.source_text(&city.base)).unwrap_or_default(),
+        roads_where: roads.and_then(|r| r.filter.clone()),
+        roads_crs: roads.and_then(|r| r.crs.clone()),
+        grade_field: roads.and_then(|r| r.field("grade")),
+        grades: city
+            .config
+            .road_density
+            .as_ref()
+            .and_then(|rd| table_arg(city, crate::normalise::grades::PRESETS, &rd.grades)),
+        origins: origins.source_text(&city.base),
+        origins_where: origins.filter.clone(),
+        origins_crs: origins.crs.clone(),
+        id_field: origins.field("id"),
+        population_field: origins.field("population"),
+        facilities: layers.facilities.iter().map(|f| f.source_text(&city.base)).collect(),
+        facilities_where: first.filter.clone(),
+        facilities_crs: first.crs.clone(),
+        type_field: first.field("type"),
+        facility_types: table_arg(city, crate::normalise::facility_types::PRESETS, &lc.facility_types),
+        tiers: table_arg(city, crate::normalise::tiers::PRESETS, &lc.tiers),
+        thresholds: if lc.thresholds.as_deref() == Some("minutes") {
+            ThresholdsArg::Minutes
+        } else {
+            ThresholdsArg::Table
+        },
+        walk_speed: lc.walk_speed_m_per_min.unwrap_or(60.0),
+        snap: if lc.snap.as_deref() == Some("node") { SnapArg::Node } else { SnapArg::Edge },
+        max_snap: lc.max_snap_m.unwrap_or(500.0),
+        max_walk: lc.max_walk_m,
+        noding: if lc.noding.as_deref() == Some("planar") { NodingArg::Planar } else { NodingArg::Vertices },
+        method: if lc.method.as_deref() == Some("buffer") { DistanceArg::Buffer } else { DistanceArg::Network },
+        service_areas: lc.service_areas,
+        export_graph: None,
+        common: common(city, None),
+        output: out_dir.join("living_circle.geojson"),
+    })
+}
+
+/// The summary rows of a park-mix run: the mix share of each park against the band.
+pub fn park_mix_rows(run: &ParkMixRun) -> Vec<SummaryRow> {
+    run.result
+        .parks
+        .iter()
+        .map(|p| {
+            SummaryRow {
+                indicator: "park_mix".into(),
+                indicator_zh: "产业园区生活配套用地占比".into(),
+                area_id: p.park_id.clone(),
+                area_name: p.name.clone(),
+                value: p.mix_share,
+                target: Some(run.params.band_min),
+                target_max: Some(run.params.band_max),
+                unit: "share".into(),
+                met: Some(p.status == Status::Within),
+            }
+            .rounded()
+        })
+        .collect()
+}
+
+/// The summary rows of a living-circle run: one per tier, for the whole city, by residential area
+/// (by count of origins when they have no area), against the city file's coverage target if any.
+pub fn living_circle_rows(run: &LivingCircleRun, targets: &std::collections::BTreeMap<String, f64>) -> Vec<SummaryRow> {
+    run.tiers
+        .tiers
+        .iter()
+        .zip(&run.result.tier_coverage)
+        .filter_map(|(tier, cov)| {
+            let value = cov.share_by_area().or_else(|| cov.share_by_count())?;
+            let target = targets.get(&tier.minutes.to_string()).copied();
+            Some(
+                SummaryRow {
+                    indicator: format!("living_circle_{}min", tier.minutes),
+                    indicator_zh: format!("{}分钟生活圈覆盖率", tier.minutes),
+                    area_id: "city".into(),
+                    area_name: None,
+                    value,
+                    target,
+                    target_max: None,
+                    unit: if cov.share_by_area().is_some() { "share of residential area" } else { "share of origins" }
+                        .into(),
+                    met: target.map(|t| value >= t),
+                }
+                .rounded(),
+            )
+        })
+        .collect()
+}
+
 /// Refuses an output folder whose files would overwrite an input.
 fn refuse_overwrite(inputs: &[String], outputs: &[PathBuf]) -> Result<()> {
     for o in outputs {
@@ -132,8 +271,35 @@ pub fn audit(city: &City, out_dir: &Path) -> Result<AuditOutcome> {
         measure = Some(run.measure.clone());
         indicators.insert("road_density".into(), summary_json(&run));
     }
+    if let Some(args) = park_mix_args(city, out_dir) {
+        let inputs: Vec<String> = std::iter::once(args.landuse.clone()).chain(args.parks.clone()).collect();
+        refuse_overwrite(&inputs, &[args.output.clone(), super::sibling(&args.output, "parcels")])?;
+        let run = super::park_mix::execute(&args)?;
+        rows.extend(park_mix_rows(&run));
+        layers.extend(run.reports.iter().cloned());
+        outputs.extend(run.outputs.iter().cloned());
+        measure.get_or_insert(run.measure.clone());
+        indicators.insert("park_mix".into(), super::park_mix::summary_json(&run));
+    }
+    if let Some(args) = living_circle_args(city, out_dir) {
+        let mut inputs = vec![args.roads.clone(), args.origins.clone()];
+        inputs.extend(args.facilities.iter().cloned());
+        let outs =
+            [args.output.clone(), super::sibling(&args.output, "gaps"), super::sibling(&args.output, "service_areas")];
+        refuse_overwrite(&inputs, &outs)?;
+        let run = super::living_circle::execute(&args)?;
+        let targets = city.config.living_circle.as_ref().map(|l| l.coverage_targets.clone()).unwrap_or_default();
+        rows.extend(living_circle_rows(&run, &targets));
+        layers.extend(run.reports.iter().cloned());
+        outputs.extend(run.outputs.iter().cloned());
+        measure.get_or_insert(run.measure.clone());
+        indicators.insert("living_circle".into(), super::living_circle::summary_json(&run, &args));
+    }
     if indicators.is_empty() {
-        return Err(Error::Usage(format!("{}: configures no indicator (add [road_density])", city.path.display())));
+        return Err(Error::Usage(format!(
+            "{}: configures no indicator (add [road_density], [park_mix] or [living_circle])",
+            city.path.display()
+        )));
     }
 
     let missed = rows.iter().filter(|r| r.met == Some(false)).count();
@@ -189,26 +355,44 @@ pub fn print_outcome(city: &City, o: &AuditOutcome) {
     }
 }
 
-/// `planaudit check`: the file parses, every layer opens, has its fields and a CRS; counts.
+/// `planaudit check`: the file parses, every layer opens, has its fields and a CRS PROJ can use;
+/// counts. Nothing is computed.
 pub fn check(city: &City) -> Result<Vec<String>> {
     let mut lines = Vec::new();
     let layers = &city.config.layers;
-    let specs: Vec<(&str, &LayerConfig, GeomKind, Vec<&str>)> = [
-        ("areas", layers.areas.as_ref(), GeomKind::Polygons, vec!["id", "name", "kind"]),
-        ("roads", layers.roads.as_ref(), GeomKind::Lines, vec!["grade", "width"]),
-    ]
-    .into_iter()
-    .filter_map(|(n, l, g, f)| l.map(|l| (n, l, g, f)))
-    .collect();
-    for (name, layer, geom, roles) in specs {
-        let source = LayerSource::parse(&layer.source_text(&city.base));
+    let mut specs: Vec<(String, &LayerConfig, GeomKind)> = Vec::new();
+    for (name, layer, geom) in [
+        ("areas", &layers.areas, GeomKind::Polygons),
+        ("roads", &layers.roads, GeomKind::Lines),
+        ("landuse", &layers.landuse, GeomKind::Polygons),
+        ("parks", &layers.parks, GeomKind::Polygons),
+        ("origins", &layers.origins, GeomKind::PointsOrPolygons),
+    ] {
+        if let Some(l) = layer {
+            specs.push((name.to_string(), l, geom));
+        }
+    }
+    for (i, l) in layers.facilities.iter().enumerate() {
+        specs.push((format!("facilities[{i}]"), l, GeomKind::PointsOrPolygons));
+    }
+    for (name, layer, geom) in specs {
+        // A role naming one field requires it; a comma-separated list (OSM tags tried in order)
+        // is read where present.
+        let (mut fields, mut optional) = (Vec::new(), Vec::new());
+        for f in layer.fields.values() {
+            if f.contains(',') {
+                optional.extend(f.split(',').map(|x| x.trim().to_string()));
+            } else {
+                fields.push(f.clone());
+            }
+        }
         let spec = LayerSpec {
-            source: source.clone(),
+            source: LayerSource::parse(&layer.source_text(&city.base)),
             filter: layer.filter.clone(),
             encoding: layer.encoding.clone().or(city.config.city.encoding.clone()),
-            role: name.to_string(),
-            fields: roles.iter().filter_map(|r| layer.field(r)).collect(),
-            optional_fields: vec![],
+            role: name.clone(),
+            fields,
+            optional_fields: optional,
             geom,
         };
         let raw = read_layer(&spec)?;

@@ -72,7 +72,10 @@ pub fn origin_properties(lc: &LivingCircle, ctx: &Context, o: usize, origin: &Or
     for t in 0..ctx.tiers.tiers.len() {
         p.insert(tier_key(ctx.tiers, t), json!(lc.within_tier(o, t)));
     }
-    p.insert("missing".into(), json!(missing(lc, ctx, o, None)));
+    let miss = missing(lc, ctx, o, None);
+    // The count, for map styles: MapLibre and QGIS colour by a number more easily than by a list.
+    p.insert("missing_count".into(), json!(miss.len()));
+    p.insert("missing".into(), json!(miss));
     common_tail(&mut p, lc, ctx, o, origin);
     p
 }
@@ -114,6 +117,7 @@ pub fn gap_features(lc: &LivingCircle, ctx: &Context, origins: &[Origin]) -> Vec
         p.insert("origin_id".into(), json!(origin.id));
         p.insert("method".into(), json!(lc.method.label()));
         p.insert("tier".into(), json!(tier_key(ctx.tiers, last)));
+        p.insert("missing_count".into(), json!(miss.len()));
         p.insert("missing".into(), json!(miss));
         p.insert("nearest_m".into(), Value::Object(nearest));
         common_tail(&mut p, lc, ctx, o, origin);
