@@ -5,7 +5,7 @@
 //! - [`normalise`]: the only CRS code (PROJ, GCJ-02/BD-09), measurement, and lookup tables.
 //! - [`index`]: R-trees over the normalised features.
 //! - [`indicators`]: the plan indicators (road density, ...).
-//! - [`output`]: RFC 7946 GeoJSON, summaries, atomic writes.
+//! - [`output`]: RFC 7946 GeoJSON, summaries, map styles, the HTML report, atomic writes.
 //!
 //! Around them: [`model`] (domain types after normalisation), [`units`] (compensated sums),
 //! [`demo_city`] (the built-in demo city generator), [`error`], and the command line: [`cli`] (clap definitions) and [`cmd`] (one file per subcommand).

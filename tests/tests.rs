@@ -12,3 +12,9 @@ mod demo;
 mod road_density;
 // bad inputs: each with its exit code and the words its message must contain
 mod bad_input;
+
+// map styles: MapLibre styles against the style-spec validator, QGIS styles as XML, fields in the outputs
+mod styles;
+
+// report.html from the demo audit, in headless Chromium
+mod report;

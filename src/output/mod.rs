@@ -1,8 +1,10 @@
-//! Output: RFC 7946 GeoJSON, summaries, atomic file writes.
+//! Output: RFC 7946 GeoJSON, summaries, map styles, the HTML report, atomic file writes.
 
 pub mod atomic;
 pub mod geojson;
+pub mod report;
 pub mod road_density;
+pub mod styles;
 
 /// Rounds a reported number to 6 decimals (1 m in km, 1 m² in km², a millionth of a share), so
 /// that outputs are stable and every file states the same figure.

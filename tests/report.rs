@@ -1,0 +1,202 @@
+//! `report.html` from the demo audit, opened in a real headless Chromium (Debian's `chromium`):
+//! the page loads without a console message, the tables the browser built hold the summary's
+//! numbers, and a screenshot shows maps in colour with the missed targets in red.
+//!
+//! The report and its screenshot are kept in `target/report-check/` for a person to look at.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use planaudit::output::report::{write_report, MapLayer, MapStyle, ReportInput};
+use serde_json::{json, Value};
+
+use crate::common::*;
+
+/// Summary rows for the road-density areas, as the audit command will build them.
+fn rows_from_demo(summary: &Value) -> Vec<Value> {
+    summary["road_density"]["areas"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| {
+            json!({
+                "indicator": "road_density",
+                "indicator_zh": "道路网密度",
+                "area_id": a["area_id"],
+                "area_name": a["name"],
+                "value": a["density_km_per_km2"],
+                "target": a["target_km_per_km2"],
+                "target_max": null,
+                "unit": "km/km²",
+                "met": a["meets_target"],
+            })
+        })
+        .collect()
+}
+
+fn demo_report(dir: &Path) -> (PathBuf, Value) {
+    let out = dir.join("out");
+    run_ok(&["demo", "-o", out.to_str().unwrap()]);
+    let demo: Value = serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
+    let summary = json!({
+        "rows": rows_from_demo(&demo),
+        "layers": demo["road_density"]["layers"],
+        "measure": demo["road_density"]["measure"],
+    });
+    let map = |title: &str, title_zh: &str, file: &str, style| MapLayer {
+        title: title.into(),
+        title_zh: title_zh.into(),
+        path: out.join(file),
+        style,
+    };
+    let input = ReportInput {
+        title: "六安市规划指标体检 Lu'an planning audit (demo)",
+        summary: &summary,
+        maps: vec![
+            map(
+                "Road network density by built-up area",
+                "建成区道路网密度",
+                "road_density.geojson",
+                MapStyle::MeetsTarget,
+            ),
+            map(
+                "Road network density on a 500 m grid, against the target",
+                "道路网密度网格（对照目标）",
+                "road_density_grid.geojson",
+                MapStyle::DensityGrid,
+            ),
+            map("Roads wider than the red-line cap", "超过红线宽度的道路", "wide_roads.geojson", MapStyle::WideRoads),
+        ],
+    };
+    let path = out.join("report.html");
+    write_report(&path, &input).unwrap();
+    (path, summary)
+}
+
+/// Debian's Chromium with a fresh profile inside `scratch`, or a failure saying how to install it.
+fn chromium(scratch: &Path) -> Command {
+    let ok = Command::new("chromium").arg("--version").output().is_ok_and(|o| o.status.success());
+    assert!(ok, "chromium not found: run `make deps` (Debian packages chromium, chromium-driver)");
+    let profile = tempfile::tempdir_in(scratch).unwrap().keep();
+    let mut c = Command::new("timeout");
+    c.args(["120", "chromium", "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run"])
+        .args(["--disable-background-networking", "--disable-component-update", "--disable-sync"])
+        .args(["--disable-default-apps", "--disable-extensions", "--hide-scrollbars"])
+        .args(["--enable-logging=stderr", "--v=0"])
+        .arg(format!("--user-data-dir={}", profile.display()));
+    c
+}
+
+fn file_url(p: &Path) -> String {
+    format!("file://{}", p.canonicalize().unwrap().display())
+}
+
+/// Loads a page and returns Chromium's output with the serialised DOM on stdout.
+fn dump_dom(scratch: &Path, page: &Path) -> Output {
+    let out = chromium(scratch).arg("--dump-dom").arg(file_url(page)).output().expect("chromium runs");
+    assert!(out.status.success(), "chromium failed: {}", String::from_utf8_lossy(&out.stderr));
+    out
+}
+
+/// The lines Chromium logs for the page's console: errors, CSP violations, refused requests.
+fn console_lines(stderr: &[u8]) -> Vec<String> {
+    String::from_utf8_lossy(stderr)
+        .lines()
+        .filter(|l| l.contains(":CONSOLE") || l.contains("Uncaught") || l.contains("net::ERR"))
+        .map(str::to_string)
+        .collect()
+}
+
+/// The `<tr …>…</tr>` of an indicator row in the DOM.
+fn dom_row<'a>(dom: &'a str, area_id: &str) -> &'a str {
+    let key = format!("data-area-id=\"{area_id}\"");
+    let start = dom.find(&key).unwrap_or_else(|| panic!("no row for area {area_id} in the DOM"));
+    let end = start + dom[start..].find("</tr>").unwrap();
+    &dom[start..end]
+}
+
+#[test]
+fn demo_report_in_headless_chromium() {
+    let dir = tempfile::tempdir().unwrap();
+    let (page, summary) = demo_report(dir.path());
+    let html = std::fs::read_to_string(&page).unwrap();
+
+    // Self-contained: nothing that loads or runs anything.
+    for banned in ["<script", "<link", "<img", "<iframe", "src=", "href=", "url(", "@import", "https://"] {
+        assert!(!html.contains(banned), "report.html contains {banned}");
+    }
+    assert!(html.contains("Content-Security-Policy\" content=\"default-src 'none'"));
+
+    // The check can fail: a page with a script error and a remote image is caught.
+    let canary = dir.path().join("canary.html");
+    std::fs::write(
+        &canary,
+        "<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>c</title></head><body><p>c</p>\
+         <img src=\"http://127.0.0.1:9/x.png\"><script>undefinedFunction()</script></body></html>",
+    )
+    .unwrap();
+    let caught = console_lines(&dump_dom(dir.path(), &canary).stderr);
+    assert!(caught.iter().any(|l| l.contains("undefinedFunction")), "console errors are not seen: {caught:?}");
+
+    // The report loads with no console message at all.
+    let out = dump_dom(dir.path(), &page);
+    let console = console_lines(&out.stderr);
+    assert!(console.is_empty(), "console messages:\n{}", console.join("\n"));
+    let dom = String::from_utf8(out.stdout).unwrap();
+
+    // The tables the browser built hold the summary's numbers.
+    let rows = summary["rows"].as_array().unwrap();
+    assert_eq!(rows.len(), 2);
+    for r in rows {
+        let row = dom_row(&dom, r["area_id"].as_str().unwrap());
+        let value = r["value"].as_f64().unwrap();
+        let target = r["target"].as_f64().unwrap();
+        assert!(row.contains(&format!("data-value=\"{}\"", r["value"])), "{row}");
+        assert!(row.contains(&format!(">{value:.2}</td>")), "{row}");
+        assert!(row.contains(&format!("≥ {target:.2}")), "{row}");
+        assert!(row.contains(r["area_name"].as_str().unwrap()), "{row}");
+        let met = r["met"].as_bool().unwrap();
+        assert!(row.contains(if met { "✓ 达标 met" } else { "✗ 未达标 missed" }), "{row}");
+    }
+    assert!(rows.iter().any(|r| r["met"] == true) && rows.iter().any(|r| r["met"] == false));
+    for l in summary["layers"].as_array().unwrap() {
+        let name = l["layer"].as_str().unwrap();
+        let at = dom.find(name).unwrap_or_else(|| panic!("layer {name} not in the DOM"));
+        let row = &dom[at..at + dom[at..].find("</tr>").unwrap()];
+        for k in ["read", "used", "repaired"] {
+            assert!(row.contains(&format!("class=\"num {k}\">{}</td>", l[k])), "{k}: {row}");
+        }
+    }
+    // One map per layer; the county town (missed) is marked, and so are the grid cells below target.
+    assert_eq!(dom.matches("class=\"map-figure\"").count(), 3);
+    assert!(dom.matches("<path class=\"miss\"").count() >= 3);
+
+    // Screenshot: decoded, it has many colours, much non-white, and the red of the missed areas.
+    let keep = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/report-check");
+    std::fs::create_dir_all(&keep).unwrap();
+    let png_path = keep.join("report.png");
+    let _ = std::fs::remove_file(&png_path);
+    let shot = chromium(dir.path())
+        .arg(format!("--screenshot={}", png_path.display()))
+        .arg("--window-size=1280,3200")
+        .arg(file_url(&page))
+        .output()
+        .expect("chromium runs");
+    assert!(shot.status.success(), "screenshot failed: {}", String::from_utf8_lossy(&shot.stderr));
+    std::fs::copy(&page, keep.join("report.html")).unwrap();
+
+    let decoder = png::Decoder::new(std::io::BufReader::new(std::fs::File::open(&png_path).unwrap()));
+    let mut reader = decoder.read_info().unwrap();
+    let mut buf = vec![0; reader.output_buffer_size().unwrap()];
+    let info = reader.next_frame(&mut buf).unwrap();
+    let channels = info.color_type.samples();
+    assert!(channels >= 3 && info.bit_depth == png::BitDepth::Eight, "{:?} {:?}", info.color_type, info.bit_depth);
+    let pixels: Vec<[u8; 3]> = buf[..info.buffer_size()].chunks(channels).map(|p| [p[0], p[1], p[2]]).collect();
+    assert_eq!(pixels.len(), (info.width * info.height) as usize);
+    let distinct: std::collections::BTreeSet<[u8; 3]> = pixels.iter().copied().collect();
+    let non_white = pixels.iter().filter(|p| p.iter().any(|&c| c < 240)).count();
+    let reddish = pixels.iter().filter(|p| p[0] > 170 && p[1] < 110 && p[2] < 110).count();
+    assert!(distinct.len() > 500, "{} distinct colours", distinct.len());
+    assert!(non_white * 10 > pixels.len(), "{non_white} of {} pixels not white", pixels.len());
+    assert!(reddish > 2000, "{reddish} red pixels: the missed targets should stand out");
+}
