@@ -200,3 +200,147 @@ fn demo_report_in_headless_chromium() {
     assert!(non_white * 10 > pixels.len(), "{non_white} of {} pixels not white", pixels.len());
     assert!(reddish > 2000, "{reddish} red pixels: the missed targets should stand out");
 }
+
+/// A FeatureCollection from (geometry, properties) pairs.
+fn collection(path: &Path, attribution: bool, features: Vec<(Value, Value)>) -> PathBuf {
+    let mut fc = json!({
+        "type": "FeatureCollection",
+        "features": features.into_iter().map(|(g, p)| json!({"type": "Feature", "geometry": g, "properties": p})).collect::<Vec<_>>(),
+    });
+    if attribution {
+        fc["attribution"] = json!("© OpenStreetMap contributors");
+    }
+    std::fs::write(path, fc.to_string()).unwrap();
+    path.to_path_buf()
+}
+
+fn square(x: f64, y: f64, side: f64) -> Value {
+    json!({"type": "Polygon", "coordinates": [[[x, y], [x + side, y], [x + side, y + side], [x, y + side], [x, y]]]})
+}
+
+#[test]
+fn every_map_style_renders_in_chromium() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let (x0, y0) = (116.50, 31.75);
+    // Two parks 10 km apart, one within the band and one below it (its name tries to inject markup).
+    let parks = collection(
+        &d.join("park_mix.geojson"),
+        false,
+        vec![
+            (
+                square(x0, y0, 0.02),
+                json!({"park_id": "P1", "name": "六安经济技术开发区", "status": "within", "mix_share": 0.25}),
+            ),
+            (
+                square(x0 + 0.1, y0, 0.02),
+                json!({"park_id": "P2", "name": "<b>高新区</b>", "status": "below", "mix_share": 0.12}),
+            ),
+        ],
+    );
+    let categories = [
+        "residential",
+        "community_service",
+        "public_service",
+        "commercial",
+        "industrial",
+        "warehouse",
+        "green",
+        "mystery",
+    ];
+    let mut parcels = Vec::new();
+    for (p, px) in [("P1", x0), ("P2", x0 + 0.1)] {
+        for i in 0..4 {
+            for j in 0..4 {
+                let c = categories[(i * 4 + j + usize::from(p == "P2")) % categories.len()];
+                parcels.push((
+                    square(px + 0.005 * i as f64, y0 + 0.005 * j as f64, 0.0045),
+                    json!({"park_id": p, "category": c}),
+                ));
+            }
+        }
+    }
+    let parcels = collection(&d.join("park_mix_parcels.geojson"), false, parcels);
+    // Homes on a grid: points that miss 0–3 facility types, as counts and as lists.
+    let mut homes = Vec::new();
+    let mut gaps = Vec::new();
+    for i in 0..12 {
+        for j in 0..8 {
+            let n = (i * j + i) % 5 % 4;
+            let missing: Vec<String> = (0..n).map(|k| format!("type{k}")).collect();
+            let g = json!({"type": "Point", "coordinates": [x0 + 0.002 * i as f64, y0 + 0.002 * j as f64]});
+            let props = if i % 2 == 0 {
+                json!({"origin_id": format!("{i}-{j}"), "missing": missing, "missing_count": n})
+            } else {
+                json!({"origin_id": format!("{i}-{j}"), "missing": missing})
+            };
+            if n > 0 {
+                gaps.push((g.clone(), props.clone()));
+            }
+            homes.push((g, props));
+        }
+    }
+    let homes = collection(&d.join("living_circle.geojson"), true, homes);
+    let gaps = collection(&d.join("living_circle_gaps.geojson"), true, gaps);
+    let summary = json!({
+        "rows": [
+            {"indicator": "park_mix", "indicator_zh": "产业园区居住与服务用地占比", "area_id": "P1", "area_name": "六安经济技术开发区",
+             "value": 0.25, "target": 0.2, "target_max": 0.3, "unit": "share", "met": true},
+            {"indicator": "park_mix", "indicator_zh": "产业园区居住与服务用地占比", "area_id": "P2", "area_name": "<b>高新区</b>",
+             "value": 0.12, "target": 0.2, "target_max": 0.3, "unit": "share", "met": false},
+            {"indicator": "living_circle_15min", "indicator_zh": "15分钟生活圈覆盖率", "area_id": "city", "area_name": null,
+             "value": 0.6354, "target": null, "target_max": null, "unit": "share", "met": null}
+        ],
+        "layers": [{"layer": "landuse.gpkg#landuse", "read": 120, "used": 118, "repaired": 3, "skipped": {"empty geometry": 1, "no category": 1}}],
+        "measure": "ellipsoidal",
+    });
+    let map = |title: &str, path: &PathBuf, style| MapLayer {
+        title: title.into(),
+        title_zh: title.into(),
+        path: path.clone(),
+        style,
+    };
+    let input = ReportInput {
+        title: "All map styles",
+        summary: &summary,
+        maps: vec![
+            map("parks", &parks, MapStyle::ParkStatus),
+            map("parcels", &parcels, MapStyle::ParkParcels),
+            map("coverage", &homes, MapStyle::Coverage),
+            map("gaps", &gaps, MapStyle::Gaps),
+        ],
+    };
+    let page = d.join("all_styles.html");
+    write_report(&page, &input).unwrap();
+
+    let out = dump_dom(d, &page);
+    let console = console_lines(&out.stderr);
+    assert!(console.is_empty(), "console messages:\n{}", console.join("\n"));
+    let dom = String::from_utf8(out.stdout).unwrap();
+    assert!(!dom.contains("<b>高新区</b>") && dom.contains("&lt;b&gt;高新区&lt;/b&gt;"), "names are escaped");
+    assert!(dom.contains("data-target=\"0.2\" data-target-max=\"0.3\">0.20 – 0.30</td>"));
+    assert_eq!(dom.matches("class=\"map-figure\"").count(), 4);
+    // Parks are drawn as two panels; the park below its band is marked; every uncovered home is marked
+    // on the coverage map and again on the gaps map.
+    assert!(dom.contains("<div class=\"panel-caption\">六安经济技术开发区</div>"));
+    assert_eq!(dom.matches("<path class=\"miss\"").count(), 1);
+    assert_eq!(dom.matches("<circle class=\"miss\"").count(), 2 * gaps_len(&gaps));
+    assert_eq!(dom.matches("© OpenStreetMap contributors").count(), 2);
+
+    let keep = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/report-check");
+    std::fs::create_dir_all(&keep).unwrap();
+    let png_path = keep.join("all_styles.png");
+    let _ = std::fs::remove_file(&png_path);
+    let shot = chromium(d)
+        .arg(format!("--screenshot={}", png_path.display()))
+        .arg("--window-size=1280,3400")
+        .arg(file_url(&page))
+        .output()
+        .expect("chromium runs");
+    assert!(shot.status.success(), "screenshot failed: {}", String::from_utf8_lossy(&shot.stderr));
+    assert!(std::fs::metadata(&png_path).unwrap().len() > 10_000);
+}
+
+fn gaps_len(path: &Path) -> usize {
+    read_collection(path).features.len()
+}

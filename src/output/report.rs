@@ -168,6 +168,7 @@ svg.map .north text{text-anchor:middle;font-weight:700}
 .legend li{display:flex;align-items:center}
 .swatch{display:inline-block;width:16px;height:12px;border:1px solid rgba(0,0,0,.35);border-radius:2px;margin-right:6px}
 .swatch.line{height:5px;border:none;border-radius:2px}
+.swatch.dot{border-radius:50%;border-color:#7f0000}
 .legend .count{color:var(--muted);margin-left:3px}
 .attribution{font-size:12px;color:var(--muted);margin:6px 0 0}
 footer{max-width:1180px;margin:0 auto;padding:0 32px 36px;color:var(--muted);font-size:12px}

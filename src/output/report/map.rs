@@ -114,12 +114,14 @@ struct LegendEntry {
     label: String,
     /// Drawn as a line rather than a box.
     line: bool,
+    /// Drawn as a dot of this radius (SVG units) rather than a box.
+    dot: Option<f64>,
     /// Shown even when no feature falls in it (entries of a scale).
     always: bool,
 }
 
 fn entry(color: &'static str, label: impl Into<String>) -> LegendEntry {
-    LegendEntry { color, label: label.into(), line: false, always: false }
+    LegendEntry { color, label: label.into(), line: false, dot: None, always: false }
 }
 
 fn legend_for(style: MapStyle) -> Vec<LegendEntry> {
@@ -153,9 +155,19 @@ fn legend_for(style: MapStyle) -> Vec<LegendEntry> {
             .collect(),
         MapStyle::Gaps => MISSING_CLASSES[1..]
             .iter()
-            .map(|(_, l)| LegendEntry { always: true, ..entry(RED, format!("未覆盖 not covered: {l}")) })
+            .enumerate()
+            .map(|(i, (_, l))| LegendEntry {
+                always: true,
+                dot: Some(gap_radius(i as u64 + 1)),
+                ..entry(RED, format!("未覆盖 not covered: {l}"))
+            })
             .collect(),
     }
+}
+
+/// Radius of an uncovered home's circle, by the number of facility types it misses.
+fn gap_radius(missing: u64) -> f64 {
+    4.0 + 1.5 * (missing.min(6) as f64)
 }
 
 fn num(p: &Map<String, Value>, key: &str) -> Option<f64> {
@@ -265,7 +277,7 @@ fn paint(style: MapStyle, p: &Map<String, Value>) -> Paint {
                 fill_opacity: 0.85,
                 stroke: if miss { DARK_RED } else { "#ffffff" },
                 stroke_width: 0.6,
-                radius: 3.5,
+                radius: 4.5,
                 legend,
                 rank: u8::from(miss),
                 miss,
@@ -278,7 +290,7 @@ fn paint(style: MapStyle, p: &Map<String, Value>) -> Paint {
                 fill_opacity: 0.75,
                 stroke: DARK_RED,
                 stroke_width: 0.8,
-                radius: 3.0 + 1.5 * (n.min(6) as f64),
+                radius: gap_radius(n),
                 legend: (n as usize).clamp(1, 3) - 1,
                 rank: 0,
                 miss: true,
@@ -739,7 +751,7 @@ impl MapData {
                     MapStyle::MeetsTarget => {
                         num(&f.props, "density_km_per_km2").map(|v| format!("{} km/km²", fmt_num(v)))
                     }
-                    _ => num(&f.props, "mix_share").map(|v| format!("{}%", fmt_num(100.0 * v))),
+                    _ => num(&f.props, "mix_share").map(|v| format!("{:.1}%", 100.0 * v)),
                 };
                 let _ = write!(
                     html,
@@ -787,10 +799,14 @@ impl MapData {
             if *n == 0 && !e.always {
                 continue;
             }
-            let swatch = if e.line { "swatch line" } else { "swatch" };
+            let (swatch, size) = match (e.line, e.dot) {
+                (true, _) => ("swatch line", String::new()),
+                (false, Some(r)) => ("swatch dot", format!(";width:{0}px;height:{0}px", fmt1(2.0 * r))),
+                (false, None) => ("swatch", String::new()),
+            };
             let _ = write!(
                 html,
-                "<li><span class=\"{swatch}\" style=\"background:{}\"></span>{} <span class=\"count\">({n})</span></li>",
+                "<li><span class=\"{swatch}\" style=\"background:{}{size}\"></span>{} <span class=\"count\">({n})</span></li>",
                 e.color,
                 escape(&e.label)
             );
