@@ -98,11 +98,11 @@ fn dump_dom(scratch: &Path, page: &Path) -> Output {
     out
 }
 
-/// The lines Chromium logs for the page's console: errors, CSP violations, refused requests.
+/// The lines Chromium logs for the page's console (errors, CSP violations such as a refused request).
 fn console_lines(stderr: &[u8]) -> Vec<String> {
     String::from_utf8_lossy(stderr)
         .lines()
-        .filter(|l| l.contains(":CONSOLE") || l.contains("Uncaught") || l.contains("net::ERR"))
+        .filter(|l| l.contains(":CONSOLE") || l.contains("Uncaught"))
         .map(str::to_string)
         .collect()
 }
