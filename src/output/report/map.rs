@@ -287,7 +287,7 @@ fn paint(style: MapStyle, p: &Map<String, Value>) -> Paint {
             let n = missing_count(p).unwrap_or(1).max(1);
             Paint {
                 fill: RED,
-                fill_opacity: 0.75,
+                fill_opacity: 0.9,
                 stroke: DARK_RED,
                 stroke_width: 0.8,
                 radius: gap_radius(n),
