@@ -1,11 +1,18 @@
 # planaudit: `make run` audits the built-in demo city, `make test` runs every test and lint.
 # Both install the Debian packages they need first (through sudo when not root).
 
-APT_PACKAGES := libgdal-dev libproj-dev gdal-bin pkg-config libclang-dev libsqlite3-mod-spatialite python3-venv
+# python3-venv: the living-circle test checks distances with networkx in a virtual environment;
+# chromium, chromium-driver: the report test opens report.html in headless Chromium;
+# fonts-noto-cjk: so that the Chinese labels render in its screenshot.
+APT_PACKAGES := libgdal-dev libproj-dev gdal-bin pkg-config libclang-dev libsqlite3-mod-spatialite python3-venv \
+	chromium chromium-driver fonts-noto-cjk
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 CARGO ?= cargo
+# The MapLibre style-spec validator for the style tests, pinned by tests/js/package-lock.json and
+# installed under target/ (the tests install it there themselves when it is missing).
+JS_DEPS := target/js-deps
 
-.PHONY: all deps build run test lint bench clean
+.PHONY: all deps js-deps build run test lint bench clean
 
 all: build
 
@@ -19,6 +26,19 @@ deps:
 	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing; \
 	fi
 	@command -v $(CARGO) >/dev/null || { echo "cargo not found: install Rust (rustup) first"; exit 1; }
+	@command -v npm >/dev/null || { \
+	  echo "installing: nodejs npm"; \
+	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq nodejs npm; }
+	@$(MAKE) --no-print-directory js-deps
+
+# npm ci from the committed lock file, again only when the lock file is newer than the install.
+js-deps: $(JS_DEPS)/node_modules/.package-lock.json
+
+$(JS_DEPS)/node_modules/.package-lock.json: tests/js/package.json tests/js/package-lock.json
+	mkdir -p $(JS_DEPS)
+	cp tests/js/package.json tests/js/package-lock.json $(JS_DEPS)/
+	cd $(JS_DEPS) && npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
 
 build: deps
 	$(CARGO) build --release --locked

@@ -8,7 +8,7 @@
 //!   multi-source Dijkstra).
 //! - [`indicators`]: the plan indicators (road density, residential and service land in industrial
 //!   parks, 15-minute living circle).
-//! - [`output`]: RFC 7946 GeoJSON, summaries, atomic writes.
+//! - [`output`]: RFC 7946 GeoJSON, summaries, map styles, the HTML report, atomic writes.
 //!
 //! Around them: [`model`] (domain types after normalisation), [`units`] (compensated sums),
 //! [`demo_city`] (the built-in demo city generator), [`error`], and the command line: [`cli`] (clap definitions) and [`cmd`] (one file per subcommand).

@@ -22,3 +22,9 @@ mod bad_input;
 mod park_mix;
 // living-circle on a hand-made town, and on OSM extracts against networkx
 mod living_circle;
+
+// map styles: MapLibre styles against the style-spec validator, QGIS styles as XML, fields in the outputs
+mod styles;
+
+// report.html from the demo audit, in headless Chromium
+mod report;

@@ -17,6 +17,7 @@ use crate::config::{City, LayerConfig};
 use crate::indicators::park_mix::Status;
 use crate::ingest::{read_layer, GeomKind, LayerReport, LayerSource, LayerSpec};
 use crate::normalise::crs::{SourceCrs, ToLonLat};
+use crate::output::report::{write_report, MapLayer, MapStyle, ReportInput};
 use crate::output::summary::{write_csv, SummaryRow};
 use crate::{Error, Result};
 
@@ -302,6 +303,15 @@ pub fn audit(city: &City, out_dir: &Path) -> Result<AuditOutcome> {
         )));
     }
 
+    // Map styles for every GeoJSON layer written, beside them in OUT_DIR/styles/.
+    let written: Vec<(&str, PathBuf)> = crate::output::styles::STYLED_LAYERS
+        .iter()
+        .map(|l| (*l, out_dir.join(format!("{l}.geojson"))))
+        .filter(|(_, p)| outputs.contains(p))
+        .collect();
+    let layer_names: Vec<&str> = written.iter().map(|(l, _)| *l).collect();
+    outputs.extend(crate::output::styles::write_styles(out_dir, &layer_names)?);
+
     let missed = rows.iter().filter(|r| r.met == Some(false)).count();
     let csv = out_dir.join("summary.csv");
     write_csv(&csv, &city.config.city.name, &rows)?;
@@ -320,7 +330,33 @@ pub fn audit(city: &City, out_dir: &Path) -> Result<AuditOutcome> {
         "outputs": outputs.iter().map(|p| p.display().to_string()).collect::<Vec<_>>(),
     });
     write_json(&json_path, &summary)?;
+
+    // The report reads the summary and the layers just written.
+    let report_path = out_dir.join("report.html");
+    let maps = written.iter().filter_map(|(l, p)| report_map(l, p)).collect();
+    let title = format!("{} — planaudit", city.config.city.name);
+    write_report(&report_path, &ReportInput { title: &title, summary: &summary, maps })?;
+    outputs.push(report_path);
     Ok(AuditOutcome { rows, layers, outputs, missed })
+}
+
+/// The report map of an output layer: titles and drawing style.
+fn report_map(layer: &str, path: &Path) -> Option<MapLayer> {
+    let (title, title_zh, style) = match layer {
+        "road_density" => ("Road network density against the target", "道路网密度达标情况", MapStyle::MeetsTarget),
+        "road_density_grid" => ("Road network density by cell", "道路网密度分布", MapStyle::DensityGrid),
+        "wide_roads" => ("Roads over the red-line width cap", "超宽道路", MapStyle::WideRoads),
+        "park_mix" => {
+            ("Residential and service land share of industrial parks", "产业园区生活配套用地占比", MapStyle::ParkStatus)
+        }
+        "park_mix_parcels" => {
+            ("Residential and service parcels in the parks", "园区生活配套地块", MapStyle::ParkParcels)
+        }
+        "living_circle" => ("Living-circle coverage of homes", "生活圈覆盖情况", MapStyle::Coverage),
+        "living_circle_gaps" => ("Homes outside the 15-minute living circle", "15分钟生活圈未覆盖住宅", MapStyle::Gaps),
+        _ => return None,
+    };
+    Some(MapLayer { title: title.into(), title_zh: title_zh.into(), path: path.to_path_buf(), style })
 }
 
 /// Prints an audit's rows and files.

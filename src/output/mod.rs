@@ -1,10 +1,12 @@
-//! Output: RFC 7946 GeoJSON, summaries, atomic file writes.
+//! Output: RFC 7946 GeoJSON, summaries, map styles, the HTML report, atomic file writes.
 
 pub mod atomic;
 pub mod geojson;
 pub mod living_circle;
 pub mod park_mix;
+pub mod report;
 pub mod road_density;
+pub mod styles;
 pub mod summary;
 
 /// Rounds a reported number to 6 decimals (1 m in km, 1 m² in km², a millionth of a share), so

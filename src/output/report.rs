@@ -1,0 +1,514 @@
+//! `report.html`: one self-contained page that states the audit for a planning bureau.
+//!
+//! The page holds the indicators against their targets (Chinese and English labels), the input
+//! layer counts (read, used, repaired, skipped) and one map per output layer, drawn here as inline
+//! SVG from planaudit's GeoJSON files ([`map`]). Everything is inline: CSS in a `<style>` element,
+//! no script, no external font, image or tile. A Content-Security-Policy of `default-src 'none'`
+//! makes the browser refuse any request the page might still try to make, so it opens offline and
+//! never reaches the network.
+//!
+//! All text that comes from data (area names, layer paths, the method line) is HTML-escaped. The
+//! same input gives the same bytes: no clock, no hash-ordered maps, fixed number formats.
+
+mod map;
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+
+use serde_json::Value;
+
+use super::atomic::write_atomic;
+use crate::Result;
+
+/// How a map colours its features.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MapStyle {
+    /// Areas by `meets_target`: green met, red missed, grey without a target.
+    MeetsTarget,
+    /// Grid cells by `density_km_per_km2` ÷ `target_km_per_km2` (red below the target).
+    DensityGrid,
+    /// Road pieces over the red-line width cap, red, thicker for wider roads (`width_m`).
+    WideRoads,
+    /// Parks by `status`: red below the band, green within, purple above.
+    ParkStatus,
+    /// Park parcels by land-use `category`.
+    ParkParcels,
+    /// Homes by `missing_count` (or the length of `missing`): green covered, red missing three or more.
+    Coverage,
+    /// Uncovered homes, red, larger for more missing facility types.
+    Gaps,
+}
+
+/// One map of the report.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MapLayer {
+    pub title: String,
+    pub title_zh: String,
+    /// An RFC 7946 GeoJSON FeatureCollection written by planaudit.
+    pub path: PathBuf,
+    pub style: MapStyle,
+}
+
+/// What the report states.
+///
+/// `summary` carries `rows` (one per area and indicator: `indicator`, `indicator_zh`, `area_id`,
+/// `area_name`, `value`, `target`, `target_max`, `unit`, `met`), `layers` (per input layer:
+/// `layer`, `read`, `used`, `repaired`, `skipped` as reason → count) and `measure` (text).
+/// Missing members are shown as absent, not errors.
+#[derive(Debug, Clone)]
+pub struct ReportInput<'a> {
+    pub title: &'a str,
+    pub summary: &'a Value,
+    pub maps: Vec<MapLayer>,
+}
+
+/// HTML-escapes text for an element or a quoted attribute.
+pub fn escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// A number for reading: 2 decimals below 100, 1 below 1000, none above.
+pub fn fmt_num(v: f64) -> String {
+    if !v.is_finite() {
+        return "—".into();
+    }
+    let s = if v.abs() >= 1000.0 {
+        format!("{v:.0}")
+    } else if v.abs() >= 100.0 {
+        format!("{v:.1}")
+    } else {
+        format!("{v:.2}")
+    };
+    // No "-0.00".
+    if s.trim_start_matches('-').chars().all(|c| c == '0' || c == '.') {
+        s.trim_start_matches('-').to_string()
+    } else {
+        s
+    }
+}
+
+/// English labels of the indicators planaudit computes.
+fn indicator_en(indicator: &str) -> String {
+    match indicator {
+        "road_density" => "Road network density".into(),
+        "park_mix" => "Residential and service land in industrial parks".into(),
+        "living_circle" | "living_circle_15min" => "15-minute living circle coverage".into(),
+        "living_circle_10min" => "10-minute living circle coverage".into(),
+        "living_circle_5min" => "5-minute living circle coverage".into(),
+        other => {
+            let words = other.replace('_', " ");
+            let mut c = words.chars();
+            c.next().map(|f| f.to_uppercase().chain(c).collect()).unwrap_or_default()
+        }
+    }
+}
+
+fn text(v: &Value, key: &str) -> Option<String> {
+    match v.get(key)? {
+        Value::String(s) => Some(s.clone()),
+        Value::Null => None,
+        other => Some(other.to_string()),
+    }
+}
+
+/// The page's stylesheet.
+const CSS: &str = r#"
+:root{--ink:#1d2733;--muted:#5f6b76;--line:#d8dee4;--bg:#f4f6f8;--red:#d73027;--green:#1a9850;--navy:#1f3a5f}
+*{box-sizing:border-box}
+body{margin:0;background:var(--bg);color:var(--ink);font:14px/1.55 "Noto Sans CJK SC","Noto Sans SC","Source Han Sans SC","PingFang SC","Microsoft YaHei","WenQuanYi Micro Hei",system-ui,-apple-system,"Segoe UI",Roboto,sans-serif}
+header{background:var(--navy);color:#fff;padding:28px 40px 24px}
+header h1{margin:0 0 4px;font-size:26px;font-weight:700;letter-spacing:.5px}
+header .sub{margin:0;color:#c9d6e6;font-size:14px}
+header .method{margin:14px 0 0;color:#e5edf6;font-size:13px}
+.kpis{display:flex;flex-wrap:wrap;gap:10px;margin-top:16px}
+.kpi{background:rgba(255,255,255,.1);border:1px solid rgba(255,255,255,.25);border-radius:6px;padding:6px 14px;font-size:13px}
+.kpi b{font-size:18px;margin-right:6px}
+.kpi.bad b{color:#ff9b8f}.kpi.good b{color:#8fe0a8}
+main{max-width:1180px;margin:0 auto;padding:8px 32px 32px}
+section{background:#fff;border:1px solid var(--line);border-radius:8px;margin:22px 0;padding:20px 24px}
+h2{margin:0 0 14px;font-size:19px;border-left:4px solid var(--navy);padding-left:10px}
+h2 .en,h3 .en,th .en{color:var(--muted);font-weight:400;font-size:.85em;margin-left:6px}
+h3{margin:18px 0 8px;font-size:16px}
+table{border-collapse:collapse;width:100%;font-variant-numeric:tabular-nums}
+th,td{padding:7px 10px;border-bottom:1px solid var(--line);text-align:left;vertical-align:top}
+th{background:#eef2f6;font-weight:600;font-size:13px;white-space:nowrap}
+td.num,th.num{text-align:right}
+td .id{color:var(--muted);font-size:12px;margin-left:6px}
+tr.missed td{background:#fdf1f0}
+td.met{font-weight:700;white-space:nowrap}
+td.met.yes{color:var(--green)}td.met.no{color:var(--red)}td.met.na{color:var(--muted);font-weight:400}
+td.layer{word-break:break-all;font-family:ui-monospace,"DejaVu Sans Mono",monospace;font-size:12px}
+.none{color:var(--muted)}
+figure{margin:0 0 28px}
+figure h3{margin-top:6px}
+.panels{display:grid;grid-template-columns:1fr;gap:12px}
+.panels.multi{grid-template-columns:repeat(auto-fit,minmax(340px,1fr))}
+.panel{border:1px solid var(--line);border-radius:6px;overflow:hidden;background:#fff}
+.panel-caption{font-size:13px;font-weight:600;padding:6px 10px;border-bottom:1px solid var(--line);background:#f8fafb}
+svg.map{display:block;width:100%;height:auto}
+svg.map .sea{fill:#f7f5ef}
+svg.map text{font-family:inherit;font-size:12px;fill:#333}
+svg.map text.label{font-size:14px;font-weight:700;text-anchor:middle;paint-order:stroke;stroke:#fff;stroke-width:3.5px;stroke-linejoin:round}
+svg.map text.label.value{font-size:12.5px;font-weight:400}
+svg.map .north text{text-anchor:middle;font-weight:700}
+.legend{list-style:none;margin:10px 0 0;padding:0;display:flex;flex-wrap:wrap;gap:6px 18px;font-size:12.5px;color:var(--ink)}
+.legend li{display:flex;align-items:center}
+.swatch{display:inline-block;width:16px;height:12px;border:1px solid rgba(0,0,0,.35);border-radius:2px;margin-right:6px}
+.swatch.line{height:5px;border:none;border-radius:2px}
+.swatch.dot{border-radius:50%;border-color:#7f0000}
+.legend .count{color:var(--muted);margin-left:3px}
+.attribution{font-size:12px;color:var(--muted);margin:6px 0 0}
+footer{max-width:1180px;margin:0 auto;padding:0 32px 36px;color:var(--muted);font-size:12px}
+"#;
+
+/// Renders the report as one HTML page.
+pub fn render(input: &ReportInput) -> Result<String> {
+    let summary = input.summary;
+    let rows: Vec<&Value> =
+        summary.get("rows").and_then(Value::as_array).map(|a| a.iter().collect()).unwrap_or_default();
+    let layers: Vec<&Value> =
+        summary.get("layers").and_then(Value::as_array).map(|a| a.iter().collect()).unwrap_or_default();
+    // Names of areas and parks, for map captions.
+    let mut names = BTreeMap::new();
+    for r in &rows {
+        if let (Some(id), Some(name)) = (text(r, "area_id"), text(r, "area_name")) {
+            names.entry(id).or_insert(name);
+        }
+    }
+    // Read every map first, so a bad file fails before anything is written.
+    let mut maps = Vec::with_capacity(input.maps.len());
+    for m in &input.maps {
+        maps.push((m, map::MapData::read(&m.path)?));
+    }
+
+    let mut h = String::with_capacity(1 << 16);
+    h.push_str("<!DOCTYPE html>\n<html lang=\"zh-CN\">\n<head>\n<meta charset=\"utf-8\">\n");
+    h.push_str("<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n");
+    h.push_str(
+        "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'\">\n",
+    );
+    let _ = writeln!(h, "<meta name=\"generator\" content=\"planaudit {}\">", env!("CARGO_PKG_VERSION"));
+    let _ = writeln!(h, "<title>{}</title>", escape(input.title));
+    let _ = writeln!(h, "<style>{CSS}</style>\n</head>\n<body>");
+
+    // Header: title, method, the count of targets met and missed.
+    let met = rows.iter().filter(|r| r.get("met") == Some(&Value::Bool(true))).count();
+    let missed = rows.iter().filter(|r| r.get("met") == Some(&Value::Bool(false))).count();
+    h.push_str("<header>\n");
+    let _ = writeln!(h, "<h1>{}</h1>", escape(input.title));
+    h.push_str("<p class=\"sub\">城市规划指标体检报告 · Planning indicator audit</p>\n");
+    if let Some(m) = summary.get("measure").and_then(Value::as_str) {
+        let _ = writeln!(h, "<p class=\"method\"><b>测算方法 Method:</b> {}</p>", escape(m));
+    }
+    let _ = writeln!(
+        h,
+        "<div class=\"kpis\"><span class=\"kpi\" id=\"kpi-rows\"><b>{}</b>项指标 indicator rows</span><span class=\"kpi good\" id=\"kpi-met\"><b>{met}</b>达标 met</span><span class=\"kpi bad\" id=\"kpi-missed\"><b>{missed}</b>未达标 missed</span></div>",
+        rows.len()
+    );
+    h.push_str("</header>\n<main>\n");
+
+    indicator_tables(&mut h, &rows);
+
+    // Maps.
+    h.push_str("<section id=\"maps\">\n<h2>地图<span class=\"en\">Maps</span></h2>\n");
+    if maps.is_empty() {
+        h.push_str("<p class=\"none\">无地图 No maps.</p>\n");
+    }
+    for (i, (m, data)) in maps.iter().enumerate() {
+        // A map of lines or points is easier to read over the areas or homes of another map.
+        let context_style = match m.style {
+            MapStyle::WideRoads => Some((MapStyle::MeetsTarget, "建成区范围 built-up areas")),
+            MapStyle::ParkParcels => Some((MapStyle::ParkStatus, "园区范围 park boundaries")),
+            MapStyle::Gaps => Some((MapStyle::Coverage, "全部居住地 all homes")),
+            _ => None,
+        };
+        let context = context_style.and_then(|(cs, label)| {
+            maps.iter().find(|(o, _)| o.style == cs).map(|(_, d)| map::Context { map: d, label: label.to_string() })
+        });
+        let _ = writeln!(
+            h,
+            "<figure class=\"map-figure\" id=\"map-{}\">\n<h3>{}<span class=\"en\">{}</span></h3>",
+            i + 1,
+            escape(&m.title_zh),
+            escape(&m.title)
+        );
+        if data.is_empty() {
+            h.push_str("<p class=\"none\">无要素 No features.</p>\n");
+        } else {
+            h.push_str(&data.render(m.style, &names, context.as_ref()));
+            h.push('\n');
+        }
+        if let Some(a) = &data.attribution {
+            let _ = writeln!(h, "<p class=\"attribution\">{}</p>", escape(a));
+        }
+        h.push_str("</figure>\n");
+    }
+    h.push_str("</section>\n");
+
+    layer_table(&mut h, &layers);
+
+    h.push_str("</main>\n<footer>");
+    let _ = write!(h, "planaudit {} · ", env!("CARGO_PKG_VERSION"));
+    h.push_str("地图为等距圆柱投影示意图（按地图平均纬度缩放）· Maps: equirectangular at the map's mean latitude, for orientation only.");
+    h.push_str("</footer>\n</body>\n</html>\n");
+    Ok(h)
+}
+
+/// One table per indicator, in the order the rows first name them.
+fn indicator_tables(h: &mut String, rows: &[&Value]) {
+    h.push_str("<section id=\"indicators\">\n<h2>指标<span class=\"en\">Indicators against targets</span></h2>\n");
+    if rows.is_empty() {
+        h.push_str("<p class=\"none\">无指标 No indicators.</p>\n");
+    }
+    let mut order: Vec<String> = Vec::new();
+    for r in rows {
+        let ind = text(r, "indicator").unwrap_or_default();
+        if !order.contains(&ind) {
+            order.push(ind);
+        }
+    }
+    for ind in &order {
+        let group: Vec<&&Value> = rows.iter().filter(|r| text(r, "indicator").unwrap_or_default() == *ind).collect();
+        let zh = group.iter().find_map(|r| text(r, "indicator_zh")).unwrap_or_default();
+        let _ = writeln!(h, "<h3>{}<span class=\"en\">{}</span></h3>", escape(&zh), escape(&indicator_en(ind)));
+        let _ = writeln!(h, "<table class=\"indicator\" data-indicator=\"{}\">", escape(ind));
+        h.push_str("<thead><tr><th>区域<span class=\"en\">Area</span></th><th class=\"num\">数值<span class=\"en\">Value</span></th><th class=\"num\">目标<span class=\"en\">Target</span></th><th>单位<span class=\"en\">Unit</span></th><th>达标<span class=\"en\">Met</span></th></tr></thead>\n<tbody>\n");
+        for r in group {
+            let id = text(r, "area_id").unwrap_or_default();
+            let name = text(r, "area_name");
+            let value = r.get("value").and_then(Value::as_f64);
+            let target = r.get("target").and_then(Value::as_f64);
+            let target_max = r.get("target_max").and_then(Value::as_f64);
+            let met = r.get("met").and_then(Value::as_bool);
+            let (row_class, met_cell) = match met {
+                Some(true) => (" class=\"met\"", "<td class=\"met yes\">✓ 达标 met</td>"),
+                Some(false) => (" class=\"missed\"", "<td class=\"met no\">✗ 未达标 missed</td>"),
+                None => ("", "<td class=\"met na\">— 无目标 no target</td>"),
+            };
+            let _ = write!(h, "<tr{row_class} data-area-id=\"{}\">", escape(&id));
+            match name {
+                Some(n) => {
+                    let _ =
+                        write!(h, "<td class=\"area\">{}<span class=\"id\">{}</span></td>", escape(&n), escape(&id));
+                }
+                None => {
+                    let _ = write!(h, "<td class=\"area\">{}</td>", escape(&id));
+                }
+            }
+            // The exact figure rides along in data-*, as summary.json states it.
+            let raw = |k: &str| r.get(k).filter(|v| v.is_number()).map(|v| v.to_string()).unwrap_or_default();
+            let _ = write!(
+                h,
+                "<td class=\"num value\" data-value=\"{}\">{}</td>",
+                raw("value"),
+                value.map(fmt_num).unwrap_or_else(|| "—".into())
+            );
+            let target_text = match (target, target_max) {
+                (Some(t), Some(m)) => format!("{} – {}", fmt_num(t), fmt_num(m)),
+                (Some(t), None) => format!("≥ {}", fmt_num(t)),
+                (None, Some(m)) => format!("≤ {}", fmt_num(m)),
+                (None, None) => "—".into(),
+            };
+            let _ = write!(
+                h,
+                "<td class=\"num target\" data-target=\"{}\" data-target-max=\"{}\">{}</td>",
+                raw("target"),
+                raw("target_max"),
+                escape(&target_text)
+            );
+            let _ =
+                writeln!(h, "<td class=\"unit\">{}</td>{met_cell}</tr>", escape(&text(r, "unit").unwrap_or_default()));
+        }
+        h.push_str("</tbody>\n</table>\n");
+    }
+    h.push_str("</section>\n");
+}
+
+/// Read, used, repaired and skipped features per input layer.
+fn layer_table(h: &mut String, layers: &[&Value]) {
+    h.push_str("<section id=\"layers\">\n<h2>输入图层<span class=\"en\">Input layers</span></h2>\n");
+    if layers.is_empty() {
+        h.push_str("<p class=\"none\">无 None.</p>\n</section>\n");
+        return;
+    }
+    h.push_str("<table class=\"layers\">\n<thead><tr><th>图层<span class=\"en\">Layer</span></th><th class=\"num\">读取<span class=\"en\">Read</span></th><th class=\"num\">使用<span class=\"en\">Used</span></th><th class=\"num\">修复<span class=\"en\">Repaired</span></th><th class=\"num\">跳过<span class=\"en\">Skipped</span></th><th>跳过原因<span class=\"en\">Reasons</span></th></tr></thead>\n<tbody>\n");
+    for l in layers {
+        let count = |k: &str| l.get(k).and_then(Value::as_u64);
+        let cell = |v: Option<u64>| v.map(|n| n.to_string()).unwrap_or_else(|| "—".into());
+        let (skipped, reasons) = match l.get("skipped") {
+            Some(Value::Object(m)) => {
+                let total: u64 = m.values().filter_map(Value::as_u64).sum();
+                let list: Vec<String> = m
+                    .iter()
+                    .map(|(k, v)| format!("{}: {}", escape(k), v.as_u64().map(|n| n.to_string()).unwrap_or_default()))
+                    .collect();
+                (Some(total), list.join("<br>"))
+            }
+            Some(v) => (v.as_u64(), String::new()),
+            None => (None, String::new()),
+        };
+        let _ = writeln!(
+            h,
+            "<tr><td class=\"layer\">{}</td><td class=\"num read\">{}</td><td class=\"num used\">{}</td><td class=\"num repaired\">{}</td><td class=\"num skipped\">{}</td><td class=\"reasons\">{}</td></tr>",
+            escape(&text(l, "layer").unwrap_or_default()),
+            cell(count("read")),
+            cell(count("used")),
+            cell(count("repaired")),
+            cell(skipped),
+            reasons
+        );
+    }
+    h.push_str("</tbody>\n</table>\n</section>\n");
+}
+
+/// Writes the report atomically.
+pub fn write_report(path: &Path, input: &ReportInput) -> Result<()> {
+    let html = render(input)?;
+    write_atomic(path, |w| w.write_all(html.as_bytes()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn summary() -> Value {
+        json!({
+            "measure": "ellipsoidal <geodesic>",
+            "rows": [
+                {"indicator": "road_density", "indicator_zh": "道路网密度", "area_id": "1", "area_name": "六安中心城区",
+                 "value": 9.92807, "target": 8.3, "target_max": null, "unit": "km/km²", "met": true},
+                {"indicator": "road_density", "indicator_zh": "道路网密度", "area_id": "2", "area_name": "<script>alert('x')</script> & Co",
+                 "value": 5.487443, "target": 7.0, "target_max": null, "unit": "km/km²", "met": false},
+                {"indicator": "park_mix", "indicator_zh": "产业园区居住与服务用地占比", "area_id": "p1", "area_name": null,
+                 "value": 0.25, "target": 0.2, "target_max": 0.3, "unit": "share", "met": null}
+            ],
+            "layers": [{"layer": "roads.gpkg#roads\"><u>", "read": 81, "used": 80, "repaired": 2, "skipped": {"empty geometry": 1}}]
+        })
+    }
+
+    fn polygons(dir: &Path) -> PathBuf {
+        let p = dir.join("areas.geojson");
+        std::fs::write(
+            &p,
+            r#"{"type":"FeatureCollection","name":"road_density","attribution":"© OpenStreetMap <contributors>","features":[
+            {"type":"Feature","geometry":{"type":"Polygon","coordinates":[[[116.5,31.7],[116.52,31.7],[116.52,31.72],[116.5,31.72],[116.5,31.7]]]},
+             "properties":{"area_id":"2","name":"A&B <i>","meets_target":false,"density_km_per_km2":5.5}}]}"#,
+        )
+        .unwrap();
+        p
+    }
+
+    #[test]
+    fn escapes_everything_from_data() {
+        assert_eq!(escape(r#"<a href="x">'&'</a>"#), "&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;");
+        let dir = tempfile::tempdir().unwrap();
+        let s = summary();
+        let input = ReportInput {
+            title: "审计 <Audit> & \"report\"",
+            summary: &s,
+            maps: vec![MapLayer {
+                title: "Areas <1>".into(),
+                title_zh: "区域 & 目标".into(),
+                path: polygons(dir.path()),
+                style: MapStyle::MeetsTarget,
+            }],
+        };
+        let html = render(&input).unwrap();
+        for raw in ["<script>", "<Audit>", "<u>", "<i>", "<contributors>", "<geodesic>", "<1>"] {
+            assert!(!html.contains(raw), "{raw} unescaped");
+        }
+        for escaped in [
+            "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; &amp; Co",
+            "审计 &lt;Audit&gt; &amp; &quot;report&quot;",
+            "roads.gpkg#roads&quot;&gt;&lt;u&gt;",
+            "A&amp;B &lt;i&gt;",
+            "© OpenStreetMap &lt;contributors&gt;",
+            "ellipsoidal &lt;geodesic&gt;",
+            "区域 &amp; 目标",
+        ] {
+            assert!(html.contains(escaped), "{escaped} missing");
+        }
+        // Nothing that could fetch or run anything.
+        for banned in ["<script", "<link", "<img", "src=", "url(", "@import", "http://", "https://"] {
+            let allowed = if banned == "http://" { html.matches("http://www.w3.org/2000/svg").count() } else { 0 };
+            assert_eq!(html.matches(banned).count(), allowed, "{banned}");
+        }
+    }
+
+    #[test]
+    fn tables_state_the_numbers() {
+        let s = summary();
+        let html = render(&ReportInput { title: "t", summary: &s, maps: vec![] }).unwrap();
+        assert!(html.contains("data-value=\"9.92807\">9.93</td>"));
+        assert!(html.contains("data-target=\"8.3\" data-target-max=\"\">≥ 8.30</td>"));
+        assert!(html.contains("data-target=\"0.2\" data-target-max=\"0.3\">0.20 – 0.30</td>"));
+        assert!(html.contains("<tr class=\"missed\" data-area-id=\"2\">"));
+        assert!(html.contains("✓ 达标 met") && html.contains("✗ 未达标 missed") && html.contains("— 无目标 no target"));
+        assert!(html.contains("<td class=\"num skipped\">1</td><td class=\"reasons\">empty geometry: 1</td>"));
+        assert!(html.contains("<b>1</b>达标 met") && html.contains("<b>1</b>未达标 missed"));
+        assert_eq!(html.matches("<table class=\"indicator\"").count(), 2);
+    }
+
+    #[test]
+    fn same_input_same_bytes() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = summary();
+        let input = ReportInput {
+            title: "t",
+            summary: &s,
+            maps: vec![MapLayer {
+                title: "a".into(),
+                title_zh: "甲".into(),
+                path: polygons(dir.path()),
+                style: MapStyle::MeetsTarget,
+            }],
+        };
+        let (a, b) = (dir.path().join("a.html"), dir.path().join("b.html"));
+        write_report(&a, &input).unwrap();
+        write_report(&b, &input).unwrap();
+        assert_eq!(std::fs::read(&a).unwrap(), std::fs::read(&b).unwrap());
+    }
+
+    #[test]
+    fn a_missing_map_file_fails_before_writing() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = summary();
+        let input = ReportInput {
+            title: "t",
+            summary: &s,
+            maps: vec![MapLayer {
+                title: "a".into(),
+                title_zh: "甲".into(),
+                path: dir.path().join("nope.geojson"),
+                style: MapStyle::Gaps,
+            }],
+        };
+        let out = dir.path().join("report.html");
+        let err = write_report(&out, &input).unwrap_err();
+        assert!(err.to_string().contains("nope.geojson"), "{err}");
+        assert!(!out.exists());
+    }
+
+    #[test]
+    fn numbers_read_well() {
+        assert_eq!(fmt_num(9.92807), "9.93");
+        assert_eq!(fmt_num(-0.001), "0.00");
+        assert_eq!(fmt_num(123.456), "123.5");
+        assert_eq!(fmt_num(12345.6), "12346");
+        assert_eq!(fmt_num(f64::NAN), "—");
+    }
+}

@@ -1,0 +1,183 @@
+//! Map styles: every MapLibre style passes the official style-specification validator (the npm
+//! package `@maplibre/maplibre-gl-style-spec`, pinned in `tests/js/`), every QGIS style is
+//! well-formed XML with a categorized or graduated renderer, and every property a style reads
+//! exists in the layer's output.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use planaudit::output::styles::{fields_used, maplibre, qml, write_styles, STYLED_LAYERS};
+
+use crate::common::*;
+
+/// Properties promised by the park-mix issue (#3) and the living-circle issue (#4), plus
+/// `missing_count` (the number of required facility types not reached), which the living-circle
+/// outputs carry for the styles. The demo's outputs must carry every one of them.
+const PROMISED: &[(&str, &[&str])] = &[
+    (
+        "park_mix",
+        &[
+            "park_id",
+            "name",
+            "park_area_km2",
+            "mix_area_km2",
+            "mix_share",
+            "construction_land_km2",
+            "mix_share_of_construction_land",
+            "band_min",
+            "band_max",
+            "status",
+            "by_category",
+            "unclassified_km2",
+            "unknown_codes",
+            "overlap_km2",
+            "measure",
+        ],
+    ),
+    ("park_mix_parcels", &["park_id", "category"]),
+    (
+        "living_circle",
+        &["origin_id", "dist_m", "within_5min", "within_10min", "within_15min", "missing", "snap_m", "missing_count"],
+    ),
+    ("living_circle_gaps", &["origin_id", "missing", "missing_count"]),
+];
+
+/// Where the pinned validator is installed: `target/js-deps` (the Makefile's `deps` installs it
+/// there too).
+fn js_deps_dir() -> PathBuf {
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("target"));
+    let target = if target.is_absolute() { target } else { Path::new(env!("CARGO_MANIFEST_DIR")).join(target) };
+    target.join("js-deps")
+}
+
+/// The validator's command-line entry, installed with `npm ci` from the committed lock file when
+/// it is missing or older than the lock file.
+fn style_validator() -> PathBuf {
+    let dir = js_deps_dir();
+    let cli = dir.join("node_modules/@maplibre/maplibre-gl-style-spec/dist/gl-style-validate.mjs");
+    let lock = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/js/package-lock.json");
+    let stamp = dir.join("node_modules/.package-lock.json");
+    let modified = |p: &Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
+    let fresh = cli.exists() && modified(&stamp).zip(modified(&lock)).is_some_and(|(s, l)| s >= l);
+    if !fresh {
+        std::fs::create_dir_all(&dir).unwrap();
+        for f in ["package.json", "package-lock.json"] {
+            std::fs::copy(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/js").join(f), dir.join(f)).unwrap();
+        }
+        let out = Command::new("npm")
+            .args(["ci", "--no-audit", "--no-fund", "--loglevel=error"])
+            .current_dir(&dir)
+            .output()
+            .expect("npm runs (Node.js and npm must be installed: make deps)");
+        assert!(out.status.success(), "npm ci failed:\n{}", String::from_utf8_lossy(&out.stderr));
+    }
+    assert!(cli.exists(), "{} missing after npm ci", cli.display());
+    cli
+}
+
+/// Runs the validator on files; returns (success, stdout).
+fn validate(files: &[PathBuf]) -> (bool, String) {
+    let out = Command::new("node").arg(style_validator()).args(files).output().expect("node runs");
+    (out.status.success(), format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)))
+}
+
+#[test]
+fn maplibre_styles_pass_the_style_spec_validator() {
+    let dir = tempfile::tempdir().unwrap();
+    let written = write_styles(dir.path(), STYLED_LAYERS).unwrap();
+    let files: Vec<PathBuf> = written.into_iter().filter(|p| p.to_string_lossy().ends_with(".maplibre.json")).collect();
+    assert_eq!(files.len(), STYLED_LAYERS.len());
+    let (ok, out) = validate(&files);
+    assert!(ok && out.trim().is_empty(), "style-spec validation failed:\n{out}");
+
+    // The validator does reject a broken style (a boolean used as a match label, a missing source),
+    // so the pass above means something.
+    let bad = dir.path().join("bad.maplibre.json");
+    std::fs::write(
+        &bad,
+        r##"{"version":8,"sources":{},"layers":[{"id":"x","type":"fill","source":"road_density",
+            "paint":{"fill-color":["match",["get","meets_target"],true,"#00ff00","#ff0000"]}}]}"##,
+    )
+    .unwrap();
+    let (ok, out) = validate(&[bad]);
+    assert!(!ok && out.contains("source \"road_density\" not found"), "{out}");
+}
+
+/// The `attr` of a QML's renderer and the symbols its classes point at, checked for shape.
+fn qml_attr(layer: &str) -> String {
+    let text = qml(layer).unwrap();
+    let doc = roxmltree::Document::parse_with_options(
+        text,
+        roxmltree::ParsingOptions { allow_dtd: true, ..Default::default() },
+    )
+    .unwrap_or_else(|e| panic!("{layer}.qml: not well-formed XML: {e}"));
+    let root = doc.root_element();
+    assert_eq!(root.tag_name().name(), "qgis", "{layer}");
+    assert!(root.attribute("version").unwrap().starts_with("3.28"), "{layer}");
+    assert_eq!(root.attribute("styleCategories"), Some("Symbology"), "{layer}");
+    let renderer = root.children().find(|n| n.has_tag_name("renderer-v2")).expect("renderer-v2");
+    let kind = renderer.attribute("type").unwrap();
+    let class_tag = match kind {
+        "categorizedSymbol" => "category",
+        "graduatedSymbol" => "range",
+        other => panic!("{layer}: renderer {other}"),
+    };
+    let symbols: BTreeSet<&str> = renderer
+        .children()
+        .find(|n| n.has_tag_name("symbols"))
+        .expect("symbols")
+        .children()
+        .filter(|n| n.has_tag_name("symbol"))
+        .map(|n| n.attribute("name").unwrap())
+        .collect();
+    let classes: Vec<_> = renderer.descendants().filter(|n| n.has_tag_name(class_tag)).collect();
+    assert!(classes.len() >= 2, "{layer}: {} classes", classes.len());
+    for c in &classes {
+        assert!(symbols.contains(c.attribute("symbol").unwrap()), "{layer}: class without symbol");
+        assert!(!c.attribute("label").unwrap_or("").is_empty(), "{layer}: class without label");
+        if class_tag == "range" {
+            let lo: f64 = c.attribute("lower").unwrap().parse().unwrap();
+            let hi: f64 = c.attribute("upper").unwrap().parse().unwrap();
+            assert!(lo <= hi, "{layer}: range {lo}..{hi}");
+        }
+    }
+    assert_eq!(symbols.len(), classes.len(), "{layer}: one symbol per class");
+    renderer.attribute("attr").expect("renderer attr").to_string()
+}
+
+/// The property names of every feature in an output file.
+fn property_names(path: &Path) -> BTreeSet<String> {
+    let fc = read_collection(path);
+    assert!(!fc.features.is_empty(), "{}: no features", path.display());
+    fc.features.iter().flat_map(|f| f.properties.as_ref().unwrap().keys().cloned()).collect()
+}
+
+#[test]
+fn styles_read_only_properties_the_outputs_carry() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    run_ok(&["demo", "-o", out.to_str().unwrap()]);
+    for layer in STYLED_LAYERS {
+        // The demo audit writes every styled layer: check against its real output, and that the
+        // promised properties of issues 3 and 4 are there too.
+        let available = property_names(&out.join(format!("{layer}.geojson")));
+        if let Some((_, names)) = PROMISED.iter().find(|(l, _)| l == layer) {
+            for n in *names {
+                assert!(available.contains(*n), "{layer}: promised property {n} missing from the output");
+            }
+        }
+        let used = fields_used(layer);
+        assert!(!used.is_empty(), "{layer}");
+        for f in &used {
+            assert!(available.contains(*f), "{layer}: the styles read '{f}', which the output lacks: {available:?}");
+        }
+        let attr = qml_attr(layer);
+        assert!(used.contains(&attr.as_str()), "{layer}.qml classifies on '{attr}', not in {used:?}");
+        assert!(available.contains(&attr), "{layer}.qml: '{attr}' not in the output");
+        let style: serde_json::Value = serde_json::from_str(maplibre(layer).unwrap()).unwrap();
+        assert_eq!(style["sources"][*layer]["data"], format!("{layer}.geojson"));
+    }
+}
