@@ -19,6 +19,14 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Road network density (km/km²) of each built-up area against the plan's targets.
+    ///
+    /// Each road is clipped to each area polygon (roads on the boundary count in full) and measured;
+    /// only the grades the table counts (快速路, 主干路, 次干路, 支路; with the osm preset trunk …
+    /// living_street) enter the density. Targets: 中心城区 8.3, 县城 7.0 km/km² unless --target says
+    /// otherwise. Writes OUT (one feature per area), OUT_grid with --grid, OUT_wide_roads with
+    /// --width-field.
+    ///
+    /// Cost: one R-tree query per area and one clip per grade and area; --grid adds one clip per cell.
     RoadDensity(Box<RoadDensityArgs>),
     /// Residential and service land share (%) of each industrial park against the plan's 20–30% band.
     ///
@@ -100,13 +108,9 @@ pub struct CommonArgs {
     pub summary_json: Option<PathBuf>,
 }
 
-/// Road network density per built-up area.
-///
-/// Each road is clipped to each area polygon (roads on the boundary count in full) and measured;
-/// only the grades the table counts (快速路, 主干路, 次干路, 支路; with the osm preset trunk … living_street)
-/// enter the density. Cost: one R-tree query and one clip per grade per area.
+/// The road layer and its grade table, shared by road-density and living-circle.
 #[derive(Debug, Clone, Args)]
-pub struct RoadDensityArgs {
+pub struct RoadsArgs {
     /// Road centrelines (SRC).
     #[arg(long, value_name = "SRC")]
     pub roads: String,
@@ -116,6 +120,24 @@ pub struct RoadDensityArgs {
     /// CRS override for the roads layer.
     #[arg(long, value_name = "CRS")]
     pub roads_crs: Option<String>,
+    /// Field holding the road grade [default: the grade table's field: grade, or highway for osm].
+    #[arg(long, value_name = "F")]
+    pub grade_field: Option<String>,
+    /// Grade table (what counts in the density, what is walkable): a preset (cn, osm) or a TOML
+    /// file [default: osm for .osm.pbf roads, else cn].
+    #[arg(long, value_name = "PRESET|FILE")]
+    pub grades: Option<String>,
+}
+
+/// Road network density per built-up area.
+///
+/// Each road is clipped to each area polygon (roads on the boundary count in full) and measured;
+/// only the grades the table counts (快速路, 主干路, 次干路, 支路; with the osm preset trunk … living_street)
+/// enter the density. Cost: one R-tree query and one clip per grade per area.
+#[derive(Debug, Clone, Args)]
+pub struct RoadDensityArgs {
+    #[command(flatten)]
+    pub road: RoadsArgs,
     /// Built-up area polygons (SRC).
     #[arg(long, value_name = "SRC")]
     pub areas: String,
@@ -125,12 +147,6 @@ pub struct RoadDensityArgs {
     /// CRS override for the areas layer.
     #[arg(long, value_name = "CRS")]
     pub areas_crs: Option<String>,
-    /// Field holding the road grade [default: the grade table's field: grade, or highway for osm].
-    #[arg(long, value_name = "F")]
-    pub grade_field: Option<String>,
-    /// Grade table: a preset (cn, osm) or a TOML file [default: osm for .osm.pbf roads, else cn].
-    #[arg(long, value_name = "PRESET|FILE")]
-    pub grades: Option<String>,
     /// Field holding the area kind (中心城区 / 县城) [default: kind, when present].
     #[arg(long, value_name = "F")]
     pub kind_field: Option<String>,
@@ -326,22 +342,10 @@ pub enum ThresholdsArg {
 /// Options of `planaudit living-circle` (help text on [`Command::LivingCircle`]).
 #[derive(Debug, Clone, Args)]
 pub struct LivingCircleArgs {
-    /// Road centrelines (SRC): the walking network. Not read with --method buffer.
-    #[arg(long, value_name = "SRC")]
-    pub roads: String,
-    /// OGR attribute filter on the roads, e.g. "highway IS NOT NULL".
-    #[arg(long, value_name = "WHERE")]
-    pub roads_where: Option<String>,
-    /// CRS override for the roads layer.
-    #[arg(long, value_name = "CRS")]
-    pub roads_crs: Option<String>,
-    /// Field holding the road grade [default: the grade table's field: grade, or highway for osm].
-    #[arg(long, value_name = "F")]
-    pub grade_field: Option<String>,
-    /// Grade table deciding what is walkable: a preset (cn, osm) or a TOML file [default: osm for
-    /// .osm.pbf roads, else cn]. OSM ways tagged foot=no or access=private are not walked either.
-    #[arg(long, value_name = "PRESET|FILE")]
-    pub grades: Option<String>,
+    /// The walking network (not read with --method buffer). OSM ways tagged foot=no or
+    /// access=private are not walked.
+    #[command(flatten)]
+    pub road: RoadsArgs,
     /// Origins (SRC): residential parcels (polygons → centroid), buildings, or points.
     #[arg(long, value_name = "SRC")]
     pub origins: String,

@@ -11,7 +11,7 @@ use super::road_density::{execute_to, summary_json, OutPaths, RoadDensityRun};
 use super::write_json;
 use crate::cli::{
     AuditArgs, CheckArgs, CommonArgs, DistanceArg, InitArgs, LivingCircleArgs, MeasureArg, NodingArg, ParkMixArgs,
-    RoadDensityArgs, SnapArg, ThresholdsArg,
+    RoadDensityArgs, RoadsArgs, SnapArg, ThresholdsArg,
 };
 use crate::config::{City, LayerConfig};
 use crate::indicators::park_mix::Status;
@@ -42,26 +42,28 @@ fn common(city: &City, summary: Option<PathBuf>) -> CommonArgs {
     }
 }
 
+/// The road layer of a city file with the grade table of its `[road_density]` section.
+fn roads_args(city: &City, roads: Option<&LayerConfig>) -> RoadsArgs {
+    let grades = city.config.road_density.as_ref().and_then(|rd| rd.grades.clone());
+    RoadsArgs {
+        roads: roads.map(|r| r.source_text(&city.base)).unwrap_or_default(),
+        roads_where: roads.and_then(|r| r.filter.clone()),
+        roads_crs: roads.and_then(|r| r.crs.clone()),
+        grade_field: roads.and_then(|r| r.field("grade")),
+        grades: table_arg(city, crate::normalise::grades::PRESETS, &grades),
+    }
+}
+
 /// The road-density arguments a city file stands for.
 pub fn road_density_args(city: &City, out_dir: &Path) -> Option<RoadDensityArgs> {
     let rd = city.config.road_density.as_ref()?;
     let (areas, roads) = (city.config.layers.areas.as_ref()?, city.config.layers.roads.as_ref()?);
     let targets = rd.targets.iter().map(|(k, v)| if k == "*" { v.to_string() } else { format!("{k}={v}") }).collect();
     Some(RoadDensityArgs {
-        roads: roads.source_text(&city.base),
-        roads_where: roads.filter.clone(),
-        roads_crs: roads.crs.clone(),
+        road: roads_args(city, Some(roads)),
         areas: areas.source_text(&city.base),
         areas_where: areas.filter.clone(),
         areas_crs: areas.crs.clone(),
-        grade_field: roads.field("grade"),
-        grades: rd.grades.as_ref().map(|g| {
-            if crate::normalise::grades::PRESETS.iter().any(|(n, _)| n == g) {
-                g.clone()
-            } else {
-                crate::config::resolve(&city.base, g)
-            }
-        }),
         kind_field: areas.field("kind"),
         name_field: areas.field("name"),
         id_field: areas.field("id"),
@@ -140,15 +142,7 @@ pub fn living_circle_args(city: &City, out_dir: &Path) -> Option<LivingCircleArg
     let first = layers.facilities.first()?;
     let roads = layers.roads.as_ref();
     Some(LivingCircleArgs {
-        roads: roads.map(|r| r.source_text(&city.base)).unwrap_or_default(),
-        roads_where: roads.and_then(|r| r.filter.clone()),
-        roads_crs: roads.and_then(|r| r.crs.clone()),
-        grade_field: roads.and_then(|r| r.field("grade")),
-        grades: city
-            .config
-            .road_density
-            .as_ref()
-            .and_then(|rd| table_arg(city, crate::normalise::grades::PRESETS, &rd.grades)),
+        road: roads_args(city, roads),
         origins: origins.source_text(&city.base),
         origins_where: origins.filter.clone(),
         origins_crs: origins.crs.clone(),
@@ -262,7 +256,7 @@ pub fn audit(city: &City, out_dir: &Path) -> Result<AuditOutcome> {
             wide_roads: out_dir.join("wide_roads.geojson"),
         };
         refuse_overwrite(
-            &[args.roads.clone(), args.areas.clone()],
+            &[args.road.roads.clone(), args.areas.clone()],
             &[paths.areas.clone(), paths.grid.clone(), paths.wide_roads.clone()],
         )?;
         let run = execute_to(&args, &paths)?;
@@ -283,7 +277,7 @@ pub fn audit(city: &City, out_dir: &Path) -> Result<AuditOutcome> {
         indicators.insert("park_mix".into(), super::park_mix::summary_json(&run));
     }
     if let Some(args) = living_circle_args(city, out_dir) {
-        let mut inputs = vec![args.roads.clone(), args.origins.clone()];
+        let mut inputs = vec![args.road.roads.clone(), args.origins.clone()];
         inputs.extend(args.facilities.iter().cloned());
         let outs =
             [args.output.clone(), super::sibling(&args.output, "gaps"), super::sibling(&args.output, "service_areas")];

@@ -18,7 +18,7 @@ use crate::ingest::{GeomKind, LayerReport, LayerSource, LayerSpec, RawLayer};
 use crate::model::{Facility, Origin};
 use crate::normalise::crs::Frame;
 use crate::normalise::facility_types::{Classified, FacilityTypes};
-use crate::normalise::grades::{self, GradeTable};
+use crate::normalise::grades::GradeTable;
 use crate::normalise::tiers::{Requirement, Thresholds, Tiers};
 use crate::normalise::{preset_for, project};
 use crate::output::geojson::{write_collection, CollectionMeta};
@@ -231,7 +231,7 @@ pub fn execute(args: &LivingCircleArgs) -> Result<LivingCircleRun> {
     let max_snap_m = positive("--max-snap", args.max_snap)?;
     let walk_speed = positive("--walk-speed", args.walk_speed)?;
     let common = &args.common;
-    let roads_src = LayerSource::parse(&args.roads);
+    let roads_src = LayerSource::parse(&args.road.roads);
     let origins_src = LayerSource::parse(&args.origins);
     let facility_srcs: Vec<LayerSource> = args.facilities.iter().map(|f| LayerSource::parse(f)).collect();
     let osm_facilities = facility_srcs.iter().any(LayerSource::is_osm);
@@ -300,18 +300,17 @@ pub fn execute(args: &LivingCircleArgs) -> Result<LivingCircleRun> {
     let mut roads_layer = None;
     let mut grade_table = None;
     if method == Method::Network {
-        let grades = GradeTable::load(args.grades.as_deref().unwrap_or(grades::default_preset(roads_src.is_osm())))?;
-        let grade_field = args.grade_field.clone().unwrap_or_else(|| grades.field.clone());
+        let (grades, grade_field) = super::grade_table(&args.road)?;
         let s = spec(
             &roads_src,
-            &args.roads_where,
+            &args.road.roads_where,
             common,
             "roads",
             vec![grade_field],
             vec!["foot".into(), "access".into()],
             GeomKind::Lines,
         );
-        let layer = load(&s, args.roads_crs.as_deref(), common, "--roads-crs")?;
+        let layer = load(&s, args.road.roads_crs.as_deref(), common, "--roads-crs")?;
         warn_if_apart(&origins_layer, &layer);
         roads_layer = Some(layer);
         grade_table = Some(grades);

@@ -234,3 +234,13 @@ impl AreaFields {
         areas
     }
 }
+
+/// The grade table of a road layer (`--grades`, else `osm` for OpenStreetMap roads and `cn`
+/// otherwise) and the field its values are read from (`--grade-field`, else the table's).
+pub fn grade_table(road: &crate::cli::RoadsArgs) -> Result<(crate::normalise::grades::GradeTable, String)> {
+    use crate::normalise::grades::{default_preset, GradeTable};
+    let is_osm = crate::ingest::LayerSource::parse(&road.roads).is_osm();
+    let table = GradeTable::load(road.grades.as_deref().unwrap_or(default_preset(is_osm)))?;
+    let field = road.grade_field.clone().unwrap_or_else(|| table.field.clone());
+    Ok((table, field))
+}

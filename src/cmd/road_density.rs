@@ -9,7 +9,6 @@ use crate::cli::RoadDensityArgs;
 use crate::indicators::road_density::{compute, Params, RoadDensity};
 use crate::ingest::{GeomKind, LayerReport, LayerSource, LayerSpec};
 use crate::model::Road;
-use crate::normalise::grades::{default_preset, GradeTable};
 use crate::normalise::kinds::Kinds;
 use crate::normalise::project;
 use crate::output::geojson::{write_collection, CollectionMeta};
@@ -88,9 +87,9 @@ pub fn execute_to(args: &RoadDensityArgs, paths: &OutPaths) -> Result<RoadDensit
     }
     let (targets, default_target) = parse_targets(&args.target)?;
     let kinds = Kinds::builtin()?;
-    let roads_src = LayerSource::parse(&args.roads);
+    let roads_src = LayerSource::parse(&args.road.roads);
     let areas_src = LayerSource::parse(&args.areas);
-    let grades = GradeTable::load(args.grades.as_deref().unwrap_or(default_preset(roads_src.is_osm())))?;
+    let (grades, grade_field) = super::grade_table(&args.road)?;
     let common = &args.common;
 
     let area_fields = AreaFields {
@@ -110,17 +109,16 @@ pub fn execute_to(args: &RoadDensityArgs, paths: &OutPaths) -> Result<RoadDensit
     };
     let mut areas_layer = load(&areas_spec, args.areas_crs.as_deref(), common, "--areas-crs")?;
 
-    let grade_field = args.grade_field.clone().unwrap_or_else(|| grades.field.clone());
     let roads_spec = LayerSpec {
         source: roads_src.clone(),
-        filter: args.roads_where.clone(),
+        filter: args.road.roads_where.clone(),
         encoding: common.encoding.clone(),
         role: "roads".into(),
         fields: std::iter::once(grade_field.clone()).chain(args.width_field.clone()).collect(),
         optional_fields: vec![],
         geom: GeomKind::Lines,
     };
-    let mut roads_layer = load(&roads_spec, args.roads_crs.as_deref(), common, "--roads-crs")?;
+    let mut roads_layer = load(&roads_spec, args.road.roads_crs.as_deref(), common, "--roads-crs")?;
     warn_if_apart(&areas_layer, &roads_layer);
 
     let frame = choose_frame(common, &areas_layer)?;

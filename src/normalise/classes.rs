@@ -229,15 +229,10 @@ impl ClassTable {
     /// Parses a table; `label` names it in errors.
     pub fn from_toml(label: &str, text: &str) -> Result<ClassTable> {
         let table_error = |reason: String| Error::Table { name: label.to_string(), reason };
-        let file: TableFile = toml::from_str(text).map_err(|e| table_error(e.to_string()))?;
+        let file: TableFile = super::parse_table(label, text)?;
         let _ = &file.description;
         let mut table = match &file.extends {
-            Some(base) => {
-                let Some((_, t)) = PRESETS.iter().find(|(n, _)| n == base) else {
-                    return Err(table_error(format!("extends unknown preset '{base}'; presets: {}", preset_names())));
-                };
-                Self::from_toml(base, t)?
-            }
+            Some(base) => Self::from_toml(base, super::base_preset(label, PRESETS, base)?)?,
             None => {
                 ClassTable { name: String::new(), fields: vec![], codes: CodeFormat::Prefix, rows: BTreeMap::new() }
             }

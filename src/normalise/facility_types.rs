@@ -80,14 +80,9 @@ impl FacilityTypes {
     /// Parses a table; `label` names it in errors.
     pub fn from_toml(label: &str, text: &str) -> Result<FacilityTypes> {
         let err = |reason: String| Error::Table { name: label.to_string(), reason };
-        let file: TableFile = toml::from_str(text).map_err(|e| err(e.to_string()))?;
+        let file: TableFile = super::parse_table(label, text)?;
         let mut table = match &file.extends {
-            Some(base) => {
-                let Some((_, t)) = PRESETS.iter().find(|(n, _)| n == base) else {
-                    return Err(err(format!("extends unknown preset '{base}'")));
-                };
-                Self::from_toml(base, t)?
-            }
+            Some(base) => Self::from_toml(base, super::base_preset(label, PRESETS, base)?)?,
             None => FacilityTypes {
                 name: String::new(),
                 description: String::new(),

@@ -66,19 +66,10 @@ impl GradeTable {
 
     /// Parses a table; `label` names it in errors.
     pub fn from_toml(label: &str, text: &str) -> Result<GradeTable> {
-        let file: TableFile =
-            toml::from_str(text).map_err(|e| Error::Table { name: label.to_string(), reason: e.to_string() })?;
+        let file: TableFile = super::parse_table(label, text)?;
         let _ = &file.description;
         let mut table = match &file.extends {
-            Some(base) => {
-                let Some((_, t)) = PRESETS.iter().find(|(n, _)| n == base) else {
-                    return Err(Error::Table {
-                        name: label.to_string(),
-                        reason: format!("extends unknown preset '{base}'"),
-                    });
-                };
-                Self::from_toml(base, t)?
-            }
+            Some(base) => Self::from_toml(base, super::base_preset(label, PRESETS, base)?)?,
             None => GradeTable { name: String::new(), field: String::new(), rows: BTreeMap::new() },
         };
         table.name = file.name.unwrap_or_else(|| label.to_string());

@@ -3,7 +3,7 @@
 
 use serde::Deserialize;
 
-use crate::{Error, Result};
+use crate::Result;
 
 const TARGETS_TOML: &str = include_str!("../presets/targets.toml");
 
@@ -39,8 +39,7 @@ fn fold(s: &str) -> String {
 impl Kinds {
     /// The built-in table.
     pub fn builtin() -> Result<Kinds> {
-        let f: KindFile =
-            toml::from_str(TARGETS_TOML).map_err(|e| Error::Table { name: "targets".into(), reason: e.to_string() })?;
+        let f: KindFile = super::parse_table("targets", TARGETS_TOML)?;
         Ok(Kinds { rows: f.kind })
     }
 

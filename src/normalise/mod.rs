@@ -35,6 +35,22 @@ pub fn preset_for(is_osm: bool, otherwise: &'static str) -> &'static str {
     }
 }
 
+/// Parses a table's TOML; `label` names the table in the error, which carries the line and column.
+pub fn parse_table<T: serde::de::DeserializeOwned>(label: &str, text: &str) -> Result<T> {
+    toml::from_str(text).map_err(|e| Error::Table { name: label.to_string(), reason: e.to_string() })
+}
+
+/// The text of the preset a table `extends`; an unknown name is an error listing the presets.
+pub fn base_preset(label: &str, presets: &[(&str, &'static str)], base: &str) -> Result<&'static str> {
+    presets.iter().find(|(n, _)| *n == base).map(|(_, t)| *t).ok_or_else(|| {
+        let names: Vec<&str> = presets.iter().map(|(n, _)| *n).collect();
+        Error::Table {
+            name: label.to_string(),
+            reason: format!("extends unknown preset '{base}'; presets: {}", names.join(", ")),
+        }
+    })
+}
+
 /// Converts every feature of a layer to WGS84 longitude/latitude in place. A feature with a
 /// coordinate that cannot be converted, or that lands outside ±180°/±90°, is skipped and counted.
 pub fn to_lonlat(layer: &mut RawLayer, crs: &SourceCrs) -> Result<()> {

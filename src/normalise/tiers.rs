@@ -109,7 +109,7 @@ impl Tiers {
     /// Parses a table; `label` names it in errors.
     pub fn from_toml(label: &str, text: &str) -> Result<Tiers> {
         let err = |reason: String| Error::Table { name: label.to_string(), reason };
-        let file: TableFile = toml::from_str(text).map_err(|e| err(e.to_string()))?;
+        let file: TableFile = super::parse_table(label, text)?;
         let mut tiers = file.tier;
         if tiers.is_empty() {
             return Err(err("no [[tier]]".into()));
