@@ -1,31 +1,39 @@
 # planaudit: `make run` audits the built-in demo city, `make test` runs every test and lint.
 # Both install the Debian packages they need first (through sudo when not root).
 
-# python3-venv: the living-circle test checks distances with networkx in a virtual environment;
-# chromium, chromium-driver: the report test opens report.html in headless Chromium;
-# fonts-noto-cjk: so that the Chinese labels render in its screenshot.
-APT_PACKAGES := libgdal-dev libproj-dev gdal-bin pkg-config libclang-dev libsqlite3-mod-spatialite python3-venv \
-	chromium chromium-driver fonts-noto-cjk
+# What building and running need: GDAL and PROJ with their headers, libclang for PROJ's bindings.
+BUILD_PACKAGES := libgdal-dev libproj-dev gdal-bin pkg-config libclang-dev
+# What the tests need besides: SpatiaLite for the independent SQL checks; python3-venv for the
+# networkx check of walking distances; chromium, chromium-driver to open report.html headless;
+# fonts-noto-cjk so that the Chinese labels render in its screenshot.
+TEST_PACKAGES := libsqlite3-mod-spatialite python3-venv chromium chromium-driver fonts-noto-cjk
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 CARGO ?= cargo
 # The MapLibre style-spec validator for the style tests, pinned by tests/js/package-lock.json and
 # installed under target/ (the tests install it there themselves when it is missing).
 JS_DEPS := target/js-deps
 
-.PHONY: all deps js-deps build run test lint bench clean
+.PHONY: all deps build-deps js-deps build run test lint bench clean
 
 all: build
 
 # Installs only what is missing: dpkg-query answers for every package before apt is touched.
-deps:
-	@missing=""; for p in $(APT_PACKAGES); do \
+define apt_install
+	@missing=""; for p in $(1); do \
 	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" || missing="$$missing $$p"; \
 	done; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing:$$missing"; \
 	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing; \
 	fi
+endef
+
+build-deps:
+	$(call apt_install,$(BUILD_PACKAGES))
 	@command -v $(CARGO) >/dev/null || { echo "cargo not found: install Rust (rustup) first"; exit 1; }
+
+deps: build-deps
+	$(call apt_install,$(TEST_PACKAGES))
 	@command -v npm >/dev/null || { \
 	  echo "installing: nodejs npm"; \
 	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq nodejs npm; }
@@ -40,7 +48,7 @@ $(JS_DEPS)/node_modules/.package-lock.json: tests/js/package.json tests/js/packa
 	cd $(JS_DEPS) && npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
 
-build: deps
+build: build-deps
 	$(CARGO) build --release --locked
 
 run: build
