@@ -59,6 +59,10 @@ pub fn to_rfc7946(frame: &Frame, g: &Geometry<f64>) -> Result<Geometry<f64>> {
 /// does not grow with the output; a conversion error removes the temporary file and leaves any
 /// previous file in place.
 pub fn write_collection(path: &Path, meta: &CollectionMeta<'_>, features: &[OutFeature]) -> Result<()> {
+    crate::timing::time(|| format!("write {}", meta.name), || write_features(path, meta, features))
+}
+
+fn write_features(path: &Path, meta: &CollectionMeta<'_>, features: &[OutFeature]) -> Result<()> {
     let mut header = Map::new();
     header.insert("type".into(), "FeatureCollection".into());
     header.insert("name".into(), meta.name.into());
