@@ -61,6 +61,11 @@ lint: deps
 test: deps lint
 	$(CARGO) test --locked --release
 
+# Scale data under target/bench-data/ (generated when missing), then wall, CPU, peak memory and the
+# GDAL read floor per size (bench/run.sh; BENCH_SIZES="city" for one size).
+bench: deps
+	bench/run.sh
+
 clean:
 	$(CARGO) clean
 	rm -rf out

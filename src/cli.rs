@@ -70,6 +70,10 @@ pub enum Command {
     LivingCircle(Box<LivingCircleArgs>),
     /// Build the demo city (Lu'an, CGCS2000 zone 39) and audit it into OUT_DIR.
     Demo(DemoArgs),
+    /// Generate scale data for benchmarks (the demo city's towns repeated on a lattice) into
+    /// OUT_DIR, with a `city.toml` to audit it.
+    #[command(hide = true)]
+    Generate(GenerateArgs),
     /// Run every indicator a city file configures; write GeoJSON, summary.json, summary.csv.
     Audit(AuditArgs),
     /// Validate a city file and its layers (fields, CRS, counts) without computing anything.
@@ -236,6 +240,32 @@ pub struct ParkMixArgs {
 pub struct DemoArgs {
     /// Output folder: the demo city's layers go to OUT_DIR/demo_city, the audit beside them.
     #[arg(short, long, value_name = "OUT_DIR", default_value = "out")]
+    pub output: PathBuf,
+}
+
+/// Sizes of `planaudit generate`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SizeArg {
+    Demo,
+    City,
+    Province,
+}
+
+/// Scale data for benchmarks.
+#[derive(Debug, Clone, Args)]
+pub struct GenerateArgs {
+    /// demo (2 towns), city (~100k parcels, 60k road segments, 5k facilities) or province
+    /// (~2M parcels, 1M road segments, 100k facilities).
+    #[arg(long, value_enum, default_value = "city")]
+    pub size: SizeArg,
+    /// Multiplies the size's towns, built-up areas, parks and facilities (e.g. 0.05 for a quick test).
+    #[arg(long, default_value_t = 1.0)]
+    pub scale: f64,
+    /// Seed of every random choice.
+    #[arg(long, default_value_t = crate::demo_city::DEFAULT_SEED)]
+    pub seed: u64,
+    /// Output folder: the layers and city.toml.
+    #[arg(short, long, value_name = "OUT_DIR")]
     pub output: PathBuf,
 }
 

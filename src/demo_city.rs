@@ -438,8 +438,11 @@ impl DemoLayers {
 /// Generates the demo city into `dir` (created if missing). Existing outputs of the same names
 /// are deleted first, so the directory ends up holding exactly what this seed produces.
 pub fn generate(dir: &Path, opts: &DemoOptions) -> Result<DemoManifest> {
+    write_layers(dir, build(opts))
+}
+
+fn write_layers(dir: &Path, layers: DemoLayers) -> Result<DemoManifest> {
     std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
-    let layers = build(opts);
     let manifest = DemoManifest {
         areas: dir.join(AREAS_FILE),
         roads: dir.join(ROADS_FILE),
@@ -464,10 +467,137 @@ pub fn generate(dir: &Path, opts: &DemoOptions) -> Result<DemoManifest> {
 pub fn build(opts: &DemoOptions) -> DemoLayers {
     let rng = Rng::new(opts.seed);
     let mut out = Output::new();
-    for spec in &AREA_SPECS {
-        Town::new(spec, rng).emit(&mut out);
+    for (index, spec) in AREA_SPECS.iter().enumerate() {
+        let inst = Instance { index, offset: (0.0, 0.0), area: true, park: true, unknowns: spec.unknowns };
+        Town::new(spec, rng, inst).emit(&mut out);
     }
     out.layers
+}
+
+// ---------------------------------------------------------------------------------------------
+// Scale data
+// ---------------------------------------------------------------------------------------------
+
+/// Named sizes of the scale generator.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Size {
+    /// The two-town demo city (as [`build`], roads as whole lines).
+    Demo,
+    /// About 100,000 parcels, 60,000 road segments, 5,000 facilities, 10 built-up areas, 20 parks.
+    City,
+    /// About 2,000,000 parcels, 1,000,000 road segments, 100,000 facilities, 100 built-up areas,
+    /// 300 parks.
+    Province,
+}
+
+impl Size {
+    /// `(towns, built-up areas, parks, facilities aimed at)` at scale 1.
+    fn plan(self) -> (usize, usize, usize, usize) {
+        match self {
+            Size::Demo => (2, 2, 2, usize::MAX),
+            Size::City => (94, 10, 20, 5_000),
+            Size::Province => (1_880, 100, 300, 100_000),
+        }
+    }
+
+    /// The size's name on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            Size::Demo => "demo",
+            Size::City => "city",
+            Size::Province => "province",
+        }
+    }
+}
+
+/// Options of the scale generator.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ScaleOptions {
+    pub seed: u64,
+    pub size: Size,
+    /// Multiplies the number of towns, built-up areas, parks and facilities (at least two towns).
+    pub scale: f64,
+}
+
+/// Distance between the origins of neighbouring towns on the lattice, metres.
+const TOWN_PITCH: (f64, f64) = (6_500.0, 6_000.0);
+const K_THIN: u64 = 15;
+
+/// Builds the layers of a scaled city: towns alternating between the central-city and the
+/// county-town design, laid out on a lattice of [`TOWN_PITCH`] eastwards and northwards of the
+/// central city (town `k` gets area id `k + 1`). Only the first towns get a built-up area
+/// polygon and an industrial park polygon; the others are the surrounding towns a city or a
+/// province also holds. Above the demo size, roads are written one segment (between two shared
+/// vertices) per feature, and facilities are thinned to the size's count by a keyed hash.
+pub fn build_scaled(opts: &ScaleOptions) -> DemoLayers {
+    let (towns, areas, parks, facilities) = opts.size.plan();
+    if opts.size == Size::Demo && opts.scale == 1.0 {
+        return build(&DemoOptions { seed: opts.seed });
+    }
+    let scaled = |n: usize, min: usize| ((n as f64 * opts.scale).round() as usize).max(min);
+    let (towns, areas, parks) = (scaled(towns, 2), scaled(areas, 1), scaled(parks, 1));
+    let cols = (towns as f64).sqrt().ceil() as usize;
+    let rng = Rng::new(opts.seed);
+    let mut out = Output::new();
+    let base = AREA_SPECS[0].origin;
+    for index in 0..towns {
+        let spec = &AREA_SPECS[index % AREA_SPECS.len()];
+        let (col, row) = (index % cols, index / cols);
+        let offset =
+            (base.0 + col as f64 * TOWN_PITCH.0 - spec.origin.0, base.1 + row as f64 * TOWN_PITCH.1 - spec.origin.1);
+        let inst = Instance { index, offset, area: index < areas, park: index < parks, unknowns: index == 0 };
+        Town::new(spec, rng, inst).emit(&mut out);
+    }
+    let mut layers = out.layers;
+    if opts.size != Size::Demo {
+        split_roads(&mut layers.roads, rng);
+    }
+    let total = layers.facilities.features.len();
+    let aim = if facilities == usize::MAX { usize::MAX } else { scaled(facilities, 1) };
+    if aim < total {
+        let keep = aim as f64 / total as f64;
+        let mut id = 0;
+        layers.facilities.features.retain(|_| {
+            id += 1;
+            rng.unit(&[K_THIN, id]) < keep
+        });
+        for (k, (_, values)) in layers.facilities.features.iter_mut().enumerate() {
+            values[0] = FieldValue::Integer(k as i64 + 1);
+        }
+    }
+    layers
+}
+
+/// Cuts every road into its two-vertex segments, numbered again from 1; a keyed share of the
+/// segments is cut once more at its midpoint (a survey break, as bureau road layers have).
+fn split_roads(roads: &mut LayerData, rng: Rng) {
+    const MIDPOINT_SHARE: f64 = 0.55;
+    let old = std::mem::take(&mut roads.features);
+    let mut id = 0;
+    let mut push = |a: Coord, b: Coord, values: &[FieldValue]| {
+        id += 1;
+        let mut v = values.to_vec();
+        v[0] = FieldValue::Integer(id);
+        roads.features.push((LineString::from(vec![a, b]).into(), v));
+    };
+    for (k, (g, values)) in old.into_iter().enumerate() {
+        let geo::Geometry::LineString(line) = g else { continue };
+        for (s, seg) in line.0.windows(2).enumerate() {
+            if rng.unit(&[K_THIN, 1 << 32 | k as u64, s as u64]) < MIDPOINT_SHARE {
+                let m = lerp(seg[0], seg[1], 0.5);
+                let m = Coord { x: mm(m.x), y: mm(m.y) };
+                push(seg[0], m, &values);
+                push(m, seg[1], &values);
+            } else {
+                push(seg[0], seg[1], &values);
+            }
+        }
+    }
+}
+
+/// What [`generate_scaled`] wrote: the dataset paths and counts, as for the demo city.
+pub fn generate_scaled(dir: &Path, opts: &ScaleOptions) -> Result<DemoManifest> {
+    write_layers(dir, build_scaled(opts))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -983,8 +1113,24 @@ const BR: usize = 1;
 const TR: usize = 2;
 const TL: usize = 3;
 
+/// Where one copy of a town description goes and what it carries.
+#[derive(Debug, Clone, Copy)]
+struct Instance {
+    /// Position among the towns: the area id is `index + 1`.
+    index: usize,
+    /// Added to the description's origin, metres.
+    offset: (f64, f64),
+    /// Whether the built-up area polygon is written.
+    area: bool,
+    /// Whether the industrial park polygon is written.
+    park: bool,
+    /// Whether this town holds the unknown land-use code and facility type.
+    unknowns: bool,
+}
+
 struct Town<'a> {
     spec: &'a AreaSpec,
+    inst: Instance,
     rng: Rng,
     area_key: u64,
     nx: usize,
@@ -1001,9 +1147,9 @@ struct Town<'a> {
 }
 
 impl<'a> Town<'a> {
-    fn new(spec: &'a AreaSpec, rng: Rng) -> Self {
+    fn new(spec: &'a AreaSpec, rng: Rng, inst: Instance) -> Self {
         let (nx, ny) = spec.blocks;
-        let area_key = AREA_DESIGNS[spec.design].id as u64;
+        let area_key = inst.index as u64 + 1;
         let positions = |n: usize, mean: f64, key: u64| {
             let mut v = vec![0.0];
             for k in 0..n {
@@ -1027,6 +1173,7 @@ impl<'a> Town<'a> {
         }
         let mut town = Town {
             spec,
+            inst,
             rng,
             area_key,
             nx,
@@ -1379,7 +1526,7 @@ impl<'a> Town<'a> {
 
     /// Places the unknown land-use code.
     fn finish_uses(&mut self) {
-        if !self.spec.unknowns {
+        if !self.inst.unknowns {
             return;
         }
         // A residential strip at the end of an urban block that keeps at least one other
@@ -1411,7 +1558,8 @@ impl<'a> Town<'a> {
     }
 
     fn world(&self, c: Coord) -> Coord {
-        Coord { x: mm(self.spec.origin.0 + c.x), y: mm(self.spec.origin.1 + c.y) }
+        let (ox, oy) = (self.spec.origin.0 + self.inst.offset.0, self.spec.origin.1 + self.inst.offset.1);
+        Coord { x: mm(ox + c.x), y: mm(oy + c.y) }
     }
 
     fn world_ring(&self, ring: &[Coord]) -> LineString {
@@ -1479,22 +1627,28 @@ impl<'a> Town<'a> {
             .into_iter()
             .map(|(a, b)| self.block_centre(a as usize, b as usize))
             .collect();
-        out.layers.areas.features.push((
-            Polygon::new(self.world_ring(&outline), vec![]).into(),
-            vec![
-                FieldValue::Integer(design.id),
-                FieldValue::String(design.name.into()),
-                FieldValue::String(design.kind.into()),
-            ],
-        ));
+        // Towns beyond the demo's two repeat its designs under numbered names.
+        let suffix = if self.inst.index < AREA_DESIGNS.len() { String::new() } else { self.inst.index.to_string() };
+        if self.inst.area {
+            out.layers.areas.features.push((
+                Polygon::new(self.world_ring(&outline), vec![]).into(),
+                vec![
+                    FieldValue::Integer(self.area_key as i64),
+                    FieldValue::String(format!("{}{suffix}", design.name)),
+                    FieldValue::String(design.kind.into()),
+                ],
+            ));
+        }
 
         // Park.
-        let park = &PARK_DESIGNS[self.spec.park.design];
-        let (exterior, holes) = self.park_rings();
-        out.layers.parks.features.push((
-            Polygon::new(self.world_ring(&exterior), holes.iter().map(|h| self.world_ring(h)).collect()).into(),
-            vec![FieldValue::Integer(park.park_id), FieldValue::String(park.name.into())],
-        ));
+        if self.inst.park {
+            let park = &PARK_DESIGNS[self.spec.park.design];
+            let (exterior, holes) = self.park_rings();
+            out.layers.parks.features.push((
+                Polygon::new(self.world_ring(&exterior), holes.iter().map(|h| self.world_ring(h)).collect()).into(),
+                vec![FieldValue::Integer(self.area_key as i64), FieldValue::String(format!("{}{suffix}", park.name))],
+            ));
+        }
 
         self.emit_parcels(out);
         self.emit_roads(out);
@@ -1701,7 +1855,7 @@ impl<'a> Town<'a> {
                     };
                     push(out, at, &road_name(bi, bj), FACILITY_TYPES[t].name);
                 }
-                if self.spec.unknowns && self.is_host_candidate(bi as i64, bj as i64) {
+                if self.inst.unknowns && self.is_host_candidate(bi as i64, bj as i64) {
                     let key = (m, self.rng.hash(&[self.area_key, K_TOILET, bi as u64, bj as u64]));
                     if toilet.is_none_or(|(best, _, _)| key < best) {
                         toilet = Some((key, bi, bj));
@@ -1845,8 +1999,9 @@ mod tests {
             }
             // Parcels cover each grid exactly once, except for the deliberate overlap.
             let rng = Rng::new(seed);
-            for spec in &AREA_SPECS {
-                let t = Town::new(spec, rng);
+            for (index, spec) in AREA_SPECS.iter().enumerate() {
+                let inst = Instance { index, offset: (0.0, 0.0), area: true, park: true, unknowns: spec.unknowns };
+                let t = Town::new(spec, rng, inst);
                 let local = |p: &Polygon| p.unsigned_area();
                 let mut out = Output::new();
                 t.emit_parcels(&mut out);

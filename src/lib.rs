@@ -24,6 +24,7 @@ pub mod ingest;
 pub mod model;
 pub mod normalise;
 pub mod output;
+pub mod timing;
 pub mod units;
 
 pub use error::{Error, Result};

@@ -22,6 +22,7 @@ fn main() -> ExitCode {
         Command::ParkMix(args) => cmd::park_mix::run(args).map(|()| 0),
         Command::LivingCircle(args) => cmd::living_circle::run(args).map(|()| 0),
         Command::Demo(args) => cmd::demo::run(args).map(|()| 0),
+        Command::Generate(args) => cmd::generate::run(args).map(|()| 0),
         Command::Audit(args) => cmd::audit::run(args),
         Command::Check(args) => cmd::audit::run_check(args).map(|()| 0),
         Command::Init(args) => cmd::audit::run_init(args).map(|()| 0),

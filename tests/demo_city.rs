@@ -383,3 +383,54 @@ fn parcels_tile_with_one_deliberate_overlap() {
     assert_eq!(unknown, 1);
     assert!(parcels.iter().all(|p| p.1 == UNKNOWN_LAND_CODE || class_of(&p.1).is_some()));
 }
+
+/// `planaudit generate` at a small scale: counts in proportion to the city size, valid polygons,
+/// EPSG:4527 everywhere, the same bytes for the same seed, and a city.toml that audits.
+#[test]
+fn scale_generator_small_city() {
+    let dir = tempfile::tempdir().unwrap();
+    let gen = |out: &Path| {
+        crate::common::run_ok(&["generate", "--size", "city", "--scale", "0.05", "-o", out.to_str().unwrap()])
+    };
+    let out = dir.path().join("a");
+    gen(&out);
+    let city = read_city(&out);
+    // 0.05 × city: 5 towns (≈ 5,300 parcels), 1 built-up area, 1 park, ≈ 250 facilities.
+    assert_eq!(city.areas.features.len(), 1);
+    assert_eq!(city.parks.features.len(), 1);
+    let parcels = city.landuse.features.len();
+    assert!((4_500..6_500).contains(&parcels), "{parcels} parcels");
+    let roads = city.roads.features.len();
+    assert!((2_500..4_000).contains(&roads), "{roads} road segments");
+    let facilities = city.facilities.features.len();
+    assert!((150..400).contains(&facilities), "{facilities} facilities");
+    for layer in [&city.areas, &city.roads, &city.landuse, &city.parks, &city.facilities] {
+        assert_eq!(layer.epsg, Some(4527));
+    }
+    for f in city.areas.features.iter().chain(&city.landuse.features).chain(&city.parks.features) {
+        for p in polygons(&f.geom) {
+            assert!(p.is_valid(), "{:?}", p.validation_errors());
+        }
+    }
+    for f in &city.roads.features {
+        let l = line(&f.geom);
+        assert_eq!(l.0.len(), 1);
+        assert_eq!(l.0[0].0.len(), 2, "one segment per feature");
+        assert!(Euclidean.length(&l) > 0.5);
+    }
+    // Ids are unique and dense.
+    let mut ids: Vec<i64> = city.roads.features.iter().map(|f| city.roads.int(f, "road_id")).collect();
+    ids.sort_unstable();
+    assert!(ids.iter().enumerate().all(|(k, id)| *id == k as i64 + 1));
+    // Deterministic: the same seed gives the same features.
+    let again = dir.path().join("b");
+    gen(&again);
+    let city2 = read_city(&again);
+    assert_eq!(city.landuse.features, city2.landuse.features);
+    assert_eq!(city.roads.features, city2.roads.features);
+    assert_eq!(city.facilities.features, city2.facilities.features);
+    // The written city file audits.
+    let audit_out = dir.path().join("out");
+    crate::common::run_ok(&["audit", out.join("city.toml").to_str().unwrap(), "-o", audit_out.to_str().unwrap()]);
+    assert!(audit_out.join("summary.json").exists());
+}

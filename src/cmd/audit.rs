@@ -259,7 +259,7 @@ pub fn audit(city: &City, out_dir: &Path) -> Result<AuditOutcome> {
             &[args.road.roads.clone(), args.areas.clone()],
             &[paths.areas.clone(), paths.grid.clone(), paths.wide_roads.clone()],
         )?;
-        let run = execute_to(&args, &paths)?;
+        let run = crate::timing::time(|| "indicator road_density".into(), || execute_to(&args, &paths))?;
         rows.extend(road_density_rows(&run));
         layers.extend(run.reports.iter().cloned());
         outputs.extend(run.outputs.iter().cloned());
@@ -269,7 +269,7 @@ pub fn audit(city: &City, out_dir: &Path) -> Result<AuditOutcome> {
     if let Some(args) = park_mix_args(city, out_dir) {
         let inputs: Vec<String> = std::iter::once(args.landuse.clone()).chain(args.parks.clone()).collect();
         refuse_overwrite(&inputs, &[args.output.clone(), super::sibling(&args.output, "parcels")])?;
-        let run = super::park_mix::execute(&args)?;
+        let run = crate::timing::time(|| "indicator park_mix".into(), || super::park_mix::execute(&args))?;
         rows.extend(park_mix_rows(&run));
         layers.extend(run.reports.iter().cloned());
         outputs.extend(run.outputs.iter().cloned());
@@ -282,7 +282,7 @@ pub fn audit(city: &City, out_dir: &Path) -> Result<AuditOutcome> {
         let outs =
             [args.output.clone(), super::sibling(&args.output, "gaps"), super::sibling(&args.output, "service_areas")];
         refuse_overwrite(&inputs, &outs)?;
-        let run = super::living_circle::execute(&args)?;
+        let run = crate::timing::time(|| "indicator living_circle".into(), || super::living_circle::execute(&args))?;
         let targets = city.config.living_circle.as_ref().map(|l| l.coverage_targets.clone()).unwrap_or_default();
         rows.extend(living_circle_rows(&run, &targets));
         layers.extend(run.reports.iter().cloned());
@@ -329,7 +329,10 @@ pub fn audit(city: &City, out_dir: &Path) -> Result<AuditOutcome> {
     let report_path = out_dir.join("report.html");
     let maps = written.iter().filter_map(|(l, p)| report_map(l, p)).collect();
     let title = format!("{} — planaudit", city.config.city.name);
-    write_report(&report_path, &ReportInput { title: &title, summary: &summary, maps })?;
+    crate::timing::time(
+        || "write report.html".into(),
+        || write_report(&report_path, &ReportInput { title: &title, summary: &summary, maps }),
+    )?;
     outputs.push(report_path);
     Ok(AuditOutcome { rows, layers, outputs, missed })
 }

@@ -4,6 +4,7 @@
 pub mod audit;
 pub mod batch;
 pub mod demo;
+pub mod generate;
 pub mod living_circle;
 pub mod park_mix;
 pub mod road_density;
@@ -27,10 +28,10 @@ use crate::{Error, Result};
 /// The CRS is the layer's own unless `layer_crs` (`--roads-crs`) or `common.crs` (`--crs`)
 /// overrides it; `option` names the per-layer option in the error for a layer without a CRS.
 pub fn load(spec: &LayerSpec, layer_crs: Option<&str>, common: &CommonArgs, option: &str) -> Result<RawLayer> {
-    let mut layer = read_layer(spec)?;
+    let mut layer = crate::timing::time(|| format!("read {}", spec.source), || read_layer(spec))?;
     let override_ = layer_crs.or(common.crs.as_deref()).map(SourceCrs::parse).transpose()?;
     let crs = SourceCrs::resolve(&layer.label(), layer.crs_wkt.as_deref(), override_.as_ref(), option)?;
-    to_lonlat(&mut layer, &crs)?;
+    crate::timing::time(|| format!("to_lonlat {}", spec.source), || to_lonlat(&mut layer, &crs))?;
     Ok(layer)
 }
 

@@ -54,20 +54,15 @@ pub fn to_rfc7946(frame: &Frame, g: &Geometry<f64>) -> Result<Geometry<f64>> {
 }
 
 /// Writes a FeatureCollection atomically, one feature per line.
+///
+/// Features are converted and serialised one at a time straight into the temporary file, so memory
+/// does not grow with the output; a conversion error removes the temporary file and leaves any
+/// previous file in place.
 pub fn write_collection(path: &Path, meta: &CollectionMeta<'_>, features: &[OutFeature]) -> Result<()> {
-    // Convert everything first, so a conversion error leaves no file behind.
-    let mut lines = Vec::with_capacity(features.len());
-    for f in features {
-        let g = to_rfc7946(meta.frame, &f.geometry)?;
-        let feature = geojson::Feature {
-            bbox: None,
-            geometry: Some(geojson::Geometry::from(&g)),
-            id: None,
-            properties: Some(f.properties.clone()),
-            foreign_members: None,
-        };
-        lines.push(serde_json::to_string(&feature).expect("a feature always serialises"));
-    }
+    crate::timing::time(|| format!("write {}", meta.name), || write_features(path, meta, features))
+}
+
+fn write_features(path: &Path, meta: &CollectionMeta<'_>, features: &[OutFeature]) -> Result<()> {
     let mut header = Map::new();
     header.insert("type".into(), "FeatureCollection".into());
     header.insert("name".into(), meta.name.into());
@@ -81,14 +76,31 @@ pub fn write_collection(path: &Path, meta: &CollectionMeta<'_>, features: &[OutF
     }
     let head = serde_json::to_string(&Value::Object(header)).expect("a header always serialises");
     let head = head.strip_suffix('}').expect("an object ends with }");
-    write_atomic(path, |w| {
+    let mut failure = None;
+    let written = write_atomic(path, |w| {
         write!(w, "{head},\"features\":[")?;
-        for (i, line) in lines.iter().enumerate() {
+        for (i, f) in features.iter().enumerate() {
+            let g = match to_rfc7946(meta.frame, &f.geometry) {
+                Ok(g) => g,
+                Err(e) => {
+                    failure = Some(e);
+                    return Err(std::io::Error::other("geometry conversion failed"));
+                }
+            };
             w.write_all(if i == 0 { b"\n" } else { b",\n" })?;
-            w.write_all(line.as_bytes())?;
+            // The member order of geojson::Feature's serialisation: type, geometry, properties.
+            w.write_all(b"{\"type\":\"Feature\",\"geometry\":")?;
+            serde_json::to_writer(&mut *w, &geojson::Geometry::from(&g))?;
+            w.write_all(b",\"properties\":")?;
+            serde_json::to_writer(&mut *w, &f.properties)?;
+            w.write_all(b"}")?;
         }
         w.write_all(b"\n]}\n")
-    })
+    });
+    match failure {
+        Some(e) => Err(e),
+        None => written,
+    }
 }
 
 #[cfg(test)]

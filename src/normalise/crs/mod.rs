@@ -13,7 +13,11 @@
 pub mod offsets;
 
 use geo::{Coord, Geometry, MapCoords};
-use proj::Proj;
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::rc::Rc;
+
+use proj::{Proj, ProjCreateError};
 
 use crate::{Error, Result};
 
@@ -103,13 +107,29 @@ fn crs_label(def: &str) -> String {
     "custom CRS".to_string()
 }
 
+/// A PROJ transformation from `from` to `to`, created once per thread and shared: creating one
+/// searches PROJ's database for the operation (tens of milliseconds), and an audit asks for the same
+/// few pairs for every layer and indicator. The same object converts exactly as a new one would.
+fn known_crs(from: &str, to: &str) -> std::result::Result<Rc<Proj>, ProjCreateError> {
+    thread_local! {
+        static CACHE: RefCell<HashMap<(String, String), Rc<Proj>>> = RefCell::new(HashMap::new());
+    }
+    let key = (from.to_string(), to.to_string());
+    if let Some(p) = CACHE.with(|c| c.borrow().get(&key).cloned()) {
+        return Ok(p);
+    }
+    let p = Rc::new(Proj::new_known_crs(from, to, None)?);
+    CACHE.with(|c| c.borrow_mut().insert(key, Rc::clone(&p)));
+    Ok(p)
+}
+
 /// Converts coordinates of one source CRS to WGS84 longitude/latitude.
 pub struct ToLonLat {
     kind: ToLonLatKind,
 }
 
 enum ToLonLatKind {
-    Proj(Proj),
+    Proj(Rc<Proj>),
     Gcj02,
     Bd09,
 }
@@ -121,7 +141,7 @@ impl ToLonLat {
             SourceCrs::Gcj02 => ToLonLatKind::Gcj02,
             SourceCrs::Bd09 => ToLonLatKind::Bd09,
             SourceCrs::Proj(def) => ToLonLatKind::Proj(
-                Proj::new_known_crs(def, LONLAT_CRS, None)
+                known_crs(def, LONLAT_CRS)
                     .map_err(|e| Error::Crs(format!("{layer}: PROJ cannot use the CRS {}: {e}", crs_label(def))))?,
             ),
         };
@@ -159,8 +179,8 @@ pub struct Frame {
     /// The frame's CRS, e.g. `EPSG:4527`.
     pub crs: String,
     pub method: Method,
-    from_lonlat: Proj,
-    to_lonlat: Proj,
+    from_lonlat: Rc<Proj>,
+    to_lonlat: Rc<Proj>,
 }
 
 impl std::fmt::Debug for Frame {
@@ -194,9 +214,9 @@ pub fn auto_frame_epsg(lon: f64, lat: f64) -> u32 {
 impl Frame {
     /// A frame in a given projected CRS.
     pub fn new(crs: &str, method: Method) -> Result<Frame> {
-        let from_lonlat = Proj::new_known_crs(LONLAT_CRS, crs, None)
+        let from_lonlat = known_crs(LONLAT_CRS, crs)
             .map_err(|e| Error::Crs(format!("cannot use {crs} as the working projection: {e}")))?;
-        let to_lonlat = Proj::new_known_crs(crs, LONLAT_CRS, None)
+        let to_lonlat = known_crs(crs, LONLAT_CRS)
             .map_err(|e| Error::Crs(format!("cannot use {crs} as the working projection: {e}")))?;
         // A geographic CRS would make every length and area meaningless.
         let probe = from_lonlat.convert((0.5f64, 0.5f64)).ok();
