@@ -48,6 +48,10 @@ pub enum Error {
     #[error("{layer}: {reason}")]
     EmptyLayer { layer: String, reason: String },
 
+    /// A layer that GDAL opened but could not read to its end (a truncated or corrupt file).
+    #[error("{layer}: cannot read the layer: {reason}; nothing was computed")]
+    Read { layer: String, reason: String },
+
     /// One feature that cannot be used where skipping it is not allowed.
     #[error("{layer}: feature {fid}: field '{field}': {reason}")]
     BadFeature { layer: String, fid: u64, field: String, reason: String },

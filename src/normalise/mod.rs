@@ -20,7 +20,7 @@ pub mod tiers;
 use std::borrow::Cow;
 use std::path::Path;
 
-use geo::{BoundingRect, Rect};
+use geo::{BoundingRect, Geometry, Rect};
 
 use crate::ingest::RawLayer;
 use crate::{Error, Result};
@@ -76,12 +76,50 @@ pub fn lonlat_bounds(layer: &RawLayer) -> Option<Rect<f64>> {
     })
 }
 
-/// Projects every feature of a longitude/latitude layer into the frame, in place.
+/// The reason a polygon feature without area is skipped.
+pub const NO_AREA: &str = "polygon with no area";
+
+/// Planar area in the frame, in m², below which a polygon's area is also measured by the frame's
+/// method before it is kept: a polygon of planar area zero has none, and one of a few m² might
+/// round to zero when taken back to longitude/latitude.
+const SMALL_AREA_M2: f64 = 1.0;
+
+/// Whether a frame geometry is a polygon (or multipolygon) without area: a closed way of two or
+/// three points, a ring that collapsed when projected. Study areas and parks divide by their area,
+/// parcels add nothing; such features are skipped and counted, whatever the command.
+fn has_no_area(frame: &Frame, g: &Geometry<f64>) -> bool {
+    use geo::Area as _;
+    let planar = match g {
+        Geometry::Polygon(p) => p.unsigned_area(),
+        Geometry::MultiPolygon(mp) => mp.unsigned_area(),
+        _ => return false,
+    };
+    if !(planar > 0.0) {
+        return true;
+    }
+    if planar >= SMALL_AREA_M2 {
+        return false;
+    }
+    let measured = match g {
+        Geometry::Polygon(p) => frame.polygon_area_m2(p),
+        Geometry::MultiPolygon(mp) => frame.area_m2(mp),
+        _ => return false,
+    };
+    !measured.is_ok_and(|a| a > 0.0)
+}
+
+/// Projects every feature of a longitude/latitude layer into the frame, in place. A feature that
+/// cannot be projected, or a polygon that has no area in the frame, is skipped and counted; a layer
+/// left with no feature is an error.
 pub fn project(layer: &mut RawLayer, frame: &Frame) -> Result<()> {
     let report = &mut layer.report;
     let mut kept = Vec::with_capacity(layer.features.len());
     for mut f in layer.features.drain(..) {
         match frame.project(&f.geometry) {
+            Some(g) if has_no_area(frame, &g) => {
+                report.used -= 1;
+                report.skip(f.fid, NO_AREA);
+            }
             Some(g) => {
                 f.geometry = g;
                 kept.push(f);
@@ -93,6 +131,13 @@ pub fn project(layer: &mut RawLayer, frame: &Frame) -> Result<()> {
         }
     }
     layer.features = kept;
+    if layer.features.is_empty() {
+        let reasons: Vec<String> = layer.report.skipped.iter().map(|(r, n)| format!("{n} {r}")).collect();
+        return Err(Error::EmptyLayer {
+            layer: layer.label(),
+            reason: format!("no usable feature in the frame {}: skipped {}", frame.crs, reasons.join("; ")),
+        });
+    }
     Ok(())
 }
 
