@@ -18,6 +18,10 @@ mod batch;
 mod road_density;
 // bad inputs: each with its exit code and the words its message must contain
 mod bad_input;
+// the corpus of bad inputs, run against every command that reads each kind of layer
+mod bad_inputs;
+// identical bytes across runs and input order; runs killed at any moment leave old or new files
+mod determinism;
 // park-mix on hand-made layers, derived parks, bad input, and Baltimore cross-checked with SpatiaLite
 mod park_mix;
 // living-circle on a hand-made town, and on OSM extracts against networkx

@@ -89,14 +89,34 @@ pub fn road_density_rows(run: &RoadDensityRun) -> Vec<SummaryRow> {
         .collect()
 }
 
-/// Refuses an output folder whose files would overwrite an input.
+/// A path as the file system resolves it: symbolic links, `.` and `..` followed. For a path that
+/// does not exist yet, its deepest existing ancestor is resolved and the rest appended.
+fn resolved(p: &Path) -> PathBuf {
+    let abs = std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf());
+    let mut rest = Vec::new();
+    let mut cur = abs.as_path();
+    loop {
+        if let Ok(c) = cur.canonicalize() {
+            return rest.iter().rev().fold(c, |acc: PathBuf, part| acc.join(part));
+        }
+        match (cur.parent(), cur.file_name()) {
+            (Some(parent), Some(name)) => {
+                rest.push(name.to_os_string());
+                cur = parent;
+            }
+            _ => return abs,
+        }
+    }
+}
+
+/// Refuses an output folder whose files would overwrite an input (the city file, or a layer's
+/// dataset), however either path is spelled (`./`, `..`, symbolic links).
 fn refuse_overwrite(inputs: &[String], outputs: &[PathBuf]) -> Result<()> {
     for o in outputs {
-        let o_abs = std::path::absolute(o).unwrap_or_else(|_| o.clone());
+        let o_abs = resolved(o);
         for i in inputs {
             let ds = LayerSource::parse(i).dataset;
-            let i_abs = std::path::absolute(&ds).unwrap_or_else(|_| PathBuf::from(&ds));
-            if i_abs == o_abs {
+            if resolved(Path::new(&ds)) == o_abs {
                 return Err(Error::Usage(format!(
                     "output {} would overwrite the input {ds}; choose another -o",
                     o.display()
@@ -122,8 +142,14 @@ pub fn audit(city: &City, out_dir: &Path) -> Result<AuditOutcome> {
             wide_roads: out_dir.join("wide_roads.geojson"),
         };
         refuse_overwrite(
-            &[args.roads.clone(), args.areas.clone()],
-            &[paths.areas.clone(), paths.grid.clone(), paths.wide_roads.clone()],
+            &[args.roads.clone(), args.areas.clone(), city.path.display().to_string()],
+            &[
+                paths.areas.clone(),
+                paths.grid.clone(),
+                paths.wide_roads.clone(),
+                out_dir.join("summary.csv"),
+                out_dir.join("summary.json"),
+            ],
         )?;
         let run = execute_to(&args, &paths)?;
         rows.extend(road_density_rows(&run));
@@ -192,6 +218,9 @@ pub fn print_outcome(city: &City, o: &AuditOutcome) {
 /// `planaudit check`: the file parses, every layer opens, has its fields and a CRS; counts.
 pub fn check(city: &City) -> Result<Vec<String>> {
     let mut lines = Vec::new();
+    if let Some(args) = road_density_args(city, Path::new(".")) {
+        super::road_density::check_options(&args)?;
+    }
     let layers = &city.config.layers;
     let specs: Vec<(&str, &LayerConfig, GeomKind, Vec<&str>)> = [
         ("areas", layers.areas.as_ref(), GeomKind::Polygons, vec!["id", "name", "kind"]),

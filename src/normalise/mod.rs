@@ -77,15 +77,19 @@ pub fn lonlat_bounds(layer: &RawLayer) -> Option<Rect<f64>> {
 }
 
 /// The reason a polygon feature without area is skipped.
-pub const NO_AREA: &str = "polygon with no area";
+pub const NO_AREA: &str = "polygon with no area (under 1 mm²)";
+
+/// Planar area in the frame, in m², under which a polygon counts as having none: 1 mm², far below
+/// anything drawn on purpose in planning data, and above what rounding leaves of a collapsed ring.
+const NO_AREA_M2: f64 = 1e-6;
 
 /// Planar area in the frame, in m², below which a polygon's area is also measured by the frame's
-/// method before it is kept: a polygon of planar area zero has none, and one of a few m² might
-/// round to zero when taken back to longitude/latitude.
+/// method before it is kept: a polygon this small might measure zero once taken back to
+/// longitude/latitude.
 const SMALL_AREA_M2: f64 = 1.0;
 
-/// Whether a frame geometry is a polygon (or multipolygon) without area: a closed way of two or
-/// three points, a ring that collapsed when projected. Study areas and parks divide by their area,
+/// Whether a frame geometry is a polygon (or multipolygon) without area (under 1 mm²): a closed
+/// way of two or three points, a ring that collapsed when projected. Study areas and parks divide by their area,
 /// parcels add nothing; such features are skipped and counted, whatever the command.
 fn has_no_area(frame: &Frame, g: &Geometry<f64>) -> bool {
     use geo::Area as _;
@@ -94,7 +98,7 @@ fn has_no_area(frame: &Frame, g: &Geometry<f64>) -> bool {
         Geometry::MultiPolygon(mp) => mp.unsigned_area(),
         _ => return false,
     };
-    if !(planar > 0.0) {
+    if !(planar >= NO_AREA_M2) {
         return true;
     }
     if planar >= SMALL_AREA_M2 {
