@@ -22,6 +22,8 @@ mod bad_input;
 mod bad_inputs;
 // identical bytes across runs and input order; runs killed at any moment leave old or new files
 mod determinism;
+// property tests: parsers, GCJ-02/BD-09 round trips, the GeoJSON writer, clipping and measurement
+mod properties;
 // park-mix on hand-made layers, derived parks, bad input, and Baltimore cross-checked with SpatiaLite
 mod park_mix;
 // living-circle on a hand-made town, and on OSM extracts against networkx
