@@ -174,8 +174,16 @@ prop_compose! {
     }
 }
 
-fn frames() -> [Frame; 2] {
-    [Frame::new("EPSG:4527", Method::Planar).unwrap(), Frame::new("EPSG:4527", Method::Ellipsoidal).unwrap()]
+thread_local! {
+    /// The planar and the ellipsoidal frame in EPSG:4527, built once per thread (PROJ takes a
+    /// while to set up a transformation).
+    static FRAMES: [Frame; 2] =
+        [Frame::new("EPSG:4527", Method::Planar).unwrap(), Frame::new("EPSG:4527", Method::Ellipsoidal).unwrap()];
+}
+
+/// Runs `f` with the planar and the ellipsoidal frame.
+fn with_frames<T>(f: impl FnOnce(&[Frame; 2]) -> T) -> T {
+    FRAMES.with(f)
 }
 
 proptest! {
@@ -187,13 +195,13 @@ proptest! {
         use planaudit::indicators::road_density::clip_lines;
         let mp = MultiPolygon(vec![p, q]);
         let clipped = clip_lines(&mp, &l);
-        for f in frames() {
+        with_frames(|frames| -> Result<(), TestCaseError> { for f in frames {
             let (all, inside) = (f.length_m(&l).unwrap(), f.length_m(&clipped).unwrap());
             prop_assert!(all.is_finite() && inside.is_finite() && inside >= 0.0);
             prop_assert!(inside <= all * (1.0 + 1e-9) + 1e-6, "{inside} > {all}");
             let a = f.area_m2(&mp).unwrap();
             prop_assert!(a.is_finite() && a >= 0.0);
-        }
+        } Ok(()) })?;
     }
 
     /// Park shares lie within [0, 1]; areas are finite and non-negative; the mix is no larger
@@ -209,8 +217,8 @@ proptest! {
             .enumerate()
             .map(|(i, (p, c))| Parcel { fid: i as u64, code: c.to_string(), category: Category::ALL.get(c).copied(), polygon: MultiPolygon(vec![p]) })
             .collect();
-        for f in frames() {
-            let r = match compute(&parks, &parcels, &f, &Params::default()) {
+        with_frames(|frames| -> Result<(), TestCaseError> { for f in frames {
+            let r = match compute(&parks, &parcels, f, &Params::default()) {
                 Ok(r) => r,
                 // A park that measures no area is refused with a message, never a panic.
                 Err(Error::EmptyLayer { .. }) => continue,
@@ -229,7 +237,7 @@ proptest! {
                     prop_assert!(s.is_finite() && s >= 0.0);
                 }
             }
-        }
+        } Ok(()) })?;
     }
 
     /// The GeoJSON writer's output always parses and is RFC 7946: longitude/latitude in range,
@@ -237,7 +245,6 @@ proptest! {
     #[test]
     fn geojson_writer_is_rfc7946(polys in prop::collection::vec(polygon(), 1..4), l in lines(), name in "[a-z中 \"\\\\]{0,6}", prop in any::<String>()) {
         use planaudit::output::geojson::{write_collection, CollectionMeta, OutFeature};
-        let frame = Frame::new("EPSG:4527", Method::Ellipsoidal).unwrap();
         let mut props = serde_json::Map::new();
         props.insert("text".into(), prop.into());
         let mut features: Vec<OutFeature> = polys.iter().map(|p| OutFeature { geometry: Geometry::Polygon(p.clone()), properties: props.clone() }).collect();
@@ -245,7 +252,7 @@ proptest! {
         features.push(OutFeature { geometry: Geometry::MultiLineString(l), properties: BTreeMap::<String, serde_json::Value>::new().into_iter().collect() });
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("t.geojson");
-        write_collection(&path, &CollectionMeta { name: &name, frame: &frame, osm: false }, &features).unwrap();
+        with_frames(|f| write_collection(&path, &CollectionMeta { name: &name, frame: &f[1], osm: false }, &features)).unwrap();
         let text = std::fs::read_to_string(&path).unwrap();
         let gj: geojson::GeoJson = text.parse().map_err(|e| TestCaseError::fail(format!("{e}")))?;
         let geojson::GeoJson::FeatureCollection(fc) = gj else { return Err(TestCaseError::fail("not a collection")) };
