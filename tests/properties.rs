@@ -16,10 +16,16 @@ use proptest::test_runner::Config;
 use planaudit::normalise::crs::{Frame, Method};
 use planaudit::Error;
 
-/// Cases per property: `PROPTEST_CASES`, or `default`.
+/// Cases per property: `PROPTEST_CASES`, or `default`. Failing cases are kept in
+/// `proptest-regressions/properties.txt` and replayed first.
 fn config(default: u32) -> Config {
     let cases = std::env::var("PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(default);
-    Config { cases, ..Config::default() }
+    let file = concat!(env!("CARGO_MANIFEST_DIR"), "/proptest-regressions/properties.txt");
+    Config {
+        cases,
+        failure_persistence: Some(Box::new(proptest::test_runner::FileFailurePersistence::Direct(file))),
+        ..Config::default()
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -189,7 +195,9 @@ fn with_frames<T>(f: impl FnOnce(&[Frame; 2]) -> T) -> T {
 proptest! {
     #![proptest_config(config(128))]
 
-    /// Clipped lengths are finite, non-negative and never more than the input's length.
+    /// Clipped lengths are finite, non-negative and never more than the input's length, up to the
+    /// rounding of the intersection points (a long run found 2 µm over 1 km: 2e-9 relative, at
+    /// Gauss–Krüger coordinates of 4e7 m whose spacing is 7e-9 m).
     #[test]
     fn clipping_and_measurement(p in polygon(), q in polygon(), l in lines()) {
         use planaudit::indicators::road_density::clip_lines;
@@ -198,7 +206,7 @@ proptest! {
         with_frames(|frames| -> Result<(), TestCaseError> { for f in frames {
             let (all, inside) = (f.length_m(&l).unwrap(), f.length_m(&clipped).unwrap());
             prop_assert!(all.is_finite() && inside.is_finite() && inside >= 0.0);
-            prop_assert!(inside <= all * (1.0 + 1e-9) + 1e-6, "{inside} > {all}");
+            prop_assert!(inside <= all * (1.0 + 1e-8) + 1e-6, "{inside} > {all}");
             let a = f.area_m2(&mp).unwrap();
             prop_assert!(a.is_finite() && a >= 0.0);
         } Ok(()) })?;
@@ -225,13 +233,13 @@ proptest! {
                 Err(e) => return Err(TestCaseError::fail(format!("{e}"))),
             };
             for p in &r.parks {
-                prop_assert!((0.0..=1.0 + 1e-9).contains(&p.mix_share), "mix_share {}", p.mix_share);
-                prop_assert!(p.mix_area_km2 <= p.park_area_km2 * (1.0 + 1e-9) + 1e-12);
+                prop_assert!((0.0..=1.0).contains(&p.mix_share), "mix_share {}", p.mix_share);
+                prop_assert!(p.mix_area_km2 <= p.park_area_km2);
                 for v in [p.park_area_km2, p.mix_area_km2, p.construction_land_km2, p.unclassified_km2, p.overlap_km2] {
                     prop_assert!(v.is_finite() && v >= 0.0, "{v}");
                 }
                 for v in p.by_category.values() {
-                    prop_assert!(v.is_finite() && *v >= 0.0 && *v <= p.park_area_km2 * (1.0 + 1e-9) + 1e-12);
+                    prop_assert!(v.is_finite() && *v >= 0.0 && *v <= p.park_area_km2);
                 }
                 if let Some(s) = p.mix_share_of_construction_land {
                     prop_assert!(s.is_finite() && s >= 0.0);

@@ -24,6 +24,8 @@ mod bad_inputs;
 mod determinism;
 // property tests: parsers, GCJ-02/BD-09 round trips, the GeoJSON writer, clipping and measurement
 mod properties;
+// no network: no network crate, URLs and web services refused; outputs stay where asked
+mod security;
 // park-mix on hand-made layers, derived parks, bad input, and Baltimore cross-checked with SpatiaLite
 mod park_mix;
 // living-circle on a hand-made town, and on OSM extracts against networkx

@@ -20,12 +20,12 @@ fn gdal_message(e: &GdalError) -> String {
     }
 }
 
-/// Dataset name prefixes through which GDAL would reach the network. planaudit reads local data
-/// only, so these are refused rather than opened.
+/// Dataset name prefixes through which GDAL would reach the network: its virtual file systems
+/// over HTTP and cloud storage, and the drivers of web services. planaudit reads local data only,
+/// so these are refused rather than opened, as is any name holding a URL (`scheme://`), wherever
+/// it sits (`WFS:https://...`, `/vsizip//vsicurl/...`). Database connection strings (`PG:`,
+/// `MySQL:`) are passed to GDAL as given: they reach only the database the user names.
 const NETWORK_PREFIXES: &[&str] = &[
-    "http://",
-    "https://",
-    "ftp://",
     "/vsicurl",
     "/vsis3",
     "/vsigs",
@@ -35,7 +35,26 @@ const NETWORK_PREFIXES: &[&str] = &[
     "/vsiswift",
     "/vsiwebhdfs",
     "/vsihdfs",
+    "wfs:",
+    "oapif:",
+    "carto:",
+    "amigocloud:",
+    "eeda:",
+    "ngw:",
+    "plscenes:",
+    "es:",
+    "couchdb:",
+    "csw:",
 ];
+
+/// Whether GDAL would reach the network to open this dataset name.
+fn is_network(dataset: &str) -> bool {
+    let lower = dataset.to_ascii_lowercase();
+    lower.contains("://")
+        || NETWORK_PREFIXES.iter().any(|p| {
+            lower.starts_with(p) || (p.starts_with('/') && [format!("{p}/"), format!("{p}_")].iter().any(|q| lower.contains(q)))
+        })
+}
 
 /// Routes GDAL's own messages away from stderr, once per process. Every GDAL failure that matters
 /// reaches the user through an [`Error`] or a [`LayerReport`] count, with the file, layer and
@@ -139,8 +158,7 @@ pub fn looks_like_gbk_as_latin1(text: &str) -> bool {
 /// Opens a dataset for vector reading, with an optional Shapefile encoding override.
 fn open(source: &LayerSource, encoding: Option<&str>) -> Result<Dataset> {
     quiet_gdal();
-    let lower = source.dataset.to_ascii_lowercase();
-    if NETWORK_PREFIXES.iter().any(|p| lower.starts_with(p) || lower.contains(&format!("{p}/"))) {
+    if is_network(&source.dataset) {
         return Err(Error::Usage(format!(
             "{}: planaudit reads local files only and makes no network request; download the data first",
             source.dataset
@@ -704,6 +722,16 @@ mod tests {
         let (g, repairs) = convert("MULTILINESTRING((0 0,1 1),(5 5,5 5))", GeomKind::Lines).unwrap();
         assert_eq!(repairs, [REPAIR_DUPLICATE_VERTICES, REPAIR_DEGENERATE_PARTS]);
         assert_eq!(g.coords_count(), 2);
+    }
+
+    #[test]
+    fn network_names_are_recognised() {
+        for n in ["https://x/r.gpkg", "WFS:http://x/wfs", "/vsizip//vsicurl/https://x/a.zip", "/vsis3/b/r.gpkg", "carto:me"] {
+            assert!(is_network(n), "{n}");
+        }
+        for n in ["roads.gpkg", "/data/vsicurl.gpkg", "PG:dbname=gis", "C:/data/roads.shp", "/vsizip/local.zip/roads.shp"] {
+            assert!(!is_network(n), "{n}");
+        }
     }
 
     #[test]
