@@ -64,6 +64,11 @@ pub enum Error {
     #[error("table {name}: {reason}")]
     Table { name: String, reason: String },
 
+    /// A run that stopped after writing some of its outputs: which ones, so that none is taken for
+    /// part of a complete run.
+    #[error("{source}; before it stopped, this run wrote {}; its other outputs were not written", written.join(", "))]
+    Partial { source: Box<Error>, written: Vec<String> },
+
     /// Reading or writing a file.
     #[error("{path}: {source}")]
     Io { path: PathBuf, source: std::io::Error },
@@ -78,6 +83,7 @@ impl Error {
     pub fn exit_code(&self) -> i32 {
         match self {
             Error::Usage(_) => 2,
+            Error::Partial { source, .. } => source.exit_code(),
             _ => 1,
         }
     }

@@ -111,7 +111,9 @@ fn killed_audit_leaves_old_or_new_files_never_partial_ones() {
     let city_old = dir.path().join("demo_city/old.toml");
     std::fs::write(&city_old, text.replace("\"县城\" = 7.0", "\"县城\" = 5.0")).unwrap();
     let out = dir.path().join("audit");
-    let audit = |city: &Path| bin().args(["audit", city.to_str().unwrap(), "-o", out.to_str().unwrap(), "-q"]).status().unwrap();
+    let audit = |city: &Path| {
+        bin().args(["audit", city.to_str().unwrap(), "-o", out.to_str().unwrap(), "-q"]).status().unwrap()
+    };
     let snapshot = || -> BTreeMap<String, Vec<u8>> {
         std::fs::read_dir(&out)
             .unwrap()
@@ -169,7 +171,13 @@ fn killed_audit_leaves_old_or_new_files_never_partial_ones() {
                 assert!(name.ends_with(".csv"), "delay {delay_ms} ms: {name} does not parse: {e}");
                 Value::Null
             });
-            kinds.push(if o == n { "same" } else if bytes == n { "new" } else { "old" });
+            kinds.push(if o == n {
+                "same"
+            } else if bytes == n {
+                "new"
+            } else {
+                "old"
+            });
         }
         for name in old.keys() {
             assert!(now.contains_key(name), "delay {delay_ms} ms: {name} vanished");
@@ -207,4 +215,24 @@ fn input_files(dir: &Path) -> BTreeMap<String, Vec<u8>> {
         .map(|e| e.unwrap().path())
         .map(|p| (p.file_name().unwrap().to_string_lossy().into_owned(), std::fs::read(&p).unwrap()))
         .collect()
+}
+
+/// An audit that cannot write one of its files (a folder stands where `wide_roads.geojson` goes)
+/// fails naming the files it had written before, and writes no summary.
+#[test]
+fn failed_audit_names_the_files_it_wrote() {
+    let dir = tempfile::tempdir().unwrap();
+    run_ok(&["demo", "-o", dir.path().to_str().unwrap()]);
+    let out = dir.path().join("audit");
+    std::fs::create_dir_all(out.join("wide_roads.geojson")).unwrap();
+    let city = dir.path().join("demo_city/city.toml");
+    let o = bin().args(["audit", city.to_str().unwrap(), "-o", out.to_str().unwrap()]).output().unwrap();
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("wide_roads.geojson"), "{stderr}");
+    assert!(stderr.contains("before it stopped, this run wrote"), "{stderr}");
+    for f in ["road_density.geojson", "road_density_grid.geojson"] {
+        assert!(stderr.contains(&out.join(f).display().to_string()), "{f}: {stderr}");
+    }
+    assert!(!out.join("summary.json").exists() && !out.join("summary.csv").exists());
 }

@@ -42,7 +42,12 @@ fn tomlish() -> impl Strategy<Value = String> {
         .map(|(_, t)| *t)
         .chain([planaudit::config::TEMPLATE])
         .collect();
-    let mutated = (proptest::sample::select(bases), any::<prop::sample::Index>(), any::<prop::sample::Index>(), "[=\\[\\]\"{}#,.0-9a-z\n -]{0,3}")
+    let mutated = (
+        proptest::sample::select(bases),
+        any::<prop::sample::Index>(),
+        any::<prop::sample::Index>(),
+        "[=\\[\\]\"{}#,.0-9a-z\n -]{0,3}",
+    )
         .prop_map(|(text, line, at, insert)| {
             let mut lines: Vec<&str> = text.lines().collect();
             if !lines.is_empty() {
@@ -56,7 +61,11 @@ fn tomlish() -> impl Strategy<Value = String> {
             }
             s
         });
-    prop_oneof![mutated, any::<String>(), "(\\[[a-z_.]{0,12}\\]\n|[a-z_]{1,10} = (\"[^\"\n]{0,8}\"|[0-9.e+-]{1,8}|true|\\[\\]|\\{\\})\n){0,12}"]
+    prop_oneof![
+        mutated,
+        any::<String>(),
+        "(\\[[a-z_.]{0,12}\\]\n|[a-z_]{1,10} = (\"[^\"\n]{0,8}\"|[0-9.e+-]{1,8}|true|\\[\\]|\\{\\})\n){0,12}"
+    ]
 }
 
 proptest! {

@@ -9,8 +9,27 @@ use crate::common::{run_err, run_ok};
 
 /// Crates that open network connections (HTTP clients, async runtimes that carry one, TLS).
 const NETWORK_CRATES: &[&str] = &[
-    "reqwest", "hyper", "hyper-util", "h2", "h3", "ureq", "curl", "curl-sys", "isahc", "surf", "attohttpc", "tokio",
-    "async-std", "mio", "socket2", "rustls", "native-tls", "openssl", "openssl-sys", "quinn", "tungstenite",
+    "reqwest",
+    "hyper",
+    "hyper-util",
+    "h2",
+    "h3",
+    "ureq",
+    "curl",
+    "curl-sys",
+    "isahc",
+    "surf",
+    "attohttpc",
+    "tokio",
+    "async-std",
+    "mio",
+    "socket2",
+    "rustls",
+    "native-tls",
+    "openssl",
+    "openssl-sys",
+    "quinn",
+    "tungstenite",
 ];
 
 #[test]
@@ -76,8 +95,13 @@ fn single_commands_write_only_beside_their_output() {
         let before: Vec<_> = walk(w.dir.path());
         let good = w.good_path(Role::Area).display().to_string();
         let summary = dir.join("s.json").display().to_string();
-        let args = w.args(cmd, Role::Area, &good, &dir.join("o.geojson"), &["--summary-json", &summary, "--grid", "500"]);
-        let args: Vec<String> = if cmd == Cmd::RoadDensity { args } else { args.into_iter().filter(|a| a != "--grid" && a != "500").collect() };
+        let args =
+            w.args(cmd, Role::Area, &good, &dir.join("o.geojson"), &["--summary-json", &summary, "--grid", "500"]);
+        let args: Vec<String> = if cmd == Cmd::RoadDensity {
+            args
+        } else {
+            args.into_iter().filter(|a| a != "--grid" && a != "500").collect()
+        };
         run_ok(&args.iter().map(String::as_str).collect::<Vec<_>>());
         let new: Vec<_> = walk(w.dir.path()).into_iter().filter(|p| !before.contains(p)).collect();
         assert!(new.len() >= 2, "{new:?}");

@@ -128,7 +128,37 @@ fn refuse_overwrite(inputs: &[String], outputs: &[PathBuf]) -> Result<()> {
 }
 
 /// Runs every indicator the city file configures and writes the outputs into `out_dir`.
+///
+/// Either every output is written and `summary.json` (written last) lists them, or the error
+/// names the files this run had already replaced or created before it stopped.
 pub fn audit(city: &City, out_dir: &Path) -> Result<AuditOutcome> {
+    let before = file_states(out_dir);
+    audit_files(city, out_dir).map_err(|e| {
+        let after = file_states(out_dir);
+        let written: Vec<PathBuf> =
+            after.iter().filter(|(p, state)| before.get(*p) != Some(*state)).map(|(p, _)| p.clone()).collect();
+        if written.is_empty() {
+            e
+        } else {
+            Error::Partial { source: Box::new(e), written: written.iter().map(|p| p.display().to_string()).collect() }
+        }
+    })
+}
+
+/// The files of a folder with their size and modification time (empty if it does not exist).
+fn file_states(dir: &Path) -> std::collections::BTreeMap<PathBuf, (u64, Option<std::time::SystemTime>)> {
+    let Ok(entries) = std::fs::read_dir(dir) else { return Default::default() };
+    entries
+        .filter_map(|e| e.ok())
+        .filter_map(|e| {
+            let m = e.metadata().ok().filter(|m| m.is_file())?;
+            Some((e.path(), (m.len(), m.modified().ok())))
+        })
+        .collect()
+}
+
+/// [`audit`] without the account of what was written when it fails.
+fn audit_files(city: &City, out_dir: &Path) -> Result<AuditOutcome> {
     let mut rows = Vec::new();
     let mut layers = Vec::new();
     let mut outputs = Vec::new();

@@ -112,7 +112,8 @@ pub fn overlap_warnings(a_label: &str, a: Rect<f64>, b_label: &str, b: Rect<f64>
     let share = |p: Rect<f64>, q: Rect<f64>| -> Option<f64> {
         let (ap, aq) = (p.width() * p.height(), q.width() * q.height());
         let small = ap.min(aq);
-        if !(small > 0.0) {
+        // Also refuses NaN.
+        if small.is_nan() || small <= 0.0 {
             return None;
         }
         let w = (p.max().x.min(q.max().x) - p.min().x.max(q.min().x)).max(0.0);

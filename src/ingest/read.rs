@@ -52,7 +52,8 @@ fn is_network(dataset: &str) -> bool {
     let lower = dataset.to_ascii_lowercase();
     lower.contains("://")
         || NETWORK_PREFIXES.iter().any(|p| {
-            lower.starts_with(p) || (p.starts_with('/') && [format!("{p}/"), format!("{p}_")].iter().any(|q| lower.contains(q)))
+            lower.starts_with(p)
+                || (p.starts_with('/') && [format!("{p}/"), format!("{p}_")].iter().any(|q| lower.contains(q)))
         })
 }
 
@@ -91,7 +92,10 @@ fn gdal_failure() -> Option<String> {
 
 /// The file beside `path` with extension `ext` in either case (`roads.dbf`, `roads.DBF`), if any.
 fn side_file(path: &std::path::Path, ext: &str) -> Option<std::path::PathBuf> {
-    [ext.to_ascii_lowercase(), ext.to_ascii_uppercase()].into_iter().map(|e| path.with_extension(e)).find(|p| p.is_file())
+    [ext.to_ascii_lowercase(), ext.to_ascii_uppercase()]
+        .into_iter()
+        .map(|e| path.with_extension(e))
+        .find(|p| p.is_file())
 }
 
 /// Checks the side files a Shapefile cannot be read without: GDAL would open a `.shp` without its
@@ -180,7 +184,8 @@ fn open(source: &LayerSource, encoding: Option<&str>) -> Result<Dataset> {
         } else if path.is_file() && std::fs::metadata(path).is_ok_and(|m| m.len() == 0) {
             reason = "the file is empty (0 bytes)".to_string();
         } else if matches!(&e, GdalError::NullPointer { msg, .. } if msg.is_empty()) {
-            reason = "GDAL recognises no vector format in it (a truncated or corrupt file, or not a GIS file)".to_string();
+            reason =
+                "GDAL recognises no vector format in it (a truncated or corrupt file, or not a GIS file)".to_string();
         }
         Error::Open { dataset: source.dataset.clone(), reason }
     })
@@ -363,10 +368,7 @@ pub fn read_layer(spec: &LayerSpec) -> Result<RawLayer> {
         if let Some(reason) = gdal_failure() {
             return Err(Error::Read {
                 layer: label,
-                reason: format!(
-                    "{reason} (after {} features; the file may be truncated or corrupt)",
-                    report.read
-                ),
+                reason: format!("{reason} (after {} features; the file may be truncated or corrupt)", report.read),
             });
         }
         let Some(feature) = next else { break };
@@ -701,8 +703,7 @@ mod tests {
 
     #[test]
     fn spike_is_removed() {
-        let (g, repairs) =
-            convert("POLYGON((0 0,10 0,10 5,20 5,10 5,10 10,0 10,0 0))", GeomKind::Polygons).unwrap();
+        let (g, repairs) = convert("POLYGON((0 0,10 0,10 5,20 5,10 5,10 10,0 10,0 0))", GeomKind::Polygons).unwrap();
         assert_eq!(repairs, [REPAIR_MAKE_VALID]);
         assert!((g.unsigned_area() - 100.0).abs() < 1e-9, "{g:?}");
     }
@@ -726,10 +727,14 @@ mod tests {
 
     #[test]
     fn network_names_are_recognised() {
-        for n in ["https://x/r.gpkg", "WFS:http://x/wfs", "/vsizip//vsicurl/https://x/a.zip", "/vsis3/b/r.gpkg", "carto:me"] {
+        for n in
+            ["https://x/r.gpkg", "WFS:http://x/wfs", "/vsizip//vsicurl/https://x/a.zip", "/vsis3/b/r.gpkg", "carto:me"]
+        {
             assert!(is_network(n), "{n}");
         }
-        for n in ["roads.gpkg", "/data/vsicurl.gpkg", "PG:dbname=gis", "C:/data/roads.shp", "/vsizip/local.zip/roads.shp"] {
+        for n in
+            ["roads.gpkg", "/data/vsicurl.gpkg", "PG:dbname=gis", "C:/data/roads.shp", "/vsizip/local.zip/roads.shp"]
+        {
             assert!(!is_network(n), "{n}");
         }
     }

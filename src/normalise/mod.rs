@@ -98,7 +98,7 @@ fn has_no_area(frame: &Frame, g: &Geometry<f64>) -> bool {
         Geometry::MultiPolygon(mp) => mp.unsigned_area(),
         _ => return false,
     };
-    if !(planar >= NO_AREA_M2) {
+    if planar.is_nan() || planar < NO_AREA_M2 {
         return true;
     }
     if planar >= SMALL_AREA_M2 {

@@ -35,23 +35,73 @@ fn city_file_errors() {
     run_ok(&["audit", &ok, "-o", &out]);
     let cases: Vec<(&str, String, i32, Vec<&str>)> = vec![
         ("unknown top-level key", format!("{GOOD}\n[colours]\nroad = \"red\"\n"), 2, vec!["colours", "line 16"]),
-        ("unknown key in a section", GOOD.replace("grid_m = 500", "grid_m = 500\ncell = 3"), 2, vec!["cell", "line 14"]),
-        ("unknown key in a layer", GOOD.replace("source = \"roads.geojson\"", "source = \"roads.geojson\"\npath = \"x\""), 2, vec!["path", "line 10"]),
-        ("unknown field role", GOOD.replace("width = \"width_m\"", "width = \"width_m\", lanes = \"n\""), 2, vec!["unknown role 'lanes'"]),
+        (
+            "unknown key in a section",
+            GOOD.replace("grid_m = 500", "grid_m = 500\ncell = 3"),
+            2,
+            vec!["cell", "line 14"],
+        ),
+        (
+            "unknown key in a layer",
+            GOOD.replace("source = \"roads.geojson\"", "source = \"roads.geojson\"\npath = \"x\""),
+            2,
+            vec!["path", "line 10"],
+        ),
+        (
+            "unknown field role",
+            GOOD.replace("width = \"width_m\"", "width = \"width_m\", lanes = \"n\""),
+            2,
+            vec!["unknown role 'lanes'"],
+        ),
         ("number where text was expected", GOOD.replace("name = \"测试市\"", "name = 3"), 2, vec!["name", "line 2"]),
-        ("text where a number was expected", GOOD.replace("grid_m = 500", "grid_m = \"500 m\""), 2, vec!["grid_m", "line 13"]),
+        (
+            "text where a number was expected",
+            GOOD.replace("grid_m = 500", "grid_m = \"500 m\""),
+            2,
+            vec!["grid_m", "line 13"],
+        ),
         ("target as text", GOOD.replace("\"*\" = 5.0", "\"*\" = \"5\""), 2, vec!["line 14"]),
-        ("fields as a list", GOOD.replace("fields = { grade = \"grade\", width = \"width_m\" }", "fields = [\"grade\"]"), 2, vec!["fields", "line 10"]),
+        (
+            "fields as a list",
+            GOOD.replace("fields = { grade = \"grade\", width = \"width_m\" }", "fields = [\"grade\"]"),
+            2,
+            vec!["fields", "line 10"],
+        ),
         ("missing [city] name", GOOD.replace("name = \"测试市\"\n", ""), 2, vec!["name"]),
         ("not TOML at all", "{\"city\": 1}".to_string(), 2, vec!["bad.toml"]),
         ("empty file", String::new(), 2, vec!["bad.toml", "city"]),
         ("binary garbage", String::from_utf8_lossy(&[0xff, 0xfe, 0x00, 0x01]).into_owned(), 2, vec!["bad.toml"]),
-        ("source that does not exist", GOOD.replace("roads.geojson", "nowhere/roads.gpkg"), 1, vec!["nowhere/roads.gpkg", "no such file"]),
-        ("layer that does not exist", GOOD.replace("source = \"roads.geojson\"", "source = \"roads.geojson\"\nlayer = \"streets\""), 1, vec!["no layer named 'streets'"]),
-        ("grade table that does not exist", GOOD.replace("grid_m = 500", "grid_m = 500\ngrades = \"my_grades.toml\""), 2, vec!["my_grades.toml", "neither a preset"]),
+        (
+            "source that does not exist",
+            GOOD.replace("roads.geojson", "nowhere/roads.gpkg"),
+            1,
+            vec!["nowhere/roads.gpkg", "no such file"],
+        ),
+        (
+            "layer that does not exist",
+            GOOD.replace("source = \"roads.geojson\"", "source = \"roads.geojson\"\nlayer = \"streets\""),
+            1,
+            vec!["no layer named 'streets'"],
+        ),
+        (
+            "grade table that does not exist",
+            GOOD.replace("grid_m = 500", "grid_m = 500\ngrades = \"my_grades.toml\""),
+            2,
+            vec!["my_grades.toml", "neither a preset"],
+        ),
         ("negative grid", GOOD.replace("grid_m = 500", "grid_m = -5"), 2, vec!["--grid"]),
-        ("network source", GOOD.replace("source = \"roads.geojson\"", "source = \"https://example.org/roads.geojson\""), 2, vec!["local files only"]),
-        ("network source via GDAL", GOOD.replace("source = \"roads.geojson\"", "source = \"/vsicurl/https://example.org/roads.gpkg\""), 2, vec!["local files only"]),
+        (
+            "network source",
+            GOOD.replace("source = \"roads.geojson\"", "source = \"https://example.org/roads.geojson\""),
+            2,
+            vec!["local files only"],
+        ),
+        (
+            "network source via GDAL",
+            GOOD.replace("source = \"roads.geojson\"", "source = \"/vsicurl/https://example.org/roads.gpkg\""),
+            2,
+            vec!["local files only"],
+        ),
     ];
     let bad = w.path("bad.toml").display().to_string();
     for (name, text, code, words) in cases {
@@ -76,7 +126,11 @@ fn paths_resolve_against_the_city_file() {
     let c = sub.join("city.toml");
     std::fs::write(&c, text).unwrap();
     let out = w.path("o");
-    let o = crate::common::bin().current_dir("/").args(["audit", c.to_str().unwrap(), "-o", out.to_str().unwrap()]).output().unwrap();
+    let o = crate::common::bin()
+        .current_dir("/")
+        .args(["audit", c.to_str().unwrap(), "-o", out.to_str().unwrap()])
+        .output()
+        .unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
 }
 
@@ -92,7 +146,11 @@ fn outputs_never_overwrite_inputs() {
     let cases = [
         ("roads named like the output", GOOD.replace("\"roads.geojson\"", "\"road_density.geojson\""), dir.clone()),
         ("roads spelled with ..", GOOD.replace("\"roads.geojson\"", "\"d/../road_density.geojson\""), dir.clone()),
-        ("roads spelled with ./", GOOD.replace("\"roads.geojson\"", "\"./road_density.geojson\""), format!("{dir}/d/..")),
+        (
+            "roads spelled with ./",
+            GOOD.replace("\"roads.geojson\"", "\"./road_density.geojson\""),
+            format!("{dir}/d/.."),
+        ),
         ("areas named like the summary", GOOD.replace("\"areas.geojson\"", "\"summary.json\""), dir.clone()),
     ];
     for (name, text, out) in cases {
@@ -128,7 +186,8 @@ fn audit_writes_only_inside_its_folder() {
     for p in &new {
         assert!(p.starts_with(&out), "{} written outside {}", p.display(), out.display());
     }
-    let s: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
+    let s: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
     let mut listed: Vec<std::path::PathBuf> =
         s["outputs"].as_array().unwrap().iter().map(|v| std::path::PathBuf::from(v.as_str().unwrap())).collect();
     listed.sort();

@@ -31,7 +31,12 @@ fn truncated_and_corrupt_files() {
         let gpkg = converted(&w, role, &format!("{r}.gpkg"), &[]);
         let cut = w.path(&format!("{r}_cut.gpkg"));
         truncate_copy(Path::new(&gpkg), &cut, std::fs::metadata(&gpkg).unwrap().len() as usize / 2);
-        cases.push((format!("truncated GeoPackage ({r})"), role, cut.display().to_string(), fail(1, &[&format!("{r}_cut.gpkg")])));
+        cases.push((
+            format!("truncated GeoPackage ({r})"),
+            role,
+            cut.display().to_string(),
+            fail(1, &[&format!("{r}_cut.gpkg")]),
+        ));
         // Random bytes named .gpkg, and an empty file.
         let noise = w.path(&format!("{r}_noise.gpkg"));
         let bytes: Vec<u8> = (0..4096u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect();
@@ -55,7 +60,12 @@ fn truncated_and_corrupt_files() {
         let at = text.find("\"properties\"").unwrap() + 20;
         let cutj = w.path(&format!("{r}_cut.geojson"));
         std::fs::write(&cutj, &text[..at]).unwrap();
-        cases.push((format!("GeoJSON cut mid-feature ({r})"), role, cutj.display().to_string(), fail(1, &[&format!("{r}_cut.geojson")])));
+        cases.push((
+            format!("GeoJSON cut mid-feature ({r})"),
+            role,
+            cutj.display().to_string(),
+            fail(1, &[&format!("{r}_cut.geojson")]),
+        ));
         // A Shapefile without its .dbf, and one without its .shx (origins mix points and
         // polygons, which a Shapefile cannot hold).
         for side in ["dbf", "shx"].into_iter().filter(|_| role != Role::Origin) {
@@ -82,7 +92,10 @@ fn geopackage_damaged_in_the_middle_is_never_read_in_part() {
     for i in 0..3000 {
         let x = 4000.0 + (i % 100) as f64 * 10.0;
         let y = (i / 100) as f64 * 10.0;
-        roads.push((line(&[(x, y), (x + 5.0, y + 5.0)]), serde_json::json!({"grade": "支路", "width_m": 20.0, "note": "填充".repeat(20)})));
+        roads.push((
+            line(&[(x, y), (x + 5.0, y + 5.0)]),
+            serde_json::json!({"grade": "支路", "width_m": 20.0, "note": "填充".repeat(20)}),
+        ));
     }
     let src = w.path("many_roads.geojson");
     write_geojson(&src, Some(4527), &roads);
@@ -116,9 +129,39 @@ fn osm_pbf_cut_short() {
         let c = cut.display().to_string();
         let o = w.path(&format!("o{i}.geojson")).display().to_string();
         let runs: Vec<Vec<String>> = vec![
-            vec!["road-density".into(), "--roads".into(), format!("{c}#lines"), "--areas".into(), format!("{}#multipolygons", pbf.display()), "--areas-where".into(), "landuse='industrial'".into(), "-o".into(), o.clone()],
-            vec!["park-mix".into(), "--landuse".into(), format!("{c}#multipolygons"), "--parks-from-class".into(), "industrial".into(), "-o".into(), o.clone()],
-            vec!["living-circle".into(), "--roads".into(), format!("{c}#lines"), "--origins".into(), format!("{}#points", pbf.display()), "--origins-where".into(), "other_tags LIKE '%amenity%'".into(), "--facilities".into(), format!("{}#points", pbf.display()), "-o".into(), o.clone()],
+            vec![
+                "road-density".into(),
+                "--roads".into(),
+                format!("{c}#lines"),
+                "--areas".into(),
+                format!("{}#multipolygons", pbf.display()),
+                "--areas-where".into(),
+                "landuse='industrial'".into(),
+                "-o".into(),
+                o.clone(),
+            ],
+            vec![
+                "park-mix".into(),
+                "--landuse".into(),
+                format!("{c}#multipolygons"),
+                "--parks-from-class".into(),
+                "industrial".into(),
+                "-o".into(),
+                o.clone(),
+            ],
+            vec![
+                "living-circle".into(),
+                "--roads".into(),
+                format!("{c}#lines"),
+                "--origins".into(),
+                format!("{}#points", pbf.display()),
+                "--origins-where".into(),
+                "other_tags LIKE '%amenity%'".into(),
+                "--facilities".into(),
+                format!("{}#points", pbf.display()),
+                "-o".into(),
+                o.clone(),
+            ],
         ];
         for args in runs {
             let out = crate::common::run(&args.iter().map(String::as_str).collect::<Vec<_>>());

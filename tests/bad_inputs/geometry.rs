@@ -79,11 +79,7 @@ fn polygon_cases(role: Role) -> Vec<(&'static str, Value, Expect)> {
             skipped(role, "out of range"),
         ),
         ("null geometry", Value::Null, skipped(role, "empty geometry")),
-        (
-            "empty geometry",
-            json!({"type": "Polygon", "coordinates": []}),
-            skipped(role, "empty geometry"),
-        ),
+        ("empty geometry", json!({"type": "Polygon", "coordinates": []}), skipped(role, "empty geometry")),
     ]
 }
 
@@ -133,7 +129,8 @@ fn lines_repaired_or_skipped_and_counted() {
     let w = World::new();
     let mut cases = Vec::new();
     for (i, (name, g, expect)) in line_cases().into_iter().enumerate() {
-        let bad = w.with_extra(Role::Road, &format!("line_{i}.geojson"), &[(g, json!({"grade": "支路", "width_m": 20}))]);
+        let bad =
+            w.with_extra(Role::Road, &format!("line_{i}.geojson"), &[(g, json!({"grade": "支路", "width_m": 20}))]);
         cases.push((name.to_string(), Role::Road, bad, expect));
     }
     run_all(&w, &cases);
@@ -145,7 +142,8 @@ fn lines_repaired_or_skipped_and_counted() {
 fn hole_outside_the_shell_is_not_land() {
     let w = World::new();
     let sq = |x: f64| vec![(x, 0.0), (x + 500.0, 0.0), (x + 500.0, 500.0), (x, 500.0), (x, 0.0)];
-    let bad = w.with_extra(Role::Area, "holes.geojson", &[polygon_feature(Role::Area, poly(&[sq(4000.0), sq(5000.0)]))]);
+    let bad =
+        w.with_extra(Role::Area, "holes.geojson", &[polygon_feature(Role::Area, poly(&[sq(4000.0), sq(5000.0)]))]);
     let out = w.path("o.geojson");
     let args = w.args(Cmd::RoadDensity, Role::Area, &bad, &out, &["--measure", "planar", "--planar-crs", "EPSG:4527"]);
     crate::common::run_ok(&args.iter().map(String::as_str).collect::<Vec<_>>());
@@ -171,7 +169,9 @@ fn nan_and_infinite_coordinates_are_skipped() {
         );
         for (g, p) in good(Role::Road) {
             let g: geo::Geometry<f64> = serde_json::from_value::<geojson::Geometry>(g).unwrap().try_into().unwrap();
-            roads.features.push((g, vec![FieldValue::String(p["grade"].as_str().unwrap().into()), FieldValue::Real(20.0)]));
+            roads
+                .features
+                .push((g, vec![FieldValue::String(p["grade"].as_str().unwrap().into()), FieldValue::Real(20.0)]));
         }
         let bad_line = geo::LineString::from(vec![(X0 + 50.0, Y0), (X0 + bad, Y0 + 100.0)]);
         roads.features.push((bad_line.into(), vec![FieldValue::String("支路".into()), FieldValue::Real(20.0)]));
@@ -182,14 +182,26 @@ fn nan_and_infinite_coordinates_are_skipped() {
             format!("{bad} in a road"),
             Role::Road,
             p.display().to_string(),
-            Expect::Counted { read: n + 1, used: n, skipped: Some("non-finite".into()), repaired: None, flagged: None, stderr: vec![] },
+            Expect::Counted {
+                read: n + 1,
+                used: n,
+                skipped: Some("non-finite".into()),
+                repaired: None,
+                flagged: None,
+                stderr: vec![],
+            },
         ));
         // Areas.
         let mut areas = LayerData::new(
             "areas",
             4527,
             GeometryKind::Polygon,
-            &[("id", FieldKind::Integer), ("park_id", FieldKind::String), ("name", FieldKind::String), ("kind", FieldKind::String)],
+            &[
+                ("id", FieldKind::Integer),
+                ("park_id", FieldKind::String),
+                ("name", FieldKind::String),
+                ("kind", FieldKind::String),
+            ],
         );
         for (g, p) in good(Role::Area) {
             let g: geo::Geometry<f64> = serde_json::from_value::<geojson::Geometry>(g).unwrap().try_into().unwrap();
@@ -204,7 +216,12 @@ fn nan_and_infinite_coordinates_are_skipped() {
             ));
         }
         let bad_poly = geo::Polygon::new(
-            geo::LineString::from(vec![(X0 + 4000.0, Y0), (X0 + bad, Y0), (X0 + 4500.0, Y0 + 500.0), (X0 + 4000.0, Y0)]),
+            geo::LineString::from(vec![
+                (X0 + 4000.0, Y0),
+                (X0 + bad, Y0),
+                (X0 + 4500.0, Y0 + 500.0),
+                (X0 + 4000.0, Y0),
+            ]),
             vec![],
         );
         areas.features.push((
@@ -223,7 +240,14 @@ fn nan_and_infinite_coordinates_are_skipped() {
             format!("{bad} in an area"),
             Role::Area,
             p.display().to_string(),
-            Expect::Counted { read: n + 1, used: n, skipped: Some("non-finite".into()), repaired: None, flagged: None, stderr: vec![] },
+            Expect::Counted {
+                read: n + 1,
+                used: n,
+                skipped: Some("non-finite".into()),
+                repaired: None,
+                flagged: None,
+                stderr: vec![],
+            },
         ));
     }
     run_all(&w, &cases);
@@ -260,7 +284,12 @@ fn layers_with_nothing_usable() {
                 .collect();
             write_geojson(&flat, Some(4527), &feats);
             let file = flat.file_name().unwrap().to_string_lossy().into_owned();
-            cases.push((format!("all-flat {role:?} polygons"), role, flat.display().to_string(), fail(1, &[&file, "no area"])));
+            cases.push((
+                format!("all-flat {role:?} polygons"),
+                role,
+                flat.display().to_string(),
+                fail(1, &[&file, "no area"]),
+            ));
         }
     }
     run_all(&w, &cases);
@@ -271,17 +300,33 @@ fn layers_with_nothing_usable() {
 fn wrong_geometry_type_for_the_role() {
     let w = World::new();
     let mut cases = Vec::new();
-    let points: Vec<Feat> = good(Role::Facility).into_iter().map(|(g, _)| (g, json!({"grade": "支路", "id": 1, "park_id": "P", "dlbm": "0701"}))).collect();
+    let points: Vec<Feat> = good(Role::Facility)
+        .into_iter()
+        .map(|(g, _)| (g, json!({"grade": "支路", "id": 1, "park_id": "P", "dlbm": "0701"})))
+        .collect();
     let pts = w.path("points.geojson");
     write_geojson(&pts, Some(4527), &points);
-    let lines: Vec<Feat> = good(Role::Road).into_iter().map(|(g, _)| (g, json!({"type": "幼儿园", "id": 1, "park_id": "P", "dlbm": "0701"}))).collect();
+    let lines: Vec<Feat> = good(Role::Road)
+        .into_iter()
+        .map(|(g, _)| (g, json!({"type": "幼儿园", "id": 1, "park_id": "P", "dlbm": "0701"})))
+        .collect();
     let lns = w.path("lines.geojson");
     write_geojson(&lns, Some(4527), &lines);
     let p = |x: &std::path::Path| x.display().to_string();
     cases.push(("points as roads".to_string(), Role::Road, p(&pts), fail(1, &["points.geojson", "roads", "line"])));
     cases.push(("points as areas".to_string(), Role::Area, p(&pts), fail(1, &["points.geojson", "polygon"])));
     cases.push(("points as parcels".to_string(), Role::Parcel, p(&pts), fail(1, &["points.geojson", "polygon"])));
-    cases.push(("lines as origins".to_string(), Role::Origin, p(&lns), fail(1, &["lines.geojson", "origins", "point or polygon"])));
-    cases.push(("lines as facilities".to_string(), Role::Facility, p(&lns), fail(1, &["lines.geojson", "facilities", "point or polygon"])));
+    cases.push((
+        "lines as origins".to_string(),
+        Role::Origin,
+        p(&lns),
+        fail(1, &["lines.geojson", "origins", "point or polygon"]),
+    ));
+    cases.push((
+        "lines as facilities".to_string(),
+        Role::Facility,
+        p(&lns),
+        fail(1, &["lines.geojson", "facilities", "point or polygon"]),
+    ));
     run_all(&w, &cases);
 }

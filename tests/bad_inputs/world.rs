@@ -92,10 +92,8 @@ pub fn point(x: f64, y: f64) -> Value {
 /// Writes a GeoJSON FeatureCollection; `crs` is the `crs` member's EPSG code (None: no member,
 /// which GeoJSON readers take as WGS84).
 pub fn write_geojson(path: &Path, crs: Option<u32>, features: &[Feat]) {
-    let features: Vec<Value> = features
-        .iter()
-        .map(|(g, p)| json!({"type": "Feature", "properties": p, "geometry": g}))
-        .collect();
+    let features: Vec<Value> =
+        features.iter().map(|(g, p)| json!({"type": "Feature", "properties": p, "geometry": g})).collect();
     let mut fc = json!({"type": "FeatureCollection", "features": features});
     if let Some(code) = crs {
         fc["crs"] = json!({"type": "name", "properties": {"name": format!("urn:ogc:def:crs:EPSG::{code}")}});
@@ -281,7 +279,14 @@ pub fn fail(code: i32, words: &[&str]) -> Expect {
 /// One more feature than the good layer, skipped for `reason`.
 pub fn skipped(role: Role, reason: &str) -> Expect {
     let n = good(role).len() as u64;
-    Expect::Counted { read: n + 1, used: n, skipped: Some(reason.into()), repaired: None, flagged: None, stderr: vec![] }
+    Expect::Counted {
+        read: n + 1,
+        used: n,
+        skipped: Some(reason.into()),
+        repaired: None,
+        flagged: None,
+        stderr: vec![],
+    }
 }
 
 /// One more feature than the good layer, repaired for `reason` and used.
@@ -298,7 +303,15 @@ pub fn flagged(role: Role, reason: &str) -> Expect {
 
 /// Runs one case; returns a description of what went wrong, if anything. Every run is also
 /// checked for a panic (exit 101) and for output left behind by a failed run.
-pub fn check(w: &World, name: &str, cmd: Cmd, role: Role, bad: &str, extra: &[&str], expect: &Expect) -> Option<String> {
+pub fn check(
+    w: &World,
+    name: &str,
+    cmd: Cmd,
+    role: Role,
+    bad: &str,
+    extra: &[&str],
+    expect: &Expect,
+) -> Option<String> {
     let out_dir = w.path(&format!("out_{}_{}", name.replace([' ', '/'], "_"), cmd.name()));
     std::fs::create_dir_all(&out_dir).unwrap();
     let summary = out_dir.join("summary_cli.json");
