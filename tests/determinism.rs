@@ -96,8 +96,9 @@ fn is_temp_of(name: &str, pid: u32) -> bool {
     name.starts_with('.') && name.ends_with(&format!(".tmp.{pid}"))
 }
 
-/// Kills `planaudit audit` on the demo city with SIGKILL after 0 ms, then ever later, until runs
-/// complete. Before each run the output folder holds the complete files of an audit with other
+/// Kills `planaudit audit` on the demo city with SIGKILL after 0 ms, then ever later, until a
+/// run completes, then at 41 delays over the later half of the time between the last kill that left
+/// only old files and that run (the moments when the files are written). Before each run the output folder holds the complete files of an audit with other
 /// targets (the "old" files); after the kill every output must be byte for byte the old file or
 /// the new one (known from a complete run, the outputs being deterministic), and parse as JSON.
 /// Nothing else may be left but `.NAME.tmp.PID` files of the killed process. When summary.json
@@ -136,10 +137,9 @@ fn killed_audit_leaves_old_or_new_files_never_partial_ones() {
         t.elapsed()
     };
     let mut states: BTreeMap<&str, usize> = BTreeMap::new();
-    let mut delay_ms = 0u64;
-    let mut completed = 0;
-    while completed < 2 && start.elapsed() < Duration::from_secs(120) {
-        // Back to the old state.
+    // One kill after `delay_ms`: restore the old files, start the new audit, SIGKILL it, check.
+    // Returns the state the folder was left in and whether the run had completed.
+    let mut kill_at = |delay_ms: u64| -> (&'static str, bool) {
         for e in std::fs::read_dir(&out).unwrap() {
             std::fs::remove_file(e.unwrap().path()).unwrap();
         }
@@ -161,16 +161,17 @@ fn killed_audit_leaves_old_or_new_files_never_partial_ones() {
         let mut kinds = Vec::new();
         for (name, bytes) in &now {
             if is_temp_of(name, pid) {
+                kinds.push("temporary");
                 continue;
             }
             let (Some(o), Some(n)) = (old.get(name), new.get(name)) else {
                 panic!("delay {delay_ms} ms: stray file {name} (pid {pid})");
             };
             assert!(bytes == o || bytes == n, "delay {delay_ms} ms: {name} is neither the old nor the new file");
-            serde_json::from_slice::<Value>(bytes).unwrap_or_else(|e| {
-                assert!(name.ends_with(".csv"), "delay {delay_ms} ms: {name} does not parse: {e}");
-                Value::Null
-            });
+            if !name.ends_with(".csv") {
+                serde_json::from_slice::<Value>(bytes)
+                    .unwrap_or_else(|e| panic!("delay {delay_ms} ms: {name} does not parse: {e}"));
+            }
             kinds.push(if o == n {
                 "same"
             } else if bytes == n {
@@ -190,21 +191,48 @@ fn killed_audit_leaves_old_or_new_files_never_partial_ones() {
                 assert_eq!(now[&name], new[&name], "delay {delay_ms} ms: summary.json is new but {name} is not");
             }
         }
-        let state = if kinds.iter().all(|k| *k != "new") {
+        let state = if kinds.contains(&"temporary") {
+            "killed while writing"
+        } else if kinds.iter().all(|k| *k != "new") {
             "all old"
         } else if kinds.iter().all(|k| *k != "old") {
             "all new"
         } else {
             "mixed"
         };
+        (state, status.success())
+    };
+    // Growing delays until runs complete; then a fine sweep between the last kill that left
+    // everything old and the first run that completed, where the files are being written.
+    let (mut last_old, mut first_done) = (0u64, None);
+    let mut delay_ms = 0u64;
+    let mut kills = 0;
+    while first_done.is_none() && start.elapsed() < Duration::from_secs(120) {
+        let (state, done) = kill_at(delay_ms);
         *states.entry(state).or_default() += 1;
-        if status.success() {
-            completed += 1;
+        kills += 1;
+        if state == "all old" {
+            last_old = delay_ms;
+        }
+        if done || state == "all new" {
+            first_done = Some(delay_ms);
         }
         delay_ms = if delay_ms == 0 { 5 } else { delay_ms + delay_ms / 3 + 5 };
     }
+    let hi = first_done.expect("some run completed within two minutes");
+    let lo;
+    // The files are written at the end of a run: sweep the later half most finely.
+    let steps = 40;
+    lo = last_old + (hi - last_old) / 2;
+    for i in 0..=steps {
+        let (state, _) = kill_at(lo + (hi - lo) * i / steps);
+        *states.entry(state).or_default() += 1;
+        kills += 1;
+    }
     assert_eq!(input_files(&dir.path().join("demo_city")), inputs_before, "the inputs were touched");
-    eprintln!("kill test: full audit {full:?}; states after SIGKILL {states:?}; last delay {delay_ms} ms");
+    eprintln!(
+        "kill test: full audit {full:?}; {kills} kills; fine sweep {lo}..{hi} ms; states after SIGKILL {states:?}"
+    );
     assert!(states.get("all old").is_some_and(|&n| n > 0), "{states:?}");
     assert!(states.get("all new").is_some_and(|&n| n > 0), "{states:?}");
 }

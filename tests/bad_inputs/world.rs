@@ -400,14 +400,17 @@ pub fn check(
 pub fn run_all(w: &World, cases: &[(String, Role, String, Expect)]) -> usize {
     let mut failures = Vec::new();
     let mut n = 0;
+    let mut by_cmd: std::collections::BTreeMap<&str, usize> = Default::default();
     for (name, role, bad, expect) in cases {
         for cmd in Cmd::reading(*role) {
             n += 1;
+            *by_cmd.entry(cmd.name()).or_default() += 1;
             if let Some(f) = check(w, name, cmd, *role, bad, &[], expect) {
                 failures.push(f);
             }
         }
     }
     assert!(failures.is_empty(), "{} of {n} runs failed:\n\n{}", failures.len(), failures.join("\n\n"));
+    eprintln!("corpus: {} cases, {n} runs: {by_cmd:?}", cases.len());
     n
 }
