@@ -139,7 +139,7 @@ fn killed_audit_leaves_old_or_new_files_never_partial_ones() {
     let mut states: BTreeMap<&str, usize> = BTreeMap::new();
     // One kill after `delay_ms`: restore the old files, start the new audit, SIGKILL it, check.
     // Returns the state the folder was left in and whether the run had completed.
-    let mut kill_at = |delay_ms: u64| -> (&'static str, bool) {
+    let kill_at = |delay_ms: u64| -> (&'static str, bool) {
         for e in std::fs::read_dir(&out).unwrap() {
             std::fs::remove_file(e.unwrap().path()).unwrap();
         }
@@ -220,10 +220,9 @@ fn killed_audit_leaves_old_or_new_files_never_partial_ones() {
         delay_ms = if delay_ms == 0 { 5 } else { delay_ms + delay_ms / 3 + 5 };
     }
     let hi = first_done.expect("some run completed within two minutes");
-    let lo;
     // The files are written at the end of a run: sweep the later half most finely.
     let steps = 40;
-    lo = last_old + (hi - last_old) / 2;
+    let lo = last_old + (hi - last_old) / 2;
     for i in 0..=steps {
         let (state, _) = kill_at(lo + (hi - lo) * i / steps);
         *states.entry(state).or_default() += 1;
