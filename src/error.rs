@@ -48,6 +48,10 @@ pub enum Error {
     #[error("{layer}: {reason}")]
     EmptyLayer { layer: String, reason: String },
 
+    /// A layer that GDAL opened but could not read to its end (a truncated or corrupt file).
+    #[error("{layer}: cannot read the layer: {reason}; nothing was computed")]
+    Read { layer: String, reason: String },
+
     /// One feature that cannot be used where skipping it is not allowed.
     #[error("{layer}: feature {fid}: field '{field}': {reason}")]
     BadFeature { layer: String, fid: u64, field: String, reason: String },
@@ -59,6 +63,11 @@ pub enum Error {
     /// A lookup table (grades, classes, facility types) that cannot be read.
     #[error("table {name}: {reason}")]
     Table { name: String, reason: String },
+
+    /// A run that stopped after writing some of its outputs: which ones, so that none is taken for
+    /// part of a complete run.
+    #[error("{source}; before it stopped, this run wrote {}; its other outputs were not written", written.join(", "))]
+    Partial { source: Box<Error>, written: Vec<String> },
 
     /// Reading or writing a file.
     #[error("{path}: {source}")]
@@ -74,6 +83,7 @@ impl Error {
     pub fn exit_code(&self) -> i32 {
         match self {
             Error::Usage(_) => 2,
+            Error::Partial { source, .. } => source.exit_code(),
             _ => 1,
         }
     }

@@ -18,6 +18,14 @@ mod batch;
 mod road_density;
 // bad inputs: each with its exit code and the words its message must contain
 mod bad_input;
+// the corpus of bad inputs, run against every command that reads each kind of layer
+mod bad_inputs;
+// identical bytes across runs and input order; runs killed at any moment leave old or new files
+mod determinism;
+// property tests: parsers, GCJ-02/BD-09 round trips, the GeoJSON writer, clipping and measurement
+mod properties;
+// no network: no network crate, URLs and web services refused; outputs stay where asked
+mod security;
 // park-mix on hand-made layers, derived parks, bad input, and Baltimore cross-checked with SpatiaLite
 mod park_mix;
 // living-circle on a hand-made town, and on OSM extracts against networkx

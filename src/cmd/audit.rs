@@ -223,14 +223,34 @@ pub fn living_circle_rows(run: &LivingCircleRun, targets: &std::collections::BTr
         .collect()
 }
 
-/// Refuses an output folder whose files would overwrite an input.
+/// A path as the file system resolves it: symbolic links, `.` and `..` followed. For a path that
+/// does not exist yet, its deepest existing ancestor is resolved and the rest appended.
+fn resolved(p: &Path) -> PathBuf {
+    let abs = std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf());
+    let mut rest = Vec::new();
+    let mut cur = abs.as_path();
+    loop {
+        if let Ok(c) = cur.canonicalize() {
+            return rest.iter().rev().fold(c, |acc: PathBuf, part| acc.join(part));
+        }
+        match (cur.parent(), cur.file_name()) {
+            (Some(parent), Some(name)) => {
+                rest.push(name.to_os_string());
+                cur = parent;
+            }
+            _ => return abs,
+        }
+    }
+}
+
+/// Refuses an output folder whose files would overwrite an input (the city file, or a layer's
+/// dataset), however either path is spelled (`./`, `..`, symbolic links).
 fn refuse_overwrite(inputs: &[String], outputs: &[PathBuf]) -> Result<()> {
     for o in outputs {
-        let o_abs = std::path::absolute(o).unwrap_or_else(|_| o.clone());
+        let o_abs = resolved(o);
         for i in inputs {
             let ds = LayerSource::parse(i).dataset;
-            let i_abs = std::path::absolute(&ds).unwrap_or_else(|_| PathBuf::from(&ds));
-            if i_abs == o_abs {
+            if resolved(Path::new(&ds)) == o_abs {
                 return Err(Error::Usage(format!(
                     "output {} would overwrite the input {ds}; choose another -o",
                     o.display()
@@ -242,7 +262,37 @@ fn refuse_overwrite(inputs: &[String], outputs: &[PathBuf]) -> Result<()> {
 }
 
 /// Runs every indicator the city file configures and writes the outputs into `out_dir`.
+///
+/// Either every output is written and `summary.json` (written last) lists them, or the error
+/// names the files this run had already replaced or created before it stopped.
 pub fn audit(city: &City, out_dir: &Path) -> Result<AuditOutcome> {
+    let before = file_states(out_dir);
+    audit_files(city, out_dir).map_err(|e| {
+        let after = file_states(out_dir);
+        let written: Vec<PathBuf> =
+            after.iter().filter(|(p, state)| before.get(*p) != Some(*state)).map(|(p, _)| p.clone()).collect();
+        if written.is_empty() {
+            e
+        } else {
+            Error::Partial { source: Box::new(e), written: written.iter().map(|p| p.display().to_string()).collect() }
+        }
+    })
+}
+
+/// The files of a folder with their size and modification time (empty if it does not exist).
+fn file_states(dir: &Path) -> std::collections::BTreeMap<PathBuf, (u64, Option<std::time::SystemTime>)> {
+    let Ok(entries) = std::fs::read_dir(dir) else { return Default::default() };
+    entries
+        .filter_map(|e| e.ok())
+        .filter_map(|e| {
+            let m = e.metadata().ok().filter(|m| m.is_file())?;
+            Some((e.path(), (m.len(), m.modified().ok())))
+        })
+        .collect()
+}
+
+/// [`audit`] without the account of what was written when it fails.
+fn audit_files(city: &City, out_dir: &Path) -> Result<AuditOutcome> {
     let mut rows = Vec::new();
     let mut layers = Vec::new();
     let mut outputs = Vec::new();
@@ -256,8 +306,14 @@ pub fn audit(city: &City, out_dir: &Path) -> Result<AuditOutcome> {
             wide_roads: out_dir.join("wide_roads.geojson"),
         };
         refuse_overwrite(
-            &[args.road.roads.clone(), args.areas.clone()],
-            &[paths.areas.clone(), paths.grid.clone(), paths.wide_roads.clone()],
+            &[args.road.roads.clone(), args.areas.clone(), city.path.display().to_string()],
+            &[
+                paths.areas.clone(),
+                paths.grid.clone(),
+                paths.wide_roads.clone(),
+                out_dir.join("summary.csv"),
+                out_dir.join("summary.json"),
+            ],
         )?;
         let run = crate::timing::time(|| "indicator road_density".into(), || execute_to(&args, &paths))?;
         rows.extend(road_density_rows(&run));
@@ -310,7 +366,10 @@ pub fn audit(city: &City, out_dir: &Path) -> Result<AuditOutcome> {
     let csv = out_dir.join("summary.csv");
     write_csv(&csv, &city.config.city.name, &rows)?;
     outputs.push(csv);
+    // summary.json is written last and lists every file of the audit, itself and the report included.
     let json_path = out_dir.join("summary.json");
+    let report_path = out_dir.join("report.html");
+    outputs.push(report_path.clone());
     outputs.push(json_path.clone());
     let summary = json!({
         "city": city.config.city.name,
@@ -323,17 +382,15 @@ pub fn audit(city: &City, out_dir: &Path) -> Result<AuditOutcome> {
         "indicators": Value::Object(indicators),
         "outputs": outputs.iter().map(|p| p.display().to_string()).collect::<Vec<_>>(),
     });
-    write_json(&json_path, &summary)?;
 
     // The report reads the summary and the layers just written.
-    let report_path = out_dir.join("report.html");
     let maps = written.iter().filter_map(|(l, p)| report_map(l, p)).collect();
     let title = format!("{} — planaudit", city.config.city.name);
     crate::timing::time(
         || "write report.html".into(),
         || write_report(&report_path, &ReportInput { title: &title, summary: &summary, maps }),
     )?;
-    outputs.push(report_path);
+    write_json(&json_path, &summary)?;
     Ok(AuditOutcome { rows, layers, outputs, missed })
 }
 
@@ -392,6 +449,9 @@ pub fn print_outcome(city: &City, o: &AuditOutcome) {
 /// counts. Nothing is computed.
 pub fn check(city: &City) -> Result<Vec<String>> {
     let mut lines = Vec::new();
+    if let Some(args) = road_density_args(city, Path::new(".")) {
+        super::road_density::check_options(&args)?;
+    }
     let layers = &city.config.layers;
     let mut specs: Vec<(String, &LayerConfig, GeomKind)> = Vec::new();
     for (name, layer, geom) in [

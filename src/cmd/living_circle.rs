@@ -184,7 +184,11 @@ fn network_of(
     let mut roads_walked = 0;
     let mut roads_excluded = BTreeMap::new();
     let mut unknown_grades = BTreeMap::new();
-    for f in &layer.features {
+    // Roads in feature-id order: node and component numbers then do not depend on the order in
+    // which the layer lists its features.
+    let mut features: Vec<&crate::ingest::RawFeature> = layer.features.iter().collect();
+    features.sort_by_key(|f| f.fid);
+    for f in features {
         let Some(mls) = lines(&f.geometry) else { continue };
         let grade = f.attrs[0].as_deref().unwrap_or("");
         match road_use(grade, f.attrs[1].as_deref(), f.attrs[2].as_deref(), grades) {

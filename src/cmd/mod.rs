@@ -12,7 +12,7 @@ pub mod road_density;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
-use geo::{Geometry, Intersects, MultiLineString, MultiPolygon};
+use geo::{Geometry, Intersects, MultiLineString, MultiPolygon, Rect};
 use serde_json::Value;
 
 use crate::cli::{CommonArgs, MeasureArg};
@@ -29,6 +29,9 @@ use crate::{Error, Result};
 /// overrides it; `option` names the per-layer option in the error for a layer without a CRS.
 pub fn load(spec: &LayerSpec, layer_crs: Option<&str>, common: &CommonArgs, option: &str) -> Result<RawLayer> {
     let mut layer = crate::timing::time(|| format!("read {}", spec.source), || read_layer(spec))?;
+    for w in &layer.report.warnings {
+        eprintln!("planaudit: warning: {w}");
+    }
     let override_ = layer_crs.or(common.crs.as_deref()).map(SourceCrs::parse).transpose()?;
     let crs = SourceCrs::resolve(&layer.label(), layer.crs_wkt.as_deref(), override_.as_ref(), option)?;
     crate::timing::time(|| format!("to_lonlat {}", spec.source), || to_lonlat(&mut layer, &crs))?;
@@ -63,17 +66,92 @@ pub fn choose_frame(common: &CommonArgs, study: &RawLayer) -> Result<Frame> {
 }
 
 /// Warns on stderr when two layers that should overlap do not: the sign of mixed coordinate
-/// systems (GCJ-02 points on CGCS2000 polygons sit ~500 m off) or a wrong --crs.
+/// systems (GCJ-02 points on CGCS2000 polygons sit ~500 m off) or a wrong --crs. See
+/// [`overlap_warnings`].
 pub fn warn_if_apart(a: &RawLayer, b: &RawLayer) {
     if let (Some(ra), Some(rb)) = (lonlat_bounds(a), lonlat_bounds(b)) {
-        if !ra.intersects(&rb) {
-            eprintln!(
-                "planaudit: warning: {} and {} do not overlap at all; check their coordinate systems (--crs, gcj02)",
-                a.label(),
-                b.label()
-            );
+        for w in overlap_warnings(&a.label(), ra, &b.label(), rb) {
+            eprintln!("planaudit: warning: {w}");
         }
     }
+}
+
+/// Below this share of the smaller extent inside the larger one, two layers that should overlap
+/// are reported as overlapping only in part.
+const MIN_OVERLAP_SHARE: f64 = 0.5;
+
+/// The doubts about two layers that should cover the same ground, from their longitude/latitude
+/// extents:
+/// - they do not overlap at all;
+/// - less than half of the smaller extent lies inside the larger one;
+/// - one of them lines up with the other only once moved back by the GCJ-02 offset at that place
+///   (about 500 m in eastern China): most likely Amap or Tencent data read as WGS84. This is
+///   tested on the extents: moved back, the smaller extent must lie (almost) wholly inside the
+///   larger one, and clearly better than unmoved.
+///
+/// ```
+/// use geo::{coord, Rect};
+/// use planaudit::cmd::overlap_warnings;
+/// use planaudit::normalise::crs::offsets::wgs84_to_gcj02;
+/// let true_ = Rect::new(coord! { x: 116.50, y: 31.70 }, coord! { x: 116.52, y: 31.72 });
+/// let (x0, y0) = wgs84_to_gcj02(116.50, 31.70);
+/// let (x1, y1) = wgs84_to_gcj02(116.52, 31.72);
+/// let gcj = Rect::new(coord! { x: x0, y: y0 }, coord! { x: x1, y: y1 });
+/// let w = overlap_warnings("a", true_, "b", gcj);
+/// assert!(w.iter().any(|m| m.contains("GCJ-02")), "{w:?}");
+/// assert!(overlap_warnings("a", true_, "b", true_).is_empty());
+/// ```
+pub fn overlap_warnings(a_label: &str, a: Rect<f64>, b_label: &str, b: Rect<f64>) -> Vec<String> {
+    use crate::normalise::crs::offsets::{outside_china, wgs84_to_gcj02};
+    let mut out = Vec::new();
+    if !a.intersects(&b) {
+        out.push(format!(
+            "{a_label} and {b_label} do not overlap at all; check their coordinate systems (--crs, gcj02)"
+        ));
+        return out;
+    }
+    let share = |p: Rect<f64>, q: Rect<f64>| -> Option<f64> {
+        let (ap, aq) = (p.width() * p.height(), q.width() * q.height());
+        let small = ap.min(aq);
+        // Also refuses NaN.
+        if small.is_nan() || small <= 0.0 {
+            return None;
+        }
+        let w = (p.max().x.min(q.max().x) - p.min().x.max(q.min().x)).max(0.0);
+        let h = (p.max().y.min(q.max().y) - p.min().y.max(q.min().y)).max(0.0);
+        Some(w * h / small)
+    };
+    let Some(raw) = share(a, b) else { return out };
+    let c = a.center();
+    if !outside_china(c.x, c.y) {
+        let (gx, gy) = wgs84_to_gcj02(c.x, c.y);
+        let shift = |r: Rect<f64>, k: f64| {
+            Rect::new(
+                geo::coord! { x: r.min().x + k * (gx - c.x), y: r.min().y + k * (gy - c.y) },
+                geo::coord! { x: r.max().x + k * (gx - c.x), y: r.max().y + k * (gy - c.y) },
+            )
+        };
+        // b in GCJ-02 (moved back by -offset), or a in GCJ-02 (b moved forward).
+        for (label, other, k) in [(b_label, a_label, -1.0), (a_label, b_label, 1.0)] {
+            if let Some(moved) = share(a, shift(b, k)) {
+                if moved >= 0.95 && moved >= raw + 0.1 {
+                    out.push(format!(
+                        "{label} lines up with {other} only once moved back by the GCJ-02 offset (about {:.0} m here): \
+                         it looks like GCJ-02 data (Amap, Tencent) read as WGS84; if so, give its CRS as gcj02",
+                        geo::Distance::distance(&geo::Geodesic, geo::Point(c), geo::Point::new(gx, gy))
+                    ));
+                    return out;
+                }
+            }
+        }
+    }
+    if raw < MIN_OVERLAP_SHARE {
+        out.push(format!(
+            "{a_label} and {b_label} overlap only in part ({:.0}% of the smaller extent); check their coordinate systems (--crs, gcj02) and that they cover the same place",
+            raw * 100.0
+        ));
+    }
+    out
 }
 
 /// The polygons of a frame geometry (`None` for other types).
@@ -106,6 +184,9 @@ pub fn report_lines(reports: &[&LayerReport]) -> String {
             r.repaired,
             r.skipped_total()
         ));
+        for (reason, n) in &r.repairs {
+            s.push_str(&format!("\n  repaired {n}: {reason}"));
+        }
         for (reason, n) in &r.skipped {
             s.push_str(&format!("\n  skipped {n}: {reason}"));
         }

@@ -3,13 +3,12 @@
 
 use std::path::PathBuf;
 
-use geo::Area as _;
 use serde_json::{json, Value};
 
 use super::{choose_frame, finish_run, load, polygons, sibling, warn_if_apart, AreaFields, FieldChoice};
 use crate::cli::ParkMixArgs;
 use crate::indicators::park_mix::{compute, derive_parks, Params, ParkMix};
-use crate::ingest::{read_layer, GeomKind, LayerReport, LayerSource, LayerSpec, RawLayer};
+use crate::ingest::{read_layer, GeomKind, LayerReport, LayerSource, LayerSpec};
 use crate::model::{Area, Parcel};
 use crate::normalise::classes::{Category, ClassTable};
 use crate::normalise::project;
@@ -57,21 +56,6 @@ pub fn parse_band(text: &str) -> Result<(f64, f64)> {
         return Err(bad());
     }
     Ok((min / 100.0, max / 100.0))
-}
-
-/// Drops features whose polygons have no area (closed ways of two or three points in extracts cut
-/// at a bounding box), counting each in the layer's report.
-fn skip_arealess(layer: &mut RawLayer) {
-    let report = &mut layer.report;
-    layer.features.retain(|f| {
-        let area = polygons(&f.geometry).map(|p| p.unsigned_area()).unwrap_or(0.0);
-        if area > 0.0 {
-            return true;
-        }
-        report.used -= 1;
-        report.skip(f.fid, "polygon with no area");
-        false
-    });
 }
 
 /// Runs the indicator and writes its files; returns what it did.
@@ -170,8 +154,8 @@ pub fn execute(args: &ParkMixArgs) -> Result<ParkMixRun> {
     };
 
     let frame = choose_frame(common, parks_read.as_ref().map(|(_, l)| l).unwrap_or(&landuse))?;
+    // Parcels without area are skipped and counted by `project`.
     project(&mut landuse, &frame)?;
-    skip_arealess(&mut landuse);
 
     let mut parcels = Vec::with_capacity(landuse.features.len());
     for f in &landuse.features {
@@ -195,10 +179,6 @@ pub fn execute(args: &ParkMixArgs) -> Result<ParkMixRun> {
     let (parks, derived_from): (Vec<Area>, Vec<Option<String>>) = match (parks_read, from_class) {
         (Some((spec, mut layer)), _) => {
             project(&mut layer, &frame)?;
-            skip_arealess(&mut layer);
-            if layer.features.is_empty() {
-                return Err(Error::EmptyLayer { layer: layer.label(), reason: "no park polygon has an area".into() });
-            }
             let parks = park_fields.areas(&spec, &layer);
             reports.push(layer.report);
             let n = parks.len();

@@ -70,8 +70,9 @@ pub fn execute(args: &RoadDensityArgs) -> Result<RoadDensityRun> {
     execute_to(args, &OutPaths::beside(&args.output))
 }
 
-/// Runs the indicator and writes its files to `paths`.
-pub fn execute_to(args: &RoadDensityArgs, paths: &OutPaths) -> Result<RoadDensityRun> {
+/// Checks the options that need no data: grid, widths, targets, the grade table. `planaudit check`
+/// runs this too, so that a city file with a bad option fails there and not only in the audit.
+pub fn check_options(args: &RoadDensityArgs) -> Result<()> {
     if let Some(g) = args.grid {
         if !(g.is_finite() && g > 0.0) {
             return Err(Error::Usage(format!("--grid {g}: the cell size must be a positive number of metres")));
@@ -85,6 +86,14 @@ pub fn execute_to(args: &RoadDensityArgs, paths: &OutPaths) -> Result<RoadDensit
     if args.max_width.is_some() && args.width_field.is_none() {
         return Err(Error::Usage("--max-width needs --width-field (the field holding the red-line width)".into()));
     }
+    parse_targets(&args.target)?;
+    super::grade_table(&args.road)?;
+    Ok(())
+}
+
+/// Runs the indicator and writes its files to `paths`.
+pub fn execute_to(args: &RoadDensityArgs, paths: &OutPaths) -> Result<RoadDensityRun> {
+    check_options(args)?;
     let (targets, default_target) = parse_targets(&args.target)?;
     let kinds = Kinds::builtin()?;
     let roads_src = LayerSource::parse(&args.road.roads);

@@ -236,14 +236,18 @@ pub fn compute(parks: &[Area], parcels: &[Parcel], frame: &Frame, params: &Param
             groups.into_iter().map(|(c, polys)| (c, dissolve(polys))).collect();
         let land_of = |cats: &[Category]| dissolve(cats.iter().filter_map(|c| land.get(&Some(*c))));
 
+        // Every piece lies inside the park, but the intersections are computed in floating point:
+        // a piece covering the whole park can measure a few parts in 1e9 more than the park.
+        // Capping at the park's area keeps that noise from showing as a share above 1.
+        let in_park = |a: f64| a.min(park_area_km2);
         let mut by_category = BTreeMap::new();
         for c in Category::ALL {
-            by_category.insert(c, land.get(&Some(c)).map(km2).transpose()?.unwrap_or(0.0));
+            by_category.insert(c, in_park(land.get(&Some(c)).map(km2).transpose()?.unwrap_or(0.0)));
         }
-        let unclassified_km2 = land.get(&None).map(km2).transpose()?.unwrap_or(0.0);
-        let mix_area_km2 = km2(&land_of(&params.mix))?;
-        let non_construction_km2 = km2(&land_of(&Category::NON_CONSTRUCTION))?;
-        let all_km2 = km2(&dissolve(land.values()))?;
+        let unclassified_km2 = in_park(land.get(&None).map(km2).transpose()?.unwrap_or(0.0));
+        let mix_area_km2 = in_park(km2(&land_of(&params.mix))?);
+        let non_construction_km2 = in_park(km2(&land_of(&Category::NON_CONSTRUCTION))?);
+        let all_km2 = in_park(km2(&dissolve(land.values()))?);
 
         // The differences below are zero up to rounding (1e-12 km²) when nothing overlaps; the
         // clamps keep that noise from showing as a negative area.

@@ -117,14 +117,25 @@ pub struct LayerReport {
     pub read: u64,
     /// Features kept for the computation.
     pub used: u64,
-    /// Invalid polygons repaired with GEOS make-valid (kept).
+    /// Features repaired and kept (an invalid polygon made valid, an unclosed ring closed,
+    /// duplicate vertices removed); a feature with several repairs counts once.
     pub repaired: u64,
+    /// Repairs by kind; a feature with several repairs counts under each.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub repairs: BTreeMap<String, u64>,
     /// Features skipped, by reason.
     pub skipped: BTreeMap<String, u64>,
     /// Features kept with an attribute that could not be used (a width that is not a number, ...), by reason.
     pub flagged: BTreeMap<String, u64>,
     /// The first few skipped or repaired features, with fid and reason.
     pub examples: Vec<String>,
+    /// Doubts about the layer as a whole (text that looks wrongly decoded, ...), printed on
+    /// stderr as warnings.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
+    /// The fid last counted in `repaired`.
+    #[serde(skip)]
+    last_repaired: Option<u64>,
 }
 
 /// How many example messages a report keeps.
@@ -135,6 +146,17 @@ impl LayerReport {
     pub fn skip(&mut self, fid: u64, reason: &str) {
         *self.skipped.entry(reason.to_string()).or_insert(0) += 1;
         self.example(format!("feature {fid}: skipped: {reason}"));
+    }
+
+    /// Counts one repair of a kept feature. Call once per repair; the feature counts once in
+    /// `repaired` however many repairs it needed, provided its repairs are recorded together.
+    pub fn repair(&mut self, fid: u64, reason: &str) {
+        *self.repairs.entry(reason.to_string()).or_insert(0) += 1;
+        if self.last_repaired != Some(fid) {
+            self.repaired += 1;
+            self.last_repaired = Some(fid);
+        }
+        self.example(format!("feature {fid}: {reason}"));
     }
 
     /// Counts one kept feature with an unusable attribute.

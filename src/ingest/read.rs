@@ -4,7 +4,7 @@ use gdal::cpl::CslStringList;
 use gdal::errors::GdalError;
 use gdal::vector::{Geometry as GdalGeometry, LayerAccess, OGRwkbGeometryType};
 use gdal::{Dataset, DatasetOptions, GdalOpenFlags};
-use geo::{CoordsIter, Geometry, MultiPolygon};
+use geo::{CoordsIter, Geometry, LineString, MultiPolygon};
 
 use super::{parse_other_tags, GeomKind, LayerReport, LayerSource, LayerSpec, RawFeature, RawLayer};
 use crate::{Error, Result};
@@ -20,12 +20,12 @@ fn gdal_message(e: &GdalError) -> String {
     }
 }
 
-/// Dataset name prefixes through which GDAL would reach the network. planaudit reads local data
-/// only, so these are refused rather than opened.
+/// Dataset name prefixes through which GDAL would reach the network: its virtual file systems
+/// over HTTP and cloud storage, and the drivers of web services. planaudit reads local data only,
+/// so these are refused rather than opened, as is any name holding a URL (`scheme://`), wherever
+/// it sits (`WFS:https://...`, `/vsizip//vsicurl/...`). Database connection strings (`PG:`,
+/// `MySQL:`) are passed to GDAL as given: they reach only the database the user names.
 const NETWORK_PREFIXES: &[&str] = &[
-    "http://",
-    "https://",
-    "ftp://",
     "/vsicurl",
     "/vsis3",
     "/vsigs",
@@ -35,12 +35,134 @@ const NETWORK_PREFIXES: &[&str] = &[
     "/vsiswift",
     "/vsiwebhdfs",
     "/vsihdfs",
+    "wfs:",
+    "oapif:",
+    "carto:",
+    "amigocloud:",
+    "eeda:",
+    "ngw:",
+    "plscenes:",
+    "es:",
+    "couchdb:",
+    "csw:",
 ];
+
+/// Whether GDAL would reach the network to open this dataset name.
+fn is_network(dataset: &str) -> bool {
+    let lower = dataset.to_ascii_lowercase();
+    lower.contains("://")
+        || NETWORK_PREFIXES.iter().any(|p| {
+            lower.starts_with(p)
+                || (p.starts_with('/') && [format!("{p}/"), format!("{p}_")].iter().any(|q| lower.contains(q)))
+        })
+}
+
+/// Routes GDAL's own messages away from stderr, once per process. Every GDAL failure that matters
+/// reaches the user through an [`Error`] or a [`LayerReport`] count, with the file, layer and
+/// feature named; GDAL's raw "ERROR 1: ..." and "Warning 1: ..." lines would only repeat them
+/// without that context. GDAL still records the last error, which [`gdal_failure`] reads.
+fn quiet_gdal() {
+    static QUIET: std::sync::Once = std::sync::Once::new();
+    QUIET.call_once(|| gdal::config::set_error_handler(|_, _, _| {}));
+}
+
+/// Clears GDAL's last error (of this thread).
+#[allow(unsafe_code)]
+fn reset_gdal_error() {
+    // SAFETY: CPLErrorReset only clears GDAL's thread-local error state.
+    unsafe { gdal_sys::CPLErrorReset() }
+}
+
+/// GDAL's last error message (of this thread) if it was a failure, not a warning.
+#[allow(unsafe_code)]
+fn gdal_failure() -> Option<String> {
+    // SAFETY: both calls read GDAL's thread-local error state; the message pointer is valid
+    // until the next GDAL call on this thread, and it is copied at once.
+    unsafe {
+        let t = gdal_sys::CPLGetLastErrorType();
+        if t != gdal_sys::CPLErr::CE_Failure && t != gdal_sys::CPLErr::CE_Fatal {
+            return None;
+        }
+        let msg = gdal_sys::CPLGetLastErrorMsg();
+        let text =
+            if msg.is_null() { String::new() } else { std::ffi::CStr::from_ptr(msg).to_string_lossy().into_owned() };
+        Some(if text.is_empty() { "unknown GDAL failure".to_string() } else { text })
+    }
+}
+
+/// The file beside `path` with extension `ext` in either case (`roads.dbf`, `roads.DBF`), if any.
+fn side_file(path: &std::path::Path, ext: &str) -> Option<std::path::PathBuf> {
+    [ext.to_ascii_lowercase(), ext.to_ascii_uppercase()]
+        .into_iter()
+        .map(|e| path.with_extension(e))
+        .find(|p| p.is_file())
+}
+
+/// Checks the side files a Shapefile cannot be read without: GDAL would open a `.shp` without its
+/// `.dbf` as a layer with no attribute at all, and the run would go on with every field absent.
+fn check_shapefile(dataset: &str) -> Result<()> {
+    let path = std::path::Path::new(dataset);
+    if !path.extension().is_some_and(|e| e.eq_ignore_ascii_case("shp")) || !path.is_file() {
+        return Ok(());
+    }
+    for (ext, what) in [("dbf", "attribute table"), ("shx", "shape index")] {
+        if side_file(path, ext).is_none() {
+            return Err(Error::Open {
+                dataset: dataset.to_string(),
+                reason: format!(
+                    "its .{ext} ({what}) is missing: a Shapefile is the .shp, .shx and .dbf together; copy all of them"
+                ),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// What to tell the user when a field's text does not decode: where the encoding came from.
+fn encoding_hint(source: &LayerSource, encoding: Option<&str>) -> String {
+    let path = std::path::Path::new(&source.dataset);
+    let is_shp = path.extension().is_some_and(|e| e.eq_ignore_ascii_case("shp"));
+    if let Some(e) = encoding {
+        return format!("the text does not decode as {e} (the encoding given); give the right one with --encoding");
+    }
+    if !is_shp {
+        return "the text is not valid UTF-8".to_string();
+    }
+    match side_file(path, "cpg").and_then(|p| std::fs::read_to_string(p).ok()) {
+        Some(cpg) => format!(
+            "the .cpg says '{}' but the .dbf text does not decode as that; give the real encoding with --encoding GBK (Chinese data) or fix the .cpg",
+            cpg.trim()
+        ),
+        None => "the Shapefile has no .cpg saying how its .dbf text is encoded, and the text is not UTF-8; give the encoding with --encoding GBK (Chinese data) or add a .cpg".to_string(),
+    }
+}
+
+/// Whether text looks like Chinese GBK bytes decoded as Latin-1 (`中心城区` read as `ÖÐÐÄ³ÇÇø`):
+/// every non-ASCII character is in U+00A1..=U+00FE (the byte range of GB2312 characters), they
+/// come in runs of even length (two bytes per character), and there are at least four.
+pub fn looks_like_gbk_as_latin1(text: &str) -> bool {
+    let mut total = 0usize;
+    let mut run = 0usize;
+    for c in text.chars().chain(std::iter::once(' ')) {
+        if c.is_ascii() {
+            if run % 2 == 1 {
+                return false;
+            }
+            total += run;
+            run = 0;
+        } else if ('\u{a1}'..='\u{fe}').contains(&c) {
+            run += 1;
+        } else {
+            return false;
+        }
+    }
+    total >= 4
+}
 
 /// Opens a dataset for vector reading, with an optional Shapefile encoding override.
 fn open(source: &LayerSource, encoding: Option<&str>) -> Result<Dataset> {
-    let lower = source.dataset.to_ascii_lowercase();
-    if NETWORK_PREFIXES.iter().any(|p| lower.starts_with(p) || lower.contains(&format!("{p}/"))) {
+    quiet_gdal();
+    if is_network(&source.dataset) {
         return Err(Error::Usage(format!(
             "{}: planaudit reads local files only and makes no network request; download the data first",
             source.dataset
@@ -53,10 +175,17 @@ fn open(source: &LayerSource, encoding: Option<&str>) -> Result<Dataset> {
         open_options: if open_options.is_empty() { None } else { Some(&open_options) },
         ..Default::default()
     };
+    check_shapefile(&source.dataset)?;
     Dataset::open_ex(&source.dataset, options).map_err(|e| {
         let mut reason = gdal_message(&e);
-        if !source.dataset.contains(':') && !std::path::Path::new(&source.dataset).exists() {
+        let path = std::path::Path::new(&source.dataset);
+        if !source.dataset.contains(':') && !path.exists() {
             reason = "no such file".to_string();
+        } else if path.is_file() && std::fs::metadata(path).is_ok_and(|m| m.len() == 0) {
+            reason = "the file is empty (0 bytes)".to_string();
+        } else if matches!(&e, GdalError::NullPointer { msg, .. } if msg.is_empty()) {
+            reason =
+                "GDAL recognises no vector format in it (a truncated or corrupt file, or not a GIS file)".to_string();
         }
         Error::Open { dataset: source.dataset.clone(), reason }
     })
@@ -224,10 +353,25 @@ pub fn read_layer(spec: &LayerSpec) -> Result<RawLayer> {
     }
 
     let crs_wkt = layer.spatial_ref().and_then(|s| s.to_wkt().ok());
+    let field_names: Vec<&String> = spec.fields.iter().chain(&spec.optional_fields).collect();
     let mut report = LayerReport { layer: label.clone(), ..Default::default() };
     let mut features = Vec::new();
     let mut wrong_type = 0u64;
-    for (i, feature) in layer.features().enumerate() {
+    let mut warned_fields: Vec<usize> = Vec::new();
+    let mut iter = layer.features();
+    for i in 0usize.. {
+        // A failure while GDAL reads the next feature (a GeoPackage page that is corrupt, an
+        // .osm.pbf cut short) ends its iteration early, as if the layer ended there. Check for it
+        // after every feature: a run must never go on with part of a layer.
+        reset_gdal_error();
+        let next = iter.next();
+        if let Some(reason) = gdal_failure() {
+            return Err(Error::Read {
+                layer: label,
+                reason: format!("{reason} (after {} features; the file may be truncated or corrupt)", report.read),
+            });
+        }
+        let Some(feature) = next else { break };
         report.read += 1;
         let fid = feature.fid().unwrap_or(i as u64);
         let Some(geom) = feature.geometry() else {
@@ -252,21 +396,19 @@ pub fn read_layer(spec: &LayerSpec) -> Result<RawLayer> {
             );
             continue;
         }
-        let converted = match convert_geometry(geom, spec.geom) {
+        let (geometry, repairs) = match convert_geometry(geom, spec.geom) {
             Ok(c) => c,
             Err(reason) => {
                 report.skip(fid, &reason);
                 continue;
             }
         };
-        let (geometry, repaired) = converted;
         if !geometry.coords_iter().all(|c| c.x.is_finite() && c.y.is_finite()) {
-            report.skip(fid, "non-finite coordinate (NaN or infinity)");
+            report.skip(fid, NON_FINITE);
             continue;
         }
-        if repaired {
-            report.repaired += 1;
-            report.example(format!("feature {fid}: invalid polygon repaired with make-valid"));
+        for r in repairs {
+            report.repair(fid, r);
         }
 
         let tags = if needs_tags {
@@ -277,17 +419,42 @@ pub fn read_layer(spec: &LayerSpec) -> Result<RawLayer> {
         } else {
             Default::default()
         };
-        let attrs = sources
-            .iter()
-            .map(|s| match s {
+        let mut attrs = Vec::with_capacity(sources.len());
+        for (k, s) in sources.iter().enumerate() {
+            let value = match s {
                 FieldSource::Column(i) => feature.field_as_string(*i).ok().flatten(),
-                FieldSource::OtherTag(k) => tags.get(k).cloned(),
+                FieldSource::OtherTag(key) => tags.get(key).cloned(),
                 FieldSource::Absent => None,
-            })
-            .collect();
+            };
+            if let Some(v) = &value {
+                // GDAL's text comes through a lossy UTF-8 conversion: U+FFFD marks bytes that
+                // are not text in the encoding GDAL assumed. Codes and kinds read that way would
+                // be matched against the tables as garbage, so the run stops here.
+                if v.contains('\u{fffd}') {
+                    return Err(Error::BadFeature {
+                        layer: label,
+                        fid,
+                        field: field_names[k].clone(),
+                        reason: format!(
+                            "'{v}' is not readable text: {}",
+                            encoding_hint(&spec.source, spec.encoding.as_deref())
+                        ),
+                    });
+                }
+                if !warned_fields.contains(&k) && looks_like_gbk_as_latin1(v) {
+                    warned_fields.push(k);
+                    report.warnings.push(format!(
+                        "{label}: feature {fid}: field '{}' reads '{v}', which looks like Chinese (GBK) text decoded as Latin-1; check the encoding (.cpg, --encoding GBK)",
+                        field_names[k]
+                    ));
+                }
+            }
+            attrs.push(value);
+        }
         report.used += 1;
         features.push(RawFeature { fid, geometry, attrs });
     }
+    drop(iter);
 
     if features.is_empty() {
         if report.read > 0 && wrong_type == report.read {
@@ -313,28 +480,184 @@ pub fn read_layer(spec: &LayerSpec) -> Result<RawLayer> {
     Ok(RawLayer { source: spec.source.clone(), layer_name, crs_wkt, features, optional_present, report })
 }
 
-/// Converts one OGR geometry to `geo`, repairing invalid polygons with GEOS make-valid.
-/// Returns the geometry and whether it was repaired, or the reason it cannot be used.
-fn convert_geometry(geom: &GdalGeometry, kind: GeomKind) -> Result<(Geometry<f64>, bool), String> {
+/// The reason a feature with a NaN or infinite coordinate is skipped.
+const NON_FINITE: &str = "non-finite coordinate (NaN or infinity)";
+
+/// Repair reasons, as counted in [`LayerReport::repairs`].
+pub const REPAIR_MAKE_VALID: &str = "invalid polygon repaired with make-valid";
+pub const REPAIR_CLOSED_RING: &str = "unclosed polygon ring closed";
+pub const REPAIR_DUPLICATE_VERTICES: &str = "duplicate consecutive vertices removed";
+pub const REPAIR_DEGENERATE_PARTS: &str = "parts of fewer than two distinct points dropped";
+
+/// Repairs an invalid polygon or multipolygon the way a planner reads it: the land is the union
+/// of the shells, minus the union of the holes, each ring first made valid on its own with GEOS
+/// make-valid (a self-intersecting ring becomes the areas it encloses; a spike or a ring of no
+/// area vanishes). GEOS's own "linework" repair of the whole polygon would turn a hole that lies
+/// outside its shell into extra land; GDAL 3.6's make-valid has no "structure" method that
+/// would not, so it is built here from rings.
+fn make_valid_structure(raw: &Geometry<f64>) -> Result<MultiPolygon<f64>, String> {
+    use gdal::vector::ToGdal;
+    let polygons: Vec<&geo::Polygon<f64>> = match raw {
+        Geometry::Polygon(p) => vec![p],
+        Geometry::MultiPolygon(mp) => mp.0.iter().collect(),
+        _ => return Err("not a polygon".to_string()),
+    };
+    let fail = |what: &str| format!("invalid polygon that make-valid could not repair ({what})");
+    let valid_ring = |ring: &LineString<f64>| -> Result<Option<GdalGeometry>, String> {
+        if ring.0.len() < 4 {
+            return Ok(None);
+        }
+        let g = geo::Polygon::new(ring.clone(), vec![]).to_gdal().map_err(|e| fail(&gdal_message(&e)))?;
+        let v = g.make_valid(&CslStringList::new()).map_err(|e| fail(&gdal_message(&e)))?;
+        let polys = polygons_of(v.to_geo().map_err(|e| fail(&e.to_string()))?);
+        if polys.0.is_empty() {
+            return Ok(None);
+        }
+        Ok(Some(polys.to_gdal().map_err(|e| fail(&gdal_message(&e)))?))
+    };
+    let union = |a: Option<GdalGeometry>, b: GdalGeometry| -> Result<Option<GdalGeometry>, String> {
+        match a {
+            None => Ok(Some(b)),
+            Some(a) => a.union(&b).map(Some).ok_or_else(|| fail("union")),
+        }
+    };
+    let mut land: Option<GdalGeometry> = None;
+    for p in polygons {
+        let Some(mut part) = valid_ring(p.exterior())? else { continue };
+        for hole in p.interiors() {
+            if let Some(h) = valid_ring(hole)? {
+                part = part.difference(&h).ok_or_else(|| fail("difference"))?;
+            }
+        }
+        land = union(land, part)?;
+    }
+    match land {
+        None => Ok(MultiPolygon(vec![])),
+        Some(g) => Ok(polygons_of(g.to_geo().map_err(|e| fail(&e.to_string()))?)),
+    }
+}
+
+/// Converts one OGR geometry to `geo`: arcs linearised, unclosed polygon rings closed, invalid
+/// polygons repaired with GEOS make-valid, duplicate consecutive vertices removed and line parts
+/// of fewer than two distinct points dropped. Returns the geometry and the repairs made, or the
+/// reason it cannot be used.
+fn convert_geometry(geom: &GdalGeometry, kind: GeomKind) -> Result<(Geometry<f64>, Vec<&'static str>), String> {
     let t = flat(geom.geometry_type());
     if linear_type(t) != t {
         return convert_geometry(&linearize(geom)?, kind);
     }
-    let is_polygonal =
-        matches!(flat(geom.geometry_type()), OGRwkbGeometryType::wkbPolygon | OGRwkbGeometryType::wkbMultiPolygon);
-    if kind != GeomKind::Lines && is_polygonal && !geom.is_valid() {
-        let fixed = geom
-            .make_valid(&CslStringList::new())
-            .map_err(|e| format!("invalid polygon that make-valid could not repair: {}", gdal_message(&e)))?;
-        let g = fixed.to_geo().map_err(|e| format!("unreadable repaired geometry: {e}"))?;
-        let polys = polygons_of(g);
-        if polys.0.is_empty() {
-            return Err("invalid polygon with no area left after repair".to_string());
+    let mut repairs = Vec::new();
+    let is_polygonal = matches!(t, OGRwkbGeometryType::wkbPolygon | OGRwkbGeometryType::wkbMultiPolygon);
+    let g = if kind != GeomKind::Lines && is_polygonal {
+        let closed;
+        let geom = if has_unclosed_ring(geom) {
+            closed = close_rings(geom);
+            repairs.push(REPAIR_CLOSED_RING);
+            &closed
+        } else {
+            geom
+        };
+        if geom.is_valid() {
+            geom.to_geo().map_err(|e| format!("unreadable geometry: {e}"))?
+        } else {
+            // GEOS is not asked to repair coordinates that are not numbers.
+            let raw = geom.to_geo().map_err(|e| format!("unreadable geometry: {e}"))?;
+            if !raw.coords_iter().all(|c| c.x.is_finite() && c.y.is_finite()) {
+                return Err(NON_FINITE.to_string());
+            }
+            let polys = make_valid_structure(&raw)?;
+            if polys.0.is_empty() {
+                return Err("invalid polygon with no area left after repair".to_string());
+            }
+            repairs.push(REPAIR_MAKE_VALID);
+            Geometry::MultiPolygon(polys)
         }
-        return Ok((Geometry::MultiPolygon(polys), true));
+    } else {
+        geom.to_geo().map_err(|e| format!("unreadable geometry: {e}"))?
+    };
+    let (g, deduped, dropped) = clean_vertices(g);
+    if deduped {
+        repairs.push(REPAIR_DUPLICATE_VERTICES);
     }
-    let g = geom.to_geo().map_err(|e| format!("unreadable geometry: {e}"))?;
-    Ok((g, false))
+    if dropped {
+        repairs.push(REPAIR_DEGENERATE_PARTS);
+    }
+    match &g {
+        Geometry::LineString(l) if l.0.len() < 2 => Err(DEGENERATE_LINE.to_string()),
+        Geometry::MultiLineString(m) if m.0.is_empty() => Err(DEGENERATE_LINE.to_string()),
+        _ => Ok((g, repairs)),
+    }
+}
+
+/// The reason a line of one point (or of one point repeated) is skipped.
+const DEGENERATE_LINE: &str = "line of fewer than two distinct points";
+
+/// Whether any ring of an OGR polygon or multipolygon is not closed.
+fn has_unclosed_ring(geom: &GdalGeometry) -> bool {
+    let ring_open = |r: &GdalGeometry| {
+        let n = r.point_count();
+        n > 0 && {
+            let (a, b) = (r.get_point(0), r.get_point(n as i32 - 1));
+            (a.0, a.1) != (b.0, b.1)
+        }
+    };
+    let polygon_open = |p: &GdalGeometry| (0..p.geometry_count()).any(|i| ring_open(&p.get_geometry(i)));
+    match flat(geom.geometry_type()) {
+        OGRwkbGeometryType::wkbPolygon => polygon_open(geom),
+        OGRwkbGeometryType::wkbMultiPolygon => (0..geom.geometry_count()).any(|i| polygon_open(&geom.get_geometry(i))),
+        _ => false,
+    }
+}
+
+/// A copy of an OGR geometry with every ring closed.
+#[allow(unsafe_code)]
+fn close_rings(geom: &GdalGeometry) -> GdalGeometry {
+    let copy = geom.clone();
+    // SAFETY: `copy` owns its OGR geometry; OGR_G_CloseRings modifies it in place.
+    unsafe { gdal_sys::OGR_G_CloseRings(copy.c_geometry()) };
+    copy
+}
+
+/// Removes duplicate consecutive vertices, and drops line parts left with fewer than two points.
+/// Returns the geometry, whether any vertex was removed, and whether any part was dropped.
+/// Polygon rings are left to make-valid (a ring of fewer than four points is invalid).
+fn clean_vertices(g: Geometry<f64>) -> (Geometry<f64>, bool, bool) {
+    fn dedup(ls: &mut LineString<f64>) -> bool {
+        let n = ls.0.len();
+        ls.0.dedup();
+        ls.0.len() != n
+    }
+    let mut deduped = false;
+    let mut dropped = false;
+    let g = match g {
+        Geometry::LineString(mut l) => {
+            deduped |= dedup(&mut l);
+            Geometry::LineString(l)
+        }
+        Geometry::MultiLineString(mut m) => {
+            for l in &mut m.0 {
+                deduped |= dedup(l);
+            }
+            let n = m.0.len();
+            m.0.retain(|l| l.0.len() >= 2);
+            dropped = m.0.len() != n;
+            Geometry::MultiLineString(m)
+        }
+        Geometry::Polygon(mut p) => {
+            p.exterior_mut(|r| deduped |= dedup(r));
+            p.interiors_mut(|rs| rs.iter_mut().for_each(|r| deduped |= dedup(r)));
+            Geometry::Polygon(p)
+        }
+        Geometry::MultiPolygon(mut mp) => {
+            for p in &mut mp.0 {
+                p.exterior_mut(|r| deduped |= dedup(r));
+                p.interiors_mut(|rs| rs.iter_mut().for_each(|r| deduped |= dedup(r)));
+            }
+            Geometry::MultiPolygon(mp)
+        }
+        other => other,
+    };
+    (g, deduped, dropped)
 }
 
 /// The polygonal parts of any geometry (make-valid may return a collection with lines).
@@ -344,5 +667,85 @@ fn polygons_of(g: Geometry<f64>) -> MultiPolygon<f64> {
         Geometry::MultiPolygon(mp) => mp,
         Geometry::GeometryCollection(gc) => MultiPolygon(gc.0.into_iter().flat_map(|g| polygons_of(g).0).collect()),
         _ => MultiPolygon(vec![]),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use geo::Area;
+
+    fn convert(wkt: &str, kind: GeomKind) -> Result<(Geometry<f64>, Vec<&'static str>), String> {
+        convert_geometry(&GdalGeometry::from_wkt(wkt).unwrap(), kind)
+    }
+
+    #[test]
+    fn hole_outside_the_shell_is_dropped_not_added() {
+        let (g, repairs) =
+            convert("POLYGON((0 0,10 0,10 10,0 10,0 0),(20 0,20 5,25 5,25 0,20 0))", GeomKind::Polygons).unwrap();
+        assert_eq!(repairs, [REPAIR_MAKE_VALID]);
+        assert!((g.unsigned_area() - 100.0).abs() < 1e-9, "{g:?}");
+    }
+
+    #[test]
+    fn bow_tie_becomes_its_two_triangles() {
+        let (g, repairs) = convert("POLYGON((0 0,10 10,10 0,0 10,0 0))", GeomKind::Polygons).unwrap();
+        assert_eq!(repairs, [REPAIR_MAKE_VALID]);
+        assert!((g.unsigned_area() - 50.0).abs() < 1e-9, "{g:?}");
+    }
+
+    #[test]
+    fn hole_inside_a_self_intersecting_shell_is_kept() {
+        let (g, _) =
+            convert("POLYGON((0 0,20 20,20 0,0 20,0 0),(14 8,14 12,18 12,18 8,14 8))", GeomKind::Polygons).unwrap();
+        assert!((g.unsigned_area() - (200.0 - 16.0)).abs() < 1e-9, "{g:?}");
+    }
+
+    #[test]
+    fn spike_is_removed() {
+        let (g, repairs) = convert("POLYGON((0 0,10 0,10 5,20 5,10 5,10 10,0 10,0 0))", GeomKind::Polygons).unwrap();
+        assert_eq!(repairs, [REPAIR_MAKE_VALID]);
+        assert!((g.unsigned_area() - 100.0).abs() < 1e-9, "{g:?}");
+    }
+
+    #[test]
+    fn zero_area_ring_has_nothing_left() {
+        let e = convert("POLYGON((0 0,10 0,20 0,0 0))", GeomKind::Polygons).unwrap_err();
+        assert!(e.contains("no area"), "{e}");
+    }
+
+    #[test]
+    fn duplicate_vertices_and_one_point_lines() {
+        let (g, repairs) = convert("LINESTRING(0 0,0 0,1 1,1 1,2 2)", GeomKind::Lines).unwrap();
+        assert_eq!(repairs, [REPAIR_DUPLICATE_VERTICES]);
+        assert_eq!(g.coords_count(), 3);
+        assert_eq!(convert("LINESTRING(3 3,3 3,3 3)", GeomKind::Lines).unwrap_err(), DEGENERATE_LINE);
+        let (g, repairs) = convert("MULTILINESTRING((0 0,1 1),(5 5,5 5))", GeomKind::Lines).unwrap();
+        assert_eq!(repairs, [REPAIR_DUPLICATE_VERTICES, REPAIR_DEGENERATE_PARTS]);
+        assert_eq!(g.coords_count(), 2);
+    }
+
+    #[test]
+    fn network_names_are_recognised() {
+        for n in
+            ["https://x/r.gpkg", "WFS:http://x/wfs", "/vsizip//vsicurl/https://x/a.zip", "/vsis3/b/r.gpkg", "carto:me"]
+        {
+            assert!(is_network(n), "{n}");
+        }
+        for n in
+            ["roads.gpkg", "/data/vsicurl.gpkg", "PG:dbname=gis", "C:/data/roads.shp", "/vsizip/local.zip/roads.shp"]
+        {
+            assert!(!is_network(n), "{n}");
+        }
+    }
+
+    #[test]
+    fn gbk_read_as_latin1_is_recognised() {
+        assert!(looks_like_gbk_as_latin1("ÖÐÐÄ³ÇÇø"));
+        assert!(looks_like_gbk_as_latin1("A-ÖÐÐÄ 3"));
+        assert!(!looks_like_gbk_as_latin1("中心城区"));
+        assert!(!looks_like_gbk_as_latin1("Schönbühl"));
+        assert!(!looks_like_gbk_as_latin1("plain"));
+        assert!(!looks_like_gbk_as_latin1("Müßig"));
     }
 }

@@ -20,7 +20,7 @@ pub mod tiers;
 use std::borrow::Cow;
 use std::path::Path;
 
-use geo::{BoundingRect, Rect};
+use geo::{BoundingRect, Geometry, Rect};
 
 use crate::ingest::RawLayer;
 use crate::{Error, Result};
@@ -92,12 +92,54 @@ pub fn lonlat_bounds(layer: &RawLayer) -> Option<Rect<f64>> {
     })
 }
 
-/// Projects every feature of a longitude/latitude layer into the frame, in place.
+/// The reason a polygon feature without area is skipped.
+pub const NO_AREA: &str = "polygon with no area (under 1 mm²)";
+
+/// Planar area in the frame, in m², under which a polygon counts as having none: 1 mm², far below
+/// anything drawn on purpose in planning data, and above what rounding leaves of a collapsed ring.
+const NO_AREA_M2: f64 = 1e-6;
+
+/// Planar area in the frame, in m², below which a polygon's area is also measured by the frame's
+/// method before it is kept: a polygon this small might measure zero once taken back to
+/// longitude/latitude.
+const SMALL_AREA_M2: f64 = 1.0;
+
+/// Whether a frame geometry is a polygon (or multipolygon) without area (under 1 mm²): a closed
+/// way of two or three points, a ring that collapsed when projected. Study areas and parks divide by their area,
+/// parcels add nothing; such features are skipped and counted, whatever the command.
+fn has_no_area(frame: &Frame, g: &Geometry<f64>) -> bool {
+    use geo::Area as _;
+    let planar = match g {
+        Geometry::Polygon(p) => p.unsigned_area(),
+        Geometry::MultiPolygon(mp) => mp.unsigned_area(),
+        _ => return false,
+    };
+    if planar.is_nan() || planar < NO_AREA_M2 {
+        return true;
+    }
+    if planar >= SMALL_AREA_M2 {
+        return false;
+    }
+    let measured = match g {
+        Geometry::Polygon(p) => frame.polygon_area_m2(p),
+        Geometry::MultiPolygon(mp) => frame.area_m2(mp),
+        _ => return false,
+    };
+    !measured.is_ok_and(|a| a > 0.0)
+}
+
+/// Projects every feature of a longitude/latitude layer into the frame, in place. A feature that
+/// cannot be projected, or a polygon that has no area in the frame, is skipped and counted; a layer
+/// left with no feature is an error.
 pub fn project(layer: &mut RawLayer, frame: &Frame) -> Result<()> {
     let report = &mut layer.report;
     let mut kept = Vec::with_capacity(layer.features.len());
     for mut f in layer.features.drain(..) {
         match frame.project(&f.geometry) {
+            Some(g) if has_no_area(frame, &g) => {
+                report.used -= 1;
+                report.skip(f.fid, NO_AREA);
+            }
             Some(g) => {
                 f.geometry = g;
                 kept.push(f);
@@ -109,6 +151,13 @@ pub fn project(layer: &mut RawLayer, frame: &Frame) -> Result<()> {
         }
     }
     layer.features = kept;
+    if layer.features.is_empty() {
+        let reasons: Vec<String> = layer.report.skipped.iter().map(|(r, n)| format!("{n} {r}")).collect();
+        return Err(Error::EmptyLayer {
+            layer: layer.label(),
+            reason: format!("no usable feature in the frame {}: skipped {}", frame.crs, reasons.join("; ")),
+        });
+    }
     Ok(())
 }
 

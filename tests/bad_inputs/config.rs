@@ -1,0 +1,210 @@
+//! City files: unknown keys, wrong types, paths that do not exist, outputs that would overwrite an
+//! input. Usage errors exit 2 naming the key and line; missing data exits 1 naming the resolved path.
+
+use super::world::*;
+use crate::common::{run, run_err, run_ok};
+
+/// A city file with `text` written as `name` in the world's folder.
+fn city(w: &World, name: &str, text: &str) -> String {
+    let p = w.path(name);
+    std::fs::write(&p, text).unwrap();
+    p.display().to_string()
+}
+
+const GOOD: &str = r#"[city]
+name = "测试市"
+
+[layers.areas]
+source = "areas.geojson"
+fields = { id = "id", name = "name", kind = "kind" }
+
+[layers.roads]
+source = "roads.geojson"
+fields = { grade = "grade", width = "width_m" }
+
+[road_density]
+grid_m = 500
+targets = { "*" = 5.0 }
+"#;
+
+#[test]
+fn city_file_errors() {
+    let w = World::new();
+    let out = w.path("audit_out").display().to_string();
+    let ok = city(&w, "good.toml", GOOD);
+    run_ok(&["audit", &ok, "-o", &out]);
+    let cases: Vec<(&str, String, i32, Vec<&str>)> = vec![
+        ("unknown top-level key", format!("{GOOD}\n[colours]\nroad = \"red\"\n"), 2, vec!["colours", "line 16"]),
+        (
+            "unknown key in a section",
+            GOOD.replace("grid_m = 500", "grid_m = 500\ncell = 3"),
+            2,
+            vec!["cell", "line 14"],
+        ),
+        (
+            "unknown key in a layer",
+            GOOD.replace("source = \"roads.geojson\"", "source = \"roads.geojson\"\npath = \"x\""),
+            2,
+            vec!["path", "line 10"],
+        ),
+        (
+            "unknown field role",
+            GOOD.replace("width = \"width_m\"", "width = \"width_m\", lanes = \"n\""),
+            2,
+            vec!["unknown role 'lanes'"],
+        ),
+        ("number where text was expected", GOOD.replace("name = \"测试市\"", "name = 3"), 2, vec!["name", "line 2"]),
+        (
+            "text where a number was expected",
+            GOOD.replace("grid_m = 500", "grid_m = \"500 m\""),
+            2,
+            vec!["grid_m", "line 13"],
+        ),
+        ("target as text", GOOD.replace("\"*\" = 5.0", "\"*\" = \"5\""), 2, vec!["line 14"]),
+        (
+            "fields as a list",
+            GOOD.replace("fields = { grade = \"grade\", width = \"width_m\" }", "fields = [\"grade\"]"),
+            2,
+            vec!["fields", "line 10"],
+        ),
+        ("missing [city] name", GOOD.replace("name = \"测试市\"\n", ""), 2, vec!["name"]),
+        ("not TOML at all", "{\"city\": 1}".to_string(), 2, vec!["bad.toml"]),
+        ("empty file", String::new(), 2, vec!["bad.toml", "city"]),
+        ("binary garbage", String::from_utf8_lossy(&[0xff, 0xfe, 0x00, 0x01]).into_owned(), 2, vec!["bad.toml"]),
+        (
+            "source that does not exist",
+            GOOD.replace("roads.geojson", "nowhere/roads.gpkg"),
+            1,
+            vec!["nowhere/roads.gpkg", "no such file"],
+        ),
+        (
+            "layer that does not exist",
+            GOOD.replace("source = \"roads.geojson\"", "source = \"roads.geojson\"\nlayer = \"streets\""),
+            1,
+            vec!["no layer named 'streets'"],
+        ),
+        (
+            "grade table that does not exist",
+            GOOD.replace("grid_m = 500", "grid_m = 500\ngrades = \"my_grades.toml\""),
+            2,
+            vec!["my_grades.toml", "neither a preset"],
+        ),
+        ("negative grid", GOOD.replace("grid_m = 500", "grid_m = -5"), 2, vec!["--grid"]),
+        (
+            "network source",
+            GOOD.replace("source = \"roads.geojson\"", "source = \"https://example.org/roads.geojson\""),
+            2,
+            vec!["local files only"],
+        ),
+        (
+            "network source via GDAL",
+            GOOD.replace("source = \"roads.geojson\"", "source = \"/vsicurl/https://example.org/roads.gpkg\""),
+            2,
+            vec!["local files only"],
+        ),
+    ];
+    let bad = w.path("bad.toml").display().to_string();
+    for (name, text, code, words) in cases {
+        std::fs::write(&bad, &text).unwrap();
+        let stderr = run_err(&["audit", &bad, "-o", &out], code, &words);
+        assert!(!stderr.contains("panicked"), "{name}");
+        let stderr = run_err(&["check", &bad], code, &words);
+        assert!(!stderr.contains("panicked"), "{name}");
+    }
+    // A city file that does not exist, or is a folder.
+    run_err(&["audit", &w.path("none.toml").display().to_string(), "-o", &out], 1, &["none.toml"]);
+    run_err(&["audit", &w.dir.path().display().to_string(), "-o", &out], 1, &[&w.dir.path().display().to_string()]);
+}
+
+/// Paths in a city file resolve against the file's folder, not the working directory.
+#[test]
+fn paths_resolve_against_the_city_file() {
+    let w = World::new();
+    let sub = w.path("sub");
+    std::fs::create_dir_all(&sub).unwrap();
+    let text = GOOD.replace("areas.geojson", "../areas.geojson").replace("roads.geojson", "../roads.geojson");
+    let c = sub.join("city.toml");
+    std::fs::write(&c, text).unwrap();
+    let out = w.path("o");
+    let o = crate::common::bin()
+        .current_dir("/")
+        .args(["audit", c.to_str().unwrap(), "-o", out.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+}
+
+/// An audit whose output folder is the input folder, with an input named like an output: refused
+/// before anything is written, however the paths are spelled.
+#[test]
+fn outputs_never_overwrite_inputs() {
+    let w = World::new();
+    std::fs::copy(w.good_path(Role::Road), w.path("road_density.geojson")).unwrap();
+    std::fs::copy(w.good_path(Role::Area), w.path("summary.json")).unwrap();
+    std::fs::create_dir_all(w.path("d")).unwrap();
+    let dir = w.dir.path().display().to_string();
+    let cases = [
+        ("roads named like the output", GOOD.replace("\"roads.geojson\"", "\"road_density.geojson\""), dir.clone()),
+        ("roads spelled with ..", GOOD.replace("\"roads.geojson\"", "\"d/../road_density.geojson\""), dir.clone()),
+        (
+            "roads spelled with ./",
+            GOOD.replace("\"roads.geojson\"", "\"./road_density.geojson\""),
+            format!("{dir}/d/.."),
+        ),
+        ("areas named like the summary", GOOD.replace("\"areas.geojson\"", "\"summary.json\""), dir.clone()),
+    ];
+    for (name, text, out) in cases {
+        let c = city(&w, "clash.toml", &text);
+        let before: Vec<(String, Vec<u8>)> = std::fs::read_dir(w.dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.is_file())
+            .map(|p| (p.display().to_string(), std::fs::read(&p).unwrap()))
+            .collect();
+        let o = run(&["audit", &c, "-o", &out]);
+        let stderr = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{name}: {stderr}");
+        assert!(stderr.contains("would overwrite the input"), "{name}: {stderr}");
+        for (p, bytes) in before {
+            assert_eq!(std::fs::read(&p).unwrap(), bytes, "{name}: {p} changed");
+        }
+    }
+}
+
+/// Every file an audit writes lies inside the chosen folder, and summary.json lists exactly the
+/// files written.
+#[test]
+fn audit_writes_only_inside_its_folder() {
+    let w = World::new();
+    let c = city(&w, "good.toml", GOOD);
+    let out = w.path("nested/out");
+    let before: std::collections::BTreeSet<_> = walk(w.dir.path()).into_iter().collect();
+    run_ok(&["audit", &c, "-o", out.to_str().unwrap()]);
+    let after: std::collections::BTreeSet<_> = walk(w.dir.path()).into_iter().collect();
+    let new: Vec<_> = after.difference(&before).collect();
+    assert!(!new.is_empty());
+    for p in &new {
+        assert!(p.starts_with(&out), "{} written outside {}", p.display(), out.display());
+    }
+    let s: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
+    let mut listed: Vec<std::path::PathBuf> =
+        s["outputs"].as_array().unwrap().iter().map(|v| std::path::PathBuf::from(v.as_str().unwrap())).collect();
+    listed.sort();
+    let mut written: Vec<std::path::PathBuf> = new.into_iter().cloned().collect();
+    written.sort();
+    assert_eq!(listed, written);
+}
+
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}
