@@ -102,6 +102,30 @@ fn demo_audit_against_spatialite() {
     }
 }
 
+/// The demo's two industrial parks: one inside the 20–30% band, one below it, by construction;
+/// and a living circle with homes both covered and not.
+#[test]
+fn demo_parks_and_living_circle() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    run_ok(&["demo", "-o", out.to_str().unwrap()]);
+    let parks = read_collection(&out.join("park_mix.geojson"));
+    assert_eq!(parks.features.len(), 2);
+    let status: Vec<String> = parks.features.iter().map(|f| text(f, "status")).collect();
+    assert_eq!(status, ["within", "below"]);
+    for f in &parks.features {
+        let share = num(f, "mix_share");
+        assert!((num(f, "mix_area_km2") / num(f, "park_area_km2") - share).abs() < 1e-5);
+        assert!((0.0..=1.0).contains(&share));
+    }
+    let homes = read_collection(&out.join("living_circle.geojson"));
+    let covered =
+        homes.features.iter().filter(|f| f.property("within_15min") == Some(&serde_json::json!(true))).count();
+    assert!(covered > 0 && covered < homes.features.len(), "{covered} of {} homes covered", homes.features.len());
+    let gaps = read_collection(&out.join("living_circle_gaps.geojson"));
+    assert_eq!(gaps.features.len(), homes.features.len() - covered);
+}
+
 #[test]
 fn demo_is_deterministic() {
     let dir = tempfile::tempdir().unwrap();
