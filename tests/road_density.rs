@@ -177,15 +177,20 @@ fn output_is_byte_identical_across_runs_and_input_order() {
 const OSM_URBAN: &str = "'trunk','primary','secondary','tertiary','unclassified','residential','living_street'";
 
 /// SpatiaLite's figures for Liechtenstein's municipalities: id → (km of the lines matching
-/// `lines_where` inside it, ellipsoidal; area km², ellipsoidal).
-fn li_reference(dir: &Path, pbf: &str, lines_where: &str) -> BTreeMap<String, (f64, f64)> {
+/// `lines_where` inside it; area km²). Ellipsoidal on the longitude/latitude layers, or, with
+/// `planar_srs`, planar on layers that ogr2ogr reprojected to that CRS.
+fn li_reference(dir: &Path, pbf: &str, lines_where: &str, planar_srs: Option<&str>) -> BTreeMap<String, (f64, f64)> {
     let db = dir.join("li_ref.sqlite");
     let _ = std::fs::remove_file(&db);
     let db_s = db.to_str().unwrap();
-    ogr2ogr(&["-f", "SQLite", "-dsco", "SPATIALITE=YES", db_s, pbf, "lines", "-nln", "roads", "-where", lines_where]);
-    ogr2ogr(&[
-        "-update",
-        "-append",
+    let t_srs: Vec<&str> = planar_srs.map(|s| vec!["-t_srs", s]).unwrap_or_default();
+    let mut create = vec!["-f", "SQLite", "-dsco", "SPATIALITE=YES"];
+    create.extend(&t_srs);
+    create.extend([db_s, pbf, "lines", "-nln", "roads", "-where", lines_where]);
+    ogr2ogr(&create);
+    let mut append = vec!["-update", "-append"];
+    append.extend(&t_srs);
+    append.extend([
         db_s,
         pbf,
         "multipolygons",
@@ -194,11 +199,15 @@ fn li_reference(dir: &Path, pbf: &str, lines_where: &str) -> BTreeMap<String, (f
         "-where",
         "boundary='administrative' AND admin_level='8'",
     ]);
+    ogr2ogr(&append);
+    let ellipsoid = if planar_srs.is_some() { "" } else { ", 1" };
     let rows = gdal_sql(
         &db,
-        "SELECT a.osm_id AS id, ST_Area(a.GEOMETRY, 1) / 1e6 AS area_km2, \
-         (SELECT SUM(ST_Length(ST_Intersection(r.GEOMETRY, a.GEOMETRY), 1)) FROM roads r \
-          WHERE ST_Intersects(r.GEOMETRY, a.GEOMETRY)) / 1000 AS len_km FROM areas a",
+        &format!(
+            "SELECT a.osm_id AS id, ST_Area(a.GEOMETRY{ellipsoid}) / 1e6 AS area_km2, \
+             (SELECT SUM(ST_Length(ST_Intersection(r.GEOMETRY, a.GEOMETRY){ellipsoid})) FROM roads r \
+              WHERE ST_Intersects(r.GEOMETRY, a.GEOMETRY)) / 1000 AS len_km FROM areas a"
+        ),
     );
     assert_eq!(rows.len(), 11, "{rows:?}");
     rows.into_iter()
@@ -231,7 +240,7 @@ fn liechtenstein_against_spatialite() {
     assert_eq!(fc.features.len(), 11);
     assert_eq!(fc.foreign_members.as_ref().unwrap()["attribution"], "© OpenStreetMap contributors");
 
-    let reference = li_reference(dir.path(), pbf_s, &format!("highway IN ({OSM_URBAN})"));
+    let reference = li_reference(dir.path(), pbf_s, &format!("highway IN ({OSM_URBAN})"), None);
     let mut worst = 0.0f64;
     for (id, (len_ref, area_ref)) in reference {
         let f = fc.features.iter().find(|f| text(f, "area_id") == id).expect("area in output");
@@ -275,7 +284,7 @@ fn other_tags_key_as_grade_field() {
         out.to_str().unwrap(),
     ]);
     let fc = read_collection(&out);
-    let reference = li_reference(dir.path(), pbf_s, "other_tags LIKE '%\"surface\"=>\"asphalt\"%'");
+    let reference = li_reference(dir.path(), pbf_s, "other_tags LIKE '%\"surface\"=>\"asphalt\"%'", None);
     let mut total = 0.0;
     for (id, (len_ref, _)) in reference {
         let f = fc.features.iter().find(|f| text(f, "area_id") == id).unwrap();
@@ -309,54 +318,11 @@ fn liechtenstein_planar_against_spatialite() {
         out.to_str().unwrap(),
     ]);
     let fc = read_collection(&out);
-    let db = dir.path().join("li.sqlite");
-    let db_s = db.to_str().unwrap();
-    ogr2ogr(&[
-        "-f",
-        "SQLite",
-        "-dsco",
-        "SPATIALITE=YES",
-        "-t_srs",
-        "EPSG:32632",
-        db_s,
-        pbf_s,
-        "lines",
-        "-nln",
-        "roads",
-        "-where",
-        &format!("highway IN ({OSM_URBAN})"),
-    ]);
-    ogr2ogr(&[
-        "-update",
-        "-append",
-        "-t_srs",
-        "EPSG:32632",
-        db_s,
-        pbf_s,
-        "multipolygons",
-        "-nln",
-        "areas",
-        "-where",
-        "boundary='administrative' AND admin_level='8'",
-    ]);
-    let rows = gdal_sql(
-        &db,
-        "SELECT a.osm_id AS id, ST_Area(a.GEOMETRY) / 1e6 AS area_km2, \
-         (SELECT SUM(ST_Length(ST_Intersection(r.GEOMETRY, a.GEOMETRY))) FROM roads r \
-          WHERE ST_Intersects(r.GEOMETRY, a.GEOMETRY)) / 1000 AS len_km FROM areas a",
-    );
-    assert_eq!(rows.len(), 11);
-    for row in rows {
-        let f = fc.features.iter().find(|f| text(f, "area_id") == row["id"]).unwrap();
-        let len_ref: f64 = row["len_km"].parse().unwrap();
-        let area_ref: f64 = row["area_km2"].parse().unwrap();
-        assert!(
-            rel_diff(num(f, "road_length_km"), len_ref) < 1e-4,
-            "{}: {} vs {len_ref}",
-            row["id"],
-            num(f, "road_length_km")
-        );
-        assert!(rel_diff(num(f, "area_km2"), area_ref) < 1e-4, "{}: {} vs {area_ref}", row["id"], num(f, "area_km2"));
+    let reference = li_reference(dir.path(), pbf_s, &format!("highway IN ({OSM_URBAN})"), Some("EPSG:32632"));
+    for (id, (len_ref, area_ref)) in reference {
+        let f = fc.features.iter().find(|f| text(f, "area_id") == id).unwrap();
+        assert!(rel_diff(num(f, "road_length_km"), len_ref) < 1e-4, "{id}: {} vs {len_ref}", num(f, "road_length_km"));
+        assert!(rel_diff(num(f, "area_km2"), area_ref) < 1e-4, "{id}: {} vs {area_ref}", num(f, "area_km2"));
         assert!(text(f, "measure").contains("planar (EPSG:32632)"));
     }
 }

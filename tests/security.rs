@@ -5,7 +5,7 @@
 use std::process::Command;
 
 use crate::bad_inputs::world::{Cmd, Role, World};
-use crate::common::{run_err, run_ok};
+use crate::common::{run_err, run_ok, walk};
 
 /// Crates that open network connections (HTTP clients, async runtimes that carry one, TLS).
 const NETWORK_CRATES: &[&str] = &[
@@ -109,17 +109,4 @@ fn single_commands_write_only_beside_their_output() {
             assert!(p.starts_with(&dir), "{}: wrote {}", cmd.name(), p.display());
         }
     }
-}
-
-fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
-    let mut out = Vec::new();
-    for e in std::fs::read_dir(dir).unwrap() {
-        let p = e.unwrap().path();
-        if p.is_dir() {
-            out.extend(walk(&p));
-        } else {
-            out.push(p);
-        }
-    }
-    out
 }

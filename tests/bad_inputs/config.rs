@@ -2,7 +2,7 @@
 //! input. Usage errors exit 2 naming the key and line; missing data exits 1 naming the resolved path.
 
 use super::world::*;
-use crate::common::{run, run_err, run_ok};
+use crate::common::{run, run_err, run_ok, walk};
 
 /// A city file with `text` written as `name` in the world's folder.
 fn city(w: &World, name: &str, text: &str) -> String {
@@ -194,17 +194,4 @@ fn audit_writes_only_inside_its_folder() {
     let mut written: Vec<std::path::PathBuf> = new.into_iter().cloned().collect();
     written.sort();
     assert_eq!(listed, written);
-}
-
-fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
-    let mut out = Vec::new();
-    for e in std::fs::read_dir(dir).unwrap() {
-        let p = e.unwrap().path();
-        if p.is_dir() {
-            out.extend(walk(&p));
-        } else {
-            out.push(p);
-        }
-    }
-    out
 }
