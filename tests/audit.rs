@@ -101,3 +101,30 @@ fn refuses_to_overwrite_an_input() {
     run_err(&["audit", bad.to_str().unwrap(), "-o", cdir.to_str().unwrap()], 2, &["would overwrite the input"]);
     assert_eq!(std::fs::read(cdir.join("road_density.geojson")).unwrap(), before);
 }
+
+/// Progress on stderr: a line per step when stderr is a terminal (a pseudo-terminal from
+/// util-linux `script`), nothing with --quiet, nothing when stderr is a file or a pipe.
+#[test]
+fn progress_only_on_a_terminal() {
+    let dir = tempfile::tempdir().unwrap();
+    let city = demo_city(dir.path());
+    let out = dir.path().join("p");
+    let bin = env!("CARGO_BIN_EXE_planaudit");
+    let on_tty = |extra: &str| {
+        let cmd = format!("{bin} audit {} -o {} {extra} > /dev/null", city.display(), out.display());
+        let o = std::process::Command::new("script")
+            .args(["-qec", &cmd, "/dev/null"])
+            .output()
+            .expect("script (util-linux) runs");
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    };
+    let shown = on_tty("");
+    for step in ["1/4 road network density", "2/4 industrial-park land mix", "3/4 15-minute living circle", "4/4 done"]
+    {
+        assert!(shown.contains(step), "{step} not in {shown:?}");
+    }
+    assert!(!on_tty("--quiet").contains("1/4"));
+    let piped = run(&["audit", city.to_str().unwrap(), "-o", out.to_str().unwrap()]);
+    assert!(!String::from_utf8_lossy(&piped.stderr).contains("1/4"));
+}

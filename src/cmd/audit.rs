@@ -293,6 +293,16 @@ fn file_states(dir: &Path) -> std::collections::BTreeMap<PathBuf, (u64, Option<s
 
 /// [`audit`] without the account of what was written when it fails.
 fn audit_files(city: &City, out_dir: &Path) -> Result<AuditOutcome> {
+    let steps = [
+        city.config.road_density.is_some(),
+        city.config.park_mix.is_some(),
+        city.config.living_circle.is_some(),
+        true, // styles, report, summary
+    ]
+    .iter()
+    .filter(|x| **x)
+    .count();
+    let mut progress = Progress::new(steps);
     let mut rows = Vec::new();
     let mut layers = Vec::new();
     let mut outputs = Vec::new();
@@ -300,6 +310,7 @@ fn audit_files(city: &City, out_dir: &Path) -> Result<AuditOutcome> {
     let mut measure = None;
 
     if let Some(args) = road_density_args(city, out_dir) {
+        progress.step("road network density 道路网密度");
         let paths = OutPaths {
             areas: out_dir.join("road_density.geojson"),
             grid: out_dir.join("road_density_grid.geojson"),
@@ -323,6 +334,7 @@ fn audit_files(city: &City, out_dir: &Path) -> Result<AuditOutcome> {
         indicators.insert("road_density".into(), summary_json(&run));
     }
     if let Some(args) = park_mix_args(city, out_dir) {
+        progress.step("industrial-park land mix 产业园区用地");
         let inputs: Vec<String> = std::iter::once(args.landuse.clone()).chain(args.parks.clone()).collect();
         refuse_overwrite(&inputs, &[args.output.clone(), super::sibling(&args.output, "parcels")])?;
         let run = crate::timing::time(|| "indicator park_mix".into(), || super::park_mix::execute(&args))?;
@@ -333,6 +345,7 @@ fn audit_files(city: &City, out_dir: &Path) -> Result<AuditOutcome> {
         indicators.insert("park_mix".into(), super::park_mix::summary_json(&run));
     }
     if let Some(args) = living_circle_args(city, out_dir) {
+        progress.step("15-minute living circle 生活圈");
         let mut inputs = vec![args.road.roads.clone(), args.origins.clone()];
         inputs.extend(args.facilities.iter().cloned());
         let outs =
@@ -353,6 +366,7 @@ fn audit_files(city: &City, out_dir: &Path) -> Result<AuditOutcome> {
         )));
     }
 
+    progress.step("styles, summary, report 报告");
     // Map styles for every GeoJSON layer written, beside them in OUT_DIR/styles/.
     let written: Vec<(&str, PathBuf)> = crate::output::styles::STYLED_LAYERS
         .iter()
@@ -391,6 +405,7 @@ fn audit_files(city: &City, out_dir: &Path) -> Result<AuditOutcome> {
         || write_report(&report_path, &ReportInput { title: &title, summary: &summary, maps }),
     )?;
     write_json(&json_path, &summary)?;
+    progress.done();
     Ok(AuditOutcome { rows, layers, outputs, missed })
 }
 
@@ -510,11 +525,60 @@ pub fn check(city: &City) -> Result<Vec<String>> {
     Ok(lines)
 }
 
+/// Set by `--quiet`: no progress line even on a terminal.
+static QUIET: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// A one-line progress display on stderr (`[2/4] industrial-park land mix …`), shown only when
+/// stderr is a terminal and `--quiet` is not given, so logs and batch runs stay clean.
+struct Progress {
+    total: usize,
+    done: usize,
+    show: bool,
+    started: std::time::Instant,
+}
+
+impl Progress {
+    fn new(total: usize) -> Progress {
+        use std::io::IsTerminal;
+        let show = std::io::stderr().is_terminal() && !QUIET.load(std::sync::atomic::Ordering::Relaxed);
+        Progress { total, done: 0, show, started: std::time::Instant::now() }
+    }
+
+    fn step(&mut self, what: &str) {
+        self.done += 1;
+        if self.show {
+            let width = 20;
+            let filled = (self.done - 1) * width / self.total.max(1);
+            eprint!(
+                "\r\x1b[2K[{}{}] {}/{} {what} … {:.1} s",
+                "#".repeat(filled),
+                " ".repeat(width - filled),
+                self.done,
+                self.total,
+                self.started.elapsed().as_secs_f64()
+            );
+        }
+    }
+
+    fn done(&self) {
+        if self.show {
+            eprintln!(
+                "\r\x1b[2K[{}] {}/{} done in {:.1} s",
+                "#".repeat(20),
+                self.total,
+                self.total,
+                self.started.elapsed().as_secs_f64()
+            );
+        }
+    }
+}
+
 /// Exit code of an audit whose targets were missed, with `--fail-on-miss`.
 pub const EXIT_TARGET_MISSED: u8 = 3;
 
 /// `planaudit audit`.
 pub fn run(args: &AuditArgs) -> Result<u8> {
+    QUIET.store(args.quiet, std::sync::atomic::Ordering::Relaxed);
     let city = City::load(&args.config)?;
     let outcome = audit(&city, &args.output)?;
     if !args.quiet {
