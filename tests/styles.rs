@@ -15,26 +15,7 @@ use crate::common::*;
 /// `missing_count` (the number of required facility types not reached), which the living-circle
 /// outputs carry for the styles. The demo's outputs must carry every one of them.
 const PROMISED: &[(&str, &[&str])] = &[
-    (
-        "park_mix",
-        &[
-            "park_id",
-            "name",
-            "park_area_km2",
-            "mix_area_km2",
-            "mix_share",
-            "construction_land_km2",
-            "mix_share_of_construction_land",
-            "band_min",
-            "band_max",
-            "status",
-            "by_category",
-            "unclassified_km2",
-            "unknown_codes",
-            "overlap_km2",
-            "measure",
-        ],
-    ),
+    ("park_mix", PARK_MIX_PROPERTIES),
     ("park_mix_parcels", &["park_id", "category"]),
     (
         "living_circle",

@@ -125,3 +125,22 @@ pub fn walk(dir: &Path) -> Vec<PathBuf> {
     }
     out
 }
+
+/// The properties issue 3 promises on every park of a park-mix output.
+pub const PARK_MIX_PROPERTIES: &[&str] = &[
+    "park_id",
+    "name",
+    "park_area_km2",
+    "mix_area_km2",
+    "mix_share",
+    "construction_land_km2",
+    "mix_share_of_construction_land",
+    "band_min",
+    "band_max",
+    "status",
+    "by_category",
+    "unclassified_km2",
+    "unknown_codes",
+    "overlap_km2",
+    "measure",
+];
