@@ -61,8 +61,10 @@ lint: deps
 test: deps lint
 	$(CARGO) test --locked --release
 
-# Scale data under target/bench-data/ (generated when missing), then wall, CPU, peak memory and the
-# GDAL read floor per size (bench/run.sh; BENCH_SIZES="city" for one size).
+# Scale data under target/bench-data/ (generated when missing), then wall, CPU, peak memory, the
+# GDAL read floor and the Python peer (GeoPandas/networkx in target/peer-venv, which needs
+# python3-venv from TEST_PACKAGES) per size, the peer's numbers checked against the audit's
+# (bench/run.sh; BENCH_SIZES="city" for one size, BENCH_PEER=0 without the peer).
 bench: deps
 	bench/run.sh
 

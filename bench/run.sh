@@ -4,7 +4,15 @@
 # timings the audit prints with PLANAUDIT_TIMINGS=1, and the read floor (every layer read once
 # through GDAL's Arrow stream, examples/read_floor.rs) with the ratio audit / read floor.
 #
-# BENCH_SIZES="city province" (default) picks the sizes; BENCH_SCALE=0.1 shrinks them.
+# The audit runs on a copy of the size's city.toml with `snap = "node"` (city-node.toml beside it,
+# so that its relative paths hold), the convention of the Python peer: bench/peer/peer.py computes
+# the same three indicators with GeoPandas, Shapely, pyproj and networkx (installed from PyPI into
+# target/peer-venv from bench/peer/requirements.txt), under /usr/bin/time -v as well; the table
+# shows its wall time, peak RSS and the speed-up peer / audit, and bench/peer/compare.py checks
+# that the numbers agree (the bench fails when they do not).
+#
+# BENCH_SIZES="city province" (default) picks the sizes; BENCH_SCALE=0.1 shrinks them;
+# BENCH_PEER=0 skips the peer.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SIZES=${BENCH_SIZES:-"city province"}
@@ -12,10 +20,26 @@ SCALE=${BENCH_SCALE:-1}
 DATA=target/bench-data
 BIN=target/release/planaudit
 FLOOR=target/release/examples/read_floor
+PEER=${BENCH_PEER:-1}
+VENV=target/peer-venv
 command -v /usr/bin/time >/dev/null || { echo "bench: /usr/bin/time (package time) is missing" >&2; exit 1; }
 cargo build --release --locked --bin planaudit --example read_floor >&2
 
+# The peer's virtual environment, (re)installed when the pinned requirements change.
+if [ "$PEER" != 0 ] && ! cmp -s bench/peer/requirements.txt "$VENV/requirements.txt"; then
+  echo "== installing the Python peer into $VENV" >&2
+  rm -rf "$VENV"
+  python3 -m venv "$VENV" || { echo "bench: python3 -m venv failed (Debian: apt-get install python3-venv)" >&2; exit 1; }
+  "$VENV/bin/pip" install --quiet --disable-pip-version-check -r bench/peer/requirements.txt >&2
+  cp bench/peer/requirements.txt "$VENV/requirements.txt"
+fi
+
+# Wall seconds and peak RSS in MiB from a /usr/bin/time -v report.
+wall_s() { awk -F': ' '/Elapsed \(wall clock\)/{n=split($2,a,":"); s=0; for(i=1;i<=n;i++) s=s*60+a[i]; print s}' "$1"; }
+rss_mib() { awk -F': ' '/Maximum resident set size/{printf "%.0f", $2/1024}' "$1"; }
+
 rows=()
+disagree=()
 for size in $SIZES; do
   tag=$size; [ "$SCALE" = 1 ] || tag="$size-x$SCALE"
   dir=$DATA/$tag
@@ -33,23 +57,53 @@ for size in $SIZES; do
       "$dir/landuse.gpkg#parks" "$dir/facilities.gpkg#facilities" | awk '$1=="total"{print $3}')
     if [ -z "$best" ] || awk -v a="$t" -v b="$best" 'BEGIN{exit !(a<b)}'; then best=$t; fi
   done
+  # The audit and the peer both snap points to the nearest node.
+  city="$dir/city-node.toml"
+  sed 's/^snap = .*/snap = "node"/' "$dir/city.toml" > "$city"
+  grep -q '^snap = "node"$' "$city" || { echo "bench: $dir/city.toml has no snap line to set to node" >&2; exit 1; }
   out=target/bench-out/$tag
   rm -rf "$out"; mkdir -p target/bench-out
   echo "== auditing $tag" >&2
-  PLANAUDIT_TIMINGS=1 /usr/bin/time -v "$BIN" audit "$dir/city.toml" -o "$out" > "$out.stdout" 2> "$out.stderr" || {
+  PLANAUDIT_TIMINGS=1 /usr/bin/time -v "$BIN" audit "$city" -o "$out" > "$out.stdout" 2> "$out.stderr" || {
     echo "bench: audit of $tag failed, see $out.stderr" >&2; exit 1; }
-  wall=$(awk -F': ' '/Elapsed \(wall clock\)/{n=split($2,a,":"); s=0; for(i=1;i<=n;i++) s=s*60+a[i]; print s}' "$out.stderr")
+  wall=$(wall_s "$out.stderr")
   cpu=$(awk -F': ' '/User time/{u=$2} /System time/{s=$2} END{printf "%.2f", u+s}' "$out.stderr")
-  rss=$(awk -F': ' '/Maximum resident set size/{printf "%.0f", $2/1024}' "$out.stderr")
+  rss=$(rss_mib "$out.stderr")
   ratio=$(awk -v a="$wall" -v b="$best" 'BEGIN{printf "%.0f", a/b}')
   echo "-- stages ($tag):" >&2
   grep '^timing' "$out.stderr" >&2 || true
-  rows+=("$(printf '| %s | %s | %s | %s | %s | %s | %s× |' "$tag" "$counts" "$wall" "$cpu" "$rss" "$best" "$ratio")")
+
+  peer_cols="– | – | – | not run"
+  if [ "$PEER" != 0 ]; then
+    echo "== Python peer on $tag" >&2
+    /usr/bin/time -v "$VENV/bin/python" bench/peer/peer.py "$city" -o "$out.peer.json" \
+      > "$out.peer.stdout" 2> "$out.peer.stderr" || {
+      echo "bench: the Python peer failed on $tag, see $out.peer.stderr" >&2; exit 1; }
+    echo "-- peer stages ($tag):" >&2
+    grep '^peer:' "$out.peer.stderr" >&2 || true
+    peer_wall=$(wall_s "$out.peer.stderr")
+    peer_rss=$(rss_mib "$out.peer.stderr")
+    speedup=$(awk -v a="$peer_wall" -v b="$wall" 'BEGIN{printf "%.1f", a/b}')
+    echo "-- agreement ($tag):" >&2
+    if "$VENV/bin/python" bench/peer/compare.py "$out/summary.json" "$out.peer.json" \
+      --geojson "$out/living_circle.geojson" > "$out.compare.txt"; then
+      agreement=$(tail -n 1 "$out.compare.txt")
+    else
+      agreement="DISAGREE, see $out.compare.txt"
+      disagree+=("$tag")
+    fi
+    cat "$out.compare.txt" >&2
+    peer_cols="$peer_wall | $peer_rss | $speedup× | $agreement"
+  fi
+  rows+=("$(printf '| %s | %s | %s | %s | %s | %s | %s× | %s |' "$tag" "$counts" "$wall" "$cpu" "$rss" "$best" "$ratio" "$peer_cols")")
 done
 
 echo
-echo "| size | counts | audit wall s | audit CPU s | peak RSS MiB | read floor s | audit / floor |"
-echo "|---|---|---|---|---|---|---|"
+echo "| size | counts | audit wall s | audit CPU s | peak RSS MiB | read floor s | audit / floor | peer s | peer MiB | speed-up | agreement |"
+echo "|---|---|---|---|---|---|---|---|---|---|---|"
 printf '%s\n' "${rows[@]}"
-echo
-echo "Python peer (GeoPandas/networkx): not run by this bench yet."
+if [ "${#disagree[@]}" -gt 0 ]; then
+  echo
+  echo "bench: planaudit and the Python peer disagree on ${disagree[*]} (MISMATCH lines above, and target/bench-out/SIZE.compare.txt)" >&2
+  exit 1
+fi
