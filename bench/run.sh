@@ -36,6 +36,7 @@ fi
 
 # Wall seconds and peak RSS in MiB from a /usr/bin/time -v report.
 wall_s() { awk -F': ' '/Elapsed \(wall clock\)/{n=split($2,a,":"); s=0; for(i=1;i<=n;i++) s=s*60+a[i]; print s}' "$1"; }
+cpu_s() { awk -F': ' '/User time/{u=$2} /System time/{s=$2} END{printf "%.2f", u+s}' "$1"; }
 rss_mib() { awk -F': ' '/Maximum resident set size/{printf "%.0f", $2/1024}' "$1"; }
 
 rows=()
@@ -67,13 +68,13 @@ for size in $SIZES; do
   PLANAUDIT_TIMINGS=1 /usr/bin/time -v "$BIN" audit "$city" -o "$out" > "$out.stdout" 2> "$out.stderr" || {
     echo "bench: audit of $tag failed, see $out.stderr" >&2; exit 1; }
   wall=$(wall_s "$out.stderr")
-  cpu=$(awk -F': ' '/User time/{u=$2} /System time/{s=$2} END{printf "%.2f", u+s}' "$out.stderr")
+  cpu=$(cpu_s "$out.stderr")
   rss=$(rss_mib "$out.stderr")
   ratio=$(awk -v a="$wall" -v b="$best" 'BEGIN{printf "%.0f", a/b}')
   echo "-- stages ($tag):" >&2
   grep '^timing' "$out.stderr" >&2 || true
 
-  peer_cols="– | – | – | not run"
+  peer_cols="– | – | – | – | not run"
   if [ "$PEER" != 0 ]; then
     echo "== Python peer on $tag" >&2
     /usr/bin/time -v "$VENV/bin/python" bench/peer/peer.py "$city" -o "$out.peer.json" \
@@ -82,6 +83,7 @@ for size in $SIZES; do
     echo "-- peer stages ($tag):" >&2
     grep '^peer:' "$out.peer.stderr" >&2 || true
     peer_wall=$(wall_s "$out.peer.stderr")
+    peer_cpu=$(cpu_s "$out.peer.stderr")
     peer_rss=$(rss_mib "$out.peer.stderr")
     speedup=$(awk -v a="$peer_wall" -v b="$wall" 'BEGIN{printf "%.1f", a/b}')
     echo "-- agreement ($tag):" >&2
@@ -93,14 +95,14 @@ for size in $SIZES; do
       disagree+=("$tag")
     fi
     cat "$out.compare.txt" >&2
-    peer_cols="$peer_wall | $peer_rss | $speedup× | $agreement"
+    peer_cols="$peer_wall | $peer_cpu | $peer_rss | $speedup× | $agreement"
   fi
   rows+=("$(printf '| %s | %s | %s | %s | %s | %s | %s× | %s |' "$tag" "$counts" "$wall" "$cpu" "$rss" "$best" "$ratio" "$peer_cols")")
 done
 
 echo
-echo "| size | counts | audit wall s | audit CPU s | peak RSS MiB | read floor s | audit / floor | peer s | peer MiB | speed-up | agreement |"
-echo "|---|---|---|---|---|---|---|---|---|---|---|"
+echo "| size | counts | audit wall s | audit CPU s | peak RSS MiB | read floor s | audit / floor | peer s | peer CPU s | peer MiB | speed-up (wall) | agreement |"
+echo "|---|---|---|---|---|---|---|---|---|---|---|---|"
 printf '%s\n' "${rows[@]}"
 if [ "${#disagree[@]}" -gt 0 ]; then
   echo
