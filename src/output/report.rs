@@ -16,6 +16,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use serde_json::Value;
 
@@ -188,10 +189,15 @@ pub fn render(input: &ReportInput) -> Result<String> {
             names.entry(id).or_insert(name);
         }
     }
-    // Read every map first, so a bad file fails before anything is written.
+    // Read every map first, so a bad file fails before anything is written (the first bad one in
+    // the order of the maps).
     let mut maps = Vec::with_capacity(input.maps.len());
-    for m in &input.maps {
-        maps.push((m, map::MapData::read(&m.path)?));
+    let read = crate::timing::time(
+        || "report.html: read maps".into(),
+        || parallel(&input.maps, |m| map::MapData::read(&m.path)),
+    );
+    for (m, data) in input.maps.iter().zip(read) {
+        maps.push((m, data?));
     }
 
     let mut h = String::with_capacity(1 << 16);
@@ -227,17 +233,12 @@ pub fn render(input: &ReportInput) -> Result<String> {
     if maps.is_empty() {
         h.push_str("<p class=\"none\">无地图 No maps.</p>\n");
     }
-    for (i, (m, data)) in maps.iter().enumerate() {
-        // A map of lines or points is easier to read over the areas or homes of another map.
-        let context_style = match m.style {
-            MapStyle::WideRoads => Some((MapStyle::MeetsTarget, "建成区范围 built-up areas")),
-            MapStyle::ParkParcels => Some((MapStyle::ParkStatus, "园区范围 park boundaries")),
-            MapStyle::Gaps => Some((MapStyle::Coverage, "全部居住地 all homes")),
-            _ => None,
-        };
-        let context = context_style.and_then(|(cs, label)| {
-            maps.iter().find(|(o, _)| o.style == cs).map(|(_, d)| map::Context { map: d, label: label.to_string() })
-        });
+    // The maps' SVG, drawn side by side.
+    let drawn = crate::timing::time(
+        || "report.html: draw maps".into(),
+        || parallel(&maps, |(m, data)| draw_map(m, data, &maps, &names)),
+    );
+    for (i, ((m, data), svg)) in maps.iter().zip(drawn).enumerate() {
         let _ = writeln!(
             h,
             "<figure class=\"map-figure\" id=\"map-{}\">\n<h3>{}<span class=\"en\">{}</span></h3>",
@@ -245,11 +246,12 @@ pub fn render(input: &ReportInput) -> Result<String> {
             escape(&m.title_zh),
             escape(&m.title)
         );
-        if data.is_empty() {
-            h.push_str("<p class=\"none\">无要素 No features.</p>\n");
-        } else {
-            h.push_str(&data.render(m.style, &names, context.as_ref()));
-            h.push('\n');
+        match svg {
+            None => h.push_str("<p class=\"none\">无要素 No features.</p>\n"),
+            Some(svg) => {
+                h.push_str(&svg);
+                h.push('\n');
+            }
         }
         if let Some(a) = &data.attribution {
             let _ = writeln!(h, "<p class=\"attribution\">{}</p>", escape(a));
@@ -265,6 +267,53 @@ pub fn render(input: &ReportInput) -> Result<String> {
     h.push_str("地图为等距圆柱投影示意图（按地图平均纬度缩放）· Maps: equirectangular at the map's mean latitude, for orientation only.");
     h.push_str("</footer>\n</body>\n</html>\n");
     Ok(h)
+}
+
+/// A map's panels and legend as HTML, over a map of another layer for context; `None` when it
+/// has nothing to draw.
+fn draw_map(
+    m: &MapLayer,
+    data: &map::MapData,
+    maps: &[(&MapLayer, map::MapData)],
+    names: &BTreeMap<String, String>,
+) -> Option<String> {
+    // A map of lines or points is easier to read over the areas or homes of another map.
+    let context_style = match m.style {
+        MapStyle::WideRoads => Some((MapStyle::MeetsTarget, "建成区范围 built-up areas")),
+        MapStyle::ParkParcels => Some((MapStyle::ParkStatus, "园区范围 park boundaries")),
+        MapStyle::Gaps => Some((MapStyle::Coverage, "全部居住地 all homes")),
+        _ => None,
+    };
+    let context = context_style.and_then(|(cs, label)| {
+        maps.iter().find(|(o, _)| o.style == cs).map(|(_, d)| map::Context { map: d, label: label.to_string() })
+    });
+    (!data.is_empty()).then(|| data.render(m.style, names, context.as_ref()))
+}
+
+/// `f` of every item, on as many threads as the machine runs at once, in the order of the items.
+fn parallel<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(items.len());
+    if threads <= 1 {
+        return items.iter().map(f).collect();
+    }
+    let next = AtomicUsize::new(0);
+    let mut done: Vec<(usize, R)> = std::thread::scope(|s| {
+        let workers: Vec<_> = (0..threads)
+            .map(|_| {
+                s.spawn(|| {
+                    let mut out = Vec::new();
+                    loop {
+                        let i = next.fetch_add(1, Ordering::Relaxed);
+                        let Some(item) = items.get(i) else { return out };
+                        out.push((i, f(item)));
+                    }
+                })
+            })
+            .collect();
+        workers.into_iter().flat_map(|w| w.join().unwrap_or_else(|e| std::panic::resume_unwind(e))).collect()
+    });
+    done.sort_by_key(|(i, _)| *i);
+    done.into_iter().map(|(_, r)| r).collect()
 }
 
 /// One table per indicator, in the order the rows first name them.

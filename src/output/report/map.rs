@@ -6,15 +6,23 @@
 //! apart) are drawn as one panel per group, each at its own scale, so that neither becomes a speck.
 //! Every panel has a scale bar and a north arrow; a legend with counts sits under the map.
 //!
+//! A file is read in one pass that keeps only what the map draws: coordinates go into flat arrays
+//! shared by the whole map, and of the properties only those that paint, label or caption a
+//! feature ([`Props`]); everything else is skipped unparsed. A province's 150 MB layer of homes
+//! is read in a fraction of a second.
+//!
 //! # Limitations
 //! Each feature becomes SVG markup, so a map of hundreds of thousands of features makes a page of
 //! tens of megabytes. Vertices closer than half a pixel to the previous one are dropped.
 
-use std::collections::BTreeMap;
-use std::fmt::Write as _;
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt::{self, Write as _};
+use std::ops::Range;
 use std::path::Path;
 
-use serde_json::{Map, Value};
+use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde::Deserialize;
+use serde_json::Value;
 
 use super::{escape, fmt_num, MapStyle};
 use crate::{Error, Result};
@@ -170,20 +178,6 @@ fn gap_radius(missing: u64) -> f64 {
     4.0 + 1.5 * (missing.min(6) as f64)
 }
 
-fn num(p: &Map<String, Value>, key: &str) -> Option<f64> {
-    p.get(key).and_then(Value::as_f64)
-}
-
-/// The number of required facility types a home misses: `missing_count`, else the length of
-/// `missing`.
-fn missing_count(p: &Map<String, Value>) -> Option<u64> {
-    p.get("missing_count").and_then(Value::as_u64).or_else(|| match p.get("missing") {
-        Some(Value::Array(a)) => Some(a.len() as u64),
-        Some(Value::Object(o)) => Some(o.len() as u64),
-        _ => None,
-    })
-}
-
 fn area_paint(color: &'static str, legend: usize, miss: bool) -> Paint {
     Paint {
         fill: color,
@@ -197,16 +191,16 @@ fn area_paint(color: &'static str, legend: usize, miss: bool) -> Paint {
     }
 }
 
-fn paint(style: MapStyle, p: &Map<String, Value>) -> Paint {
+fn paint(style: MapStyle, p: &Props) -> Paint {
     match style {
-        MapStyle::MeetsTarget => match p.get("meets_target").and_then(Value::as_bool) {
+        MapStyle::MeetsTarget => match p.meets_target {
             Some(true) => area_paint(GREEN, 0, false),
             Some(false) => area_paint(RED, 1, true),
             None => area_paint(GREY, 2, false),
         },
         MapStyle::DensityGrid => {
-            let density = num(p, "density_km_per_km2").unwrap_or(0.0);
-            let (color, legend, miss) = match num(p, "target_km_per_km2").filter(|t| *t > 0.0) {
+            let density = p.extra().density.unwrap_or(0.0);
+            let (color, legend, miss) = match p.extra().target.filter(|t| *t > 0.0) {
                 Some(t) => {
                     let i = RATIO_CLASSES.iter().position(|(hi, _, _)| density / t < *hi).unwrap_or(5);
                     (RATIO_CLASSES[i].1, i, density < t)
@@ -228,7 +222,7 @@ fn paint(style: MapStyle, p: &Map<String, Value>) -> Paint {
             }
         }
         MapStyle::WideRoads => {
-            let w = num(p, "width_m").unwrap_or(40.0);
+            let w = p.extra().width.unwrap_or(40.0);
             Paint {
                 fill: "none",
                 fill_opacity: 0.0,
@@ -240,14 +234,14 @@ fn paint(style: MapStyle, p: &Map<String, Value>) -> Paint {
                 miss: true,
             }
         }
-        MapStyle::ParkStatus => match p.get("status").and_then(Value::as_str) {
+        MapStyle::ParkStatus => match p.extra().status.as_deref() {
             Some("below") => area_paint(RED, 0, true),
             Some("within") => area_paint(GREEN, 1, false),
             Some("above") => area_paint(PURPLE, 2, true),
             _ => area_paint(GREY, 3, false),
         },
         MapStyle::ParkParcels => {
-            let cat = p.get("category").and_then(Value::as_str).unwrap_or("");
+            let cat = p.extra().category.as_deref().unwrap_or("");
             let (i, color) = CATEGORIES
                 .iter()
                 .position(|(k, _, _)| *k == cat)
@@ -265,7 +259,7 @@ fn paint(style: MapStyle, p: &Map<String, Value>) -> Paint {
             }
         }
         MapStyle::Coverage => {
-            let (color, legend, miss) = match missing_count(p) {
+            let (color, legend, miss) = match p.missing_count() {
                 Some(n) => {
                     let i = (n as usize).min(3);
                     (MISSING_CLASSES[i].0, i, n > 0)
@@ -284,7 +278,7 @@ fn paint(style: MapStyle, p: &Map<String, Value>) -> Paint {
             }
         }
         MapStyle::Gaps => {
-            let n = missing_count(p).unwrap_or(1).max(1);
+            let n = p.missing_count().unwrap_or(1).max(1);
             Paint {
                 fill: RED,
                 fill_opacity: 0.9,
@@ -299,22 +293,139 @@ fn paint(style: MapStyle, p: &Map<String, Value>) -> Paint {
     }
 }
 
-/// Geometry in projected degrees (x = lon·cos φ₀, y = lat).
-enum Shape {
-    Polygon(Vec<Vec<[f64; 2]>>),
-    Line(Vec<[f64; 2]>),
-    Point([f64; 2]),
+/// What a feature's properties say to the map: the few members that paint, label or caption it.
+/// Each is read as `serde_json::Value`'s accessors would read it (`as_bool`, `as_f64`, `as_u64`,
+/// `as_str`), and a repeated member counts with its last value.
+#[derive(Default)]
+struct Props {
+    meets_target: Option<bool>,
+    /// `missing_count` as a whole number.
+    missing_count: Option<u64>,
+    /// The length of `missing` (a list, or an object by its distinct keys).
+    missing_len: Option<u64>,
+    /// The members of areas, parks, cells and roads; none for homes, which can be many.
+    extra: Option<Box<Extra>>,
+}
+
+#[derive(Default)]
+struct Extra {
+    density: Option<f64>,
+    target: Option<f64>,
+    width: Option<f64>,
+    max_width: Option<f64>,
+    mix_share: Option<f64>,
+    status: Option<String>,
+    category: Option<String>,
+    name: Option<String>,
+    grade: Option<String>,
+    area_id: Option<Value>,
+    park_id: Option<Value>,
+}
+
+static NO_EXTRA: Extra = Extra {
+    density: None,
+    target: None,
+    width: None,
+    max_width: None,
+    mix_share: None,
+    status: None,
+    category: None,
+    name: None,
+    grade: None,
+    area_id: None,
+    park_id: None,
+};
+
+impl Props {
+    fn extra(&self) -> &Extra {
+        self.extra.as_deref().unwrap_or(&NO_EXTRA)
+    }
+
+    /// The number of required facility types a home misses: `missing_count`, else the length of
+    /// `missing`.
+    fn missing_count(&self) -> Option<u64> {
+        self.missing_count.or(self.missing_len)
+    }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Polygon,
+    Line,
+    Point,
+}
+
+/// A polygon (its rings), a line or a point: a range of [`Geometry::parts`].
+struct Shape {
+    kind: Kind,
+    parts: Range<usize>,
+}
+
+/// The geometry of every feature of a map, flat: shapes name ranges of parts (rings, lines, a
+/// point), parts name ranges of coordinates, in projected degrees (x = lon·cos φ₀, y = lat).
+#[derive(Default)]
+struct Geometry {
+    coords: Vec<[f64; 2]>,
+    parts: Vec<Range<usize>>,
+    shapes: Vec<Shape>,
+}
+
+/// Lengths of the three arrays, to cut back to.
+#[derive(Clone, Copy)]
+struct Mark {
+    coords: usize,
+    parts: usize,
+    shapes: usize,
+}
+
+impl Geometry {
+    fn mark(&self) -> Mark {
+        Mark { coords: self.coords.len(), parts: self.parts.len(), shapes: self.shapes.len() }
+    }
+
+    fn truncate(&mut self, m: Mark) {
+        self.coords.truncate(m.coords);
+        self.parts.truncate(m.parts);
+        self.shapes.truncate(m.shapes);
+    }
+
+    /// Ends a part that started at coordinate `from`.
+    fn end_part(&mut self, from: usize) {
+        self.parts.push(from..self.coords.len());
+    }
+
+    /// Ends a shape that started at part `from`.
+    fn end_shape(&mut self, kind: Kind, from: usize) {
+        self.shapes.push(Shape { kind, parts: from..self.parts.len() });
+    }
+
+    fn parts(&self, s: &Shape) -> impl Iterator<Item = &[[f64; 2]]> + '_ {
+        self.parts[s.parts.clone()].iter().map(|r| &self.coords[r.clone()])
+    }
+
+    /// A point's position.
+    fn point(&self, s: &Shape) -> Option<[f64; 2]> {
+        self.parts(s).next().and_then(|p| p.first()).copied()
+    }
 }
 
 struct Feature {
-    shapes: Vec<Shape>,
-    props: Map<String, Value>,
+    /// A range of [`Geometry::shapes`].
+    shapes: Range<usize>,
+    props: Props,
     bbox: [f64; 4],
+}
+
+impl Feature {
+    fn drawn(&self) -> bool {
+        !self.shapes.is_empty()
+    }
 }
 
 /// A map read from a GeoJSON file.
 pub struct MapData {
     features: Vec<Feature>,
+    geom: Geometry,
     pub attribution: Option<String>,
     /// cos φ₀ of the projection the coordinates are in.
     k: f64,
@@ -352,47 +463,6 @@ fn bad(path: &Path, reason: String) -> Error {
     Error::io(path, std::io::Error::new(std::io::ErrorKind::InvalidData, reason))
 }
 
-/// A position `[lon, lat, ...]`.
-fn position(v: &Value) -> Option<[f64; 2]> {
-    let a = v.as_array()?;
-    Some([a.first()?.as_f64()?, a.get(1)?.as_f64()?])
-}
-
-fn positions(v: &Value) -> Vec<[f64; 2]> {
-    v.as_array().map(|a| a.iter().filter_map(position).collect()).unwrap_or_default()
-}
-
-fn rings(v: &Value) -> Vec<Vec<[f64; 2]>> {
-    v.as_array().map(|a| a.iter().map(positions).collect()).unwrap_or_default()
-}
-
-fn each(v: &Value) -> impl Iterator<Item = &Value> {
-    v.as_array().into_iter().flatten()
-}
-
-/// Adds the shapes of an RFC 7946 geometry object, in longitude/latitude.
-fn collect(g: &Value, out: &mut Vec<Shape>) {
-    let c = &g["coordinates"];
-    match g["type"].as_str().unwrap_or("") {
-        "Point" => out.extend(position(c).map(Shape::Point)),
-        "MultiPoint" => out.extend(positions(c).into_iter().map(Shape::Point)),
-        "LineString" => out.push(Shape::Line(positions(c))),
-        "MultiLineString" => out.extend(each(c).map(|l| Shape::Line(positions(l)))),
-        "Polygon" => out.push(Shape::Polygon(rings(c))),
-        "MultiPolygon" => out.extend(each(c).map(|p| Shape::Polygon(rings(p)))),
-        "GeometryCollection" => each(&g["geometries"]).for_each(|g| collect(g, out)),
-        _ => {}
-    }
-}
-
-fn coords_mut(s: &mut Shape) -> Box<dyn Iterator<Item = &mut [f64; 2]> + '_> {
-    match s {
-        Shape::Polygon(rs) => Box::new(rs.iter_mut().flatten()),
-        Shape::Line(l) => Box::new(l.iter_mut()),
-        Shape::Point(p) => Box::new(std::iter::once(p)),
-    }
-}
-
 fn empty_bbox() -> [f64; 4] {
     [f64::INFINITY, f64::INFINITY, f64::NEG_INFINITY, f64::NEG_INFINITY]
 }
@@ -408,39 +478,683 @@ fn union(a: [f64; 4], b: [f64; 4]) -> [f64; 4] {
     [a[0].min(b[0]), a[1].min(b[1]), a[2].max(b[2]), a[3].max(b[3])]
 }
 
+// ---- Reading: serde visitors that take any JSON value where GeoJSON expects one kind, the way
+// `serde_json::Value`'s accessors do (a position that is not an array of two numbers is skipped,
+// a ring that is not an array is empty), and skip whatever the map does not draw.
+
+/// A visitor's answer `$v` to the kinds of JSON value it does not expect, after skipping the value:
+/// `bool`, `num` (any number), `str`, `unit` (null), `seq` (array), `map` (object).
+macro_rules! otherwise {
+    ($v:expr; $($kind:ident),+) => {
+        $(otherwise!(@$kind $v);)+
+    };
+    (@bool $v:expr) => {
+        fn visit_bool<E: de::Error>(self, _: bool) -> std::result::Result<Self::Value, E> {
+            Ok($v)
+        }
+    };
+    (@num $v:expr) => {
+        fn visit_i64<E: de::Error>(self, _: i64) -> std::result::Result<Self::Value, E> {
+            Ok($v)
+        }
+        fn visit_u64<E: de::Error>(self, _: u64) -> std::result::Result<Self::Value, E> {
+            Ok($v)
+        }
+        fn visit_f64<E: de::Error>(self, _: f64) -> std::result::Result<Self::Value, E> {
+            Ok($v)
+        }
+    };
+    (@str $v:expr) => {
+        fn visit_str<E: de::Error>(self, _: &str) -> std::result::Result<Self::Value, E> {
+            Ok($v)
+        }
+    };
+    (@unit $v:expr) => {
+        fn visit_unit<E: de::Error>(self) -> std::result::Result<Self::Value, E> {
+            Ok($v)
+        }
+    };
+    (@seq $v:expr) => {
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> std::result::Result<Self::Value, A::Error> {
+            skip_rest(&mut seq)?;
+            Ok($v)
+        }
+    };
+    (@map $v:expr) => {
+        fn visit_map<A: MapAccess<'de>>(self, mut m: A) -> std::result::Result<Self::Value, A::Error> {
+            while m.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+            Ok($v)
+        }
+    };
+}
+
+/// Seeds that are their own visitor, of any JSON value.
+macro_rules! seed_is_visitor {
+    ($($t:ty),+) => {$(
+        impl<'de> DeserializeSeed<'de> for $t {
+            type Value = <Self as Visitor<'de>>::Value;
+            fn deserialize<D: Deserializer<'de>>(self, d: D) -> std::result::Result<Self::Value, D::Error> {
+                d.deserialize_any(self)
+            }
+        }
+    )+};
+}
+
+seed_is_visitor!(
+    Positions<'_>,
+    Rings<'_>,
+    Multi<'_>,
+    GeometrySeed<'_>,
+    Geometries<'_>,
+    FeaturesSeed<'_>,
+    CollectionSeed
+);
+
+/// Skips the rest of a JSON array.
+fn skip_rest<'de, A: SeqAccess<'de>>(seq: &mut A) -> std::result::Result<(), A::Error> {
+    while seq.next_element::<IgnoredAny>()?.is_some() {}
+    Ok(())
+}
+
+/// A JSON value read for what a property can be to the map.
+enum Scalar {
+    Other,
+    Bool(bool),
+    /// As `as_f64`, and as `as_u64`.
+    Num(f64, Option<u64>),
+    Str(String),
+    /// The length of an array, or the number of distinct keys of an object.
+    Len(u64),
+}
+
+impl<'de> Deserialize<'de> for Scalar {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Scalar;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a JSON value")
+            }
+            fn visit_bool<E: de::Error>(self, b: bool) -> std::result::Result<Scalar, E> {
+                Ok(Scalar::Bool(b))
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> std::result::Result<Scalar, E> {
+                Ok(Scalar::Num(v as f64, u64::try_from(v).ok()))
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> std::result::Result<Scalar, E> {
+                Ok(Scalar::Num(v as f64, Some(v)))
+            }
+            fn visit_f64<E: de::Error>(self, v: f64) -> std::result::Result<Scalar, E> {
+                Ok(Scalar::Num(v, None))
+            }
+            fn visit_str<E: de::Error>(self, s: &str) -> std::result::Result<Scalar, E> {
+                Ok(Scalar::Str(s.to_string()))
+            }
+            fn visit_string<E: de::Error>(self, s: String) -> std::result::Result<Scalar, E> {
+                Ok(Scalar::Str(s))
+            }
+            fn visit_unit<E: de::Error>(self) -> std::result::Result<Scalar, E> {
+                Ok(Scalar::Other)
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> std::result::Result<Scalar, A::Error> {
+                let mut n = 0;
+                while seq.next_element::<IgnoredAny>()?.is_some() {
+                    n += 1;
+                }
+                Ok(Scalar::Len(n))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut m: A) -> std::result::Result<Scalar, A::Error> {
+                let mut keys = BTreeSet::new();
+                while let Some(k) = m.next_key::<String>()? {
+                    m.next_value::<IgnoredAny>()?;
+                    keys.insert(k);
+                }
+                Ok(Scalar::Len(keys.len() as u64))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+impl Scalar {
+    fn as_bool(&self) -> Option<bool> {
+        match self {
+            Scalar::Bool(b) => Some(*b),
+            _ => None,
+        }
+    }
+    fn as_f64(&self) -> Option<f64> {
+        match self {
+            Scalar::Num(v, _) => Some(*v),
+            _ => None,
+        }
+    }
+    fn as_u64(&self) -> Option<u64> {
+        match self {
+            Scalar::Num(_, u) => *u,
+            _ => None,
+        }
+    }
+    fn into_string(self) -> Option<String> {
+        match self {
+            Scalar::Str(s) => Some(s),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(field_identifier)]
+enum PropKey {
+    #[serde(rename = "meets_target")]
+    MeetsTarget,
+    #[serde(rename = "missing_count")]
+    MissingCount,
+    #[serde(rename = "missing")]
+    Missing,
+    #[serde(rename = "density_km_per_km2")]
+    Density,
+    #[serde(rename = "target_km_per_km2")]
+    Target,
+    #[serde(rename = "width_m")]
+    Width,
+    #[serde(rename = "max_width_m")]
+    MaxWidth,
+    #[serde(rename = "mix_share")]
+    MixShare,
+    #[serde(rename = "status")]
+    Status,
+    #[serde(rename = "category")]
+    Category,
+    #[serde(rename = "name")]
+    Name,
+    #[serde(rename = "grade")]
+    Grade,
+    #[serde(rename = "area_id")]
+    AreaId,
+    #[serde(rename = "park_id")]
+    ParkId,
+    #[serde(other)]
+    Other,
+}
+
+impl<'de> Deserialize<'de> for Props {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Props;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("properties")
+            }
+            otherwise!(Props::default(); bool, num, str, unit, seq);
+            fn visit_map<A: MapAccess<'de>>(self, mut m: A) -> std::result::Result<Props, A::Error> {
+                let mut p = Props::default();
+                while let Some(key) = m.next_key::<PropKey>()? {
+                    if matches!(key, PropKey::Other) {
+                        m.next_value::<IgnoredAny>()?;
+                        continue;
+                    }
+                    let extra = || -> Box<Extra> { Box::default() };
+                    match key {
+                        PropKey::AreaId => p.extra.get_or_insert_with(extra).area_id = Some(m.next_value()?),
+                        PropKey::ParkId => p.extra.get_or_insert_with(extra).park_id = Some(m.next_value()?),
+                        _ => {
+                            let v: Scalar = m.next_value()?;
+                            match key {
+                                PropKey::MeetsTarget => p.meets_target = v.as_bool(),
+                                PropKey::MissingCount => p.missing_count = v.as_u64(),
+                                PropKey::Missing => {
+                                    p.missing_len = match v {
+                                        Scalar::Len(n) => Some(n),
+                                        _ => None,
+                                    }
+                                }
+                                _ => {
+                                    let e = p.extra.get_or_insert_with(extra);
+                                    match key {
+                                        PropKey::Density => e.density = v.as_f64(),
+                                        PropKey::Target => e.target = v.as_f64(),
+                                        PropKey::Width => e.width = v.as_f64(),
+                                        PropKey::MaxWidth => e.max_width = v.as_f64(),
+                                        PropKey::MixShare => e.mix_share = v.as_f64(),
+                                        PropKey::Status => e.status = v.into_string(),
+                                        PropKey::Category => e.category = v.into_string(),
+                                        PropKey::Name => e.name = v.into_string(),
+                                        PropKey::Grade => e.grade = v.into_string(),
+                                        _ => {}
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+                Ok(p)
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// A number, as `as_f64` reads it; anything else is `None`.
+struct Num(Option<f64>);
+
+impl<'de> Deserialize<'de> for Num {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Num;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a number")
+            }
+            otherwise!(Num(None); bool, str, unit, seq, map);
+            fn visit_i64<E: de::Error>(self, v: i64) -> std::result::Result<Num, E> {
+                Ok(Num(Some(v as f64)))
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> std::result::Result<Num, E> {
+                Ok(Num(Some(v as f64)))
+            }
+            fn visit_f64<E: de::Error>(self, v: f64) -> std::result::Result<Num, E> {
+                Ok(Num(Some(v)))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// A position `[lon, lat, ...]`; anything else is `None`.
+struct Position(Option<[f64; 2]>);
+
+impl<'de> Deserialize<'de> for Position {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Position;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a position")
+            }
+            otherwise!(Position(None); bool, num, str, unit, map);
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> std::result::Result<Position, A::Error> {
+                let x = seq.next_element::<Num>()?;
+                let y = if x.is_some() { seq.next_element::<Num>()? } else { None };
+                if y.is_some() {
+                    skip_rest(&mut seq)?;
+                }
+                Ok(Position(match (x, y) {
+                    (Some(Num(Some(x))), Some(Num(Some(y)))) => Some([x, y]),
+                    _ => None,
+                }))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// An array of positions, appended to the coordinates.
+struct Positions<'a>(&'a mut Vec<[f64; 2]>);
+
+impl<'de> Visitor<'de> for Positions<'_> {
+    type Value = ();
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("an array of positions")
+    }
+    otherwise!((); bool, num, str, unit, map);
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> std::result::Result<(), A::Error> {
+        while let Some(Position(p)) = seq.next_element()? {
+            self.0.extend(p);
+        }
+        Ok(())
+    }
+}
+
+/// An array of rings (or lines), each appended as a part.
+struct Rings<'a>(&'a mut Geometry);
+
+impl<'de> Visitor<'de> for Rings<'_> {
+    type Value = ();
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("an array of rings")
+    }
+    otherwise!((); bool, num, str, unit, map);
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> std::result::Result<(), A::Error> {
+        loop {
+            let from = self.0.coords.len();
+            if seq.next_element_seed(Positions(&mut self.0.coords))?.is_none() {
+                return Ok(());
+            }
+            self.0.end_part(from);
+        }
+    }
+}
+
+/// The members of a MultiLineString or MultiPolygon, each appended as a shape of `kind`.
+struct Multi<'a>(&'a mut Geometry, Kind);
+
+impl<'de> Visitor<'de> for Multi<'_> {
+    type Value = ();
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("an array of lines or polygons")
+    }
+    otherwise!((); bool, num, str, unit, map);
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> std::result::Result<(), A::Error> {
+        let g = self.0;
+        loop {
+            let from = g.parts.len();
+            let more = if self.1 == Kind::Line {
+                let start = g.coords.len();
+                let more = seq.next_element_seed(Positions(&mut g.coords))?.is_some();
+                if more {
+                    g.end_part(start);
+                }
+                more
+            } else {
+                seq.next_element_seed(Rings(g))?.is_some()
+            };
+            if !more {
+                return Ok(());
+            }
+            g.end_shape(self.1, from);
+        }
+    }
+}
+
+/// The RFC 7946 geometry types.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum GeomType {
+    Point,
+    MultiPoint,
+    LineString,
+    MultiLineString,
+    Polygon,
+    MultiPolygon,
+    GeometryCollection,
+    Unknown,
+}
+
+impl<'de> Deserialize<'de> for GeomType {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = GeomType;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a geometry type")
+            }
+            otherwise!(GeomType::Unknown; bool, num, unit, seq, map);
+            fn visit_str<E: de::Error>(self, s: &str) -> std::result::Result<GeomType, E> {
+                Ok(match s {
+                    "Point" => GeomType::Point,
+                    "MultiPoint" => GeomType::MultiPoint,
+                    "LineString" => GeomType::LineString,
+                    "MultiLineString" => GeomType::MultiLineString,
+                    "Polygon" => GeomType::Polygon,
+                    "MultiPolygon" => GeomType::MultiPolygon,
+                    "GeometryCollection" => GeomType::GeometryCollection,
+                    _ => GeomType::Unknown,
+                })
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// The `coordinates` of a geometry of a known type, appended as its shapes. A LineString or a
+/// Polygon is one shape whatever its coordinates hold.
+struct Coordinates<'a>(&'a mut Geometry, GeomType);
+
+impl<'de> DeserializeSeed<'de> for Coordinates<'_> {
+    type Value = ();
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> std::result::Result<(), D::Error> {
+        let g = self.0;
+        let (coord0, part0) = (g.coords.len(), g.parts.len());
+        match self.1 {
+            GeomType::Point => {
+                if let Position(Some(p)) = Position::deserialize(d)? {
+                    g.coords.push(p);
+                    g.end_part(coord0);
+                    g.end_shape(Kind::Point, part0);
+                }
+            }
+            GeomType::MultiPoint => {
+                Positions(&mut g.coords).deserialize(d)?;
+                for i in coord0..g.coords.len() {
+                    let part = g.parts.len();
+                    g.parts.push(i..i + 1);
+                    g.end_shape(Kind::Point, part);
+                }
+            }
+            GeomType::LineString => {
+                Positions(&mut g.coords).deserialize(d)?;
+                g.end_part(coord0);
+                g.end_shape(Kind::Line, part0);
+            }
+            GeomType::Polygon => {
+                Rings(g).deserialize(d)?;
+                g.end_shape(Kind::Polygon, part0);
+            }
+            GeomType::MultiLineString => Multi(g, Kind::Line).deserialize(d)?,
+            GeomType::MultiPolygon => Multi(g, Kind::Polygon).deserialize(d)?,
+            GeomType::GeometryCollection | GeomType::Unknown => {
+                IgnoredAny::deserialize(d)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(field_identifier, rename_all = "lowercase")]
+enum GeomKey {
+    Type,
+    Coordinates,
+    Geometries,
+    #[serde(other)]
+    Other,
+}
+
+/// A geometry object, appended as its shapes; anything else adds none.
+struct GeometrySeed<'a>(&'a mut Geometry);
+
+impl<'de> Visitor<'de> for GeometrySeed<'_> {
+    type Value = ();
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a geometry")
+    }
+    otherwise!((); bool, num, str, unit, seq);
+    fn visit_map<A: MapAccess<'de>>(self, mut m: A) -> std::result::Result<(), A::Error> {
+        let g = self.0;
+        let start = g.mark();
+        let mut ty = None;
+        // What was read into `g` as it came, and under which type; members that came before
+        // their type (or again) are kept as values and read at the end.
+        let mut direct: Option<GeomType> = None;
+        let (mut coordinates, mut geometries): (Option<Value>, Option<Value>) = (None, None);
+        while let Some(key) = m.next_key::<GeomKey>()? {
+            match key {
+                GeomKey::Type => ty = Some(m.next_value::<GeomType>()?),
+                GeomKey::Coordinates => match ty {
+                    Some(t) if direct.is_none() && coordinates.is_none() && t != GeomType::GeometryCollection => {
+                        m.next_value_seed(Coordinates(g, t))?;
+                        direct = Some(t);
+                    }
+                    _ => coordinates = Some(m.next_value()?),
+                },
+                GeomKey::Geometries => match ty {
+                    Some(GeomType::GeometryCollection) if direct.is_none() && geometries.is_none() => {
+                        m.next_value_seed(Geometries(g))?;
+                        direct = Some(GeomType::GeometryCollection);
+                    }
+                    _ => geometries = Some(m.next_value()?),
+                },
+                GeomKey::Other => {
+                    m.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        let ty = ty.unwrap_or(GeomType::Unknown);
+        let late = if ty == GeomType::GeometryCollection { &geometries } else { &coordinates };
+        if direct == Some(ty) && late.is_none() {
+            return Ok(());
+        }
+        g.truncate(start);
+        let late = late.as_ref().unwrap_or(&Value::Null);
+        if ty == GeomType::GeometryCollection {
+            Geometries(g).deserialize(late).map_err(de::Error::custom)
+        } else {
+            Coordinates(g, ty).deserialize(late).map_err(de::Error::custom)
+        }
+    }
+}
+
+/// The `geometries` of a GeometryCollection.
+struct Geometries<'a>(&'a mut Geometry);
+
+impl<'de> Visitor<'de> for Geometries<'_> {
+    type Value = ();
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("an array of geometries")
+    }
+    otherwise!((); bool, num, str, unit, map);
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> std::result::Result<(), A::Error> {
+        while seq.next_element_seed(GeometrySeed(self.0))?.is_some() {}
+        Ok(())
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(field_identifier, rename_all = "lowercase")]
+enum FeatureKey {
+    Geometry,
+    Properties,
+    #[serde(other)]
+    Other,
+}
+
+/// One member of `features`: its shapes appended to the geometry. Anything but an object is a
+/// feature without geometry or properties.
+struct FeatureSeed<'a>(&'a mut Geometry);
+
+impl<'de> DeserializeSeed<'de> for FeatureSeed<'_> {
+    type Value = Feature;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> std::result::Result<Feature, D::Error> {
+        let g = self.0;
+        let start = g.shapes.len();
+        let props = d.deserialize_any(FeatureVisitor(&mut *g))?;
+        Ok(Feature { shapes: start..g.shapes.len(), props, bbox: empty_bbox() })
+    }
+}
+
+struct FeatureVisitor<'a>(&'a mut Geometry);
+
+impl<'de> Visitor<'de> for FeatureVisitor<'_> {
+    type Value = Props;
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a feature")
+    }
+    otherwise!(Props::default(); bool, num, str, unit, seq);
+    fn visit_map<A: MapAccess<'de>>(self, mut m: A) -> std::result::Result<Props, A::Error> {
+        let start = self.0.mark();
+        let mut props = Props::default();
+        while let Some(key) = m.next_key::<FeatureKey>()? {
+            match key {
+                FeatureKey::Geometry => {
+                    // A repeated member counts with its last value.
+                    self.0.truncate(start);
+                    m.next_value_seed(GeometrySeed(self.0))?;
+                }
+                FeatureKey::Properties => props = m.next_value()?,
+                FeatureKey::Other => {
+                    m.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        Ok(props)
+    }
+}
+
+/// `features`: appended to the list; whether it was an array.
+struct FeaturesSeed<'a>(&'a mut Vec<Feature>, &'a mut Geometry);
+
+impl<'de> Visitor<'de> for FeaturesSeed<'_> {
+    type Value = bool;
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("an array of features")
+    }
+    otherwise!(false; bool, num, str, unit, map);
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> std::result::Result<bool, A::Error> {
+        while let Some(f) = seq.next_element_seed(FeatureSeed(self.1))? {
+            self.0.push(f);
+        }
+        Ok(true)
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(field_identifier, rename_all = "lowercase")]
+enum CollectionKey {
+    Type,
+    Features,
+    Attribution,
+    #[serde(other)]
+    Other,
+}
+
+/// A whole file, read into a map (not yet projected); `None` unless it is a FeatureCollection.
+struct CollectionSeed;
+
+impl<'de> Visitor<'de> for CollectionSeed {
+    type Value = Option<MapData>;
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a FeatureCollection")
+    }
+    otherwise!(None; bool, num, str, unit, seq);
+    fn visit_map<A: MapAccess<'de>>(self, mut m: A) -> std::result::Result<Option<MapData>, A::Error> {
+        let mut map = MapData { features: Vec::new(), geom: Geometry::default(), attribution: None, k: 1.0 };
+        let (mut collection, mut listed) = (false, false);
+        while let Some(key) = m.next_key::<CollectionKey>()? {
+            match key {
+                CollectionKey::Type => {
+                    collection = matches!(m.next_value::<Scalar>()?, Scalar::Str(t) if t == "FeatureCollection")
+                }
+                CollectionKey::Features => {
+                    map.features.clear();
+                    map.geom = Geometry::default();
+                    listed = m.next_value_seed(FeaturesSeed(&mut map.features, &mut map.geom))?;
+                }
+                CollectionKey::Attribution => map.attribution = m.next_value::<Scalar>()?.into_string(),
+                CollectionKey::Other => {
+                    m.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        Ok((collection && listed).then_some(map))
+    }
+}
+
 impl MapData {
     /// Reads a FeatureCollection and projects it at its mean latitude.
     pub fn read(path: &Path) -> Result<MapData> {
         let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
-        let fc: Value = serde_json::from_str(&text).map_err(|e| bad(path, format!("not JSON: {e}")))?;
-        let Some(list) = fc.get("features").and_then(Value::as_array).filter(|_| fc["type"] == "FeatureCollection")
-        else {
+        let mut de = serde_json::Deserializer::from_str(&text);
+        let map = CollectionSeed.deserialize(&mut de).and_then(|m| de.end().map(|()| m));
+        let Some(mut map) = map.map_err(|e| bad(path, format!("not JSON: {e}")))? else {
             return Err(bad(path, "not a GeoJSON FeatureCollection".into()));
         };
-        let attribution = fc.get("attribution").and_then(Value::as_str).map(str::to_string);
-        let mut features = Vec::with_capacity(list.len());
-        let mut lonlat = empty_bbox();
-        for f in list {
-            let mut shapes = Vec::new();
-            if let Some(g) = f.get("geometry").filter(|g| g.is_object()) {
-                collect(g, &mut shapes);
-            }
-            shapes.iter_mut().for_each(|s| coords_mut(s).for_each(|c| extend(&mut lonlat, *c)));
-            let props = f.get("properties").and_then(Value::as_object).cloned().unwrap_or_default();
-            features.push(Feature { shapes, props, bbox: empty_bbox() });
-        }
+        drop(text);
         // The map's mean latitude: the middle of its latitude range.
+        let lonlat = map.geom.coords.iter().fold(empty_bbox(), |mut b, c| {
+            extend(&mut b, *c);
+            b
+        });
         let lat0 = if lonlat[1].is_finite() { (lonlat[1] + lonlat[3]) / 2.0 } else { 0.0 };
         let k = lat0.to_radians().cos();
-        for f in &mut features {
-            for s in &mut f.shapes {
-                for c in coords_mut(s) {
-                    c[0] *= k;
-                    extend(&mut f.bbox, *c);
-                }
+        map.k = k;
+        map.geom.coords.iter_mut().for_each(|c| c[0] *= k);
+        let g = &map.geom;
+        for f in &mut map.features {
+            for s in &g.shapes[f.shapes.clone()] {
+                g.parts(s).flatten().for_each(|c| extend(&mut f.bbox, *c));
             }
         }
-        Ok(MapData { features, attribution, k })
+        Ok(map)
     }
 
     /// Whether there is anything to draw.
@@ -561,17 +1275,12 @@ impl MapData {
     fn caption(&self, group: &[usize], names: &BTreeMap<String, String>) -> String {
         let mut seen: Vec<String> = Vec::new();
         for &i in group {
-            let p = &self.features[i].props;
-            let id = ["area_id", "park_id"].iter().find_map(|k| p.get(*k)).map(|v| match v {
+            let p = self.features[i].props.extra();
+            let id = p.area_id.as_ref().or(p.park_id.as_ref()).map(|v| match v {
                 Value::String(s) => s.clone(),
                 other => other.to_string(),
             });
-            let name = p
-                .get("name")
-                .and_then(Value::as_str)
-                .map(str::to_string)
-                .or_else(|| id.as_ref().and_then(|id| names.get(id).cloned()))
-                .or(id);
+            let name = p.name.clone().or_else(|| id.as_ref().and_then(|id| names.get(id).cloned())).or(id);
             if let Some(n) = name {
                 if !seen.contains(&n) {
                     seen.push(n);
@@ -600,23 +1309,22 @@ impl MapData {
         let mut b = group.iter().fold(empty_bbox(), |b, &i| union(b, self.features[i].bbox));
         // Context features in this map's projection (their x scaled from their own cos φ₀); those
         // touching the panel widen it, so a road is seen within its whole town.
-        let ctx: Vec<(&Feature, f64)> = match context {
+        let (ctx, f, cg): (Vec<&Feature>, f64, Option<&Geometry>) = match context {
             Some(c) => {
                 let f = self.k / c.map.k;
-                let near: Vec<(&Feature, f64)> = c
+                let near: Vec<&Feature> = c
                     .map
                     .features
                     .iter()
-                    .filter(|cf| !cf.shapes.is_empty())
+                    .filter(|cf| cf.drawn())
                     .filter(|cf| intersects([cf.bbox[0] * f, cf.bbox[1], cf.bbox[2] * f, cf.bbox[3]], b))
-                    .map(|cf| (cf, f))
                     .collect();
-                for (cf, f) in &near {
+                for cf in &near {
                     b = union(b, [cf.bbox[0] * f, cf.bbox[1], cf.bbox[2] * f, cf.bbox[3]]);
                 }
-                near
+                (near, f, Some(&c.map.geom))
             }
-            None => vec![],
+            None => (vec![], 1.0, None),
         };
         // A point or a flat extent still gets a sensible scale: at least ~550 m across.
         let min_span = 0.005;
@@ -631,27 +1339,30 @@ impl MapData {
         let _ = write!(
             html,
             "<svg class=\"map\" viewBox=\"0 0 {} {}\" xmlns=\"http://www.w3.org/2000/svg\" role=\"img\">",
-            fmt1(w),
-            fmt1(h)
+            F1(w),
+            F1(h)
         );
-        let _ = write!(html, "<rect class=\"sea\" x=\"0\" y=\"0\" width=\"{}\" height=\"{}\"/>", fmt1(w), fmt1(h));
+        let _ = write!(html, "<rect class=\"sea\" x=\"0\" y=\"0\" width=\"{}\" height=\"{}\"/>", F1(w), F1(h));
 
         // Context first, in grey.
-        for (cf, f) in &ctx {
+        let (mut polys, mut lines) = (String::new(), String::new());
+        for (cf, cg) in ctx.iter().zip(std::iter::repeat(cg).flatten()) {
             let cx = |x: f64| fr.x(x * f);
-            let mut polys = String::new();
-            let mut lines = String::new();
-            for shape in &cf.shapes {
-                match shape {
-                    Shape::Polygon(rings) => rings.iter().for_each(|r| path_part(&mut polys, r, true, &cx, &ty)),
-                    Shape::Line(l) => path_part(&mut lines, l, false, &cx, &ty),
-                    Shape::Point(c) => {
-                        let _ = write!(
-                            html,
-                            "<circle class=\"context\" cx=\"{}\" cy=\"{}\" r=\"2.5\" fill=\"{CONTEXT_STROKE}\"/>",
-                            fmt1(cx(c[0])),
-                            fmt1(ty(c[1]))
-                        );
+            polys.clear();
+            lines.clear();
+            for shape in &cg.shapes[cf.shapes.clone()] {
+                match shape.kind {
+                    Kind::Polygon => cg.parts(shape).for_each(|r| path_part(&mut polys, r, true, cx, ty)),
+                    Kind::Line => cg.parts(shape).for_each(|l| path_part(&mut lines, l, false, cx, ty)),
+                    Kind::Point => {
+                        if let Some(c) = cg.point(shape) {
+                            let _ = write!(
+                                html,
+                                "<circle class=\"context\" cx=\"{}\" cy=\"{}\" r=\"2.5\" fill=\"{CONTEXT_STROKE}\"/>",
+                                F1(cx(c[0])),
+                                F1(ty(c[1]))
+                            );
+                        }
                     }
                 }
             }
@@ -672,19 +1383,18 @@ impl MapData {
         // Polygons, then lines, then points; within each, by rank, then input order.
         let mut order: Vec<usize> = group.to_vec();
         order.sort_by_key(|&i| (paints[i].rank, i));
+        let g = &self.geom;
+        let mut d = String::new();
         for pass in 0..3 {
             for &i in &order {
                 let f = &self.features[i];
                 let p = &paints[i];
-                let mut d = String::new();
-                for s in &f.shapes {
-                    match (pass, s) {
-                        (0, Shape::Polygon(rings)) => {
-                            for r in rings {
-                                path_part(&mut d, r, true, &tx, &ty);
-                            }
-                        }
-                        (1, Shape::Line(l)) => path_part(&mut d, l, false, &tx, &ty),
+                let shapes = &g.shapes[f.shapes.clone()];
+                d.clear();
+                for s in shapes {
+                    match (pass, s.kind) {
+                        (0, Kind::Polygon) => g.parts(s).for_each(|r| path_part(&mut d, r, true, tx, ty)),
+                        (1, Kind::Line) => g.parts(s).for_each(|l| path_part(&mut d, l, false, tx, ty)),
                         _ => {}
                     }
                 }
@@ -696,44 +1406,44 @@ impl MapData {
                         let _ = write!(
                             html,
                             "<path d=\"{d}\" fill=\"none\" stroke=\"{DARK_RED}\" stroke-width=\"{}\" stroke-linecap=\"round\" stroke-linejoin=\"round\"/>",
-                            fmt1(p.stroke_width + 2.0)
+                            F1(p.stroke_width + 2.0)
                         );
                         let _ = write!(
                             html,
                             "<path{class} d=\"{d}\" fill=\"none\" stroke=\"{}\" stroke-width=\"{}\" stroke-linecap=\"round\" stroke-linejoin=\"round\">{tip}</path>",
                             p.stroke,
-                            fmt1(p.stroke_width)
+                            F1(p.stroke_width)
                         );
                     } else {
                         let _ = write!(
                             html,
-                            "<path{class} d=\"{d}\" fill=\"{}\" fill-opacity=\"{}\" fill-rule=\"evenodd\" stroke=\"{}\" stroke-width=\"{}\" stroke-linejoin=\"round\">{tip}</path>",
+                            "<path{class} d=\"{d}\" fill=\"{}\" fill-opacity=\"{:.2}\" fill-rule=\"evenodd\" stroke=\"{}\" stroke-width=\"{}\" stroke-linejoin=\"round\">{tip}</path>",
                             p.fill,
-                            fmt2(p.fill_opacity),
+                            p.fill_opacity,
                             p.stroke,
-                            fmt1(p.stroke_width)
+                            F1(p.stroke_width)
                         );
                     }
                 }
                 if pass == 2 {
                     // Points, and a marker on every home polygon of the gaps map, sized by what it misses.
-                    for s in &f.shapes {
-                        let at = match s {
-                            Shape::Point(c) => Some(*c),
-                            Shape::Polygon(r) if style == MapStyle::Gaps => r.first().map(|r| centre(r)),
+                    for s in shapes {
+                        let at = match s.kind {
+                            Kind::Point => g.point(s),
+                            Kind::Polygon if style == MapStyle::Gaps => g.parts(s).next().map(centre),
                             _ => None,
                         };
                         if let Some(c) = at {
                             let _ = write!(
                                 html,
-                                "<circle{class} cx=\"{}\" cy=\"{}\" r=\"{}\" fill=\"{}\" fill-opacity=\"{}\" stroke=\"{}\" stroke-width=\"{}\">{tip}</circle>",
-                                fmt1(tx(c[0])),
-                                fmt1(ty(c[1])),
-                                fmt1(p.radius),
+                                "<circle{class} cx=\"{}\" cy=\"{}\" r=\"{}\" fill=\"{}\" fill-opacity=\"{:.2}\" stroke=\"{}\" stroke-width=\"{}\">{tip}</circle>",
+                                F1(tx(c[0])),
+                                F1(ty(c[1])),
+                                F1(p.radius),
                                 p.fill,
-                                fmt2(p.fill_opacity.max(0.75)),
+                                p.fill_opacity.max(0.75),
                                 if p.miss { "#ffffff" } else { p.stroke },
-                                fmt1(p.stroke_width.max(0.8))
+                                F1(p.stroke_width.max(0.8))
                             );
                         }
                     }
@@ -745,27 +1455,21 @@ impl MapData {
         if matches!(style, MapStyle::MeetsTarget | MapStyle::ParkStatus) {
             for &i in group {
                 let f = &self.features[i];
-                let Some(name) = f.props.get("name").and_then(Value::as_str) else { continue };
+                let e = f.props.extra();
+                let Some(name) = e.name.as_deref() else { continue };
                 let (x, y) = (tx((f.bbox[0] + f.bbox[2]) / 2.0), ty((f.bbox[1] + f.bbox[3]) / 2.0));
                 let value = match style {
-                    MapStyle::MeetsTarget => {
-                        num(&f.props, "density_km_per_km2").map(|v| format!("{} km/km²", fmt_num(v)))
-                    }
-                    _ => num(&f.props, "mix_share").map(|v| format!("{:.1}%", 100.0 * v)),
+                    MapStyle::MeetsTarget => e.density.map(|v| format!("{} km/km²", fmt_num(v))),
+                    _ => e.mix_share.map(|v| format!("{:.1}%", 100.0 * v)),
                 };
-                let _ = write!(
-                    html,
-                    "<text class=\"label\" x=\"{}\" y=\"{}\">{}</text>",
-                    fmt1(x),
-                    fmt1(y - 2.0),
-                    escape(name)
-                );
+                let _ =
+                    write!(html, "<text class=\"label\" x=\"{}\" y=\"{}\">{}</text>", F1(x), F1(y - 2.0), escape(name));
                 if let Some(v) = value {
                     let _ = write!(
                         html,
                         "<text class=\"label value\" x=\"{}\" y=\"{}\">{}</text>",
-                        fmt1(x),
-                        fmt1(y + 15.0),
+                        F1(x),
+                        F1(y + 15.0),
                         escape(&v)
                     );
                 }
@@ -801,7 +1505,7 @@ impl MapData {
             }
             let (swatch, size) = match (e.line, e.dot) {
                 (true, _) => ("swatch line", String::new()),
-                (false, Some(r)) => ("swatch dot", format!(";width:{0}px;height:{0}px", fmt1(2.0 * r))),
+                (false, Some(r)) => ("swatch dot", format!(";width:{0}px;height:{0}px", F1(2.0 * r))),
                 (false, None) => ("swatch", String::new()),
             };
             let _ = write!(
@@ -818,25 +1522,26 @@ impl MapData {
 
 /// A short hover text for areas, parks, cells and roads (none for homes and parcels, which can
 /// be many).
-fn tooltip(style: MapStyle, p: &Map<String, Value>) -> String {
-    let text = |k: &str| p.get(k).and_then(Value::as_str).map(str::to_string);
+fn tooltip(style: MapStyle, p: &Props) -> String {
+    let e = p.extra();
+    let id = |v: &Option<Value>| v.as_ref().and_then(Value::as_str).map(str::to_string);
     let t = match style {
         MapStyle::MeetsTarget => Some(format!(
             "{}: {} km/km²",
-            text("name").or_else(|| text("area_id")).unwrap_or_default(),
-            num(p, "density_km_per_km2").map(fmt_num).unwrap_or_default()
+            e.name.clone().or_else(|| id(&e.area_id)).unwrap_or_default(),
+            e.density.map(fmt_num).unwrap_or_default()
         )),
-        MapStyle::DensityGrid => num(p, "density_km_per_km2").map(|d| format!("{} km/km²", fmt_num(d))),
+        MapStyle::DensityGrid => e.density.map(|d| format!("{} km/km²", fmt_num(d))),
         MapStyle::WideRoads => Some(format!(
             "{} {} m > {} m",
-            text("grade").unwrap_or_default(),
-            num(p, "width_m").map(fmt_num).unwrap_or_default(),
-            num(p, "max_width_m").map(fmt_num).unwrap_or_default()
+            e.grade.as_deref().unwrap_or_default(),
+            e.width.map(fmt_num).unwrap_or_default(),
+            e.max_width.map(fmt_num).unwrap_or_default()
         )),
         MapStyle::ParkStatus => Some(format!(
             "{}: {}",
-            text("name").or_else(|| text("park_id")).unwrap_or_default(),
-            text("status").unwrap_or_default()
+            e.name.clone().or_else(|| id(&e.park_id)).unwrap_or_default(),
+            e.status.as_deref().unwrap_or_default()
         )),
         _ => None,
     };
@@ -853,43 +1558,57 @@ fn centre(ring: &[[f64; 2]]) -> [f64; 2] {
 }
 
 /// Appends one ring or line to an SVG path, dropping vertices closer than [`MIN_STEP`].
-fn path_part(d: &mut String, coords: &[[f64; 2]], closed: bool, tx: &dyn Fn(f64) -> f64, ty: &dyn Fn(f64) -> f64) {
-    let mut pts: Vec<(f64, f64)> = Vec::with_capacity(coords.len());
+fn path_part(d: &mut String, coords: &[[f64; 2]], closed: bool, tx: impl Fn(f64) -> f64, ty: impl Fn(f64) -> f64) {
+    let start = d.len();
+    let mut n = 0;
+    let mut last = (0.0, 0.0);
     for c in coords {
         let p = (tx(c[0]), ty(c[1]));
-        match pts.last() {
-            Some(q) if (p.0 - q.0).hypot(p.1 - q.1) < MIN_STEP => {}
-            _ => pts.push(p),
+        let near = near(p, last);
+        if n == 0 || !near {
+            vertex(d, n, p);
+            (n, last) = (n + 1, p);
         }
     }
     // Keep a line's true end point.
     if let (false, Some(c)) = (closed, coords.last()) {
         let end = (tx(c[0]), ty(c[1]));
-        if pts.last() != Some(&end) {
-            pts.push(end);
+        if n == 0 || last != end {
+            vertex(d, n, end);
+            n += 1;
         }
     }
-    if pts.len() < if closed { 3 } else { 2 } {
-        return;
-    }
-    for (i, (x, y)) in pts.iter().enumerate() {
-        let _ = write!(
-            d,
-            "{}{} {}",
-            if i == 0 {
-                "M"
-            } else if i == 1 {
-                "L"
-            } else {
-                " "
-            },
-            fmt1(*x),
-            fmt1(*y)
-        );
-    }
-    if closed {
+    if n < if closed { 3 } else { 2 } {
+        d.truncate(start);
+    } else if closed {
         d.push('Z');
     }
+}
+
+/// Whether two points are closer than [`MIN_STEP`], by their distance as `hypot` gives it (and
+/// only computed so where the squared distance leaves a doubt).
+fn near(p: (f64, f64), q: (f64, f64)) -> bool {
+    let (dx, dy) = (p.0 - q.0, p.1 - q.1);
+    let d2 = dx * dx + dy * dy;
+    if d2 < 0.99 * MIN_STEP * MIN_STEP {
+        true
+    } else if d2 > 1.01 * MIN_STEP * MIN_STEP {
+        false
+    } else {
+        dx.hypot(dy) < MIN_STEP
+    }
+}
+
+/// The `n`-th vertex of a path part.
+fn vertex(d: &mut String, n: usize, (x, y): (f64, f64)) {
+    d.push_str(match n {
+        0 => "M",
+        1 => "L",
+        _ => " ",
+    });
+    put1(d, x);
+    d.push(' ');
+    put1(d, y);
 }
 
 /// A scale bar of a round length, about a fifth of the panel wide, at the lower left.
@@ -904,14 +1623,14 @@ fn scale_bar(html: &mut String, fr: &Frame) {
     let _ = write!(
         html,
         "<g class=\"scale\"><rect x=\"{}\" y=\"{}\" width=\"{}\" height=\"5\" fill=\"#ffffff\" stroke=\"#333\" stroke-width=\"1\"/><rect x=\"{}\" y=\"{}\" width=\"{}\" height=\"5\" fill=\"#333\"/><text x=\"{}\" y=\"{}\">{}</text></g>",
-        fmt1(x),
-        fmt1(y),
-        fmt1(len),
-        fmt1(x),
-        fmt1(y),
-        fmt1(len / 2.0),
-        fmt1(x),
-        fmt1(y - 5.0),
+        F1(x),
+        F1(y),
+        F1(len),
+        F1(x),
+        F1(y),
+        F1(len / 2.0),
+        F1(x),
+        F1(y - 5.0),
         label
     );
 }
@@ -921,28 +1640,61 @@ fn north_arrow(html: &mut String, fr: &Frame) {
     let _ = write!(
         html,
         "<g class=\"north\"><path d=\"M{} 8L{} 28L{} 24L{} 28Z\" fill=\"#333\"/><text x=\"{}\" y=\"40\">N</text></g>",
-        fmt1(x),
-        fmt1(x + 7.0),
-        fmt1(x),
-        fmt1(x - 7.0),
-        fmt1(x)
+        F1(x),
+        F1(x + 7.0),
+        F1(x),
+        F1(x - 7.0),
+        F1(x)
     );
 }
 
 /// One decimal, without a negative zero.
-fn fmt1(v: f64) -> String {
-    let r = (v * 10.0).round() / 10.0;
-    if r == 0.0 {
-        "0".into()
-    } else if r.fract() == 0.0 {
-        format!("{r:.0}")
-    } else {
-        format!("{r:.1}")
-    }
+fn put1(out: &mut String, v: f64) {
+    let _ = write1(out, v);
 }
 
-fn fmt2(v: f64) -> String {
-    format!("{v:.2}")
+fn write1<W: fmt::Write + ?Sized>(w: &mut W, v: f64) -> fmt::Result {
+    let t = (v * 10.0).round();
+    if t.is_nan() || t.abs() >= 1e15 {
+        // Far outside any panel, or not a number.
+        let r = t / 10.0;
+        return if r.fract() == 0.0 { write!(w, "{r:.0}") } else { write!(w, "{r:.1}") };
+    }
+    if t == 0.0 {
+        return w.write_str("0");
+    }
+    // Tenths as a whole number below 10^15, written backwards: "-123.4", "-12", "0.5".
+    let mut buf = [0u8; 20];
+    let mut i = buf.len();
+    let mut n = t.abs() as u64;
+    if n % 10 != 0 {
+        i -= 2;
+        buf[i] = b'.';
+        buf[i + 1] = b'0' + (n % 10) as u8;
+    }
+    n /= 10;
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    if t < 0.0 {
+        i -= 1;
+        buf[i] = b'-';
+    }
+    w.write_str(std::str::from_utf8(&buf[i..]).map_err(|_| fmt::Error)?)
+}
+
+/// A number written with one decimal, without a negative zero.
+struct F1(f64);
+
+impl fmt::Display for F1 {
+    fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        write1(f, self.0)
+    }
 }
 
 #[cfg(test)]
@@ -1016,10 +1768,143 @@ mod tests {
         assert!(err.to_string().contains("bad.geojson"), "{err}");
     }
 
+    /// Per feature, its shapes: kind (`A`rea, `L`ine, `P`oint) and parts in longitude/latitude.
+    type Shapes = Vec<Vec<(char, Vec<Vec<[f64; 2]>>)>>;
+
+    fn shapes(map: &MapData) -> Shapes {
+        let g = &map.geom;
+        map.features
+            .iter()
+            .map(|f| {
+                g.shapes[f.shapes.clone()]
+                    .iter()
+                    .map(|s| {
+                        let kind = match s.kind {
+                            Kind::Polygon => 'A',
+                            Kind::Line => 'L',
+                            Kind::Point => 'P',
+                        };
+                        let parts = g.parts(s).map(|p| p.iter().map(|c| [c[0] / map.k, c[1]]).collect()).collect();
+                        (kind, parts)
+                    })
+                    .collect()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn members_are_read_in_any_order_and_anything_unexpected_is_skipped() {
+        let dir = tempfile::tempdir().unwrap();
+        let text = r#"{"features":[
+            {"properties":{"missing":{"a":1,"b":[2],"a":3},"x":{"y":[1,{"z":null}]}},"geometry":{"coordinates":[[[0,0],[1,0],[1,1],[0,0]],"ring?",[[2,2,9],[3,2,"m"],[3,3],["x",1]]],"type":"Polygon","bbox":[0,0,3,3]}},
+            {"type":"Feature","geometry":{"type":"MultiPoint","coordinates":[[1,2],[3],[4,5.5]]},"properties":null},
+            {"type":"Feature","geometry":{"type":"LineString"},"properties":[1,2]},
+            {"type":"Feature","geometry":{"geometries":[{"type":"Point","coordinates":[7,8]},{"coordinates":[[9,9],[10,10]],"type":"LineString"},"x"],"type":"GeometryCollection"}},
+            {"type":"Feature","geometry":{"type":"MultiLineString","coordinates":[[[0,1],[1,1]],3,[]]},"geometry":{"type":"MultiPolygon","coordinates":[[[[5,5],[6,5],[6,6],[5,5]]],7]}},
+            "not a feature",
+            {"type":"Feature","geometry":[1,2],"properties":{"missing_count":-1,"missing":[1,2,3]}},
+            {"type":"Feature","geometry":{"type":"Point","coordinates":[1,"2"]},"properties":{"missing_count":2.0,"missing":[]}}
+        ],"attribution":7,"type":"FeatureCollection","attribution":"© A <b>"}"#;
+        let map = MapData::read(&write(dir.path(), "any.geojson", text)).unwrap();
+        assert_eq!(map.attribution.as_deref(), Some("© A <b>"));
+        let ring = |c: &[[f64; 2]]| c.to_vec();
+        let got = shapes(&map);
+        let want: Shapes = vec![
+            vec![(
+                'A',
+                vec![
+                    ring(&[[0.0, 0.0], [1.0, 0.0], [1.0, 1.0], [0.0, 0.0]]),
+                    vec![],
+                    ring(&[[2.0, 2.0], [3.0, 2.0], [3.0, 3.0]]),
+                ],
+            )],
+            vec![('P', vec![ring(&[[1.0, 2.0]])]), ('P', vec![ring(&[[4.0, 5.5]])])],
+            vec![('L', vec![vec![]])],
+            vec![('P', vec![ring(&[[7.0, 8.0]])]), ('L', vec![ring(&[[9.0, 9.0], [10.0, 10.0]])])],
+            vec![('A', vec![ring(&[[5.0, 5.0], [6.0, 5.0], [6.0, 6.0], [5.0, 5.0]])]), ('A', vec![])],
+            vec![],
+            vec![],
+            vec![],
+        ];
+        assert_eq!(got.len(), want.len());
+        for (i, (g, w)) in got.iter().zip(&want).enumerate() {
+            assert_eq!(g.len(), w.len(), "feature {i}");
+            for ((gk, gp), (wk, wp)) in g.iter().zip(w) {
+                assert_eq!(gk, wk, "feature {i}");
+                let lens = |p: &Vec<Vec<[f64; 2]>>| p.iter().map(Vec::len).collect::<Vec<_>>();
+                assert_eq!(lens(gp), lens(wp), "feature {i}");
+                for (a, b) in gp.iter().flatten().zip(wp.iter().flatten()) {
+                    assert!((a[0] - b[0]).abs() < 1e-12 && a[1] == b[1], "feature {i}: {a:?} {b:?}");
+                }
+            }
+        }
+        // `missing` counts as a list or by the distinct keys of an object; `missing_count` only as
+        // a whole number that is not negative.
+        let missing: Vec<Option<u64>> = map.features.iter().map(|f| f.props.missing_count()).collect();
+        assert_eq!(missing, [Some(2), None, None, None, None, None, Some(3), Some(0)]);
+    }
+
+    #[test]
+    fn member_order_does_not_change_the_map() {
+        let dir = tempfile::tempdir().unwrap();
+        let feature = |id: u32, x: f64, canonical: bool| {
+            let geometry = format!(r#"[[[{x},31.7],[{},31.7],[{},31.71],[{x},31.7]]]"#, x + 0.01, x + 0.01);
+            let props = format!(
+                r#"{{"area_id":"{id}","name":"n{id}","meets_target":{},"density_km_per_km2":{}.25}}"#,
+                id % 2 == 0,
+                id
+            );
+            if canonical {
+                format!(
+                    r#"{{"type":"Feature","geometry":{{"type":"Polygon","coordinates":{geometry}}},"properties":{props}}}"#
+                )
+            } else {
+                format!(
+                    r#"{{"properties":{props},"geometry":{{"coordinates":{geometry},"type":"Polygon"}},"type":"Feature"}}"#
+                )
+            }
+        };
+        let collection = |canonical: bool| {
+            let features: Vec<String> = (0..6).map(|i| feature(i, 116.5 + 0.013 * f64::from(i), canonical)).collect();
+            format!(r#"{{"type":"FeatureCollection","features":[{}]}}"#, features.join(","))
+        };
+        let a = MapData::read(&write(dir.path(), "a.geojson", &collection(true))).unwrap();
+        let b = MapData::read(&write(dir.path(), "b.geojson", &collection(false))).unwrap();
+        let html = |m: &MapData| m.render(MapStyle::MeetsTarget, &BTreeMap::new(), None);
+        assert_eq!(html(&a), html(&b));
+        assert!(html(&a).contains("<title>n3: 3.25 km/km²</title>"));
+    }
+
     #[test]
     fn numbers_are_stable() {
+        let fmt1 = |v: f64| F1(v).to_string();
         assert_eq!(fmt1(-0.04), "0");
         assert_eq!(fmt1(12.0), "12");
         assert_eq!(fmt1(12.349), "12.3");
+        assert_eq!(fmt1(-0.06), "-0.1");
+        assert_eq!(fmt1(-1234.56), "-1234.6");
+        assert_eq!(fmt1(f64::NAN), "NaN");
+        // As `format!` rounds: tenths as a float, whole numbers without a decimal.
+        let reference = |v: f64| {
+            let r = (v * 10.0).round() / 10.0;
+            if r == 0.0 {
+                "0".to_string()
+            } else if r.fract() == 0.0 {
+                format!("{r:.0}")
+            } else {
+                format!("{r:.1}")
+            }
+        };
+        let mut x = 0x2545_f491_4f6c_dd1d_u64;
+        for i in 0..200_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let v = (x as f64 / u64::MAX as f64 - 0.5) * 10f64.powi(i % 17 - 2);
+            assert_eq!(fmt1(v), reference(v), "{v:e}");
+        }
+        for v in [0.05, -0.05, 0.95, 9.95, 1e14, -1e14, 1e16, f64::INFINITY, 5e-324] {
+            assert_eq!(fmt1(v), reference(v), "{v:e}");
+        }
     }
 }
