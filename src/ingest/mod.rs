@@ -5,6 +5,7 @@
 //! count of every feature that was repaired or skipped, with the reason.
 
 pub mod read;
+pub mod wkb;
 pub mod write;
 
 use std::collections::BTreeMap;
