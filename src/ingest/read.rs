@@ -10,7 +10,7 @@ use super::{parse_other_tags, GeomKind, LayerReport, LayerSource, LayerSpec, Raw
 use crate::{Error, Result};
 
 /// The column in which GDAL's OSM driver keeps the tags that are not columns of their own.
-const OTHER_TAGS: &str = "other_tags";
+pub const OTHER_TAGS: &str = "other_tags";
 
 fn gdal_message(e: &GdalError) -> String {
     match e {
@@ -264,6 +264,42 @@ enum FieldSource {
     Absent,
 }
 
+/// The layer a source names, or the dataset's only layer.
+fn select_layer<'a>(ds: &'a Dataset, source: &LayerSource) -> Result<gdal::vector::Layer<'a>> {
+    let names: Vec<String> = ds.layers().map(|l| l.name()).collect();
+    Ok(match &source.layer {
+        Some(name) => ds.layer_by_name(name).map_err(|_| Error::NoLayer {
+            dataset: source.dataset.clone(),
+            layer: name.clone(),
+            available: names.join(", "),
+        })?,
+        None if names.len() == 1 => ds
+            .layer(0)
+            .map_err(|e| Error::Gdal { context: format!("{}: reading its layer", source.dataset), source: e })?,
+        None if names.is_empty() => {
+            return Err(Error::EmptyLayer {
+                layer: source.dataset.clone(),
+                reason: "the dataset has no vector layer".to_string(),
+            })
+        }
+        None => {
+            return Err(Error::AmbiguousLayer {
+                dataset: source.dataset.clone(),
+                count: names.len(),
+                available: names.join(", "),
+            })
+        }
+    })
+}
+
+/// The attribute columns of a layer, in order.
+pub fn layer_columns(source: &LayerSource, encoding: Option<&str>) -> Result<Vec<String>> {
+    let ds = open(source, encoding)?;
+    let layer = select_layer(&ds, source)?;
+    let columns = layer.defn().fields().map(|f| f.name()).collect();
+    Ok(columns)
+}
+
 /// Reads a whole layer for one role.
 ///
 /// Every feature the layer returns is either kept (possibly repaired) or counted as skipped with
@@ -271,30 +307,7 @@ enum FieldSource {
 /// no usable feature) are errors.
 pub fn read_layer(spec: &LayerSpec) -> Result<RawLayer> {
     let ds = open(&spec.source, spec.encoding.as_deref())?;
-    let names: Vec<String> = ds.layers().map(|l| l.name()).collect();
-    let mut layer = match &spec.source.layer {
-        Some(name) => ds.layer_by_name(name).map_err(|_| Error::NoLayer {
-            dataset: spec.source.dataset.clone(),
-            layer: name.clone(),
-            available: names.join(", "),
-        })?,
-        None if names.len() == 1 => ds
-            .layer(0)
-            .map_err(|e| Error::Gdal { context: format!("{}: reading its layer", spec.source.dataset), source: e })?,
-        None if names.is_empty() => {
-            return Err(Error::EmptyLayer {
-                layer: spec.source.dataset.clone(),
-                reason: "the dataset has no vector layer".to_string(),
-            })
-        }
-        None => {
-            return Err(Error::AmbiguousLayer {
-                dataset: spec.source.dataset.clone(),
-                count: names.len(),
-                available: names.join(", "),
-            })
-        }
-    };
+    let mut layer = select_layer(&ds, &spec.source)?;
     let layer_name = layer.name();
     let label = format!("{}#{}", spec.source.dataset, layer_name);
 
