@@ -489,7 +489,7 @@ pub fn read_layer(spec: &LayerSpec) -> Result<RawLayer> {
     for outcome in converted.into_iter().flatten() {
         match outcome.result {
             Err(reason) => report.skip(outcome.fid, &reason),
-            Ok((geometry, attrs, repairs)) => {
+            Ok(Converted { geometry, attrs, repairs }) => {
                 for r in repairs {
                     report.repair(outcome.fid, r);
                 }
@@ -538,7 +538,14 @@ struct Record {
 /// A converted feature, or the reason it is skipped.
 struct Outcome {
     fid: u64,
-    result: std::result::Result<(Geometry<f64>, Vec<Option<String>>, Vec<&'static str>), String>,
+    result: std::result::Result<Converted, String>,
+}
+
+/// A feature's geometry as decoded and repaired, its attributes, and the repairs made.
+struct Converted {
+    geometry: Geometry<f64>,
+    attrs: Vec<Option<String>>,
+    repairs: Vec<&'static str>,
 }
 
 fn convert_record(r: Record, kind: GeomKind) -> Outcome {
@@ -547,7 +554,7 @@ fn convert_record(r: Record, kind: GeomKind) -> Outcome {
         if !g.coords_iter().all(|c| c.x.is_finite() && c.y.is_finite()) {
             return Err(NON_FINITE.to_string());
         }
-        Ok((g, attrs, repairs))
+        Ok(Converted { geometry: g, attrs, repairs })
     });
     Outcome { fid: r.fid, result }
 }
