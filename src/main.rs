@@ -1,6 +1,11 @@
 //! The `planaudit` binary: parse the command line, run the subcommand, map errors to exit codes
 //! (0 success, 1 data error, 2 usage error).
 
+/// mimalloc rather than the system allocator: the run allocates many small vectors (rings,
+/// attributes) from several threads, where glibc's malloc spent a fifth of the time.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::process::ExitCode;
 
 use clap::Parser;

@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{json, Value};
 
+use super::layers::Layers;
 use super::living_circle::LivingCircleRun;
 use super::park_mix::ParkMixRun;
 use super::road_density::{execute_to, summary_json, OutPaths, RoadDensityRun};
@@ -291,6 +292,37 @@ fn file_states(dir: &Path) -> std::collections::BTreeMap<PathBuf, (u64, Option<s
         .collect()
 }
 
+/// The layers the audit's indicators read, each declared once per reading: a layer that two
+/// indicators read (the roads of road density and of the living circle) is then read once.
+fn shared_layers(city: &City, out_dir: &Path) -> Layers {
+    let mut layers = Layers::default();
+    let encoding = city.config.city.encoding.as_deref();
+    let mut declare = |source: &str, filter: &Option<String>, crs: &Option<String>, geom: GeomKind| {
+        let crs = crs.as_deref().or(city.config.city.crs.as_deref());
+        layers.share(source, filter.as_deref(), encoding, crs, geom, 1);
+    };
+    if let Some(a) = road_density_args(city, out_dir) {
+        declare(&a.areas, &a.areas_where, &a.areas_crs, GeomKind::Polygons);
+        declare(&a.road.roads, &a.road.roads_where, &a.road.roads_crs, GeomKind::Lines);
+    }
+    if let Some(a) = park_mix_args(city, out_dir) {
+        declare(&a.landuse, &a.landuse_where, &a.landuse_crs, GeomKind::Polygons);
+        if let Some(p) = &a.parks {
+            declare(p, &a.parks_where, &a.parks_crs, GeomKind::Polygons);
+        }
+    }
+    if let Some(a) = living_circle_args(city, out_dir) {
+        declare(&a.origins, &a.origins_where, &a.origins_crs, GeomKind::PointsOrPolygons);
+        for f in &a.facilities {
+            declare(f, &a.facilities_where, &a.facilities_crs, GeomKind::PointsOrPolygons);
+        }
+        if a.method == DistanceArg::Network {
+            declare(&a.road.roads, &a.road.roads_where, &a.road.roads_crs, GeomKind::Lines);
+        }
+    }
+    layers
+}
+
 /// [`audit`] without the account of what was written when it fails.
 fn audit_files(city: &City, out_dir: &Path) -> Result<AuditOutcome> {
     let steps = [
@@ -308,6 +340,7 @@ fn audit_files(city: &City, out_dir: &Path) -> Result<AuditOutcome> {
     let mut outputs = Vec::new();
     let mut indicators = serde_json::Map::new();
     let mut measure = None;
+    let mut shared = shared_layers(city, out_dir);
 
     if let Some(args) = road_density_args(city, out_dir) {
         progress.step("road network density 道路网密度");
@@ -326,7 +359,7 @@ fn audit_files(city: &City, out_dir: &Path) -> Result<AuditOutcome> {
                 out_dir.join("summary.json"),
             ],
         )?;
-        let run = crate::timing::time(|| "indicator road_density".into(), || execute_to(&args, &paths))?;
+        let run = crate::timing::time(|| "indicator road_density".into(), || execute_to(&args, &paths, &mut shared))?;
         rows.extend(road_density_rows(&run));
         layers.extend(run.reports.iter().cloned());
         outputs.extend(run.outputs.iter().cloned());
@@ -337,7 +370,8 @@ fn audit_files(city: &City, out_dir: &Path) -> Result<AuditOutcome> {
         progress.step("industrial-park land mix 产业园区用地");
         let inputs: Vec<String> = std::iter::once(args.landuse.clone()).chain(args.parks.clone()).collect();
         refuse_overwrite(&inputs, &[args.output.clone(), super::sibling(&args.output, "parcels")])?;
-        let run = crate::timing::time(|| "indicator park_mix".into(), || super::park_mix::execute(&args))?;
+        let run =
+            crate::timing::time(|| "indicator park_mix".into(), || super::park_mix::execute_with(&args, &mut shared))?;
         rows.extend(park_mix_rows(&run));
         layers.extend(run.reports.iter().cloned());
         outputs.extend(run.outputs.iter().cloned());
@@ -351,7 +385,10 @@ fn audit_files(city: &City, out_dir: &Path) -> Result<AuditOutcome> {
         let outs =
             [args.output.clone(), super::sibling(&args.output, "gaps"), super::sibling(&args.output, "service_areas")];
         refuse_overwrite(&inputs, &outs)?;
-        let run = crate::timing::time(|| "indicator living_circle".into(), || super::living_circle::execute(&args))?;
+        let run = crate::timing::time(
+            || "indicator living_circle".into(),
+            || super::living_circle::execute_with(&args, &mut shared),
+        )?;
         let targets = city.config.living_circle.as_ref().map(|l| l.coverage_targets.clone()).unwrap_or_default();
         rows.extend(living_circle_rows(&run, &targets));
         layers.extend(run.reports.iter().cloned());

@@ -7,7 +7,8 @@ use std::path::PathBuf;
 use geo::{Centroid, LineString};
 use serde_json::{json, Value};
 
-use super::{choose_frame, field_value, finish_run, id_order, lines, load, polygons, sibling, warn_if_apart};
+use super::layers::Layers;
+use super::{choose_frame, field_value, finish_run, id_order, lines, polygons, sibling, warn_if_apart};
 use crate::cli::{CommonArgs, DistanceArg, LivingCircleArgs, NodingArg, SnapArg, ThresholdsArg};
 use crate::index::graph::{BuildStats, Component, Graph, Noding};
 use crate::index::snap::SnapMode;
@@ -232,6 +233,11 @@ fn network_of(
 
 /// Runs the indicator and writes its files; returns what it did.
 pub fn execute(args: &LivingCircleArgs) -> Result<LivingCircleRun> {
+    execute_with(args, &mut Layers::default())
+}
+
+/// [`execute`], reading layers through `layers` (shared with the other indicators of an audit).
+pub fn execute_with(args: &LivingCircleArgs, layers: &mut Layers) -> Result<LivingCircleRun> {
     let max_snap_m = positive("--max-snap", args.max_snap)?;
     let walk_speed = positive("--walk-speed", args.walk_speed)?;
     let common = &args.common;
@@ -280,7 +286,7 @@ pub fn execute(args: &LivingCircleArgs) -> Result<LivingCircleRun> {
         optional.clone(),
         GeomKind::PointsOrPolygons,
     );
-    let mut origins_layer = load(&origin_spec, args.origins_crs.as_deref(), common, "--origins-crs")?;
+    let mut origins_layer = layers.load(&origin_spec, args.origins_crs.as_deref(), common, "--origins-crs")?;
     origin_fields.extend(optional);
 
     let mut facility_layers = Vec::with_capacity(facility_srcs.len());
@@ -294,7 +300,7 @@ pub fn execute(args: &LivingCircleArgs) -> Result<LivingCircleRun> {
             vec![],
             GeomKind::PointsOrPolygons,
         );
-        facility_layers.push(load(&s, args.facilities_crs.as_deref(), common, "--facilities-crs")?);
+        facility_layers.push(layers.load(&s, args.facilities_crs.as_deref(), common, "--facilities-crs")?);
     }
 
     let method = match args.method {
@@ -314,7 +320,7 @@ pub fn execute(args: &LivingCircleArgs) -> Result<LivingCircleRun> {
             vec!["foot".into(), "access".into()],
             GeomKind::Lines,
         );
-        let layer = load(&s, args.road.roads_crs.as_deref(), common, "--roads-crs")?;
+        let layer = layers.load(&s, args.road.roads_crs.as_deref(), common, "--roads-crs")?;
         warn_if_apart(&origins_layer, &layer);
         roads_layer = Some(layer);
         grade_table = Some(grades);

@@ -5,6 +5,7 @@ pub mod audit;
 pub mod batch;
 pub mod demo;
 pub mod generate;
+pub mod layers;
 pub mod living_circle;
 pub mod park_mix;
 pub mod road_density;

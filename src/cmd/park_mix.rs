@@ -5,7 +5,8 @@ use std::path::PathBuf;
 
 use serde_json::{json, Value};
 
-use super::{choose_frame, finish_run, load, polygons, sibling, warn_if_apart, AreaFields, FieldChoice};
+use super::layers::Layers;
+use super::{choose_frame, finish_run, polygons, sibling, warn_if_apart, AreaFields, FieldChoice};
 use crate::cli::ParkMixArgs;
 use crate::indicators::park_mix::{compute, derive_parks, Params, ParkMix};
 use crate::ingest::{read_layer, GeomKind, LayerReport, LayerSource, LayerSpec};
@@ -60,6 +61,11 @@ pub fn parse_band(text: &str) -> Result<(f64, f64)> {
 
 /// Runs the indicator and writes its files; returns what it did.
 pub fn execute(args: &ParkMixArgs) -> Result<ParkMixRun> {
+    execute_with(args, &mut Layers::default())
+}
+
+/// [`execute`], reading layers through `layers` (shared with the other indicators of an audit).
+pub fn execute_with(args: &ParkMixArgs, layers: &mut Layers) -> Result<ParkMixRun> {
     let (band_min, band_max) = parse_band(&args.band)?;
     let mix = match &args.mix {
         Some(m) => Category::parse_list(m, "--mix")?,
@@ -108,7 +114,7 @@ pub fn execute(args: &ParkMixArgs) -> Result<ParkMixRun> {
         optional_fields: if given.is_some() { vec![] } else { class_fields.clone() },
         geom: GeomKind::Polygons,
     };
-    let mut landuse = load(&landuse_spec, args.landuse_crs.as_deref(), common, "--landuse-crs")?;
+    let mut landuse = layers.load(&landuse_spec, args.landuse_crs.as_deref(), common, "--landuse-crs")?;
     if given.is_none() && !landuse.optional_present.iter().any(|&p| p) {
         // None of the table's fields: ask ingest for a field by the names tried, so that the error
         // lists the fields the layer does have.
@@ -146,7 +152,7 @@ pub fn execute(args: &ParkMixArgs) -> Result<ParkMixRun> {
                 optional_fields,
                 geom: GeomKind::Polygons,
             };
-            let layer = load(&spec, args.parks_crs.as_deref(), common, "--parks-crs")?;
+            let layer = layers.load(&spec, args.parks_crs.as_deref(), common, "--parks-crs")?;
             warn_if_apart(&layer, &landuse);
             Some((spec, layer))
         }

@@ -4,7 +4,8 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{json, Value};
 
-use super::{choose_frame, finish_run, lines, load, sibling, warn_if_apart, AreaFields, FieldChoice};
+use super::layers::Layers;
+use super::{choose_frame, finish_run, lines, sibling, warn_if_apart, AreaFields, FieldChoice};
 use crate::cli::RoadDensityArgs;
 use crate::indicators::road_density::{compute, Params, RoadDensity};
 use crate::ingest::{GeomKind, LayerReport, LayerSource, LayerSpec};
@@ -67,7 +68,7 @@ impl OutPaths {
 
 /// Runs the indicator and writes its files where `args.output` says; returns what it did.
 pub fn execute(args: &RoadDensityArgs) -> Result<RoadDensityRun> {
-    execute_to(args, &OutPaths::beside(&args.output))
+    execute_to(args, &OutPaths::beside(&args.output), &mut Layers::default())
 }
 
 /// Checks the options that need no data: grid, widths, targets, the grade table. `planaudit check`
@@ -92,7 +93,7 @@ pub fn check_options(args: &RoadDensityArgs) -> Result<()> {
 }
 
 /// Runs the indicator and writes its files to `paths`.
-pub fn execute_to(args: &RoadDensityArgs, paths: &OutPaths) -> Result<RoadDensityRun> {
+pub fn execute_to(args: &RoadDensityArgs, paths: &OutPaths, layers: &mut Layers) -> Result<RoadDensityRun> {
     check_options(args)?;
     let (targets, default_target) = parse_targets(&args.target)?;
     let kinds = Kinds::builtin()?;
@@ -116,7 +117,7 @@ pub fn execute_to(args: &RoadDensityArgs, paths: &OutPaths) -> Result<RoadDensit
         optional_fields,
         geom: GeomKind::Polygons,
     };
-    let mut areas_layer = load(&areas_spec, args.areas_crs.as_deref(), common, "--areas-crs")?;
+    let mut areas_layer = layers.load(&areas_spec, args.areas_crs.as_deref(), common, "--areas-crs")?;
 
     let roads_spec = LayerSpec {
         source: roads_src.clone(),
@@ -127,7 +128,7 @@ pub fn execute_to(args: &RoadDensityArgs, paths: &OutPaths) -> Result<RoadDensit
         optional_fields: vec![],
         geom: GeomKind::Lines,
     };
-    let mut roads_layer = load(&roads_spec, args.road.roads_crs.as_deref(), common, "--roads-crs")?;
+    let mut roads_layer = layers.load(&roads_spec, args.road.roads_crs.as_deref(), common, "--roads-crs")?;
     warn_if_apart(&areas_layer, &roads_layer);
 
     let frame = choose_frame(common, &areas_layer)?;

@@ -5,12 +5,13 @@
 //! count of every feature that was repaired or skipped, with the reason.
 
 pub mod read;
+pub mod wkb;
 pub mod write;
 
 use std::collections::BTreeMap;
 use std::fmt;
 
-pub use read::{layer_names, read_layer};
+pub use read::{layer_columns, layer_names, read_layer, OTHER_TAGS};
 
 /// Where a layer comes from: `DATASET` or `DATASET#LAYER`.
 ///
@@ -61,7 +62,7 @@ impl fmt::Display for LayerSource {
 }
 
 /// The geometry a role needs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum GeomKind {
     /// LineString / MultiLineString (roads).
     Lines,

@@ -10,7 +10,7 @@ use super::{parse_other_tags, GeomKind, LayerReport, LayerSource, LayerSpec, Raw
 use crate::{Error, Result};
 
 /// The column in which GDAL's OSM driver keeps the tags that are not columns of their own.
-const OTHER_TAGS: &str = "other_tags";
+pub const OTHER_TAGS: &str = "other_tags";
 
 fn gdal_message(e: &GdalError) -> String {
     match e {
@@ -264,6 +264,42 @@ enum FieldSource {
     Absent,
 }
 
+/// The layer a source names, or the dataset's only layer.
+fn select_layer<'a>(ds: &'a Dataset, source: &LayerSource) -> Result<gdal::vector::Layer<'a>> {
+    let names: Vec<String> = ds.layers().map(|l| l.name()).collect();
+    Ok(match &source.layer {
+        Some(name) => ds.layer_by_name(name).map_err(|_| Error::NoLayer {
+            dataset: source.dataset.clone(),
+            layer: name.clone(),
+            available: names.join(", "),
+        })?,
+        None if names.len() == 1 => ds
+            .layer(0)
+            .map_err(|e| Error::Gdal { context: format!("{}: reading its layer", source.dataset), source: e })?,
+        None if names.is_empty() => {
+            return Err(Error::EmptyLayer {
+                layer: source.dataset.clone(),
+                reason: "the dataset has no vector layer".to_string(),
+            })
+        }
+        None => {
+            return Err(Error::AmbiguousLayer {
+                dataset: source.dataset.clone(),
+                count: names.len(),
+                available: names.join(", "),
+            })
+        }
+    })
+}
+
+/// The attribute columns of a layer, in order.
+pub fn layer_columns(source: &LayerSource, encoding: Option<&str>) -> Result<Vec<String>> {
+    let ds = open(source, encoding)?;
+    let layer = select_layer(&ds, source)?;
+    let columns = layer.defn().fields().map(|f| f.name()).collect();
+    Ok(columns)
+}
+
 /// Reads a whole layer for one role.
 ///
 /// Every feature the layer returns is either kept (possibly repaired) or counted as skipped with
@@ -271,30 +307,7 @@ enum FieldSource {
 /// no usable feature) are errors.
 pub fn read_layer(spec: &LayerSpec) -> Result<RawLayer> {
     let ds = open(&spec.source, spec.encoding.as_deref())?;
-    let names: Vec<String> = ds.layers().map(|l| l.name()).collect();
-    let mut layer = match &spec.source.layer {
-        Some(name) => ds.layer_by_name(name).map_err(|_| Error::NoLayer {
-            dataset: spec.source.dataset.clone(),
-            layer: name.clone(),
-            available: names.join(", "),
-        })?,
-        None if names.len() == 1 => ds
-            .layer(0)
-            .map_err(|e| Error::Gdal { context: format!("{}: reading its layer", spec.source.dataset), source: e })?,
-        None if names.is_empty() => {
-            return Err(Error::EmptyLayer {
-                layer: spec.source.dataset.clone(),
-                reason: "the dataset has no vector layer".to_string(),
-            })
-        }
-        None => {
-            return Err(Error::AmbiguousLayer {
-                dataset: spec.source.dataset.clone(),
-                count: names.len(),
-                available: names.join(", "),
-            })
-        }
-    };
+    let mut layer = select_layer(&ds, &spec.source)?;
     let layer_name = layer.name();
     let label = format!("{}#{}", spec.source.dataset, layer_name);
 
@@ -355,106 +368,136 @@ pub fn read_layer(spec: &LayerSpec) -> Result<RawLayer> {
     let crs_wkt = layer.spatial_ref().and_then(|s| s.to_wkt().ok());
     let field_names: Vec<&String> = spec.fields.iter().chain(&spec.optional_fields).collect();
     let mut report = LayerReport { layer: label.clone(), ..Default::default() };
-    let mut features = Vec::new();
     let mut wrong_type = 0u64;
     let mut warned_fields: Vec<usize> = Vec::new();
-    let mut iter = layer.features();
-    for i in 0usize.. {
-        // A failure while GDAL reads the next feature (a GeoPackage page that is corrupt, an
-        // .osm.pbf cut short) ends its iteration early, as if the layer ended there. Check for it
-        // after every feature: a run must never go on with part of a layer.
-        reset_gdal_error();
-        let next = iter.next();
-        if let Some(reason) = gdal_failure() {
-            return Err(Error::Read {
-                layer: label,
-                reason: format!("{reason} (after {} features; the file may be truncated or corrupt)", report.read),
-            });
-        }
-        let Some(feature) = next else { break };
-        report.read += 1;
-        let fid = feature.fid().unwrap_or(i as u64);
-        let Some(geom) = feature.geometry() else {
-            report.skip(fid, "no geometry");
-            continue;
-        };
-        if geom.is_empty() {
-            report.skip(fid, "empty geometry");
-            continue;
-        }
-        let t = flat(geom.geometry_type());
-        if type_fits(spec.geom, t) != Some(true) {
-            wrong_type += 1;
-            report.skip(
-                fid,
-                &format!(
-                    "{} geometry where {} {} expected",
-                    gdal::vector::geometry_type_to_name(t),
-                    spec.geom.describe(),
-                    if spec.geom == GeomKind::PointsOrPolygons { "is" } else { "geometries are" }
-                ),
-            );
-            continue;
-        }
-        let (geometry, repairs) = match convert_geometry(geom, spec.geom) {
-            Ok(c) => c,
-            Err(reason) => {
-                report.skip(fid, &reason);
-                continue;
-            }
-        };
-        if !geometry.coords_iter().all(|c| c.x.is_finite() && c.y.is_finite()) {
-            report.skip(fid, NON_FINITE);
-            continue;
-        }
-        for r in repairs {
-            report.repair(fid, r);
-        }
 
-        let tags = if needs_tags {
-            other_tags_idx
-                .and_then(|i| feature.field_as_string(i).ok().flatten())
-                .map(|t| parse_other_tags(&t))
-                .unwrap_or_default()
-        } else {
-            Default::default()
-        };
-        let mut attrs = Vec::with_capacity(sources.len());
-        for (k, s) in sources.iter().enumerate() {
-            let value = match s {
-                FieldSource::Column(i) => feature.field_as_string(*i).ok().flatten(),
-                FieldSource::OtherTag(key) => tags.get(key).cloned(),
-                FieldSource::Absent => None,
-            };
-            if let Some(v) = &value {
-                // GDAL's text comes through a lossy UTF-8 conversion: U+FFFD marks bytes that
-                // are not text in the encoding GDAL assumed. Codes and kinds read that way would
-                // be matched against the tables as garbage, so the run stops here.
-                if v.contains('\u{fffd}') {
-                    return Err(Error::BadFeature {
-                        layer: label,
-                        fid,
-                        field: field_names[k].clone(),
+    // GDAL reads on this thread (its dataset and feature objects stay here); each feature leaves
+    // as WKB with its attributes, in chunks, and the chunks are decoded, checked and repaired on
+    // other threads while the next ones are read. Outcomes come back in the layer's order.
+    let (sender, receiver) = std::sync::mpsc::sync_channel::<Vec<Record>>(CHUNKS_IN_FLIGHT);
+    let kind = spec.geom;
+    let (read_result, converted) = std::thread::scope(|scope| {
+        let worker = scope.spawn(move || {
+            use rayon::prelude::*;
+            let mut out: Vec<Vec<Outcome>> = Vec::new();
+            for chunk in receiver {
+                out.push(chunk.into_par_iter().map(|r| convert_record(r, kind)).collect());
+            }
+            out
+        });
+        let mut chunk = Vec::with_capacity(CHUNK);
+        let mut iter = layer.features();
+        let mut wkb = Vec::new();
+        let result = (|| -> Result<()> {
+            for i in 0usize.. {
+                // A failure while GDAL reads the next feature (a GeoPackage page that is corrupt,
+                // an .osm.pbf cut short) ends its iteration early, as if the layer ended there.
+                // Check for it after every feature: a run must never go on with part of a layer.
+                reset_gdal_error();
+                let next = iter.next();
+                if let Some(reason) = gdal_failure() {
+                    return Err(Error::Read {
+                        layer: label.clone(),
                         reason: format!(
-                            "'{v}' is not readable text: {}",
-                            encoding_hint(&spec.source, spec.encoding.as_deref())
+                            "{reason} (after {} features; the file may be truncated or corrupt)",
+                            report.read
                         ),
                     });
                 }
-                if !warned_fields.contains(&k) && looks_like_gbk_as_latin1(v) {
-                    warned_fields.push(k);
-                    report.warnings.push(format!(
-                        "{label}: feature {fid}: field '{}' reads '{v}', which looks like Chinese (GBK) text decoded as Latin-1; check the encoding (.cpg, --encoding GBK)",
-                        field_names[k]
-                    ));
+                let Some(feature) = next else { break };
+                report.read += 1;
+                let fid = feature.fid().unwrap_or(i as u64);
+                let body = match feature.geometry() {
+                    None => Err("no geometry".to_string()),
+                    Some(geom) if geom.is_empty() => Err("empty geometry".to_string()),
+                    Some(geom) => {
+                        let t = flat(geom.geometry_type());
+                        if type_fits(kind, t) == Some(true) {
+                            export_wkb(geom, &mut wkb).map(|()| wkb.clone())
+                        } else {
+                            wrong_type += 1;
+                            Err(format!(
+                                "{} geometry where {} {} expected",
+                                gdal::vector::geometry_type_to_name(t),
+                                kind.describe(),
+                                if kind == GeomKind::PointsOrPolygons { "is" } else { "geometries are" }
+                            ))
+                        }
+                    }
+                };
+                let attrs = match body {
+                    Err(_) => Vec::new(),
+                    Ok(_) => {
+                        let tags = if needs_tags {
+                            other_tags_idx
+                                .and_then(|i| feature.field_as_string(i).ok().flatten())
+                                .map(|t| parse_other_tags(&t))
+                                .unwrap_or_default()
+                        } else {
+                            Default::default()
+                        };
+                        let mut attrs = Vec::with_capacity(sources.len());
+                        for (k, s) in sources.iter().enumerate() {
+                            let value = match s {
+                                FieldSource::Column(i) => feature.field_as_string(*i).ok().flatten(),
+                                FieldSource::OtherTag(key) => tags.get(key).cloned(),
+                                FieldSource::Absent => None,
+                            };
+                            if let Some(v) = &value {
+                                if let Some(w) = check_text(v, k, &warned_fields).map_err(|()| Error::BadFeature {
+                                    layer: label.clone(),
+                                    fid,
+                                    field: field_names[k].clone(),
+                                    reason: format!(
+                                        "'{v}' is not readable text: {}",
+                                        encoding_hint(&spec.source, spec.encoding.as_deref())
+                                    ),
+                                })? {
+                                    warned_fields.push(k);
+                                    report.warnings.push(format!(
+                                        "{label}: feature {fid}: field '{}' reads '{v}', which {w}",
+                                        field_names[k]
+                                    ));
+                                }
+                            }
+                            attrs.push(value);
+                        }
+                        attrs
+                    }
+                };
+                chunk.push(Record { fid, body: body.map(|wkb| (wkb, attrs)) });
+                if chunk.len() == CHUNK {
+                    // The worker only stops early by panicking, which `join` reports below.
+                    let _ = sender.send(std::mem::replace(&mut chunk, Vec::with_capacity(CHUNK)));
                 }
             }
-            attrs.push(value);
+            Ok(())
+        })();
+        if result.is_ok() && !chunk.is_empty() {
+            let _ = sender.send(chunk);
         }
-        report.used += 1;
-        features.push(RawFeature { fid, geometry, attrs });
+        drop(sender);
+        (result, worker.join())
+    });
+    read_result?;
+    let converted = converted.map_err(|_| Error::Read {
+        layer: label.clone(),
+        reason: "the geometry conversion stopped unexpectedly".to_string(),
+    })?;
+
+    let mut features = Vec::with_capacity(report.read as usize);
+    for outcome in converted.into_iter().flatten() {
+        match outcome.result {
+            Err(reason) => report.skip(outcome.fid, &reason),
+            Ok(Converted { geometry, attrs, repairs }) => {
+                for r in repairs {
+                    report.repair(outcome.fid, r);
+                }
+                report.used += 1;
+                features.push(RawFeature { fid: outcome.fid, geometry, attrs });
+            }
+        }
     }
-    drop(iter);
 
     if features.is_empty() {
         if report.read > 0 && wrong_type == report.read {
@@ -478,6 +521,73 @@ pub fn read_layer(spec: &LayerSpec) -> Result<RawLayer> {
     }
 
     Ok(RawLayer { source: spec.source.clone(), layer_name, crs_wkt, features, optional_present, report })
+}
+
+/// Features per chunk handed from the reading thread to the conversion.
+const CHUNK: usize = 4096;
+/// Chunks read ahead of the conversion at most (bounds the WKB held in memory).
+const CHUNKS_IN_FLIGHT: usize = 4;
+
+/// One feature as the reading thread leaves it: its geometry as WKB with its attributes, or the
+/// reason it is skipped.
+struct Record {
+    fid: u64,
+    body: std::result::Result<(Vec<u8>, Vec<Option<String>>), String>,
+}
+
+/// A converted feature, or the reason it is skipped.
+struct Outcome {
+    fid: u64,
+    result: std::result::Result<Converted, String>,
+}
+
+/// A feature's geometry as decoded and repaired, its attributes, and the repairs made.
+struct Converted {
+    geometry: Geometry<f64>,
+    attrs: Vec<Option<String>>,
+    repairs: Vec<&'static str>,
+}
+
+fn convert_record(r: Record, kind: GeomKind) -> Outcome {
+    let result = r.body.and_then(|(wkb, attrs)| {
+        let (g, repairs) = convert_wkb(&wkb, kind)?;
+        if !g.coords_iter().all(|c| c.x.is_finite() && c.y.is_finite()) {
+            return Err(NON_FINITE.to_string());
+        }
+        Ok(Converted { geometry: g, attrs, repairs })
+    });
+    Outcome { fid: r.fid, result }
+}
+
+/// Exports an OGR geometry as little-endian WKB into `buf` (reused between features).
+#[allow(unsafe_code)]
+fn export_wkb(geom: &GdalGeometry, buf: &mut Vec<u8>) -> std::result::Result<(), String> {
+    // SAFETY: `geom` owns a valid OGR geometry; the buffer is resized to exactly OGR_G_WkbSize
+    // bytes, which OGR_G_ExportToWkb fills.
+    unsafe {
+        let n = gdal_sys::OGR_G_WkbSize(geom.c_geometry()).max(0) as usize;
+        buf.clear();
+        buf.resize(n, 0);
+        let rc = gdal_sys::OGR_G_ExportToWkb(geom.c_geometry(), gdal_sys::OGRwkbByteOrder::wkbNDR, buf.as_mut_ptr());
+        if rc != gdal_sys::OGRErr::OGRERR_NONE {
+            return Err("geometry that GDAL cannot export".to_string());
+        }
+    }
+    Ok(())
+}
+
+/// Checks one attribute's text. GDAL's text comes through a lossy UTF-8 conversion: U+FFFD marks
+/// bytes that are not text in the encoding GDAL assumed; codes and kinds read that way would be
+/// matched against the tables as garbage, so that is an error (`Err`). Text that looks like
+/// Chinese decoded as Latin-1 is a warning, once per field (`Ok(Some(what it looks like))`).
+fn check_text(v: &str, field: usize, warned: &[usize]) -> std::result::Result<Option<&'static str>, ()> {
+    if v.contains('\u{fffd}') {
+        return Err(());
+    }
+    if !warned.contains(&field) && looks_like_gbk_as_latin1(v) {
+        return Ok(Some("looks like Chinese (GBK) text decoded as Latin-1; check the encoding (.cpg, --encoding GBK)"));
+    }
+    Ok(None)
 }
 
 /// The reason a feature with a NaN or infinite coordinate is skipped.
@@ -537,35 +647,42 @@ fn make_valid_structure(raw: &Geometry<f64>) -> Result<MultiPolygon<f64>, String
     }
 }
 
-/// Converts one OGR geometry to `geo`: arcs linearised, unclosed polygon rings closed, invalid
-/// polygons repaired with GEOS make-valid, duplicate consecutive vertices removed and line parts
-/// of fewer than two distinct points dropped. Returns the geometry and the repairs made, or the
-/// reason it cannot be used.
-fn convert_geometry(geom: &GdalGeometry, kind: GeomKind) -> Result<(Geometry<f64>, Vec<&'static str>), String> {
-    let t = flat(geom.geometry_type());
-    if linear_type(t) != t {
-        return convert_geometry(&linearize(geom)?, kind);
-    }
+/// Converts one geometry, as WKB, to `geo`: arcs linearised, unclosed polygon rings closed,
+/// invalid polygons repaired with GEOS make-valid, duplicate consecutive vertices removed and line
+/// parts of fewer than two distinct points dropped. Returns the geometry and the repairs made, or
+/// the reason it cannot be used. Runs on any thread (GDAL is used only for arcs and repairs, on
+/// geometry objects of its own).
+///
+/// Validity is first judged by `geo` (no GEOS round trip for the valid polygons that make up
+/// almost all data); a polygon `geo` finds invalid is judged again by GEOS, and repaired only if
+/// GEOS agrees, so repairs are exactly those GEOS validity calls for among the polygons `geo`
+/// questions.
+fn convert_wkb(wkb: &[u8], kind: GeomKind) -> Result<(Geometry<f64>, Vec<&'static str>), String> {
+    use geo::Validation;
+    let (decoded, info) = super::wkb::decode(wkb).map_err(|e| format!("unreadable geometry: {e}"))?;
+    let g = match decoded {
+        super::wkb::Wkb::Geometry(g) => g,
+        super::wkb::Wkb::Curve => {
+            let geom = GdalGeometry::from_wkb(wkb).map_err(|e| format!("unreadable geometry: {}", gdal_message(&e)))?;
+            let mut lin = Vec::new();
+            export_wkb(&linearize(&geom)?, &mut lin)?;
+            return convert_wkb(&lin, kind);
+        }
+    };
     let mut repairs = Vec::new();
-    let is_polygonal = matches!(t, OGRwkbGeometryType::wkbPolygon | OGRwkbGeometryType::wkbMultiPolygon);
+    let is_polygonal = matches!(g, Geometry::Polygon(_) | Geometry::MultiPolygon(_));
     let g = if kind != GeomKind::Lines && is_polygonal {
-        let closed;
-        let geom = if has_unclosed_ring(geom) {
-            closed = close_rings(geom);
+        if info.unclosed_ring {
             repairs.push(REPAIR_CLOSED_RING);
-            &closed
-        } else {
-            geom
-        };
-        if geom.is_valid() {
-            geom.to_geo().map_err(|e| format!("unreadable geometry: {e}"))?
+        }
+        if (g.is_valid() && !has_flat_ring(&g)) || geos_is_valid(&g)? {
+            g
         } else {
             // GEOS is not asked to repair coordinates that are not numbers.
-            let raw = geom.to_geo().map_err(|e| format!("unreadable geometry: {e}"))?;
-            if !raw.coords_iter().all(|c| c.x.is_finite() && c.y.is_finite()) {
+            if !g.coords_iter().all(|c| c.x.is_finite() && c.y.is_finite()) {
                 return Err(NON_FINITE.to_string());
             }
-            let polys = make_valid_structure(&raw)?;
+            let polys = make_valid_structure(&g)?;
             if polys.0.is_empty() {
                 return Err("invalid polygon with no area left after repair".to_string());
             }
@@ -573,7 +690,7 @@ fn convert_geometry(geom: &GdalGeometry, kind: GeomKind) -> Result<(Geometry<f64
             Geometry::MultiPolygon(polys)
         }
     } else {
-        geom.to_geo().map_err(|e| format!("unreadable geometry: {e}"))?
+        g
     };
     let (g, deduped, dropped) = clean_vertices(g);
     if deduped {
@@ -589,34 +706,27 @@ fn convert_geometry(geom: &GdalGeometry, kind: GeomKind) -> Result<(Geometry<f64
     }
 }
 
-/// The reason a line of one point (or of one point repeated) is skipped.
-const DEGENERATE_LINE: &str = "line of fewer than two distinct points";
-
-/// Whether any ring of an OGR polygon or multipolygon is not closed.
-fn has_unclosed_ring(geom: &GdalGeometry) -> bool {
-    let ring_open = |r: &GdalGeometry| {
-        let n = r.point_count();
-        n > 0 && {
-            let (a, b) = (r.get_point(0), r.get_point(n as i32 - 1));
-            (a.0, a.1) != (b.0, b.1)
-        }
-    };
-    let polygon_open = |p: &GdalGeometry| (0..p.geometry_count()).any(|i| ring_open(&p.get_geometry(i)));
-    match flat(geom.geometry_type()) {
-        OGRwkbGeometryType::wkbPolygon => polygon_open(geom),
-        OGRwkbGeometryType::wkbMultiPolygon => (0..geom.geometry_count()).any(|i| polygon_open(&geom.get_geometry(i))),
+/// Whether a polygon has a ring without area (all its points on one line), which GEOS calls
+/// invalid and `geo`'s validation lets through.
+fn has_flat_ring(g: &Geometry<f64>) -> bool {
+    use geo::Area;
+    let flat = |r: &LineString<f64>| geo::Polygon::new(r.clone(), vec![]).signed_area() == 0.0;
+    let polygon_flat = |p: &geo::Polygon<f64>| flat(p.exterior()) || p.interiors().iter().any(flat);
+    match g {
+        Geometry::Polygon(p) => polygon_flat(p),
+        Geometry::MultiPolygon(mp) => mp.0.iter().any(polygon_flat),
         _ => false,
     }
 }
 
-/// A copy of an OGR geometry with every ring closed.
-#[allow(unsafe_code)]
-fn close_rings(geom: &GdalGeometry) -> GdalGeometry {
-    let copy = geom.clone();
-    // SAFETY: `copy` owns its OGR geometry; OGR_G_CloseRings modifies it in place.
-    unsafe { gdal_sys::OGR_G_CloseRings(copy.c_geometry()) };
-    copy
+/// GEOS's judgement of a polygon's validity (through an OGR geometry of its own).
+fn geos_is_valid(g: &Geometry<f64>) -> Result<bool, String> {
+    use gdal::vector::ToGdal;
+    Ok(g.to_gdal().map_err(|e| format!("unreadable geometry: {}", gdal_message(&e)))?.is_valid())
 }
+
+/// The reason a line of one point (or of one point repeated) is skipped.
+const DEGENERATE_LINE: &str = "line of fewer than two distinct points";
 
 /// Removes duplicate consecutive vertices, and drops line parts left with fewer than two points.
 /// Returns the geometry, whether any vertex was removed, and whether any part was dropped.
@@ -676,7 +786,9 @@ mod tests {
     use geo::Area;
 
     fn convert(wkt: &str, kind: GeomKind) -> Result<(Geometry<f64>, Vec<&'static str>), String> {
-        convert_geometry(&GdalGeometry::from_wkt(wkt).unwrap(), kind)
+        let mut wkb = Vec::new();
+        export_wkb(&GdalGeometry::from_wkt(wkt).unwrap(), &mut wkb).unwrap();
+        convert_wkb(&wkb, kind)
     }
 
     #[test]

@@ -1,0 +1,159 @@
+//! Layers read once per audit and shared by its indicators.
+//!
+//! An audit names the layers that several indicators read (the road layer of road density and
+//! of the living circle). The first indicator to ask reads such a layer once, with every column,
+//! and converts it to longitude/latitude; each asker gets a view holding the attributes it asked
+//! for, as if it had read the layer itself; the last one takes the layer without a copy. A layer
+//! read by one indicator only is read as before.
+
+use std::collections::HashMap;
+
+use super::load;
+use crate::cli::CommonArgs;
+use crate::ingest::{layer_columns, parse_other_tags, GeomKind, LayerSpec, RawLayer, OTHER_TAGS};
+use crate::{Error, Result};
+
+/// What makes two reads the same: the dataset and layer, the filter, the encoding, the
+/// geometry role and the CRS override.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct LayerKey {
+    source: String,
+    filter: Option<String>,
+    encoding: Option<String>,
+    geom: GeomKind,
+    crs: Option<String>,
+}
+
+impl LayerKey {
+    fn of(spec: &LayerSpec, crs: Option<&str>) -> LayerKey {
+        LayerKey {
+            source: spec.source.to_string(),
+            filter: spec.filter.clone(),
+            encoding: spec.encoding.clone(),
+            geom: spec.geom,
+            crs: crs.map(str::to_string),
+        }
+    }
+}
+
+struct Shared {
+    /// Reads still to come.
+    uses_left: usize,
+    /// The layer with every column, once read, and the names of its attributes in order.
+    read: Option<(RawLayer, Vec<String>)>,
+}
+
+/// The layers of one run; see the module documentation.
+#[derive(Default)]
+pub struct Layers {
+    shared: HashMap<LayerKey, Shared>,
+}
+
+impl Layers {
+    /// Declares that a layer will be read `uses` times in this run (with any fields).
+    pub fn share(
+        &mut self,
+        source: &str,
+        filter: Option<&str>,
+        encoding: Option<&str>,
+        crs: Option<&str>,
+        geom: GeomKind,
+        uses: usize,
+    ) {
+        let key = LayerKey {
+            source: crate::ingest::LayerSource::parse(source).to_string(),
+            filter: filter.map(str::to_string),
+            encoding: encoding.map(str::to_string),
+            geom,
+            crs: crs.map(str::to_string),
+        };
+        self.shared.entry(key).or_insert(Shared { uses_left: 0, read: None }).uses_left += uses;
+    }
+
+    /// Reads a layer into longitude/latitude, as [`load`] does, once per run for a shared layer.
+    pub fn load(
+        &mut self,
+        spec: &LayerSpec,
+        layer_crs: Option<&str>,
+        common: &CommonArgs,
+        option: &str,
+    ) -> Result<RawLayer> {
+        let key = LayerKey::of(spec, layer_crs.or(common.crs.as_deref()));
+        let Some(shared) = self.shared.get_mut(&key).filter(|s| s.uses_left > 1 || s.read.is_some()) else {
+            return load(spec, layer_crs, common, option);
+        };
+        if shared.read.is_none() {
+            // Every column the layer has, beyond those asked for, as optional fields.
+            let columns = layer_columns(&spec.source, spec.encoding.as_deref())?;
+            let mut wide = spec.clone();
+            for c in columns {
+                if !wide.fields.contains(&c) && !wide.optional_fields.contains(&c) {
+                    wide.optional_fields.push(c);
+                }
+            }
+            let layer = load(&wide, layer_crs, common, option)?;
+            let names = wide.fields.iter().chain(&wide.optional_fields).cloned().collect();
+            shared.read = Some((layer, names));
+        }
+        shared.uses_left = shared.uses_left.saturating_sub(1);
+        let view = if shared.uses_left == 0 {
+            let (layer, names) = self.shared.remove(&key).and_then(|s| s.read).expect("read above");
+            view(layer, &names, spec)
+        } else {
+            let (layer, names) = shared.read.as_ref().expect("read above");
+            view(layer.clone(), names, spec)
+        };
+        view
+    }
+}
+
+/// Where a view's attribute comes from in the wide layer.
+enum From {
+    Index(usize),
+    Tag(String),
+    Absent,
+}
+
+/// The layer as `spec` would have read it: its fields, then its optional fields, in order.
+fn view(mut layer: RawLayer, names: &[String], spec: &LayerSpec) -> Result<RawLayer> {
+    let required = spec.fields.len();
+    let wide_required = names.len() - layer.optional_present.len();
+    let present = |i: usize| i < wide_required || layer.optional_present[i - wide_required];
+    let tags_at = names.iter().position(|n| n == OTHER_TAGS).filter(|&i| present(i));
+    let mut sources = Vec::with_capacity(names.len());
+    for (k, name) in spec.fields.iter().chain(&spec.optional_fields).enumerate() {
+        let from = match names.iter().position(|n| n == name).filter(|&i| present(i)) {
+            Some(i) => From::Index(i),
+            None if tags_at.is_some() => From::Tag(name.clone()),
+            None if k < required => {
+                return Err(Error::MissingField {
+                    layer: layer.label(),
+                    field: name.clone(),
+                    role: spec.role.clone(),
+                    available: names.iter().filter(|n| *n != OTHER_TAGS).cloned().collect::<Vec<_>>().join(", "),
+                })
+            }
+            None => From::Absent,
+        };
+        sources.push(from);
+    }
+    let optional_present = sources[required..].iter().map(|s| !matches!(s, From::Absent)).collect();
+    for f in &mut layer.features {
+        let tags = match tags_at {
+            Some(i) if sources.iter().any(|s| matches!(s, From::Tag(_))) => {
+                f.attrs[i].as_deref().map(parse_other_tags).unwrap_or_default()
+            }
+            _ => Default::default(),
+        };
+        f.attrs = sources
+            .iter()
+            .map(|s| match s {
+                From::Index(i) => f.attrs[*i].clone(),
+                From::Tag(t) => tags.get(t).cloned(),
+                From::Absent => None,
+            })
+            .collect();
+    }
+    layer.optional_present = optional_present;
+    Ok(layer)
+}
