@@ -315,6 +315,9 @@ pub const LAND_CODES: &[LandCode] = &[
     ambiguous("1207", "城镇村道路用地", C::Transport, Yongdi, "GB/T 21010: 裸岩石砾地", C::Other),
 ];
 
+/// The code of river parcels in scaled towns (用地用海 河流水面; the bridges' road space too).
+pub const RIVER_LAND_CODE: &str = "1701";
+
 /// The code of the one parcel whose class is unknown.
 pub const UNKNOWN_LAND_CODE: &str = "9999";
 /// `dlmc` of the parcel with the unknown code.
@@ -370,6 +373,22 @@ pub const FACILITY_TYPES: [FacilityType; 11] = [
     ft("文化活动站", 500.0, "080302", "08H2", false),
     ft("运动场地", 500.0, "0805", "08H2", true),
 ];
+
+/// The facility types of each living-circle tier in scaled towns, with the walking distance a
+/// community centre of the tier is meant to serve (GB 50180-2018 Appendix C radii): together they
+/// meet every need of the `gb50180` tiers (运动场地 meets all three sports needs).
+/// The last number is the share of a town's facilities the tier may take at most (the 5-minute
+/// tier takes the rest). 文化活动站 (500 m) sits in the 10-minute centres.
+const CENTRE_TIERS: [(f64, &[&str], f64); 3] = [
+    (1000.0, &["初中", "社区卫生服务中心", "养老院", "文化活动中心"], 0.15),
+    (500.0, &["小学", "菜市场", "文化活动站"], 0.25),
+    (300.0, &["幼儿园", "社区服务站", "老年人日间照料中心", "运动场地"], 1.0),
+];
+
+/// A community centre is taken to serve the blocks whose centre lies within this share of its
+/// tier's walk (Manhattan distance from the crossing): walks start at a parcel's centroid and run
+/// along the streets.
+const WALK_SHARE: f64 = 0.8;
 
 /// A facility type no lookup table knows (one point, in the central city).
 pub const UNKNOWN_FACILITY_TYPE: &str = "公共厕所X";
@@ -468,7 +487,8 @@ pub fn build(opts: &DemoOptions) -> DemoLayers {
     let rng = Rng::new(opts.seed);
     let mut out = Output::new();
     for (index, spec) in AREA_SPECS.iter().enumerate() {
-        let inst = Instance { index, offset: (0.0, 0.0), area: true, park: true, unknowns: spec.unknowns };
+        let inst =
+            Instance { index, offset: (0.0, 0.0), area: true, park: true, unknowns: spec.unknowns, scaled: false };
         Town::new(spec, rng, inst).emit(&mut out);
     }
     out.layers
@@ -495,8 +515,17 @@ impl Size {
     fn plan(self) -> (usize, usize, usize, usize) {
         match self {
             Size::Demo => (2, 2, 2, usize::MAX),
-            Size::City => (94, 10, 20, 5_000),
-            Size::Province => (1_880, 100, 300, 100_000),
+            Size::City => (102, 10, 20, 5_000),
+            Size::Province => (2_040, 100, 300, 100_000),
+        }
+    }
+
+    /// Share of road segments cut once more at their midpoint, for the size's segment count.
+    fn midpoint_share(self) -> f64 {
+        match self {
+            Size::Demo => 0.0,
+            Size::City => 0.6,
+            Size::Province => 0.34,
         }
     }
 
@@ -522,13 +551,30 @@ pub struct ScaleOptions {
 /// Distance between the origins of neighbouring towns on the lattice, metres.
 const TOWN_PITCH: (f64, f64) = (6_500.0, 6_000.0);
 const K_THIN: u64 = 15;
+/// Share of the blocks along a scaled town's river where it moves one block sideways.
+const RIVER_STEP: f64 = 0.3;
+/// Probability that an arterial or expressway line crossing the river gets a bridge.
+const BRIDGE_SHARE: f64 = 0.5;
+/// Probability that a crossing of two branch roads in the built-up area becomes a cul-de-sac.
+const CUL_DE_SAC_RATE: f64 = 0.3;
+/// Probability that a branch-road segment in the built-up area is missing.
+const GAP_RATE: f64 = 0.06;
 
 /// Builds the layers of a scaled city: towns alternating between the central-city and the
 /// county-town design, laid out on a lattice of [`TOWN_PITCH`] eastwards and northwards of the
 /// central city (town `k` gets area id `k + 1`). Only the first towns get a built-up area
 /// polygon and an industrial park polygon; the others are the surrounding towns a city or a
-/// province also holds. Above the demo size, roads are written one segment (between two shared
-/// vertices) per feature, and facilities are thinned to the size's count by a keyed hash.
+/// province also holds.
+///
+/// At the `city` and `province` sizes each town gets the structure of real data: a river one
+/// block wide (用地用海 `1701` parcels, [`RIVER_LAND_CODE`]) meanders across it, and streets
+/// stop at its banks except for a few bridges on arterial lines (the bridges' road space stays
+/// river surface); some branch-road crossings become culs-de-sac and some branch-road segments
+/// are missing; urban blocks mix residential districts with commerce, public services, industry,
+/// warehouses, green space and ponds; and facilities sit in community centres placed for the
+/// 15-, 10- and 5-minute living circles, the size's facility count shared among the towns by
+/// their residential blocks. Roads are written one segment (between two shared vertices) per
+/// feature. `Size::Demo` at another scale repeats the demo's towns as they are.
 pub fn build_scaled(opts: &ScaleOptions) -> DemoLayers {
     let (towns, areas, parks, facilities) = opts.size.plan();
     if opts.size == Size::Demo && opts.scale == 1.0 {
@@ -536,42 +582,51 @@ pub fn build_scaled(opts: &ScaleOptions) -> DemoLayers {
     }
     let scaled = |n: usize, min: usize| ((n as f64 * opts.scale).round() as usize).max(min);
     let (towns, areas, parks) = (scaled(towns, 2), scaled(areas, 1), scaled(parks, 1));
+    let structured = opts.size != Size::Demo;
     let cols = (towns as f64).sqrt().ceil() as usize;
     let rng = Rng::new(opts.seed);
-    let mut out = Output::new();
     let base = AREA_SPECS[0].origin;
-    for index in 0..towns {
+    let town = |index: usize| {
         let spec = &AREA_SPECS[index % AREA_SPECS.len()];
         let (col, row) = (index % cols, index / cols);
         let offset =
             (base.0 + col as f64 * TOWN_PITCH.0 - spec.origin.0, base.1 + row as f64 * TOWN_PITCH.1 - spec.origin.1);
-        let inst = Instance { index, offset, area: index < areas, park: index < parks, unknowns: index == 0 };
-        Town::new(spec, rng, inst).emit(&mut out);
+        let inst = Instance {
+            index,
+            offset,
+            area: index < areas,
+            park: index < parks,
+            unknowns: index == 0,
+            scaled: structured,
+        };
+        Town::new(spec, rng, inst)
+    };
+    let mut out = Output::new();
+    if !structured {
+        for index in 0..towns {
+            town(index).emit(&mut out);
+        }
+        return out.layers;
+    }
+    // The facility count is shared among the towns by their residential blocks.
+    let homes: Vec<usize> = (0..towns).map(|index| town(index).homes()).collect();
+    let all_homes = homes.iter().sum::<usize>().max(1) as f64;
+    let aim = scaled(facilities, 1) as f64;
+    for (index, h) in homes.into_iter().enumerate() {
+        let mut t = town(index);
+        t.place_centres((aim * h as f64 / all_homes).round() as usize);
+        t.finish_uses();
+        t.emit(&mut out);
     }
     let mut layers = out.layers;
-    if opts.size != Size::Demo {
-        split_roads(&mut layers.roads, rng);
-    }
-    let total = layers.facilities.features.len();
-    let aim = if facilities == usize::MAX { usize::MAX } else { scaled(facilities, 1) };
-    if aim < total {
-        let keep = aim as f64 / total as f64;
-        let mut id = 0;
-        layers.facilities.features.retain(|_| {
-            id += 1;
-            rng.unit(&[K_THIN, id]) < keep
-        });
-        for (k, (_, values)) in layers.facilities.features.iter_mut().enumerate() {
-            values[0] = FieldValue::Integer(k as i64 + 1);
-        }
-    }
+    split_roads(&mut layers.roads, rng, opts.size.midpoint_share());
     layers
 }
 
 /// Cuts every road into its two-vertex segments, numbered again from 1; a keyed share of the
-/// segments is cut once more at its midpoint (a survey break, as bureau road layers have).
-fn split_roads(roads: &mut LayerData, rng: Rng) {
-    const MIDPOINT_SHARE: f64 = 0.55;
+/// segments (`midpoint_share`) is cut once more at its midpoint (a survey break, as bureau road
+/// layers have).
+fn split_roads(roads: &mut LayerData, rng: Rng, midpoint_share: f64) {
     let old = std::mem::take(&mut roads.features);
     let mut id = 0;
     let mut push = |a: Coord, b: Coord, values: &[FieldValue]| {
@@ -583,7 +638,7 @@ fn split_roads(roads: &mut LayerData, rng: Rng) {
     for (k, (g, values)) in old.into_iter().enumerate() {
         let geo::Geometry::LineString(line) = g else { continue };
         for (s, seg) in line.0.windows(2).enumerate() {
-            if rng.unit(&[K_THIN, 1 << 32 | k as u64, s as u64]) < MIDPOINT_SHARE {
+            if rng.unit(&[K_THIN, 1 << 32 | k as u64, s as u64]) < midpoint_share {
                 let m = lerp(seg[0], seg[1], 0.5);
                 let m = Coord { x: mm(m.x), y: mm(m.y) };
                 push(seg[0], m, &values);
@@ -667,6 +722,8 @@ struct AreaSpec {
     blocks: (usize, usize),
     /// Mean block spacing west–east and south–north, metres.
     spacing: (f64, f64),
+    /// Scaled towns multiply the mean block spacing by this (street blocks of 200–250 m).
+    scaled_spacing: f64,
     /// Spacing jitter as a fraction of the mean spacing.
     spacing_jitter: f64,
     /// Node jitter as a fraction of the mean spacing.
@@ -711,6 +768,14 @@ struct ParkSpec {
     overlap: bool,
 }
 
+impl AreaSpec {
+    /// Mean block spacing west–east and south–north, metres.
+    fn spacing(&self, scaled: bool) -> (f64, f64) {
+        let f = if scaled { self.scaled_spacing } else { 1.0 };
+        (self.spacing.0 * f, self.spacing.1 * f)
+    }
+}
+
 fn central_lines(axis: Axis, index: usize) -> Option<LinePlan> {
     use Grade::*;
     match (axis, index) {
@@ -743,6 +808,7 @@ const AREA_SPECS: [AreaSpec; 2] = [
         origin: (39_450_400.0, 3_512_300.0),
         blocks: (20, 18),
         spacing: (225.0, 205.0),
+        scaled_spacing: 0.8,
         spacing_jitter: 0.18,
         node_jitter: 0.04,
         outline: &[
@@ -782,6 +848,7 @@ const AREA_SPECS: [AreaSpec; 2] = [
         origin: (39_433_300.0, 3_473_550.0),
         blocks: (11, 11),
         spacing: (370.0, 360.0),
+        scaled_spacing: 0.5,
         spacing_jitter: 0.15,
         node_jitter: 0.03,
         outline: &[
@@ -847,6 +914,11 @@ const K_LATTICE: u64 = 11;
 const K_TOILET: u64 = 12;
 const K_PARK_USE: u64 = 13;
 const K_ROAD_SCHEME: u64 = 14;
+const K_RIVER: u64 = 16;
+const K_CUL_DE_SAC: u64 = 17;
+const K_GAP: u64 = 18;
+const K_DISTRICT: u64 = 19;
+const K_CENTRE: u64 = 20;
 
 impl Rng {
     fn new(seed: u64) -> Self {
@@ -1014,6 +1086,8 @@ enum Use {
     Warehouse,
     Green,
     Water,
+    /// River surface, always 用地用海 `1701` (scaled towns).
+    River,
     Farm,
     Village,
     Facility(usize),
@@ -1033,6 +1107,8 @@ const PARK_LIVING_CYCLE: [Use; 7] = [
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Zone {
+    /// A block of the river (scaled towns).
+    River,
     Rural,
     Urban,
     Park,
@@ -1054,6 +1130,9 @@ struct Block {
     stub: bool,
     /// Strip 0 reaches this fraction further east (the deliberate overlap).
     overlap: f64,
+    /// Scaled towns: the corner (SW, SE, NE, NW as 0–3) at the street crossing where the block's
+    /// facilities stand.
+    corner: Option<usize>,
 }
 
 impl Block {
@@ -1095,11 +1174,39 @@ struct RoadLine {
     name: String,
     /// First and last node index along the line.
     span: (usize, usize),
+    /// Segments (by their first node index) without a road: river crossings without a bridge and
+    /// missing street segments. Empty in the demo.
+    removed: Vec<bool>,
 }
 
 impl RoadLine {
+    fn has(&self, seg: usize) -> bool {
+        self.span.0 <= seg && seg < self.span.1 && !self.removed.get(seg).copied().unwrap_or(false)
+    }
+
+    /// The stretches of the line that carry a road, as (first, last) node indices: the whole span
+    /// unless segments were removed.
+    fn runs(&self) -> Vec<(usize, usize)> {
+        if self.removed.is_empty() {
+            return vec![self.span];
+        }
+        let mut out = Vec::new();
+        let mut start = None;
+        for seg in self.span.0..=self.span.1 {
+            match (start, seg < self.span.1 && self.has(seg)) {
+                (None, true) => start = Some(seg),
+                (Some(a), false) => {
+                    out.push((a, seg));
+                    start = None;
+                }
+                _ => {}
+            }
+        }
+        out
+    }
+
     fn half_width_on(&self, seg: usize) -> f64 {
-        if self.span.0 <= seg && seg < self.span.1 {
+        if self.has(seg) {
             self.plan.width / 2.0
         } else {
             0.0
@@ -1126,6 +1233,10 @@ struct Instance {
     park: bool,
     /// Whether this town holds the unknown land-use code and facility type.
     unknowns: bool,
+    /// Whether the town is built with the scale generator's structure: a river crossed by few
+    /// bridges, culs-de-sac and missing street segments, a mixed urban land use and facilities in
+    /// community centres (see [`build_scaled`]).
+    scaled: bool,
 }
 
 struct Town<'a> {
@@ -1144,6 +1255,8 @@ struct Town<'a> {
     /// Corner of the block in each quadrant of each node.
     corners: Vec<[Coord; 4]>,
     blocks: Vec<Block>,
+    /// Whether each block lies in the river (scaled towns only; empty otherwise).
+    river: Vec<bool>,
 }
 
 impl<'a> Town<'a> {
@@ -1158,9 +1271,10 @@ impl<'a> Town<'a> {
             }
             v
         };
-        let xs = positions(nx, spec.spacing.0, K_SPACING_X);
-        let ys = positions(ny, spec.spacing.1, K_SPACING_Y);
-        let jitter = spec.node_jitter * (spec.spacing.0 + spec.spacing.1) / 2.0;
+        let spacing = spec.spacing(inst.scaled);
+        let xs = positions(nx, spacing.0, K_SPACING_X);
+        let ys = positions(ny, spacing.1, K_SPACING_Y);
+        let jitter = spec.node_jitter * (spacing.0 + spacing.1) / 2.0;
         let mut nodes = Vec::with_capacity((nx + 1) * (ny + 1));
         for (j, y) in ys.iter().enumerate() {
             for (i, x) in xs.iter().enumerate() {
@@ -1185,13 +1299,21 @@ impl<'a> Town<'a> {
             hlines: Vec::new(),
             corners: Vec::new(),
             blocks: Vec::new(),
+            river: Vec::new(),
         };
         town.plan_lines();
+        if inst.scaled {
+            town.plan_river();
+            town.thin_streets();
+        }
         town.corners = town.compute_corners();
         town.blocks = town.make_blocks();
         town.assign_park();
-        town.place_facilities();
-        town.finish_uses();
+        if !inst.scaled {
+            // Scaled towns get their facilities from `place_centres`, once the budget is known.
+            town.place_facilities();
+            town.finish_uses();
+        }
         town
     }
 
@@ -1262,13 +1384,222 @@ impl<'a> Town<'a> {
                     .map(|s| s.to_string())
                     .unwrap_or_else(|| format!("{prefix}{}路", chinese_number(index)))
             };
-            Some(RoadLine { plan, name, span })
+            Some(RoadLine { plan, name, span, removed: Vec::new() })
         };
         let (nx, ny) = (self.nx, self.ny);
         let vlines = (0..=nx).map(|i| make(Axis::Vertical, i, nx, core_x, core_y, ny)).collect();
         let hlines = (0..=ny).map(|j| make(Axis::Horizontal, j, ny, core_y, core_x, nx)).collect();
         self.vlines = vlines;
         self.hlines = hlines;
+    }
+
+    /// Scaled towns: a river one block wide meanders across the whole grid (west–east or
+    /// south–north), moving at most one block sideways per block downstream. Street segments
+    /// between two river blocks are removed, except on a few arterial lines (the bridges).
+    fn plan_river(&mut self) {
+        let (nx, ny) = (self.nx, self.ny);
+        let draw = |k: &[u64]| self.rng.unit(&[&[self.area_key, K_RIVER], k].concat());
+        let west_east = draw(&[0]) < 0.5;
+        let (across, along) = if west_east { (ny, nx) } else { (nx, ny) };
+        let mut pos = across / 3 + (draw(&[1]) * (across / 3).max(1) as f64) as usize;
+        let mut path = Vec::with_capacity(along);
+        for k in 0..along {
+            path.push(pos);
+            let u = draw(&[2, k as u64]);
+            if u < RIVER_STEP / 2.0 && pos > 1 {
+                pos -= 1;
+            } else if u > 1.0 - RIVER_STEP / 2.0 && pos + 2 < across {
+                pos += 1;
+            }
+        }
+        self.river = vec![false; nx * ny];
+        for k in 0..along {
+            let next = path[(k + 1).min(along - 1)];
+            for p in path[k].min(next)..=path[k].max(next) {
+                let (bi, bj) = if west_east { (k, p) } else { (p, k) };
+                let idx = self.block_index(bi, bj);
+                self.river[idx] = true;
+            }
+        }
+        // Every line segment with river blocks on both sides, by line.
+        let mut crossings: Vec<(Axis, usize, Vec<usize>)> = Vec::new();
+        for i in 1..nx {
+            let segs: Vec<usize> = (0..ny)
+                .filter(|&j| self.v_half(i, j) > 0.0 && self.is_river(i - 1, j) && self.is_river(i, j))
+                .collect();
+            if !segs.is_empty() {
+                crossings.push((Axis::Vertical, i, segs));
+            }
+        }
+        for j in 1..ny {
+            let segs: Vec<usize> = (0..nx)
+                .filter(|&i| self.h_half(i, j) > 0.0 && self.is_river(i, j - 1) && self.is_river(i, j))
+                .collect();
+            if !segs.is_empty() {
+                crossings.push((Axis::Horizontal, j, segs));
+            }
+        }
+        let grade = |axis: Axis, index: usize| {
+            let lines = if axis == Axis::Vertical { &self.vlines } else { &self.hlines };
+            lines[index].as_ref().map(|l| l.plan.grade)
+        };
+        let mut bridged: Vec<bool> = crossings
+            .iter()
+            .map(|&(axis, index, _)| {
+                matches!(grade(axis, index), Some(Grade::Expressway | Grade::Arterial))
+                    && draw(&[3, axis as u64, index as u64]) < BRIDGE_SHARE
+            })
+            .collect();
+        if !bridged.contains(&true) {
+            // At least one bridge: on the highest-grade line that crosses.
+            let rank = |g: Option<Grade>| match g {
+                Some(Grade::Expressway) => 0,
+                Some(Grade::Arterial) => 1,
+                Some(Grade::Secondary) => 2,
+                _ => 3,
+            };
+            if let Some(k) = (0..crossings.len()).min_by_key(|&k| rank(grade(crossings[k].0, crossings[k].1))) {
+                bridged[k] = true;
+            }
+        }
+        for ((axis, index, segs), bridge) in crossings.into_iter().zip(bridged) {
+            if !bridge {
+                for seg in segs {
+                    self.remove_segment(axis, index, seg);
+                }
+            }
+        }
+    }
+
+    /// Scaled towns: an irregular street grid. Some branch-road crossings in the built-up area
+    /// become culs-de-sac (three of their four arms removed), and some branch-road segments are
+    /// missing, merging two blocks into one. No removal leaves a neighbouring node with fewer
+    /// than two arms, so the only new dead ends are the culs-de-sac.
+    fn thin_streets(&mut self) {
+        let (nx, ny) = (self.nx, self.ny);
+        let outline = self.outline_lattice();
+        let park = self.park_lattice();
+        let urban = |t: &Self, bi: usize, bj: usize| {
+            !t.is_river(bi, bj)
+                && inside(&outline, (bi as f64 + 0.137, bj as f64 + 0.071))
+                && !inside(&park, (bi as f64 + 0.5, bj as f64 + 0.5))
+        };
+        let branch = |l: &Option<RoadLine>| l.as_ref().is_some_and(|l| l.plan.grade == Grade::Branch);
+        for j in 1..ny {
+            for i in 1..nx {
+                let quadrants = [(i - 1, j - 1), (i, j - 1), (i, j), (i - 1, j)];
+                if !(branch(&self.vlines[i]) && branch(&self.hlines[j]))
+                    || self.arms(i, j).len() != 4
+                    || !quadrants.iter().all(|&(bi, bj)| urban(self, bi, bj))
+                    || self.rng.unit(&[self.area_key, K_CUL_DE_SAC, i as u64, j as u64]) >= CUL_DE_SAC_RATE
+                {
+                    continue;
+                }
+                let keep = (self.rng.hash(&[self.area_key, K_CUL_DE_SAC, i as u64, j as u64, 1]) % 4) as usize;
+                let arms = self.arms(i, j);
+                let others: Vec<(Axis, usize, usize, (usize, usize))> =
+                    arms.iter().enumerate().filter(|&(k, _)| k != keep).map(|(_, a)| *a).collect();
+                if others.iter().all(|a| self.arms(a.3 .0, a.3 .1).len() >= 3) {
+                    for (axis, line, seg, _) in others {
+                        self.remove_segment(axis, line, seg);
+                    }
+                }
+            }
+        }
+        for axis in [Axis::Vertical, Axis::Horizontal] {
+            let (lines, segs) = if axis == Axis::Vertical { (nx, ny) } else { (ny, nx) };
+            for line in 1..lines {
+                let l = if axis == Axis::Vertical { &self.vlines[line] } else { &self.hlines[line] };
+                if !branch(l) {
+                    continue;
+                }
+                for seg in 0..segs {
+                    // The segment, its two blocks and its two end nodes.
+                    let (blocks, ends) = match axis {
+                        Axis::Vertical => ([(line - 1, seg), (line, seg)], [(line, seg), (line, seg + 1)]),
+                        Axis::Horizontal => ([(seg, line - 1), (seg, line)], [(seg, line), (seg + 1, line)]),
+                    };
+                    let present = match axis {
+                        Axis::Vertical => self.v_half(line, seg) > 0.0,
+                        Axis::Horizontal => self.h_half(seg, line) > 0.0,
+                    };
+                    if present
+                        && blocks.iter().all(|&(bi, bj)| urban(self, bi, bj))
+                        && ends.iter().all(|&(i, j)| self.arms(i, j).len() >= 3)
+                        && self.rng.unit(&[self.area_key, K_GAP, axis as u64, line as u64, seg as u64]) < GAP_RATE
+                    {
+                        self.remove_segment(axis, line, seg);
+                    }
+                }
+            }
+        }
+    }
+
+    /// The road arms at node (i, j): (axis, line, segment, node at the other end).
+    fn arms(&self, i: usize, j: usize) -> Vec<(Axis, usize, usize, (usize, usize))> {
+        let mut out = Vec::with_capacity(4);
+        if j > 0 && self.v_half(i, j - 1) > 0.0 {
+            out.push((Axis::Vertical, i, j - 1, (i, j - 1)));
+        }
+        if j < self.ny && self.v_half(i, j) > 0.0 {
+            out.push((Axis::Vertical, i, j, (i, j + 1)));
+        }
+        if i > 0 && self.h_half(i - 1, j) > 0.0 {
+            out.push((Axis::Horizontal, j, i - 1, (i - 1, j)));
+        }
+        if i < self.nx && self.h_half(i, j) > 0.0 {
+            out.push((Axis::Horizontal, j, i, (i + 1, j)));
+        }
+        out
+    }
+
+    fn remove_segment(&mut self, axis: Axis, line: usize, seg: usize) {
+        let lines = if axis == Axis::Vertical { &mut self.vlines } else { &mut self.hlines };
+        if let Some(l) = lines[line].as_mut() {
+            if l.removed.len() <= seg {
+                l.removed.resize(seg + 1, false);
+            }
+            l.removed[seg] = true;
+        }
+    }
+
+    fn is_river(&self, bi: usize, bj: usize) -> bool {
+        self.river.get(self.block_index(bi, bj)).copied().unwrap_or(false)
+    }
+
+    /// Whether the road segment between two river blocks is a bridge (vertical line `i` between
+    /// rows `j` and `j + 1`, or horizontal line `j` between columns `i` and `i + 1`).
+    fn is_bridge(&self, axis: Axis, i: usize, j: usize) -> bool {
+        match axis {
+            Axis::Vertical => self.v_half(i, j) > 0.0 && self.is_river(i - 1, j) && self.is_river(i, j),
+            Axis::Horizontal => self.h_half(i, j) > 0.0 && self.is_river(i, j - 1) && self.is_river(i, j),
+        }
+    }
+
+    /// Land use of an urban block in a scaled town: residential blocks cluster in residential
+    /// districts (cells of 3 × 3 blocks), the rest is a mix of commerce, public services,
+    /// industry, warehouses, green space and ponds (GB 50137: residential land 25–40% of
+    /// urban construction land).
+    fn scaled_urban_use(&self, bi: usize, bj: usize, u: f64) -> (Use, usize) {
+        let district = self.rng.unit(&[self.area_key, K_DISTRICT, bi as u64 / 3, bj as u64 / 3]) < 0.22;
+        let residential = |t: &Self| {
+            let (lo, hi) = t.spec.residential_strips;
+            let extra = (t.rng.unit(&[t.area_key, K_STRIPS, bi as u64, bj as u64]) * (hi - lo + 1) as f64) as usize;
+            (Use::Residential, lo + extra.min(hi - lo))
+        };
+        match (district, u) {
+            (true, u) if u < 0.80 => residential(self),
+            (true, u) if u < 0.88 => (Use::Commercial, 2),
+            (true, u) if u < 0.94 => (Use::Public, 2),
+            (true, _) => (Use::Green, 1),
+            (false, u) if u < 0.05 => residential(self),
+            (false, u) if u < 0.35 => (Use::Commercial, 2),
+            (false, u) if u < 0.48 => (Use::Public, 2),
+            (false, u) if u < 0.66 => (Use::Industrial, 2),
+            (false, u) if u < 0.74 => (Use::Warehouse, 1),
+            (false, u) if u < 0.93 => (Use::Green, 1),
+            (false, _) => (Use::Water, 1),
+        }
     }
 
     /// Block corners around every node. Where no road separates two neighbouring blocks, their
@@ -1307,7 +1638,17 @@ impl<'a> Town<'a> {
                         rep[ra.max(rb)] = ra.min(rb);
                     }
                 }
-                all.push([0, 1, 2, 3].map(|q| raw[find(&rep, q)]));
+                if self.inst.scaled {
+                    // Merged corners sit at the mean of their raw corners, so that a dead end's
+                    // road space narrows symmetrically onto its centreline.
+                    all.push([0, 1, 2, 3].map(|q| {
+                        let r = find(&rep, q);
+                        let members: Vec<Coord> = (0..4).filter(|&p| find(&rep, p) == r).map(|p| raw[p]).collect();
+                        scale(members.iter().fold(Coord::zero(), |s, p| add(s, *p)), 1.0 / members.len() as f64)
+                    }));
+                } else {
+                    all.push([0, 1, 2, 3].map(|q| raw[find(&rep, q)]));
+                }
             }
         }
         all
@@ -1331,7 +1672,9 @@ impl<'a> Town<'a> {
         let mut blocks = Vec::with_capacity(self.nx * self.ny);
         for bj in 0..self.ny {
             for bi in 0..self.nx {
-                let zone = if self.spec.park.enclave == Some((bi, bj)) {
+                let zone = if self.river.get(self.block_index(bi, bj)).copied().unwrap_or(false) {
+                    Zone::River
+                } else if self.spec.park.enclave == Some((bi, bj)) {
                     Zone::Enclave
                 } else if inside(&park, (bi as f64 + 0.5, bj as f64 + 0.5)) {
                     Zone::Park
@@ -1351,9 +1694,14 @@ impl<'a> Town<'a> {
                 let key = |k: u64| [self.area_key, k, bi as u64, bj as u64];
                 let u = self.rng.unit(&key(K_USE));
                 let (uses, strips): (Use, usize) = match zone {
+                    Zone::River => (Use::River, 1),
+                    Zone::Urban if self.inst.scaled => self.scaled_urban_use(bi, bj, u),
                     Zone::Enclave => (Use::Village, 1),
                     Zone::Park => (Use::Industrial, self.spec.park_strips),
                     Zone::Rural if u < 0.07 => (Use::Water, 1),
+                    // Scaled towns: fewer villages, so that homes are mostly in towns.
+                    Zone::Rural if self.inst.scaled && u < 0.085 => (Use::Village, 1),
+                    Zone::Rural if self.inst.scaled => (Use::Farm, 2),
                     Zone::Rural if u < 0.13 => (Use::Village, 1),
                     Zone::Rural => (Use::Farm, 2),
                     Zone::Urban if u < 0.07 => (Use::Green, 1),
@@ -1384,6 +1732,7 @@ impl<'a> Town<'a> {
                     hosts: Vec::new(),
                     stub,
                     overlap: 0.0,
+                    corner: None,
                 });
             }
         }
@@ -1512,8 +1861,12 @@ impl<'a> Town<'a> {
                 }
             }
         }
-        // Facilities with their own parcel take strips from the west, the widest-serving first,
-        // leaving at least one residential strip; the others sit in strip 0.
+        self.assign_facility_strips();
+    }
+
+    /// Facilities with their own parcel take strips from the west, the widest-serving first,
+    /// leaving at least one residential strip; the others sit in strip 0.
+    fn assign_facility_strips(&mut self) {
         for b in &mut self.blocks {
             b.hosts.sort_by(|&a, &c| FACILITY_TYPES[c].radius_m.total_cmp(&FACILITY_TYPES[a].radius_m).then(a.cmp(&c)));
             let slots = b.uses.len().saturating_sub(1);
@@ -1522,6 +1875,170 @@ impl<'a> Town<'a> {
                 b.uses[k] = Use::Facility(t);
             }
         }
+    }
+
+    /// Number of residential blocks that can host facilities (the homes of the living circle).
+    fn homes(&self) -> usize {
+        (0..self.ny)
+            .flat_map(|bj| (0..self.nx).map(move |bi| (bi, bj)))
+            .filter(|&(bi, bj)| self.is_host_candidate(bi as i64, bj as i64))
+            .count()
+    }
+
+    /// Scaled towns: facilities in community centres at street corners, as 15-, 10- and 5-minute
+    /// living circles are planned. For each tier (widest first), centres are chosen greedily among
+    /// the street crossings, each time the one that serves the most residential blocks not yet
+    /// served: blocks on the same bank whose centre is within the tier's walk plus half a block
+    /// (Manhattan distance) of the crossing. The 15- and 10-minute tiers stop when every home is
+    /// served or at their share of the town's `budget`, the 5-minute centres when the budget is
+    /// spent. Every tier has at least one centre, so every facility type is in every town. A
+    /// centre's facilities sit in one block at the crossing, preferably a residential one.
+    fn place_centres(&mut self, budget: usize) {
+        let (nx, ny) = (self.nx, self.ny);
+        let homes: Vec<(usize, usize)> = (0..ny)
+            .flat_map(|bj| (0..nx).map(move |bi| (bi, bj)))
+            .filter(|&(bi, bj)| self.is_host_candidate(bi as i64, bj as i64))
+            .collect();
+        // Crossings with a road, each with its host block (a home, else an urban block, else any
+        // dry one) and the host's corner at the crossing.
+        let rank = |bi: usize, bj: usize| {
+            let b = &self.blocks[self.block_index(bi, bj)];
+            if self.is_host_candidate(bi as i64, bj as i64) {
+                0
+            } else if b.zone == Zone::Urban {
+                1
+            } else if b.zone != Zone::River && (homes.is_empty() || b.zone != Zone::Park) {
+                2
+            } else {
+                3
+            }
+        };
+        let mut crossings: Vec<((usize, usize), usize, usize)> = Vec::new();
+        for j in 1..ny {
+            for i in 1..nx {
+                if self.arms(i, j).is_empty() {
+                    continue;
+                }
+                let around = [(i - 1, j - 1, TR), (i, j - 1, TL), (i, j, BL), (i - 1, j, BR)];
+                let best = around.iter().min_by_key(|&&(bi, bj, _)| rank(bi, bj));
+                if let Some(&(bi, bj, corner)) = best.filter(|&&(bi, bj, _)| rank(bi, bj) < 3) {
+                    crossings.push(((i, j), self.block_index(bi, bj), corner));
+                }
+            }
+        }
+        // Without homes in the town only urban hosts are used if there are any.
+        if homes.is_empty() && crossings.iter().any(|c| self.blocks[c.1].zone == Zone::Urban) {
+            crossings.retain(|c| self.blocks[c.1].zone == Zone::Urban);
+        }
+        if crossings.is_empty() {
+            return;
+        }
+        let bank = self.banks();
+        let serves = |c: &((usize, usize), usize, usize), h: (usize, usize), reach: f64| {
+            let ((i, j), host, _) = *c;
+            let (cx, cy) = ((self.xs[h.0] + self.xs[h.0 + 1]) / 2.0, (self.ys[h.1] + self.ys[h.1 + 1]) / 2.0);
+            bank[host] == bank[self.block_index(h.0, h.1)]
+                && (self.xs[i] - cx).abs() + (self.ys[j] - cy).abs() <= WALK_SHARE * reach
+        };
+        let mut spent = 0;
+        let mut hosting: Vec<(usize, usize, usize)> = Vec::new();
+        let mut hub = vec![false; crossings.len()];
+        for (tier, &(reach, names, share)) in CENTRE_TIERS.iter().enumerate() {
+            let mut hub_next = hub.clone();
+            let types: Vec<usize> =
+                names.iter().filter_map(|n| FACILITY_TYPES.iter().position(|t| t.name == *n)).collect();
+            let n = types.len().max(1);
+            let max = if tier + 1 == CENTRE_TIERS.len() {
+                ((budget.saturating_sub(spent) as f64 / n as f64).round() as usize).max(1)
+            } else {
+                ((share * budget as f64) as usize / n).max(1)
+            };
+            let reached: Vec<Vec<usize>> =
+                crossings.iter().map(|c| (0..homes.len()).filter(|&k| serves(c, homes[k], reach)).collect()).collect();
+            let mut served = vec![false; homes.len()];
+            let mut picked = vec![false; crossings.len()];
+            let mut picks = 0;
+            let mut fresh = true;
+            while picks < max {
+                let gain = |c: usize| if picked[c] { 0 } else { reached[c].iter().filter(|&&k| !served[k]).count() };
+                // Ties go to crossings that already hold a wider tier's centre.
+                let tie = |c: usize| {
+                    let (i, j) = crossings[c].0;
+                    (!picked[c], hub[c], self.rng.hash(&[self.area_key, K_CENTRE, tier as u64, i as u64, j as u64]))
+                };
+                let Some(best) = (0..crossings.len()).max_by_key(|&c| (gain(c), tie(c))) else { break };
+                if gain(best) == 0 && picks > 0 {
+                    // Every home is served: while the tier's share lasts, a new round serves
+                    // them a second time (walks are longer than the estimate).
+                    if fresh || homes.is_empty() {
+                        break;
+                    }
+                    served.iter_mut().for_each(|s| *s = false);
+                    fresh = true;
+                    continue;
+                }
+                fresh = false;
+                picked[best] = true;
+                hub_next[best] = true;
+                for &k in &reached[best] {
+                    served[k] = true;
+                }
+                let (_, host, corner) = crossings[best];
+                for &t in &types {
+                    if !hosting.iter().any(|h| h.0 == host && h.1 == t) {
+                        hosting.push((host, t, corner));
+                        spent += 1;
+                    }
+                }
+                picks += 1;
+            }
+            hub = hub_next;
+        }
+        for (host, t, corner) in hosting {
+            let b = &mut self.blocks[host];
+            b.hosts.push(t);
+            b.corner.get_or_insert(corner);
+        }
+        self.assign_facility_strips();
+    }
+
+    /// A label per block: blocks with the same label are connected without crossing the river
+    /// (river blocks get their own labels).
+    fn banks(&self) -> Vec<usize> {
+        let mut label = vec![usize::MAX; self.nx * self.ny];
+        let mut next = 0;
+        for start in 0..label.len() {
+            if label[start] != usize::MAX {
+                continue;
+            }
+            let river = self.river.get(start).copied().unwrap_or(false);
+            let mut stack = vec![start];
+            label[start] = next;
+            while let Some(k) = stack.pop() {
+                let (bi, bj) = (k % self.nx, k / self.nx);
+                let mut around = Vec::with_capacity(4);
+                if bi > 0 {
+                    around.push(k - 1);
+                }
+                if bi + 1 < self.nx {
+                    around.push(k + 1);
+                }
+                if bj > 0 {
+                    around.push(k - self.nx);
+                }
+                if bj + 1 < self.ny {
+                    around.push(k + self.nx);
+                }
+                for m in around {
+                    if label[m] == usize::MAX && self.river.get(m).copied().unwrap_or(false) == river {
+                        label[m] = next;
+                        stack.push(m);
+                    }
+                }
+            }
+            next += 1;
+        }
+        label
     }
 
     /// Places the unknown land-use code.
@@ -1595,7 +2112,10 @@ impl<'a> Town<'a> {
             (Use::Warehouse, false) => "0508",
             (Use::Green, true) => pick(&["1401", "1402"]),
             (Use::Green, false) => "0810",
+            // Scaled towns keep 1701 for the river: their ponds are 1704.
+            (Use::Water, true) if self.inst.scaled => "1704",
             (Use::Water, true) => pick(&["1701", "1704"]),
+            (Use::River, _) => RIVER_LAND_CODE,
             (Use::Water, false) => "1104",
             (Use::Farm, _) => pick(&["0101", "0103"]),
             (Use::Village, _) => "0703",
@@ -1687,6 +2207,8 @@ impl<'a> Town<'a> {
             let code = if yongdi { "1207" } else { "1004" };
             (code, land_code(code).map_or("", |c| c.name))
         };
+        // Under a bridge the parcel stays river surface, as 三调 maps it.
+        let river_code = || (RIVER_LAND_CODE, land_code(RIVER_LAND_CODE).map_or("", |c| c.name));
         let (nx, ny) = (self.nx, self.ny);
         for i in 1..nx {
             for j in 0..ny {
@@ -1701,7 +2223,12 @@ impl<'a> Town<'a> {
                     }
                     ring.push(self.corner_at(i, j + 1, BL));
                     if let Some(ring) = clean_ring(&ring) {
-                        push(out, &ring, road_code([0, i as u64, j as u64]));
+                        let code = if self.is_bridge(Axis::Vertical, i, j) {
+                            river_code()
+                        } else {
+                            road_code([0, i as u64, j as u64])
+                        };
+                        push(out, &ring, code);
                     }
                 }
             }
@@ -1724,7 +2251,12 @@ impl<'a> Town<'a> {
                         ring.push(self.node(0, j));
                     }
                     if let Some(ring) = clean_ring(&ring) {
-                        push(out, &ring, road_code([1, i as u64, j as u64]));
+                        let code = if self.is_bridge(Axis::Horizontal, i, j) {
+                            river_code()
+                        } else {
+                            road_code([1, i as u64, j as u64])
+                        };
+                        push(out, &ring, code);
                     }
                 }
             }
@@ -1786,26 +2318,30 @@ impl<'a> Town<'a> {
         };
         for (i, line) in self.vlines.iter().enumerate() {
             if let Some(l) = line {
-                let coords = (l.span.0..=l.span.1).map(|j| self.node(i, j)).collect();
-                push(out, coords, &l.name, l.plan.grade, l.plan.width);
+                for (a, b) in l.runs() {
+                    let coords = (a..=b).map(|j| self.node(i, j)).collect();
+                    push(out, coords, &l.name, l.plan.grade, l.plan.width);
+                }
             }
         }
         let mut stubs = Vec::new();
         for (j, line) in self.hlines.iter().enumerate() {
             let Some(l) = line else { continue };
-            let mut coords = Vec::new();
             let mut count = 0;
-            for i in l.span.0..=l.span.1 {
-                coords.push(self.node(i, j));
-                if i < l.span.1 && j < self.ny && self.blocks[self.block_index(i, j)].stub {
-                    let (p, q) = self.stub(i, j);
-                    coords.push(p);
-                    count += 1;
-                    let base = l.name.trim_end_matches("大道").trim_end_matches(['路', '街']);
-                    stubs.push((p, q, format!("{base}{}巷", chinese_number(count))));
+            for (a, b) in l.runs() {
+                let mut coords = Vec::new();
+                for i in a..=b {
+                    coords.push(self.node(i, j));
+                    if i < b && j < self.ny && self.blocks[self.block_index(i, j)].stub {
+                        let (p, q) = self.stub(i, j);
+                        coords.push(p);
+                        count += 1;
+                        let base = l.name.trim_end_matches("大道").trim_end_matches(['路', '街']);
+                        stubs.push((p, q, format!("{base}{}巷", chinese_number(count))));
+                    }
                 }
+                push(out, coords, &l.name, l.plan.grade, l.plan.width);
             }
-            push(out, coords, &l.name, l.plan.grade, l.plan.width);
         }
         for (p, q, name) in stubs {
             push(out, vec![p, q], &name, Grade::Branch, 12.0);
@@ -1844,10 +2380,17 @@ impl<'a> Town<'a> {
                 // Each facility in its own strip, or spread along strip 0.
                 let strip_of = |t: usize| b.uses.iter().position(|u| *u == Use::Facility(t));
                 let shared: Vec<usize> = b.hosts.iter().copied().filter(|&t| strip_of(t).is_none()).collect();
-                for &t in &b.hosts {
-                    let at = match strip_of(t) {
-                        Some(k) => bilinear(&b.strip(k), 0.5, 0.5),
-                        None => {
+                for (n, &t) in b.hosts.iter().enumerate() {
+                    let at = match (strip_of(t), b.corner) {
+                        // Scaled towns: along the street edge from the centre's corner.
+                        (_, Some(c)) => {
+                            let step = 0.02 + 0.012 * n as f64;
+                            let u = if c == BL || c == TL { step } else { 1.0 - step };
+                            let v = if c == BL || c == BR { 0.04 } else { 0.96 };
+                            bilinear(&b.quad, u, v)
+                        }
+                        (Some(k), None) => bilinear(&b.strip(k), 0.5, 0.5),
+                        (None, None) => {
                             let k = shared.iter().position(|&s| s == t).unwrap_or(0);
                             let v = (k + 1) as f64 / (shared.len() + 1) as f64;
                             bilinear(&b.strip(0), 0.5, v)
@@ -2000,7 +2543,14 @@ mod tests {
             // Parcels cover each grid exactly once, except for the deliberate overlap.
             let rng = Rng::new(seed);
             for (index, spec) in AREA_SPECS.iter().enumerate() {
-                let inst = Instance { index, offset: (0.0, 0.0), area: true, park: true, unknowns: spec.unknowns };
+                let inst = Instance {
+                    index,
+                    offset: (0.0, 0.0),
+                    area: true,
+                    park: true,
+                    unknowns: spec.unknowns,
+                    scaled: false,
+                };
                 let t = Town::new(spec, rng, inst);
                 let local = |p: &Polygon| p.unsigned_area();
                 let mut out = Output::new();
@@ -2023,6 +2573,63 @@ mod tests {
                 assert!((parcels - grid - overlap).abs() < 1.0, "{parcels} vs {grid} + {overlap}");
             }
         }
+    }
+
+    #[test]
+    fn scaled_towns_tile_their_grid_with_a_river() {
+        let rng = Rng::new(DEFAULT_SEED);
+        for index in 0..6 {
+            let spec = &AREA_SPECS[index % AREA_SPECS.len()];
+            let inst = Instance { index, offset: (0.0, 0.0), area: true, park: true, unknowns: false, scaled: true };
+            let mut t = Town::new(spec, rng, inst);
+            t.place_centres(60);
+            let mut out = Output::new();
+            t.emit(&mut out);
+            let mut parcels = 0.0;
+            for p in polygons(&out.layers.landuse) {
+                assert!(p.is_valid(), "town {index}: {:?}", p.validation_errors());
+                parcels += p.unsigned_area();
+            }
+            let (nx, ny) = (t.nx as i32, t.ny as i32);
+            let frame: Vec<Coord> = expand_ring(&[(0, 0), (nx, 0), (nx, ny), (0, ny)])
+                .into_iter()
+                .map(|(i, j)| t.node(i as usize, j as usize))
+                .collect();
+            let grid = Polygon::new(t.world_ring(&frame), vec![]).unsigned_area();
+            // The park's deliberate overlap is kept in scaled towns too.
+            let mut overlap = 0.0;
+            for b in t.blocks.iter().filter(|b| b.overlap > 0.0) {
+                let poly = |q: [Coord; 4]| Polygon::new(q.to_vec().into(), vec![]);
+                overlap += poly(b.strip(0)).intersection(&poly(b.strip(1))).unsigned_area();
+            }
+            assert!((parcels - grid - overlap).abs() < 1.0, "town {index}: {parcels} vs {grid} + {overlap}");
+            // The river crosses the grid; at least one bridge; some segments removed.
+            assert!(t.river.iter().filter(|r| **r).count() >= nx.min(ny) as usize);
+            let bridges = (1..t.nx)
+                .flat_map(|i| (0..t.ny).map(move |j| (i, j)))
+                .filter(|&(i, j)| t.is_bridge(Axis::Vertical, i, j))
+                .count()
+                + (1..t.ny)
+                    .flat_map(|j| (0..t.nx).map(move |i| (i, j)))
+                    .filter(|&(i, j)| t.is_bridge(Axis::Horizontal, i, j))
+                    .count();
+            assert!((1..=8).contains(&bridges), "town {index}: {bridges} bridge segments");
+            let removed = t.vlines.iter().chain(&t.hlines).flatten().flat_map(|l| &l.removed).filter(|r| **r).count();
+            assert!(removed > 5, "town {index}: {removed} removed segments");
+            // Every facility type is in the town.
+            for (ty, facility) in FACILITY_TYPES.iter().enumerate() {
+                assert!(t.blocks.iter().any(|b| b.hosts.contains(&ty)), "town {index}: no {}", facility.name);
+            }
+        }
+    }
+
+    #[test]
+    fn centre_tiers_name_known_types() {
+        let mut all: Vec<&str> = CENTRE_TIERS.iter().flat_map(|t| t.1.iter().copied()).collect();
+        all.sort_unstable();
+        let mut known: Vec<&str> = FACILITY_TYPES.iter().map(|t| t.name).collect();
+        known.sort_unstable();
+        assert_eq!(all, known);
     }
 
     #[test]

@@ -395,21 +395,27 @@ fn scale_generator_small_city() {
     let out = dir.path().join("a");
     gen(&out);
     let city = read_city(&out);
-    // 0.05 × city: 5 towns (≈ 5,300 parcels), 1 built-up area, 1 park, ≈ 250 facilities.
+    // 0.05 × city: 5 towns, 1 built-up area, 1 park, and parcels, road segments and facilities in
+    // the proportions of the full size (100,000 : 60,000 : 5,000).
+    const TOWNS: usize = 5;
     assert_eq!(city.areas.features.len(), 1);
     assert_eq!(city.parks.features.len(), 1);
     let parcels = city.landuse.features.len();
-    assert!((4_500..6_500).contains(&parcels), "{parcels} parcels");
+    assert!((4_500..6_000).contains(&parcels), "{parcels} parcels");
     let roads = city.roads.features.len();
-    assert!((2_500..4_000).contains(&roads), "{roads} road segments");
+    assert!((2_700..3_600).contains(&roads), "{roads} road segments");
+    let ratio = parcels as f64 / roads as f64;
+    assert!((1.45..1.9).contains(&ratio), "parcels / road segments {ratio}");
     let facilities = city.facilities.features.len();
-    assert!((150..400).contains(&facilities), "{facilities} facilities");
+    assert!((215..285).contains(&facilities), "{facilities} facilities (aim 250)");
+    // The CRS as GDAL reads it back.
     for layer in [&city.areas, &city.roads, &city.landuse, &city.parks, &city.facilities] {
         assert_eq!(layer.epsg, Some(4527));
     }
     for f in city.areas.features.iter().chain(&city.landuse.features).chain(&city.parks.features) {
         for p in polygons(&f.geom) {
             assert!(p.is_valid(), "{:?}", p.validation_errors());
+            assert!(p.unsigned_area() > 1.0);
         }
     }
     for f in &city.roads.features {
@@ -422,6 +428,75 @@ fn scale_generator_small_city() {
     let mut ids: Vec<i64> = city.roads.features.iter().map(|f| city.roads.int(f, "road_id")).collect();
     ids.sort_unstable();
     assert!(ids.iter().enumerate().all(|(k, id)| *id == k as i64 + 1));
+
+    // Rivers: 1701 parcels, one river a town, each crossing its town (several kilometres long).
+    let rivers: Vec<MultiPolygon<f64>> = city
+        .landuse
+        .features
+        .iter()
+        .filter(|f| city.landuse.str(f, "dlbm") == demo_city::RIVER_LAND_CODE)
+        .map(|f| polygons(&f.geom))
+        .collect();
+    assert!(rivers.len() > 20 * TOWNS, "{} river parcels", rivers.len());
+    let river = geo::unary_union(rivers.iter().flat_map(|m| m.0.iter()));
+    let long: Vec<f64> = river
+        .0
+        .iter()
+        .map(|p| {
+            let r = p.bounding_rect().unwrap();
+            r.width().max(r.height())
+        })
+        .filter(|&extent| extent > 1_500.0)
+        .collect();
+    assert_eq!(long.len(), TOWNS, "rivers longer than 1.5 km: {long:?} of {} pieces", river.0.len());
+    assert!(city.landuse.features.iter().any(|f| ["1704", "1104"].contains(&city.landuse.str(f, "dlbm").as_str())));
+    // Roads stop at the rivers except on a few bridges, all on arterial lines (or the motorway).
+    let mut bridges = 0;
+    for f in &city.roads.features {
+        let l = line(&f.geom);
+        let b = l.bounding_rect().unwrap();
+        let inside: f64 = rivers
+            .iter()
+            .filter(|r| r.bounding_rect().is_some_and(|rb| rb.intersects(&b)))
+            .map(|r| clipped_length(r, &l))
+            .sum();
+        if inside > 1.0 {
+            let grade = city.roads.str(f, "grade");
+            assert!(["快速路", "主干路", MOTORWAY_GRADE].contains(&grade.as_str()), "{grade} crosses a river");
+            bridges += 1;
+        }
+    }
+    assert!((TOWNS..=10 * TOWNS).contains(&bridges), "{bridges} road segments on bridges");
+    // Dead ends: road ends shared by no other segment, inside the built-up area, other than the
+    // dead-end lanes (巷): culs-de-sac where street segments were removed.
+    let key = |c: geo::Coord<f64>| ((c.x * 1000.0).round() as i64, (c.y * 1000.0).round() as i64);
+    let mut degree: std::collections::HashMap<(i64, i64), usize> = Default::default();
+    for f in &city.roads.features {
+        for c in &line(&f.geom).0[0].0 {
+            *degree.entry(key(*c)).or_default() += 1;
+        }
+    }
+    let area = polygons(&city.areas.features[0].geom);
+    let mut culs_de_sac = 0;
+    for f in &city.roads.features {
+        if city.roads.str(f, "name").ends_with('巷') || city.roads.str(f, "grade") == MOTORWAY_GRADE {
+            continue;
+        }
+        for c in &line(&f.geom).0[0].0 {
+            if degree[&key(*c)] == 1 && area.intersects(&Point::from(*c)) {
+                culs_de_sac += 1;
+            }
+        }
+    }
+    assert!(culs_de_sac >= 3, "{culs_de_sac} culs-de-sac");
+    // Every facility type, in the town of the built-up area too.
+    for ty in FACILITY_TYPES.iter().map(|t| t.name) {
+        let of_type: Vec<&Feat> =
+            city.facilities.features.iter().filter(|f| city.facilities.str(f, "type") == ty).collect();
+        assert!(of_type.len() >= TOWNS, "{} × {ty}", of_type.len());
+        assert!(of_type.iter().any(|f| area.intersects(&f.geom)), "no {ty} in the built-up area");
+    }
+
     // Deterministic: the same seed gives the same features.
     let again = dir.path().join("b");
     gen(&again);
@@ -429,8 +504,15 @@ fn scale_generator_small_city() {
     assert_eq!(city.landuse.features, city2.landuse.features);
     assert_eq!(city.roads.features, city2.roads.features);
     assert_eq!(city.facilities.features, city2.facilities.features);
-    // The written city file audits.
+    // The written city file audits, with a partial 15-minute living-circle coverage.
     let audit_out = dir.path().join("out");
     crate::common::run_ok(&["audit", out.join("city.toml").to_str().unwrap(), "-o", audit_out.to_str().unwrap()]);
-    assert!(audit_out.join("summary.json").exists());
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(audit_out.join("summary.json")).unwrap()).unwrap();
+    let tiers = summary["indicators"]["living_circle"]["coverage"]["tiers"].as_array().unwrap();
+    let tier15 = tiers.iter().find(|t| t["tier"] == "within_15min").unwrap();
+    for share in ["share_by_count", "share_by_area"] {
+        let v = tier15[share].as_f64().unwrap();
+        assert!(0.15 < v && v < 0.9, "15-minute coverage {share} {v}");
+    }
 }

@@ -1,6 +1,8 @@
-//! `planaudit generate --size city -o OUT_DIR`: scale data for benchmarks. The demo city's towns
-//! repeated on a lattice (see [`crate::demo_city::build_scaled`]), written with the demo's file and
-//! layer names, plus `city.toml` (the template `planaudit init` writes) to audit them.
+//! `planaudit generate --size city -o OUT_DIR`: scale data for benchmarks. Towns of the demo
+//! city's two designs on a lattice, each with a river crossed by few bridges, an irregular street
+//! grid with culs-de-sac, mixed land use and community centres for the living circle (see
+//! [`crate::demo_city::build_scaled`]), written with the demo's file and layer names (GeoPackage,
+//! EPSG:4527), plus `city.toml` (the template `planaudit init` writes) to audit them.
 
 use crate::cli::{GenerateArgs, SizeArg};
 use crate::config::TEMPLATE;
