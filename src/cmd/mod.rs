@@ -20,11 +20,12 @@ use crate::cli::{CommonArgs, MeasureArg};
 use crate::ingest::{read_layer, LayerReport, LayerSpec, RawLayer};
 use crate::model::Area;
 use crate::normalise::crs::{Frame, Method, SourceCrs};
-use crate::normalise::{lonlat_bounds, to_lonlat};
+use crate::normalise::{defer_lonlat, lonlat_bounds, to_lonlat};
 use crate::output::atomic::write_atomic;
 use crate::{Error, Result};
 
-/// Reads a layer and converts it to WGS84 longitude/latitude.
+/// Reads a layer and converts it to WGS84 longitude/latitude; a layer in a CRS PROJ knows keeps
+/// its coordinates until [`project`] takes it into the frame (see [`defer_lonlat`]).
 ///
 /// The CRS is the layer's own unless `layer_crs` (`--roads-crs`) or `common.crs` (`--crs`)
 /// overrides it; `option` names the per-layer option in the error for a layer without a CRS.
@@ -35,7 +36,9 @@ pub fn load(spec: &LayerSpec, layer_crs: Option<&str>, common: &CommonArgs, opti
     }
     let override_ = layer_crs.or(common.crs.as_deref()).map(SourceCrs::parse).transpose()?;
     let crs = SourceCrs::resolve(&layer.label(), layer.crs_wkt.as_deref(), override_.as_ref(), option)?;
-    crate::timing::time(|| format!("to_lonlat {}", spec.source), || to_lonlat(&mut layer, &crs))?;
+    if !defer_lonlat(&mut layer, &crs)? {
+        crate::timing::time(|| format!("to_lonlat {}", spec.source), || to_lonlat(&mut layer, &crs))?;
+    }
     Ok(layer)
 }
 

@@ -191,6 +191,10 @@ pub struct RawLayer {
     /// Which optional fields exist.
     pub optional_present: Vec<bool>,
     pub report: LayerReport,
+    /// The PROJ definition of the CRS the features are still in, when their conversion to
+    /// longitude/latitude is put off until the frame is known (a layer already in the frame's CRS
+    /// is then kept as it is); `None` once they are in longitude/latitude.
+    pub pending_crs: Option<String>,
 }
 
 impl RawLayer {

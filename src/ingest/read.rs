@@ -520,7 +520,15 @@ pub fn read_layer(spec: &LayerSpec) -> Result<RawLayer> {
         return Err(Error::EmptyLayer { layer: label, reason });
     }
 
-    Ok(RawLayer { source: spec.source.clone(), layer_name, crs_wkt, features, optional_present, report })
+    Ok(RawLayer {
+        source: spec.source.clone(),
+        layer_name,
+        crs_wkt,
+        features,
+        optional_present,
+        report,
+        pending_crs: None,
+    })
 }
 
 /// Features per chunk handed from the reading thread to the conversion.

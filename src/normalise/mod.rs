@@ -82,14 +82,67 @@ pub fn to_lonlat(layer: &mut RawLayer, crs: &SourceCrs) -> Result<()> {
     Ok(())
 }
 
-/// The bounding box of a longitude/latitude layer.
-pub fn lonlat_bounds(layer: &RawLayer) -> Option<Rect<f64>> {
+/// The bounding box of a layer's coordinates as they are.
+fn bounds(layer: &RawLayer) -> Option<Rect<f64>> {
     layer.features.iter().filter_map(|f| f.geometry.bounding_rect()).reduce(|a, b| {
         Rect::new(
             geo::coord! { x: a.min().x.min(b.min().x), y: a.min().y.min(b.min().y) },
             geo::coord! { x: a.max().x.max(b.max().x), y: a.max().y.max(b.max().y) },
         )
     })
+}
+
+/// Points per side of a bounding box taken to longitude/latitude (its sides curve).
+const BOX_SIDE_POINTS: usize = 21;
+
+/// The longitude/latitude box around a box of `crs` coordinates: its sides, densified, converted;
+/// `None` if any point fails or lands outside ±180°/±90°.
+fn box_to_lonlat(b: Rect<f64>, crs: &SourceCrs) -> Option<Rect<f64>> {
+    let t = ToLonLat::new(crs, "").ok()?;
+    let n = BOX_SIDE_POINTS - 1;
+    let (min, max) = (b.min(), b.max());
+    let mut out: Option<Rect<f64>> = None;
+    for i in 0..=n {
+        let s = i as f64 / n as f64;
+        let x = min.x + s * (max.x - min.x);
+        let y = min.y + s * (max.y - min.y);
+        for c in [(x, min.y), (x, max.y), (min.x, y), (max.x, y)] {
+            let p = t.coord(geo::coord! { x: c.0, y: c.1 })?;
+            out = Some(match out {
+                None => Rect::new(p, p),
+                Some(r) => Rect::new(
+                    geo::coord! { x: r.min().x.min(p.x), y: r.min().y.min(p.y) },
+                    geo::coord! { x: r.max().x.max(p.x), y: r.max().y.max(p.y) },
+                ),
+            });
+        }
+    }
+    out
+}
+
+/// Puts off converting a layer in a CRS PROJ knows to longitude/latitude until [`project`]
+/// knows the frame: a layer already in the frame's CRS (CGCS2000 Gauss–Krüger data, whose zone
+/// the automatic frame picks) then keeps its coordinates, with no round trip through PROJ. Only
+/// when the layer's whole extent converts cleanly; otherwise (and for GCJ-02 and BD-09) returns
+/// `false` and the caller converts it now, with [`to_lonlat`] counting what cannot be converted.
+pub fn defer_lonlat(layer: &mut RawLayer, crs: &SourceCrs) -> Result<bool> {
+    let SourceCrs::Proj(def) = crs else { return Ok(false) };
+    let Some(b) = bounds(layer) else { return Ok(false) };
+    if box_to_lonlat(b, crs).is_none() {
+        return Ok(false);
+    }
+    layer.pending_crs = Some(def.clone());
+    Ok(true)
+}
+
+/// The longitude/latitude bounding box of a layer (of its extent taken to longitude/latitude when
+/// its conversion is put off).
+pub fn lonlat_bounds(layer: &RawLayer) -> Option<Rect<f64>> {
+    let b = bounds(layer)?;
+    match &layer.pending_crs {
+        None => Some(b),
+        Some(def) => box_to_lonlat(b, &SourceCrs::Proj(def.clone())),
+    }
 }
 
 /// The reason a polygon feature without area is skipped.
@@ -132,6 +185,14 @@ fn has_no_area(frame: &Frame, g: &Geometry<f64>) -> bool {
 /// cannot be projected, or a polygon that has no area in the frame, is skipped and counted; a layer
 /// left with no feature is an error.
 pub fn project(layer: &mut RawLayer, frame: &Frame) -> Result<()> {
+    if let Some(def) = layer.pending_crs.take() {
+        if crs::same::equivalent(&def, &frame.crs) {
+            return keep_in_frame(layer, frame);
+        }
+        let crs = SourceCrs::Proj(def);
+        let label = layer.source.to_string();
+        crate::timing::time(|| format!("to_lonlat {label}"), || to_lonlat(layer, &crs))?;
+    }
     let report = &mut layer.report;
     let mut kept = Vec::with_capacity(layer.features.len());
     for mut f in layer.features.drain(..) {
@@ -152,6 +213,29 @@ pub fn project(layer: &mut RawLayer, frame: &Frame) -> Result<()> {
     }
     layer.features = kept;
     if layer.features.is_empty() {
+        let reasons: Vec<String> = layer.report.skipped.iter().map(|(r, n)| format!("{n} {r}")).collect();
+        return Err(Error::EmptyLayer {
+            layer: layer.label(),
+            reason: format!("no usable feature in the frame {}: skipped {}", frame.crs, reasons.join("; ")),
+        });
+    }
+    Ok(())
+}
+
+/// [`project`] for a layer already in the frame's CRS: its coordinates are kept; polygons without
+/// area are skipped and counted.
+fn keep_in_frame(layer: &mut RawLayer, frame: &Frame) -> Result<()> {
+    let report = &mut layer.report;
+    let before = layer.features.len();
+    layer.features.retain(|f| {
+        let none = has_no_area(frame, &f.geometry);
+        if none {
+            report.used -= 1;
+            report.skip(f.fid, NO_AREA);
+        }
+        !none
+    });
+    if layer.features.is_empty() && before > 0 {
         let reasons: Vec<String> = layer.report.skipped.iter().map(|(r, n)| format!("{n} {r}")).collect();
         return Err(Error::EmptyLayer {
             layer: layer.label(),

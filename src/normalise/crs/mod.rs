@@ -11,6 +11,7 @@
 //! consumer maps, are not known to PROJ; [`offsets`] converts them to WGS84.
 
 pub mod offsets;
+pub mod same;
 
 use geo::{Coord, Geometry, MapCoords};
 use std::cell::RefCell;
