@@ -261,3 +261,69 @@ pub fn table_text(what: &str, presets: &[(&str, &'static str)], name_or_path: &s
     }
     Ok(Cow::Owned(std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ingest::{LayerReport, LayerSource, RawFeature};
+    use crs::Method;
+    use geo::{polygon, Geometry};
+
+    /// A one-parcel layer in EPSG:4527 (CGCS2000 GK zone 39, with zone prefix) at Lu'an.
+    fn parcel_layer() -> RawLayer {
+        let x0 = 39_450_000.123_456_7;
+        let y0 = 3_512_000.987_654_3;
+        let p = polygon![(x: x0, y: y0), (x: x0 + 80.0, y: y0), (x: x0 + 80.0, y: y0 + 50.0), (x: x0, y: y0 + 50.0)];
+        let mut report = LayerReport::default();
+        report.read = 1;
+        report.used = 1;
+        RawLayer {
+            source: LayerSource::parse("parcels.gpkg#landuse"),
+            layer_name: "landuse".into(),
+            crs_wkt: None,
+            features: vec![RawFeature { fid: 1, geometry: Geometry::Polygon(p), attrs: vec![] }],
+            optional_present: vec![],
+            report,
+            pending_crs: None,
+        }
+    }
+
+    #[test]
+    fn layer_in_the_frame_crs_keeps_its_coordinates() {
+        let crs = SourceCrs::Proj("EPSG:4527".into());
+        let original = parcel_layer();
+        let mut layer = original.clone();
+        assert!(defer_lonlat(&mut layer, &crs).unwrap());
+        // Bounds are longitude/latitude even while the conversion is put off.
+        let b = lonlat_bounds(&layer).unwrap();
+        assert!((116.0..117.0).contains(&b.min().x) && (31.0..32.0).contains(&b.min().y), "{b:?}");
+        project(&mut layer, &Frame::new("EPSG:4527", Method::Ellipsoidal).unwrap()).unwrap();
+        // Bit for bit: no round trip through longitude/latitude.
+        assert_eq!(layer.features[0].geometry, original.features[0].geometry);
+        assert!(layer.pending_crs.is_none());
+    }
+
+    #[test]
+    fn layer_in_another_crs_is_converted_when_projected() {
+        let crs = SourceCrs::Proj("EPSG:4527".into());
+        let mut layer = parcel_layer();
+        assert!(defer_lonlat(&mut layer, &crs).unwrap());
+        // The same zone without the zone prefix: x differs by 39,000,000 m, to PROJ's precision.
+        project(&mut layer, &Frame::new("EPSG:4548", Method::Ellipsoidal).unwrap()).unwrap();
+        let Geometry::Polygon(p) = &layer.features[0].geometry else { panic!() };
+        let c = p.exterior().0[0];
+        assert!((c.x - (39_450_000.123_456_7 - 39_000_000.0)).abs() < 1e-6, "{c:?}");
+        assert!((c.y - 3_512_000.987_654_3).abs() < 1e-6, "{c:?}");
+    }
+
+    #[test]
+    fn extent_that_does_not_convert_is_not_put_off() {
+        let mut layer = parcel_layer();
+        // Degrees read as if they were GK metres would convert; 1e12 m does not.
+        if let Geometry::Polygon(p) = &mut layer.features[0].geometry {
+            p.exterior_mut(|r| r.0[0].x = 1e12);
+        }
+        assert!(!defer_lonlat(&mut layer, &SourceCrs::Proj("EPSG:4527".into())).unwrap());
+        assert!(layer.pending_crs.is_none());
+    }
+}
