@@ -4,6 +4,7 @@
 //! the layer's own coordinates, the layer's CRS as WKT, the requested attributes as text, and the
 //! count of every feature that was repaired or skipped, with the reason.
 
+pub mod arrow;
 pub mod read;
 pub mod wkb;
 pub mod write;

@@ -308,6 +308,9 @@ pub fn layer_columns(source: &LayerSource, encoding: Option<&str>) -> Result<Vec
 pub fn read_layer(spec: &LayerSpec) -> Result<RawLayer> {
     let ds = open(&spec.source, spec.encoding.as_deref())?;
     let mut layer = select_layer(&ds, &spec.source)?;
+    // GeoPackage layers go through GDAL's Arrow stream, which GDAL 3.6 serves from the geometry
+    // blobs without building OGR features; other formats are read feature by feature.
+    let fast_arrow = ds.driver().short_name() == "GPKG";
     let layer_name = layer.name();
     let label = format!("{}#{}", spec.source.dataset, layer_name);
 
@@ -386,93 +389,130 @@ pub fn read_layer(spec: &LayerSpec) -> Result<RawLayer> {
             out
         });
         let mut chunk = Vec::with_capacity(CHUNK);
-        let mut iter = layer.features();
-        let mut wkb = Vec::new();
-        let result = (|| -> Result<()> {
-            for i in 0usize.. {
-                // A failure while GDAL reads the next feature (a GeoPackage page that is corrupt,
-                // an .osm.pbf cut short) ends its iteration early, as if the layer ended there.
-                // Check for it after every feature: a run must never go on with part of a layer.
-                reset_gdal_error();
-                let next = iter.next();
-                if let Some(reason) = gdal_failure() {
-                    return Err(Error::Read {
-                        layer: label.clone(),
-                        reason: format!(
-                            "{reason} (after {} features; the file may be truncated or corrupt)",
-                            report.read
-                        ),
-                    });
-                }
-                let Some(feature) = next else { break };
-                report.read += 1;
-                let fid = feature.fid().unwrap_or(i as u64);
-                let body = match feature.geometry() {
-                    None => Err("no geometry".to_string()),
-                    Some(geom) if geom.is_empty() => Err("empty geometry".to_string()),
-                    Some(geom) => {
-                        let t = flat(geom.geometry_type());
-                        if type_fits(kind, t) == Some(true) {
-                            export_wkb(geom, &mut wkb).map(|()| wkb.clone())
-                        } else {
-                            wrong_type += 1;
-                            Err(format!(
-                                "{} geometry where {} {} expected",
-                                gdal::vector::geometry_type_to_name(t),
-                                kind.describe(),
-                                if kind == GeomKind::PointsOrPolygons { "is" } else { "geometries are" }
-                            ))
-                        }
-                    }
-                };
-                let attrs = match body {
-                    Err(_) => Vec::new(),
-                    Ok(_) => {
-                        let tags = if needs_tags {
-                            other_tags_idx
-                                .and_then(|i| feature.field_as_string(i).ok().flatten())
-                                .map(|t| parse_other_tags(&t))
-                                .unwrap_or_default()
-                        } else {
-                            Default::default()
-                        };
-                        let mut attrs = Vec::with_capacity(sources.len());
-                        for (k, s) in sources.iter().enumerate() {
-                            let value = match s {
-                                FieldSource::Column(i) => feature.field_as_string(*i).ok().flatten(),
-                                FieldSource::OtherTag(key) => tags.get(key).cloned(),
-                                FieldSource::Absent => None,
-                            };
-                            if let Some(v) = &value {
-                                if let Some(w) = check_text(v, k, &warned_fields).map_err(|()| Error::BadFeature {
-                                    layer: label.clone(),
-                                    fid,
-                                    field: field_names[k].clone(),
-                                    reason: format!(
-                                        "'{v}' is not readable text: {}",
-                                        encoding_hint(&spec.source, spec.encoding.as_deref())
-                                    ),
-                                })? {
-                                    warned_fields.push(k);
-                                    report.warnings.push(format!(
-                                        "{label}: feature {fid}: field '{}' reads '{v}', which {w}",
-                                        field_names[k]
-                                    ));
-                                }
-                            }
-                            attrs.push(value);
-                        }
-                        attrs
-                    }
-                };
-                chunk.push(Record { fid, body: body.map(|wkb| (wkb, attrs)) });
-                if chunk.len() == CHUNK {
-                    // The worker only stops early by panicking, which `join` reports below.
-                    let _ = sender.send(std::mem::replace(&mut chunk, Vec::with_capacity(CHUNK)));
-                }
+        let mut emit = |record: Record| {
+            chunk.push(record);
+            if chunk.len() == CHUNK {
+                // The worker only stops early by panicking, which `join` reports below.
+                let _ = sender.send(std::mem::replace(&mut chunk, Vec::with_capacity(CHUNK)));
             }
-            Ok(())
-        })();
+        };
+        // The requested attributes of one feature, from its columns' text (`column(i)` for the
+        // layer's column `i`), checked for text that does not decode.
+        let mut attrs_of = |fid: u64, column: &dyn Fn(usize) -> Option<String>, report: &mut LayerReport| {
+            let tags = match other_tags_idx {
+                Some(i) if needs_tags => column(i).map(|t| parse_other_tags(&t)).unwrap_or_default(),
+                _ => Default::default(),
+            };
+            let mut attrs = Vec::with_capacity(sources.len());
+            for (k, s) in sources.iter().enumerate() {
+                let value = match s {
+                    FieldSource::Column(i) => column(*i),
+                    FieldSource::OtherTag(key) => tags.get(key).cloned(),
+                    FieldSource::Absent => None,
+                };
+                if let Some(v) = &value {
+                    if let Some(w) = check_text(v, k, &warned_fields).map_err(|()| Error::BadFeature {
+                        layer: label.clone(),
+                        fid,
+                        field: field_names[k].clone(),
+                        reason: format!(
+                            "'{v}' is not readable text: {}",
+                            encoding_hint(&spec.source, spec.encoding.as_deref())
+                        ),
+                    })? {
+                        warned_fields.push(k);
+                        report
+                            .warnings
+                            .push(format!("{label}: feature {fid}: field '{}' reads '{v}', which {w}", field_names[k]));
+                    }
+                }
+                attrs.push(value);
+            }
+            Ok::<_, Error>(attrs)
+        };
+        // The columns to read: those of the requested fields, and the OSM tags when needed.
+        let mut wanted: Vec<usize> = sources
+            .iter()
+            .filter_map(|s| if let FieldSource::Column(i) = s { Some(*i) } else { None })
+            .chain(other_tags_idx.filter(|_| needs_tags))
+            .collect();
+        wanted.sort_unstable();
+        wanted.dedup();
+        let arrow_columns: Vec<String> = wanted.iter().map(|&i| columns[i].clone()).collect();
+
+        let mut result = Err(Error::Usage(String::new()));
+        if fast_arrow {
+            let read = super::arrow::read(&mut layer, &arrow_columns, |row| {
+                report.read += 1;
+                let body = match row.wkb {
+                    None => Err("no geometry".to_string()),
+                    Some(wkb) => {
+                        let column = |i: usize| wanted.iter().position(|&w| w == i).and_then(|k| row.values[k].clone());
+                        let attrs = attrs_of(row.fid, &column, &mut report)?;
+                        Ok((wkb.to_vec(), attrs))
+                    }
+                };
+                emit(Record { fid: row.fid, body, checked: false });
+                Ok(())
+            });
+            result = match read {
+                Ok(_) => Ok(()),
+                Err(super::arrow::ArrowError::Stopped(e)) => Err(e),
+                Err(super::arrow::ArrowError::Failed { reason, rows }) => Err(Error::Read {
+                    layer: label.clone(),
+                    reason: format!("{reason} (after {rows} features; the file may be truncated or corrupt)"),
+                }),
+                // Nothing was read: the layer is read feature by feature below.
+                Err(super::arrow::ArrowError::Unsupported(_)) => Err(Error::Usage(String::new())),
+            };
+        }
+        if matches!(&result, Err(Error::Usage(m)) if m.is_empty()) {
+            let mut iter = layer.features();
+            let mut wkb = Vec::new();
+            result = (|| -> Result<()> {
+                for i in 0usize.. {
+                    // A failure while GDAL reads the next feature (a GeoPackage page that is corrupt,
+                    // an .osm.pbf cut short) ends its iteration early, as if the layer ended there.
+                    // Check for it after every feature: a run must never go on with part of a layer.
+                    reset_gdal_error();
+                    let next = iter.next();
+                    if let Some(reason) = gdal_failure() {
+                        return Err(Error::Read {
+                            layer: label.clone(),
+                            reason: format!(
+                                "{reason} (after {} features; the file may be truncated or corrupt)",
+                                report.read
+                            ),
+                        });
+                    }
+                    let Some(feature) = next else { break };
+                    report.read += 1;
+                    let fid = feature.fid().unwrap_or(i as u64);
+                    let body = match feature.geometry() {
+                        None => Err("no geometry".to_string()),
+                        Some(geom) if geom.is_empty() => Err("empty geometry".to_string()),
+                        Some(geom) => {
+                            let t = flat(geom.geometry_type());
+                            if type_fits(kind, t) == Some(true) {
+                                export_wkb(geom, &mut wkb).map(|()| wkb.clone())
+                            } else {
+                                wrong_type += 1;
+                                Err(wrong_type_reason(t, kind))
+                            }
+                        }
+                    };
+                    let body = match body {
+                        Err(e) => Err(e),
+                        Ok(wkb) => {
+                            let column = |i: usize| feature.field_as_string(i).ok().flatten();
+                            Ok((wkb, attrs_of(fid, &column, &mut report)?))
+                        }
+                    };
+                    emit(Record { fid, body, checked: true });
+                }
+                Ok(())
+            })();
+        }
         if result.is_ok() && !chunk.is_empty() {
             let _ = sender.send(chunk);
         }
@@ -487,6 +527,9 @@ pub fn read_layer(spec: &LayerSpec) -> Result<RawLayer> {
 
     let mut features = Vec::with_capacity(report.read as usize);
     for outcome in converted.into_iter().flatten() {
+        if outcome.wrong_type {
+            wrong_type += 1;
+        }
         match outcome.result {
             Err(reason) => report.skip(outcome.fid, &reason),
             Ok(Converted { geometry, attrs, repairs }) => {
@@ -541,12 +584,16 @@ const CHUNKS_IN_FLIGHT: usize = 4;
 struct Record {
     fid: u64,
     body: std::result::Result<(Vec<u8>, Vec<Option<String>>), String>,
+    /// Whether the geometry is known to be non-empty and of the role's type.
+    checked: bool,
 }
 
 /// A converted feature, or the reason it is skipped.
 struct Outcome {
     fid: u64,
     result: std::result::Result<Converted, String>,
+    /// Skipped for a geometry type the role does not take.
+    wrong_type: bool,
 }
 
 /// A feature's geometry as decoded and repaired, its attributes, and the repairs made.
@@ -557,14 +604,44 @@ struct Converted {
 }
 
 fn convert_record(r: Record, kind: GeomKind) -> Outcome {
+    let mut wrong_type = false;
+    let checked = r.checked;
     let result = r.body.and_then(|(wkb, attrs)| {
+        if !checked {
+            if super::wkb::is_empty(&wkb) {
+                return Err("empty geometry".to_string());
+            }
+            let t = super::wkb::type_code(&wkb).map(|c| {
+                // SAFETY: OGR_GT_Flatten is a pure function of its argument.
+                #[allow(unsafe_code)]
+                unsafe {
+                    gdal_sys::OGR_GT_Flatten(c)
+                }
+            });
+            if let Some(t) = t {
+                if type_fits(kind, t) != Some(true) {
+                    wrong_type = true;
+                    return Err(wrong_type_reason(t, kind));
+                }
+            }
+        }
         let (g, repairs) = convert_wkb(&wkb, kind)?;
         if !g.coords_iter().all(|c| c.x.is_finite() && c.y.is_finite()) {
             return Err(NON_FINITE.to_string());
         }
         Ok(Converted { geometry: g, attrs, repairs })
     });
-    Outcome { fid: r.fid, result }
+    Outcome { fid: r.fid, result, wrong_type }
+}
+
+/// The reason a feature of a geometry type the role does not take is skipped.
+fn wrong_type_reason(t: OGRwkbGeometryType::Type, kind: GeomKind) -> String {
+    format!(
+        "{} geometry where {} {} expected",
+        gdal::vector::geometry_type_to_name(t),
+        kind.describe(),
+        if kind == GeomKind::PointsOrPolygons { "is" } else { "geometries are" }
+    )
 }
 
 /// Exports an OGR geometry as little-endian WKB into `buf` (reused between features).

@@ -220,6 +220,26 @@ pub fn decode(buf: &[u8]) -> Result<(Wkb, Decoded), String> {
     }
 }
 
+/// The geometry type code of a WKB geometry (ISO or old OGC flags as written), if the header is there.
+pub fn type_code(buf: &[u8]) -> Option<u32> {
+    let b: [u8; 4] = buf.get(1..5)?.try_into().ok()?;
+    match buf[0] {
+        0 => Some(u32::from_be_bytes(b)),
+        1 => Some(u32::from_le_bytes(b)),
+        _ => None,
+    }
+}
+
+/// Whether a WKB geometry holds no coordinate at all (`POINT EMPTY`, `POLYGON EMPTY`, a
+/// collection of empty parts). Bytes that do not decode are not empty: their decoding reports them.
+pub fn is_empty(buf: &[u8]) -> bool {
+    use geo::CoordsIter;
+    match decode(buf) {
+        Ok((Wkb::Geometry(g), _)) => g.coords_count() == 0,
+        _ => false,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
