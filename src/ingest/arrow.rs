@@ -329,10 +329,18 @@ pub fn read(
             let get_next = stream.0.get_next.ok_or_else(|| ArrowError::Unsupported("no get_next".into()))?;
             loop {
                 let mut batch = Owned(std::mem::zeroed::<gdal_sys::ArrowArray>());
+                // GDAL may also report a failure (a corrupt page) only through its error state,
+                // and go on handing out empty batches: check both.
+                super::read::reset_gdal_error();
                 if get_next(&mut stream.0, &mut batch.0) != 0 {
                     return Err(ArrowError::Failed { reason: last_error(&mut stream.0), rows });
                 }
-                if batch.0.release.is_none() {
+                if let Some(reason) = super::read::gdal_failure() {
+                    return Err(ArrowError::Failed { reason, rows });
+                }
+                // The end: a released batch, or (as GDAL 3.6 ends a filtered GeoPackage read) an
+                // empty one without a failure reported.
+                if batch.0.release.is_none() || batch.0.length <= 0 {
                     return Ok(rows);
                 }
                 let child = |k: usize| &**batch.0.children.add(k);

@@ -68,14 +68,14 @@ fn quiet_gdal() {
 
 /// Clears GDAL's last error (of this thread).
 #[allow(unsafe_code)]
-fn reset_gdal_error() {
+pub(super) fn reset_gdal_error() {
     // SAFETY: CPLErrorReset only clears GDAL's thread-local error state.
     unsafe { gdal_sys::CPLErrorReset() }
 }
 
 /// GDAL's last error message (of this thread) if it was a failure, not a warning.
 #[allow(unsafe_code)]
-fn gdal_failure() -> Option<String> {
+pub(super) fn gdal_failure() -> Option<String> {
     // SAFETY: both calls read GDAL's thread-local error state; the message pointer is valid
     // until the next GDAL call on this thread, and it is copied at once.
     unsafe {
