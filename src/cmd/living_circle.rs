@@ -332,7 +332,10 @@ pub fn execute(args: &LivingCircleArgs) -> Result<LivingCircleRun> {
         project(r, &frame)?;
     }
 
-    let origins = origins_of(&mut origins_layer, &origin_fields, args, &frame)?;
+    let origins = crate::timing::time(
+        || "origins living_circle".into(),
+        || origins_of(&mut origins_layer, &origin_fields, args, &frame),
+    )?;
     let mut unknown_types = BTreeMap::new();
     let facilities = facilities_of(&mut facility_layers, &type_fields, &types, &mut unknown_types);
     if facilities.is_empty() {
@@ -369,8 +372,12 @@ pub fn execute(args: &LivingCircleArgs) -> Result<LivingCircleRun> {
     let mut outputs = vec![args.output.clone()];
     let (result, network) = match (&roads_layer, &grade_table) {
         (Some(roads), Some(grades)) => {
-            let (graph, road_fids, summary) = network_of(roads, grades, noding, &frame)?;
-            let result = compute_network(&graph, &origins, &facilities, &tiers, &reqs, &params)?;
+            let (graph, road_fids, summary) =
+                crate::timing::time(|| "network living_circle".into(), || network_of(roads, grades, noding, &frame))?;
+            let result = crate::timing::time(
+                || "compute living_circle".into(),
+                || compute_network(&graph, &origins, &facilities, &tiers, &reqs, &params),
+            )?;
             if let Some(dir) = &args.export_graph {
                 write_graph(dir, &graph, &road_fids, &origins, &facilities, &result, &types)?;
                 outputs.push(dir.clone());

@@ -132,6 +132,11 @@ fn has_no_area(frame: &Frame, g: &Geometry<f64>) -> bool {
 /// cannot be projected, or a polygon that has no area in the frame, is skipped and counted; a layer
 /// left with no feature is an error.
 pub fn project(layer: &mut RawLayer, frame: &Frame) -> Result<()> {
+    let stage = format!("project {}", layer.source);
+    crate::timing::time(|| stage, || project_features(layer, frame))
+}
+
+fn project_features(layer: &mut RawLayer, frame: &Frame) -> Result<()> {
     let report = &mut layer.report;
     let mut kept = Vec::with_capacity(layer.features.len());
     for mut f in layer.features.drain(..) {
