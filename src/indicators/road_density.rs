@@ -23,6 +23,7 @@
 use std::collections::BTreeMap;
 
 use geo::{BooleanOps, BoundingRect, Intersects, LineString, MultiLineString, MultiPolygon, Polygon, Rect};
+use rayon::prelude::*;
 
 use crate::index::rtree::BoxIndex;
 use crate::model::{Area, Road};
@@ -120,6 +121,9 @@ pub fn clip_lines(polygon: &MultiPolygon<f64>, lines: &MultiLineString<f64>) -> 
 }
 
 /// Computes the density of every area, in the areas' order.
+///
+/// Areas are computed in parallel, each on its own, and collected in their order: the result
+/// does not depend on the number of threads.
 pub fn compute(
     areas: &[Area],
     roads: &[Road],
@@ -129,114 +133,138 @@ pub fn compute(
     params: &Params,
 ) -> Result<RoadDensity> {
     let index = BoxIndex::new(roads.iter().map(|r| &r.line));
+    let per_area: Vec<Result<Option<AreaOutput>>> =
+        areas.par_iter().map(|area| compute_area(area, &index, roads, grades, kinds, frame, params)).collect();
     let mut out = RoadDensity::default();
-    for area in areas {
-        let Some(bbox) = area.polygon.bounding_rect() else { continue };
-        let candidates = index.query(&bbox);
-
-        // Group candidate roads by what they are, so each group is clipped in one call.
-        let mut counted: BTreeMap<String, Vec<LineString<f64>>> = BTreeMap::new();
-        let mut excluded: BTreeMap<String, Vec<LineString<f64>>> = BTreeMap::new();
-        let mut unknown: BTreeMap<String, Vec<LineString<f64>>> = BTreeMap::new();
-        let kind_row = area.kind.as_deref().and_then(|k| kinds.find(k));
-        let cap = params.max_width_m.or_else(|| kind_row.and_then(|r| r.max_road_width_m)).filter(|_| params.has_width);
-        let mut wide: Vec<&Road> = Vec::new();
-        for &i in &candidates {
-            let road = &roads[i];
-            let value = if road.grade_value.trim().is_empty() { EMPTY_GRADE } else { road.grade_value.trim() };
-            let bucket = match grades.get(value) {
-                Some(row) if row.counted => counted.entry(row.grade.clone()).or_default(),
-                Some(_) => excluded.entry(value.to_string()).or_default(),
-                None => unknown.entry(value.to_string()).or_default(),
-            };
-            bucket.extend(road.line.0.iter().cloned());
-            if let (Some(cap), Some(w)) = (cap, road.width_m) {
-                if w > cap && grades.get(value).is_some_and(|r| r.counted) {
-                    wide.push(road);
-                }
-            }
-        }
-
-        let mut length = KahanSum::default();
-        let mut by_grade = BTreeMap::new();
-        let mut counted_pieces: Vec<LineString<f64>> = Vec::new();
-        for (grade, lines) in counted {
-            let clipped = clip_lines(&area.polygon, &MultiLineString(lines));
-            let m = frame.length_m(&clipped)?;
-            length.add(m);
-            by_grade.insert(grade, m / M_PER_KM);
-            counted_pieces.extend(clipped.0);
-        }
-        let measure_groups = |groups: BTreeMap<String, Vec<LineString<f64>>>| -> Result<BTreeMap<String, f64>> {
-            let mut m = BTreeMap::new();
-            for (value, lines) in groups {
-                let clipped = clip_lines(&area.polygon, &MultiLineString(lines));
-                let km = frame.length_m(&clipped)? / M_PER_KM;
-                if km > 0.0 {
-                    m.insert(value, km);
-                }
-            }
-            Ok(m)
-        };
-        let excluded_by_value = measure_groups(excluded)?;
-        let unknown_grades = measure_groups(unknown)?;
-
-        let road_length_km = length.total() / M_PER_KM;
-        let area_km2 = frame.area_m2(&area.polygon)? / M2_PER_KM2;
-        if area_km2 <= 0.0 {
-            return Err(Error::EmptyLayer {
-                layer: format!("area {}", area.id),
-                reason: format!("feature {}: the area polygon has no area", area.fid),
-            });
-        }
-        let density = road_length_km / area_km2;
-        let target = target_for(area.kind.as_deref(), kinds, params);
-        let meets = target.map(|t| density >= t);
-        let shortfall = target.map(|t| (t * area_km2 - road_length_km).max(0.0));
-
-        let mut over = KahanSum::default();
-        for road in wide {
-            let piece = clip_lines(&area.polygon, &road.line);
-            let km = frame.length_m(&piece)? / M_PER_KM;
-            if km <= 0.0 {
-                continue;
-            }
-            over.add(km);
-            out.wide_roads.push(WideRoad {
-                area_id: area.id.clone(),
-                road_fid: road.fid,
-                grade: road.grade_value.clone(),
-                width_m: road.width_m.unwrap_or(f64::NAN),
-                max_width_m: cap.unwrap_or(f64::NAN),
-                length_km: km,
-                line: piece,
-            });
-        }
-
-        if let Some(cell_m) = params.grid_cell_m {
-            out.grid.extend(grid_cells(area, &counted_pieces, cell_m, target, frame)?);
-        }
-
-        out.areas.push(AreaDensity {
-            area_id: area.id.clone(),
-            name: area.name.clone(),
-            kind: area.kind.as_deref().map(|k| kinds.canonical(k)),
-            kind_label: area.kind.clone(),
-            road_length_km,
-            area_km2,
-            density_km_per_km2: density,
-            target_km_per_km2: target,
-            meets_target: meets,
-            shortfall_km: shortfall,
-            by_grade,
-            excluded_by_value,
-            unknown_grades,
-            max_width_m: cap,
-            roads_over_max_width_km: cap.map(|_| over.total()),
-            polygon: area.polygon.clone(),
-        });
+    for r in per_area {
+        let Some((area, wide, grid)) = r? else { continue };
+        out.areas.push(area);
+        out.wide_roads.extend(wide);
+        out.grid.extend(grid);
     }
     Ok(out)
+}
+
+/// One area's density, its wide road pieces and its grid cells.
+type AreaOutput = (AreaDensity, Vec<WideRoad>, Vec<GridCell>);
+
+/// The density of one area; `None` for an area without a bounding box (empty).
+fn compute_area(
+    area: &Area,
+    index: &BoxIndex,
+    roads: &[Road],
+    grades: &GradeTable,
+    kinds: &Kinds,
+    frame: &Frame,
+    params: &Params,
+) -> Result<Option<AreaOutput>> {
+    let Some(bbox) = area.polygon.bounding_rect() else { return Ok(None) };
+    let candidates = index.query(&bbox);
+
+    // Group candidate roads by what they are, so each group is clipped in one call.
+    let mut counted: BTreeMap<String, Vec<LineString<f64>>> = BTreeMap::new();
+    let mut excluded: BTreeMap<String, Vec<LineString<f64>>> = BTreeMap::new();
+    let mut unknown: BTreeMap<String, Vec<LineString<f64>>> = BTreeMap::new();
+    let kind_row = area.kind.as_deref().and_then(|k| kinds.find(k));
+    let cap = params.max_width_m.or_else(|| kind_row.and_then(|r| r.max_road_width_m)).filter(|_| params.has_width);
+    let mut wide: Vec<&Road> = Vec::new();
+    for &i in &candidates {
+        let road = &roads[i];
+        let value = if road.grade_value.trim().is_empty() { EMPTY_GRADE } else { road.grade_value.trim() };
+        let bucket = match grades.get(value) {
+            Some(row) if row.counted => counted.entry(row.grade.clone()).or_default(),
+            Some(_) => excluded.entry(value.to_string()).or_default(),
+            None => unknown.entry(value.to_string()).or_default(),
+        };
+        bucket.extend(road.line.0.iter().cloned());
+        if let (Some(cap), Some(w)) = (cap, road.width_m) {
+            if w > cap && grades.get(value).is_some_and(|r| r.counted) {
+                wide.push(road);
+            }
+        }
+    }
+
+    let mut length = KahanSum::default();
+    let mut by_grade = BTreeMap::new();
+    let mut counted_pieces: Vec<LineString<f64>> = Vec::new();
+    for (grade, lines) in counted {
+        let clipped = clip_lines(&area.polygon, &MultiLineString(lines));
+        let m = frame.length_m(&clipped)?;
+        length.add(m);
+        by_grade.insert(grade, m / M_PER_KM);
+        counted_pieces.extend(clipped.0);
+    }
+    let measure_groups = |groups: BTreeMap<String, Vec<LineString<f64>>>| -> Result<BTreeMap<String, f64>> {
+        let mut m = BTreeMap::new();
+        for (value, lines) in groups {
+            let clipped = clip_lines(&area.polygon, &MultiLineString(lines));
+            let km = frame.length_m(&clipped)? / M_PER_KM;
+            if km > 0.0 {
+                m.insert(value, km);
+            }
+        }
+        Ok(m)
+    };
+    let excluded_by_value = measure_groups(excluded)?;
+    let unknown_grades = measure_groups(unknown)?;
+
+    let road_length_km = length.total() / M_PER_KM;
+    let area_km2 = frame.area_m2(&area.polygon)? / M2_PER_KM2;
+    if area_km2 <= 0.0 {
+        return Err(Error::EmptyLayer {
+            layer: format!("area {}", area.id),
+            reason: format!("feature {}: the area polygon has no area", area.fid),
+        });
+    }
+    let density = road_length_km / area_km2;
+    let target = target_for(area.kind.as_deref(), kinds, params);
+    let meets = target.map(|t| density >= t);
+    let shortfall = target.map(|t| (t * area_km2 - road_length_km).max(0.0));
+
+    let mut over = KahanSum::default();
+    let mut wide_roads = Vec::new();
+    for road in wide {
+        let piece = clip_lines(&area.polygon, &road.line);
+        let km = frame.length_m(&piece)? / M_PER_KM;
+        if km <= 0.0 {
+            continue;
+        }
+        over.add(km);
+        wide_roads.push(WideRoad {
+            area_id: area.id.clone(),
+            road_fid: road.fid,
+            grade: road.grade_value.clone(),
+            width_m: road.width_m.unwrap_or(f64::NAN),
+            max_width_m: cap.unwrap_or(f64::NAN),
+            length_km: km,
+            line: piece,
+        });
+    }
+
+    let grid = match params.grid_cell_m {
+        Some(cell_m) => grid_cells(area, &counted_pieces, cell_m, target, frame)?,
+        None => Vec::new(),
+    };
+
+    let density_row = AreaDensity {
+        area_id: area.id.clone(),
+        name: area.name.clone(),
+        kind: area.kind.as_deref().map(|k| kinds.canonical(k)),
+        kind_label: area.kind.clone(),
+        road_length_km,
+        area_km2,
+        density_km_per_km2: density,
+        target_km_per_km2: target,
+        meets_target: meets,
+        shortfall_km: shortfall,
+        by_grade,
+        excluded_by_value,
+        unknown_grades,
+        max_width_m: cap,
+        roads_over_max_width_km: cap.map(|_| over.total()),
+        polygon: area.polygon.clone(),
+    };
+    Ok(Some((density_row, wide_roads, grid)))
 }
 
 /// The target for an area: a `--target KIND=VALUE` that names its kind, else the kinds table's
