@@ -5,9 +5,10 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use geo::{Centroid, LineString};
+use rayon::prelude::*;
 use serde_json::{json, Value};
 
-use super::{choose_frame, field_value, finish_run, id_order, lines, load, polygons, sibling, warn_if_apart};
+use super::{choose_frame, field_value, finish_run, id_order, lines, load, sibling, warn_if_apart};
 use crate::cli::{CommonArgs, DistanceArg, LivingCircleArgs, NodingArg, SnapArg, ThresholdsArg};
 use crate::index::graph::{BuildStats, Component, Graph, Noding};
 use crate::index::snap::SnapMode;
@@ -105,18 +106,28 @@ fn origins_of(layer: &mut RawLayer, names: &[String], args: &LivingCircleArgs, f
         Some(f) => vec![f.clone()],
         None => vec!["id".into(), "osm_id".into(), "osm_way_id".into()],
     };
+    // Centroids and areas in parallel; what they give is counted in feature order below.
+    let measured: Vec<(Option<geo::Point<f64>>, Result<f64>)> = layer
+        .features
+        .par_iter()
+        .map(|f| {
+            let area_m2 = match &f.geometry {
+                geo::Geometry::Polygon(p) => frame.polygon_area_m2(p),
+                geo::Geometry::MultiPolygon(mp) => frame.area_m2(mp),
+                _ => Ok(0.0),
+            };
+            (f.geometry.centroid(), area_m2)
+        })
+        .collect();
     let mut out = Vec::with_capacity(layer.features.len());
     let report = &mut layer.report;
-    for f in layer.features.drain(..) {
-        let Some(centre) = f.geometry.centroid() else {
+    for (f, (centre, area_m2)) in layer.features.drain(..).zip(measured) {
+        let Some(centre) = centre else {
             report.used -= 1;
             report.skip(f.fid, "no centroid (empty geometry)");
             continue;
         };
-        let area_m2 = match polygons(&f.geometry) {
-            Some(mp) => frame.area_m2(&mp)?,
-            None => 0.0,
-        };
+        let area_m2 = area_m2?;
         let population = match &args.population_field {
             None => None,
             Some(field) => match field_value(names, &f.attrs, field) {

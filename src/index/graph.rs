@@ -28,6 +28,7 @@ use std::collections::HashMap;
 
 use geo::line_intersection::{line_intersection, LineIntersection};
 use geo::{Coord, Line, LineString};
+use rayon::prelude::*;
 use rstar::primitives::{GeomWithData, Rectangle};
 use rstar::{RTree, RTreeObject};
 
@@ -218,7 +219,6 @@ impl Graph {
         // Edges: split each clean line at its nodes.
         let mut edges = Vec::new();
         let mut coords: Vec<Coord<f64>> = Vec::with_capacity(pts.len() + spans.len());
-        let mut scratch = LineString(Vec::new());
         for &(line, s, e) in &spans {
             let mut from = node_of(&keys[s]).expect("a line end is a node");
             let mut first = coords.len();
@@ -230,13 +230,11 @@ impl Graph {
                         coords.push(nodes[to as usize]);
                         let piece = &coords[first..];
                         let planar_m = piece.windows(2).map(|w| planar(w[0], w[1])).sum::<f64>();
-                        scratch.0.clear();
-                        scratch.0.extend_from_slice(piece);
-                        let length_m = frame.line_length_m(&scratch)?;
                         edges.push(Edge {
                             from,
                             to,
-                            length_m,
+                            // Measured below, all edges at once.
+                            length_m: f64::NAN,
                             planar_m,
                             line,
                             first: first as u32,
@@ -256,6 +254,17 @@ impl Graph {
                 "the walking network has {} edges, more than this tool handles",
                 edges.len()
             )));
+        }
+        // Edge lengths by the frame's method, measured in parallel (each edge on its own).
+        let lengths: Vec<Result<f64>> = edges
+            .par_iter()
+            .map(|e| {
+                let piece = &coords[e.first as usize..(e.first + e.count) as usize];
+                frame.line_length_m(&LineString(piece.to_vec()))
+            })
+            .collect();
+        for (e, length_m) in edges.iter_mut().zip(lengths) {
+            e.length_m = length_m?;
         }
 
         let (offsets, adjacent) = csr(nodes.len(), &edges);
