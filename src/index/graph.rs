@@ -177,8 +177,9 @@ impl Graph {
         }
 
         // Nodes: line ends, and keys used more than once.
+        // Keys are plain values, so a parallel sort gives the same order on any number of threads.
         let mut sorted = keys.clone();
-        sorted.sort_unstable();
+        sorted.par_sort_unstable();
         let mut node_keys: Vec<Key> = Vec::new();
         let mut i = 0;
         while i < sorted.len() {
@@ -196,7 +197,7 @@ impl Graph {
             node_keys.push(keys[s]);
             node_keys.push(keys[e - 1]);
         }
-        node_keys.sort_unstable();
+        node_keys.par_sort_unstable();
         node_keys.dedup();
         if node_keys.len() >= u32::MAX as usize {
             return Err(Error::Usage(format!(
