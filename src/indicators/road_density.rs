@@ -281,6 +281,12 @@ fn target_for(kind: Option<&str>, kinds: &Kinds, params: &Params) -> Option<f64>
     params.default_target
 }
 
+/// A grid cell clipped to an area: its column, the clipped square and its area in m².
+type ClippedCell = (i64, MultiPolygon<f64>, f64);
+
+/// A length in metres in the grid cell (row, column).
+type CellLength = ((i64, i64), f64);
+
 /// Square cells of `cell_m` aligned on the frame's origin, clipped to the area.
 ///
 /// Each counted road piece is split where it crosses a grid line and every sub-segment goes to
@@ -297,47 +303,45 @@ fn grid_cells(
     let (c0, c1) = ((bbox.min().x / cell_m).floor() as i64, (bbox.max().x / cell_m).ceil() as i64);
     let (r0, r1) = ((bbox.min().y / cell_m).floor() as i64, (bbox.max().y / cell_m).ceil() as i64);
 
-    // The cells: each square clipped to the area, keyed by (row, col) for a stable order.
+    // The cells: each square clipped to the area, keyed by (row, col) for a stable order. Rows
+    // are clipped in parallel.
+    let rows: Vec<Result<Vec<ClippedCell>>> = (r0..r1)
+        .into_par_iter()
+        .map(|row| {
+            let mut out = Vec::new();
+            for col in c0..c1 {
+                let rect = Rect::new(
+                    geo::coord! { x: col as f64 * cell_m, y: row as f64 * cell_m },
+                    geo::coord! { x: (col + 1) as f64 * cell_m, y: (row + 1) as f64 * cell_m },
+                );
+                if !rect.intersects(&area.polygon) {
+                    continue;
+                }
+                let square: Polygon<f64> = rect.to_polygon();
+                let clipped = area.polygon.intersection(&square);
+                let area_m2 = frame.area_m2(&clipped)?;
+                if area_m2 > 0.0 {
+                    out.push((col, clipped, area_m2));
+                }
+            }
+            Ok(out)
+        })
+        .collect();
     let mut cells: BTreeMap<(i64, i64), (MultiPolygon<f64>, f64)> = BTreeMap::new();
-    for row in r0..r1 {
-        for col in c0..c1 {
-            let rect = Rect::new(
-                geo::coord! { x: col as f64 * cell_m, y: row as f64 * cell_m },
-                geo::coord! { x: (col + 1) as f64 * cell_m, y: (row + 1) as f64 * cell_m },
-            );
-            if !rect.intersects(&area.polygon) {
-                continue;
-            }
-            let square: Polygon<f64> = rect.to_polygon();
-            let clipped = area.polygon.intersection(&square);
-            let area_m2 = frame.area_m2(&clipped)?;
-            if area_m2 > 0.0 {
-                cells.insert((row, col), (clipped, area_m2));
-            }
+    for (row, cols) in (r0..r1).zip(rows) {
+        for (col, clipped, area_m2) in cols? {
+            cells.insert((row, col), (clipped, area_m2));
         }
     }
 
-    // Road length per cell.
+    // Road length per cell: the sub-segments of each piece are measured in parallel, then added
+    // in piece order, so every cell's sum runs in the same order whatever the number of threads.
+    let measured: Vec<Result<Vec<CellLength>>> =
+        pieces.par_iter().map(|piece| piece_lengths(piece, &cells, cell_m, frame)).collect();
     let mut lengths: BTreeMap<(i64, i64), KahanSum> = BTreeMap::new();
-    for piece in pieces {
-        for seg in piece.lines() {
-            for (a, b) in split_at_grid(seg.start, seg.end, cell_m) {
-                let mid = geo::coord! { x: (a.x + b.x) / 2.0, y: (a.y + b.y) / 2.0 };
-                let (col, row) = ((mid.x / cell_m).floor() as i64, (mid.y / cell_m).floor() as i64);
-                // A sub-segment on the area's boundary may sit on the edge of a cell that has no
-                // area inside: give it to the neighbour across that edge.
-                let on_x_edge = (mid.x / cell_m - col as f64).abs() < 1e-9;
-                let on_y_edge = (mid.y / cell_m - row as f64).abs() < 1e-9;
-                let key = [(row, col), (row, col - 1), (row - 1, col), (row - 1, col - 1)]
-                    .into_iter()
-                    .enumerate()
-                    .filter(|(i, _)| *i == 0 || (i & 1 == 0 || on_x_edge) && (i & 2 == 0 || on_y_edge))
-                    .map(|(_, k)| k)
-                    .find(|k| cells.contains_key(k));
-                if let Some(key) = key {
-                    lengths.entry(key).or_default().add(frame.line_length_m(&LineString::from(vec![a, b]))?);
-                }
-            }
+    for piece in measured {
+        for (key, length_m) in piece? {
+            lengths.entry(key).or_default().add(length_m);
         }
     }
 
@@ -358,6 +362,37 @@ fn grid_cells(
             }
         })
         .collect())
+}
+
+/// The cell and length in metres of every sub-segment of a road piece split at the grid lines, in
+/// order along the piece; sub-segments in no cell of the area are left out.
+fn piece_lengths(
+    piece: &LineString<f64>,
+    cells: &BTreeMap<(i64, i64), (MultiPolygon<f64>, f64)>,
+    cell_m: f64,
+    frame: &Frame,
+) -> Result<Vec<CellLength>> {
+    let mut out = Vec::new();
+    for seg in piece.lines() {
+        for (a, b) in split_at_grid(seg.start, seg.end, cell_m) {
+            let mid = geo::coord! { x: (a.x + b.x) / 2.0, y: (a.y + b.y) / 2.0 };
+            let (col, row) = ((mid.x / cell_m).floor() as i64, (mid.y / cell_m).floor() as i64);
+            // A sub-segment on the area's boundary may sit on the edge of a cell that has no
+            // area inside: give it to the neighbour across that edge.
+            let on_x_edge = (mid.x / cell_m - col as f64).abs() < 1e-9;
+            let on_y_edge = (mid.y / cell_m - row as f64).abs() < 1e-9;
+            let key = [(row, col), (row, col - 1), (row - 1, col), (row - 1, col - 1)]
+                .into_iter()
+                .enumerate()
+                .filter(|(i, _)| *i == 0 || (i & 1 == 0 || on_x_edge) && (i & 2 == 0 || on_y_edge))
+                .map(|(_, k)| k)
+                .find(|k| cells.contains_key(k));
+            if let Some(key) = key {
+                out.push((key, frame.line_length_m(&LineString::from(vec![a, b]))?));
+            }
+        }
+    }
+    Ok(out)
 }
 
 /// Splits a segment where it crosses the lines x = k·cell and y = k·cell.
