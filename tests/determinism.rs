@@ -1,9 +1,6 @@
-//! Determinism and atomicity: identical bytes across runs and input feature order for every
-//! command; a run killed at any moment leaves every output either old and complete or new and
+//! Determinism and atomicity: identical bytes across runs, input feature order and numbers of
+//! threads; a run killed at any moment leaves every output either old and complete or new and
 //! complete, and nothing else but its documented `.NAME.tmp.PID` temporary files.
-//!
-//! planaudit runs single-threaded (batch runs one process per city), so there is no thread count
-//! to vary.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -12,7 +9,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 use crate::bad_inputs::world::{Cmd, Role, World};
-use crate::common::{bin, run_ok};
+use crate::common::{bin, run_ok, walk};
 
 /// Gives every feature of a GeoJSON file its position as its id (GDAL's feature id), so that the
 /// ids survive a change of order.
@@ -89,6 +86,61 @@ fn living_circle_is_byte_identical_across_runs_and_input_order() {
 #[test]
 fn road_density_is_byte_identical_across_runs_and_input_order() {
     identical_across_runs_and_order(Cmd::RoadDensity, &["--grid", "300"]);
+}
+
+/// The scale of the `city` data audited with different numbers of threads.
+const THREADS_TEST_SCALE: &str = "1";
+
+/// Every file below `dir` by path relative to it, with `dir` itself written as `OUT_DIR` wherever
+/// it appears (summary.json lists the files it wrote).
+fn output_tree(dir: &Path) -> BTreeMap<String, Vec<u8>> {
+    let dir_text = dir.display().to_string();
+    walk(dir)
+        .into_iter()
+        .map(|p| {
+            let rel = p.strip_prefix(dir).unwrap().to_string_lossy().into_owned();
+            let bytes = match String::from_utf8(std::fs::read(&p).unwrap()) {
+                Ok(text) => text.replace(&dir_text, "OUT_DIR").into_bytes(),
+                Err(e) => e.into_bytes(),
+            };
+            (rel, bytes)
+        })
+        .collect()
+}
+
+/// Issue 7: results at `city` size are identical whatever the number of threads. The audit of the
+/// generated city runs with one worker thread and with four (more than most test machines have
+/// cores, so the work is split and stolen differently); every file it writes must be the same, byte
+/// for byte.
+#[test]
+fn audit_is_byte_identical_whatever_the_number_of_threads() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("city");
+    run_ok(&["generate", "--size", "city", "--scale", THREADS_TEST_SCALE, "-o", data.to_str().unwrap()]);
+    let city = data.join("city.toml");
+    let runs: Vec<(&str, BTreeMap<String, Vec<u8>>)> = ["1", "4"]
+        .into_iter()
+        .map(|threads| {
+            let out = dir.path().join(format!("threads{threads}"));
+            let o = bin()
+                .env("RAYON_NUM_THREADS", threads)
+                .args(["audit", city.to_str().unwrap(), "-o", out.to_str().unwrap(), "-q"])
+                .output()
+                .unwrap();
+            assert!(o.status.success(), "{threads} threads: {}", String::from_utf8_lossy(&o.stderr));
+            (threads, output_tree(&out))
+        })
+        .collect();
+    let (one, many) = (&runs[0].1, &runs[1].1);
+    assert!(one.len() > 5 && one.contains_key("summary.json"), "{:?}", one.keys());
+    assert_eq!(one.keys().collect::<Vec<_>>(), many.keys().collect::<Vec<_>>(), "different files");
+    for (name, bytes) in one {
+        if many[name] != *bytes {
+            let (a, b) = (String::from_utf8_lossy(bytes), String::from_utf8_lossy(&many[name]));
+            let (la, lb) = a.lines().zip(b.lines()).find(|(x, y)| x != y).unwrap_or_default();
+            panic!("{name} differs between 1 and {} threads:\n{la}\n{lb}", runs[1].0);
+        }
+    }
 }
 
 /// Whether a file name is a temporary file of process `pid`: `.NAME.tmp.PID`.

@@ -5,10 +5,11 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use geo::{Centroid, LineString};
+use rayon::prelude::*;
 use serde_json::{json, Value};
 
 use super::layers::Layers;
-use super::{choose_frame, field_value, finish_run, id_order, lines, polygons, sibling, warn_if_apart};
+use super::{choose_frame, field_value, finish_run, id_order, lines, sibling, warn_if_apart};
 use crate::cli::{CommonArgs, DistanceArg, LivingCircleArgs, NodingArg, SnapArg, ThresholdsArg};
 use crate::index::graph::{BuildStats, Component, Graph, Noding};
 use crate::index::snap::SnapMode;
@@ -106,18 +107,28 @@ fn origins_of(layer: &mut RawLayer, names: &[String], args: &LivingCircleArgs, f
         Some(f) => vec![f.clone()],
         None => vec!["id".into(), "osm_id".into(), "osm_way_id".into()],
     };
+    // Centroids and areas in parallel; what they give is counted in feature order below.
+    let measured: Vec<(Option<geo::Point<f64>>, Result<f64>)> = layer
+        .features
+        .par_iter()
+        .map(|f| {
+            let area_m2 = match &f.geometry {
+                geo::Geometry::Polygon(p) => frame.polygon_area_m2(p),
+                geo::Geometry::MultiPolygon(mp) => frame.area_m2(mp),
+                _ => Ok(0.0),
+            };
+            (f.geometry.centroid(), area_m2)
+        })
+        .collect();
     let mut out = Vec::with_capacity(layer.features.len());
     let report = &mut layer.report;
-    for f in layer.features.drain(..) {
-        let Some(centre) = f.geometry.centroid() else {
+    for (f, (centre, area_m2)) in layer.features.drain(..).zip(measured) {
+        let Some(centre) = centre else {
             report.used -= 1;
             report.skip(f.fid, "no centroid (empty geometry)");
             continue;
         };
-        let area_m2 = match polygons(&f.geometry) {
-            Some(mp) => frame.area_m2(&mp)?,
-            None => 0.0,
-        };
+        let area_m2 = area_m2?;
         let population = match &args.population_field {
             None => None,
             Some(field) => match field_value(names, &f.attrs, field) {
@@ -338,7 +349,10 @@ pub fn execute_with(args: &LivingCircleArgs, layers: &mut Layers) -> Result<Livi
         project(r, &frame)?;
     }
 
-    let origins = origins_of(&mut origins_layer, &origin_fields, args, &frame)?;
+    let origins = crate::timing::time(
+        || "origins living_circle".into(),
+        || origins_of(&mut origins_layer, &origin_fields, args, &frame),
+    )?;
     let mut unknown_types = BTreeMap::new();
     let facilities = facilities_of(&mut facility_layers, &type_fields, &types, &mut unknown_types);
     if facilities.is_empty() {
@@ -375,8 +389,12 @@ pub fn execute_with(args: &LivingCircleArgs, layers: &mut Layers) -> Result<Livi
     let mut outputs = vec![args.output.clone()];
     let (result, network) = match (&roads_layer, &grade_table) {
         (Some(roads), Some(grades)) => {
-            let (graph, road_fids, summary) = network_of(roads, grades, noding, &frame)?;
-            let result = compute_network(&graph, &origins, &facilities, &tiers, &reqs, &params)?;
+            let (graph, road_fids, summary) =
+                crate::timing::time(|| "network living_circle".into(), || network_of(roads, grades, noding, &frame))?;
+            let result = crate::timing::time(
+                || "compute living_circle".into(),
+                || compute_network(&graph, &origins, &facilities, &tiers, &reqs, &params),
+            )?;
             if let Some(dir) = &args.export_graph {
                 write_graph(dir, &graph, &road_fids, &origins, &facilities, &result, &types)?;
                 outputs.push(dir.clone());

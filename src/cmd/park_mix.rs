@@ -220,7 +220,7 @@ pub fn execute_with(args: &ParkMixArgs, layers: &mut Layers) -> Result<ParkMixRu
     reports.push(landuse.report);
 
     let params = Params { mix, band_min, band_max };
-    let result = compute(&parks, &parcels, &frame, &params)?;
+    let result = crate::timing::time(|| "compute park_mix".into(), || compute(&parks, &parcels, &frame, &params))?;
     let measure = frame.describe();
     let osm = landuse_src.is_osm() || parks_src.as_ref().is_some_and(LayerSource::is_osm);
     let meta = |name| CollectionMeta { name, frame: &frame, osm };

@@ -165,7 +165,10 @@ pub fn execute_to(args: &RoadDensityArgs, paths: &OutPaths, layers: &mut Layers)
         has_width: args.width_field.is_some(),
         grid_cell_m: args.grid,
     };
-    let result = compute(&areas, &roads, &grades, &kinds, &frame, &params)?;
+    let result = crate::timing::time(
+        || "compute road_density".into(),
+        || compute(&areas, &roads, &grades, &kinds, &frame, &params),
+    )?;
     let measure = frame.describe();
     let osm = roads_src.is_osm() || areas_src.is_osm();
     let meta = |name| CollectionMeta { name, frame: &frame, osm };

@@ -28,6 +28,7 @@ use std::collections::HashMap;
 
 use geo::line_intersection::{line_intersection, LineIntersection};
 use geo::{Coord, Line, LineString};
+use rayon::prelude::*;
 use rstar::primitives::{GeomWithData, Rectangle};
 use rstar::{RTree, RTreeObject};
 
@@ -176,8 +177,9 @@ impl Graph {
         }
 
         // Nodes: line ends, and keys used more than once.
+        // Keys are plain values, so a parallel sort gives the same order on any number of threads.
         let mut sorted = keys.clone();
-        sorted.sort_unstable();
+        sorted.par_sort_unstable();
         let mut node_keys: Vec<Key> = Vec::new();
         let mut i = 0;
         while i < sorted.len() {
@@ -195,7 +197,7 @@ impl Graph {
             node_keys.push(keys[s]);
             node_keys.push(keys[e - 1]);
         }
-        node_keys.sort_unstable();
+        node_keys.par_sort_unstable();
         node_keys.dedup();
         if node_keys.len() >= u32::MAX as usize {
             return Err(Error::Usage(format!(
@@ -218,7 +220,6 @@ impl Graph {
         // Edges: split each clean line at its nodes.
         let mut edges = Vec::new();
         let mut coords: Vec<Coord<f64>> = Vec::with_capacity(pts.len() + spans.len());
-        let mut scratch = LineString(Vec::new());
         for &(line, s, e) in &spans {
             let mut from = node_of(&keys[s]).expect("a line end is a node");
             let mut first = coords.len();
@@ -230,13 +231,11 @@ impl Graph {
                         coords.push(nodes[to as usize]);
                         let piece = &coords[first..];
                         let planar_m = piece.windows(2).map(|w| planar(w[0], w[1])).sum::<f64>();
-                        scratch.0.clear();
-                        scratch.0.extend_from_slice(piece);
-                        let length_m = frame.line_length_m(&scratch)?;
                         edges.push(Edge {
                             from,
                             to,
-                            length_m,
+                            // Measured below, all edges at once.
+                            length_m: f64::NAN,
                             planar_m,
                             line,
                             first: first as u32,
@@ -256,6 +255,17 @@ impl Graph {
                 "the walking network has {} edges, more than this tool handles",
                 edges.len()
             )));
+        }
+        // Edge lengths by the frame's method, measured in parallel (each edge on its own).
+        let lengths: Vec<Result<f64>> = edges
+            .par_iter()
+            .map(|e| {
+                let piece = &coords[e.first as usize..(e.first + e.count) as usize];
+                frame.line_length_m(&LineString(piece.to_vec()))
+            })
+            .collect();
+        for (e, length_m) in edges.iter_mut().zip(lengths) {
+            e.length_m = length_m?;
         }
 
         let (offsets, adjacent) = csr(nodes.len(), &edges);

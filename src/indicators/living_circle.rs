@@ -32,6 +32,7 @@
 //! GB 50180-2018 §3.0.4 and Appendices B, C (DOMAIN.md §A); coverage conventions DOMAIN.md §B3.
 
 use geo::{Coord, Distance, Geodesic, LineString, MultiLineString, Point};
+use rayon::prelude::*;
 use rstar::primitives::GeomWithData;
 use rstar::RTree;
 
@@ -260,6 +261,14 @@ fn service_distance(kind: usize, reqs: &[Requirement]) -> Option<f64> {
     reqs.iter().filter(|r| r.types.contains(&kind)).map(|r| r.distance_m).reduce(f64::max)
 }
 
+/// What the search of one facility type gave.
+struct TypeResult {
+    stats: FacilityStats,
+    /// The distance of every origin (`None` when no facility of the type was snapped).
+    column: Option<Vec<f64>>,
+    service_area: Option<ServiceArea>,
+}
+
 /// Computes distances along the network from every origin to every routed type.
 pub fn compute_network(
     graph: &Graph,
@@ -270,16 +279,24 @@ pub fn compute_network(
     params: &Params,
 ) -> Result<LivingCircle> {
     let snapper = Snapper::new(graph, params.snap);
+    // Points are snapped in parallel; the nearest miss is a minimum, the same in any order.
     let mut nearest_unsnapped = f64::INFINITY;
-    let mut snap = |p: Coord<f64>| match snapper.snap(graph, p, params.max_snap_m) {
-        Ok(s) => Some(s),
-        Err(Unsnapped::TooFar { nearest_m }) => {
-            nearest_unsnapped = nearest_unsnapped.min(nearest_m);
-            None
-        }
-        Err(Unsnapped::NoNetwork) => None,
+    let mut snap_all = |points: Vec<Coord<f64>>| -> Vec<Option<Snap>> {
+        let snapped: Vec<std::result::Result<Snap, Unsnapped>> =
+            points.into_par_iter().map(|p| snapper.snap(graph, p, params.max_snap_m)).collect();
+        snapped
+            .into_iter()
+            .map(|s| match s {
+                Ok(s) => Some(s),
+                Err(Unsnapped::TooFar { nearest_m }) => {
+                    nearest_unsnapped = nearest_unsnapped.min(nearest_m);
+                    None
+                }
+                Err(Unsnapped::NoNetwork) => None,
+            })
+            .collect()
     };
-    let origin_snaps: Vec<Option<Snap>> = origins.iter().map(|o| snap(o.point)).collect();
+    let origin_snaps = snap_all(origins.iter().map(|o| o.point).collect());
     let unreachable_origins = origin_snaps.iter().filter(|s| s.is_none()).count() as u64;
     if !origins.is_empty() && unreachable_origins == origins.len() as u64 {
         return Err(Error::EmptyLayer {
@@ -292,49 +309,61 @@ pub fn compute_network(
             ),
         });
     }
-    let facility_snaps: Vec<Option<Snap>> = facilities.iter().map(|f| snap(f.point)).collect();
+    let facility_snaps = snap_all(facilities.iter().map(|f| f.point).collect());
 
     let types = routed_types(facilities, reqs);
     let nt = types.len();
-    let mut dist_m = vec![f64::INFINITY; origins.len() * nt];
-    let mut facility_stats = vec![FacilityStats::default(); nt];
-    let mut service_areas = Vec::new();
-    let mut search = Search::new();
-    // Facilities grouped by type: one search per type.
+    // Facilities grouped by type: one search per type, the types searched in parallel. Each search
+    // gives its type's column of distances (and service area); they are put together in type order.
     let mut order: Vec<usize> = (0..facilities.len()).collect();
     order.sort_by_key(|&i| facilities[i].kind);
-    for (ti, &kind) in types.iter().enumerate() {
-        let start = order.partition_point(|&i| facilities[i].kind < kind);
-        let end = order.partition_point(|&i| facilities[i].kind <= kind);
-        let stats = &mut facility_stats[ti];
-        let mut snaps = Vec::with_capacity(end - start);
-        for &i in &order[start..end] {
-            stats.facilities += 1;
-            match &facility_snaps[i] {
-                None => stats.beyond_max_snap += 1,
-                Some(s) => {
-                    if s.component(graph) != 0 {
-                        stats.outside_largest_component += 1;
+    let per_type: Vec<TypeResult> = types
+        .par_iter()
+        .map_init(Search::new, |search, &kind| {
+            let start = order.partition_point(|&i| facilities[i].kind < kind);
+            let end = order.partition_point(|&i| facilities[i].kind <= kind);
+            let mut stats = FacilityStats::default();
+            let mut snaps = Vec::with_capacity(end - start);
+            for &i in &order[start..end] {
+                stats.facilities += 1;
+                match &facility_snaps[i] {
+                    None => stats.beyond_max_snap += 1,
+                    Some(s) => {
+                        if s.component(graph) != 0 {
+                            stats.outside_largest_component += 1;
+                        }
+                        snaps.push(*s);
                     }
-                    snaps.push(*s);
                 }
             }
-        }
-        if snaps.is_empty() {
-            continue;
-        }
-        let (srcs, same_edge) = sources(graph, &snaps);
-        let node_dist = search.run(graph, &srcs, params.max_walk_m);
-        for (o, s) in origin_snaps.iter().enumerate() {
-            if let Some(s) = s {
-                dist_m[o * nt + ti] = distance_to(graph, node_dist, &same_edge, s, params.max_walk_m);
+            if snaps.is_empty() {
+                return TypeResult { stats, column: None, service_area: None };
+            }
+            let (srcs, same_edge) = sources(graph, &snaps);
+            let node_dist = search.run(graph, &srcs, params.max_walk_m);
+            let column = origin_snaps
+                .iter()
+                .map(|s| s.map_or(f64::INFINITY, |s| distance_to(graph, node_dist, &same_edge, &s, params.max_walk_m)))
+                .collect();
+            let service_area = params
+                .service_areas
+                .then(|| service_distance(kind, reqs))
+                .flatten()
+                .map(|d| service_area(graph, node_dist, &same_edge, kind, d));
+            TypeResult { stats, column: Some(column), service_area }
+        })
+        .collect();
+    let mut dist_m = vec![f64::INFINITY; origins.len() * nt];
+    let mut facility_stats = Vec::with_capacity(nt);
+    let mut service_areas = Vec::new();
+    for (ti, r) in per_type.into_iter().enumerate() {
+        facility_stats.push(r.stats);
+        if let Some(column) = r.column {
+            for (o, d) in column.into_iter().enumerate() {
+                dist_m[o * nt + ti] = d;
             }
         }
-        if params.service_areas {
-            if let Some(d) = service_distance(kind, reqs) {
-                service_areas.push(service_area(graph, node_dist, &same_edge, kind, d));
-            }
-        }
+        service_areas.extend(r.service_area);
     }
     let components = origin_snaps.iter().map(|s| s.map(|s| s.component(graph))).collect();
     let mut lc = finish(
@@ -368,10 +397,8 @@ pub fn compute_buffer(
     let lonlat = |c: Coord<f64>| -> Result<Point<f64>> { Ok(Point(frame.unproject_coord(c)?)) };
     let mut trees = Vec::with_capacity(nt);
     let mut facility_stats = vec![FacilityStats::default(); nt];
-    let mut facility_ll = Vec::with_capacity(facilities.len());
-    for f in facilities {
-        facility_ll.push(lonlat(f.point)?);
-    }
+    let facility_ll: Vec<Result<Point<f64>>> = facilities.par_iter().map(|f| lonlat(f.point)).collect();
+    let facility_ll: Vec<Point<f64>> = facility_ll.into_iter().collect::<Result<_>>()?;
     for (ti, &kind) in types.iter().enumerate() {
         let entries: Vec<GeomWithData<[f64; 2], usize>> = facilities
             .iter()
@@ -382,22 +409,31 @@ pub fn compute_buffer(
         facility_stats[ti].facilities = entries.len() as u64;
         trees.push(RTree::bulk_load(entries));
     }
-    let mut dist_m = vec![f64::INFINITY; origins.len() * nt];
-    for (o, origin) in origins.iter().enumerate() {
-        let here = lonlat(origin.point)?;
-        for (ti, tree) in trees.iter().enumerate() {
-            let Some(f) = tree.nearest_neighbor(&[origin.point.x, origin.point.y]) else { continue };
-            let d = match frame.method {
-                crate::normalise::crs::Method::Planar => {
-                    let p = facilities[f.data].point;
-                    (p.x - origin.point.x).hypot(p.y - origin.point.y)
+    // One row of distances per origin, computed in parallel.
+    let rows: Vec<Result<Vec<f64>>> = origins
+        .par_iter()
+        .map(|origin| {
+            let here = lonlat(origin.point)?;
+            let mut row = vec![f64::INFINITY; nt];
+            for (ti, tree) in trees.iter().enumerate() {
+                let Some(f) = tree.nearest_neighbor(&[origin.point.x, origin.point.y]) else { continue };
+                let d = match frame.method {
+                    crate::normalise::crs::Method::Planar => {
+                        let p = facilities[f.data].point;
+                        (p.x - origin.point.x).hypot(p.y - origin.point.y)
+                    }
+                    crate::normalise::crs::Method::Ellipsoidal => Geodesic.distance(here, facility_ll[f.data]),
+                };
+                if d <= params.max_walk_m {
+                    row[ti] = d;
                 }
-                crate::normalise::crs::Method::Ellipsoidal => Geodesic.distance(here, facility_ll[f.data]),
-            };
-            if d <= params.max_walk_m {
-                dist_m[o * nt + ti] = d;
             }
-        }
+            Ok(row)
+        })
+        .collect();
+    let mut dist_m = Vec::with_capacity(origins.len() * nt);
+    for row in rows {
+        dist_m.extend(row?);
     }
     let n = origins.len();
     Ok(finish(

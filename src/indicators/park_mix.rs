@@ -57,6 +57,7 @@ use std::collections::BTreeMap;
 
 use geo::orient::{Direction, Orient};
 use geo::{unary_union, BooleanOps, BoundingRect, Buffer, Distance, Euclidean, MultiPolygon, Polygon, Rect};
+use rayon::prelude::*;
 
 use crate::index::rtree::BoxIndex;
 use crate::model::{Area, Parcel};
@@ -197,106 +198,131 @@ struct Piece<'a> {
 /// Computes the mix of every park, in the parks' order.
 ///
 /// Candidate parcels come from an R-tree over the parcels' boxes. Each candidate is clipped once
-/// to the park, and each category, the mix and all the land are dissolved once per park.
+/// to the park, and each category, the mix and all the land are dissolved once per park. Parks
+/// are computed in parallel, each on its own, and collected in their order: the result does not
+/// depend on the number of threads.
 pub fn compute(parks: &[Area], parcels: &[Parcel], frame: &Frame, params: &Params) -> Result<ParkMix> {
     let index = BoxIndex::new(parcels.iter().map(|p| &p.polygon));
-    let km2 = |mp: &MultiPolygon<f64>| -> Result<f64> { Ok(frame.area_m2(mp)? / M2_PER_KM2) };
+    let per_park: Vec<Result<(ParkResult, Vec<MixPiece>)>> =
+        parks.par_iter().map(|park| compute_park(park, &index, parcels, frame, params)).collect();
     let mut out = ParkMix::default();
-    for park in parks {
-        let park_area_km2 = km2(&park.polygon)?;
-        let bbox = match park.polygon.bounding_rect() {
-            Some(b) if park_area_km2 > 0.0 => b,
-            _ => {
-                return Err(Error::EmptyLayer {
-                    layer: format!("park {}", park.id),
-                    reason: format!("feature {}: the park polygon has no area", park.fid),
-                })
-            }
-        };
+    for r in per_park {
+        let (park, pieces) = r?;
+        out.parks.push(park);
+        out.pieces.extend(pieces);
+    }
+    Ok(out)
+}
 
-        let mut pieces: Vec<Piece<'_>> = Vec::new();
-        for i in index.query(&bbox) {
+/// The mix of one park, and its mix pieces.
+fn compute_park(
+    park: &Area,
+    index: &BoxIndex,
+    parcels: &[Parcel],
+    frame: &Frame,
+    params: &Params,
+) -> Result<(ParkResult, Vec<MixPiece>)> {
+    let km2 = |mp: &MultiPolygon<f64>| -> Result<f64> { Ok(frame.area_m2(mp)? / M2_PER_KM2) };
+    let park_area_km2 = km2(&park.polygon)?;
+    let bbox = match park.polygon.bounding_rect() {
+        Some(b) if park_area_km2 > 0.0 => b,
+        _ => {
+            return Err(Error::EmptyLayer {
+                layer: format!("park {}", park.id),
+                reason: format!("feature {}: the park polygon has no area", park.fid),
+            })
+        }
+    };
+
+    // Candidates are clipped in parallel and kept in index order.
+    let clipped: Vec<Result<Option<Piece<'_>>>> = index
+        .query(&bbox)
+        .into_par_iter()
+        .map(|i| {
             let parcel = &parcels[i];
             let polygon = park.polygon.intersection(&parcel.polygon);
             if polygon.0.is_empty() {
-                continue;
+                return Ok(None);
             }
             let area_km2 = km2(&polygon)?;
-            if area_km2 > 0.0 {
-                pieces.push(Piece { parcel, polygon, area_km2 });
-            }
-        }
-
-        // Dissolve per category (None: unclassified), then across categories.
-        let mut groups: BTreeMap<Option<Category>, Vec<&MultiPolygon<f64>>> = BTreeMap::new();
-        for p in &pieces {
-            groups.entry(p.parcel.category).or_default().push(&p.polygon);
-        }
-        let land: BTreeMap<Option<Category>, MultiPolygon<f64>> =
-            groups.into_iter().map(|(c, polys)| (c, dissolve(polys))).collect();
-        let land_of = |cats: &[Category]| dissolve(cats.iter().filter_map(|c| land.get(&Some(*c))));
-
-        // Every piece lies inside the park, but the intersections are computed in floating point:
-        // a piece covering the whole park can measure a few parts in 1e9 more than the park.
-        // Capping at the park's area keeps that noise from showing as a share above 1.
-        let in_park = |a: f64| a.min(park_area_km2);
-        let mut by_category = BTreeMap::new();
-        for c in Category::ALL {
-            by_category.insert(c, in_park(land.get(&Some(c)).map(km2).transpose()?.unwrap_or(0.0)));
-        }
-        let unclassified_km2 = in_park(land.get(&None).map(km2).transpose()?.unwrap_or(0.0));
-        let mix_area_km2 = in_park(km2(&land_of(&params.mix))?);
-        let non_construction_km2 = in_park(km2(&land_of(&Category::NON_CONSTRUCTION))?);
-        let all_km2 = in_park(km2(&dissolve(land.values()))?);
-
-        // The differences below are zero up to rounding (1e-12 km²) when nothing overlaps; the
-        // clamps keep that noise from showing as a negative area.
-        let construction_land_km2 = (park_area_km2 - non_construction_km2).max(0.0);
-        let pieces_km2: KahanSum = pieces.iter().map(|p| p.area_km2).collect();
-        let overlap_km2 = (pieces_km2.total() - all_km2).max(0.0);
-        let in_mix = |p: &Piece<'_>| p.parcel.category.is_some_and(|c| params.mix.contains(&c));
-        let mix_pieces_km2: KahanSum = pieces.iter().filter(|p| in_mix(p)).map(|p| p.area_km2).collect();
-        let mix_overlap_km2 = (mix_pieces_km2.total() - mix_area_km2).max(0.0);
-
-        let mut unknown: BTreeMap<&str, Vec<&MultiPolygon<f64>>> = BTreeMap::new();
-        for p in pieces.iter().filter(|p| p.parcel.category.is_none()) {
-            unknown.entry(p.parcel.code.as_str()).or_default().push(&p.polygon);
-        }
-        let mut unknown_codes = BTreeMap::new();
-        for (code, polys) in unknown {
-            unknown_codes.insert(code.to_string(), km2(&dissolve(polys))?);
-        }
-
-        let mix_share = mix_area_km2 / park_area_km2;
-        out.parks.push(ParkResult {
-            park_id: park.id.clone(),
-            fid: park.fid,
-            name: park.name.clone(),
-            park_area_km2,
-            mix_area_km2,
-            mix_share,
-            construction_land_km2,
-            mix_share_of_construction_land: (construction_land_km2 > 0.0).then(|| mix_area_km2 / construction_land_km2),
-            status: Status::of(mix_share, params.band_min, params.band_max),
-            by_category,
-            unclassified_km2,
-            unknown_codes,
-            overlap_km2,
-            mix_overlap_km2,
-            polygon: park.polygon.clone(),
-        });
-        for p in pieces.into_iter().filter(|p| in_mix(p)) {
-            out.pieces.push(MixPiece {
-                park_id: park.id.clone(),
-                parcel_fid: p.parcel.fid,
-                code: p.parcel.code.clone(),
-                category: p.parcel.category.expect("mix pieces have a category"),
-                area_km2: p.area_km2,
-                polygon: p.polygon,
-            });
-        }
+            Ok((area_km2 > 0.0).then_some(Piece { parcel, polygon, area_km2 }))
+        })
+        .collect();
+    let mut pieces: Vec<Piece<'_>> = Vec::with_capacity(clipped.len());
+    for piece in clipped {
+        pieces.extend(piece?);
     }
-    Ok(out)
+
+    // Dissolve per category (None: unclassified), then across categories.
+    let mut groups: BTreeMap<Option<Category>, Vec<&MultiPolygon<f64>>> = BTreeMap::new();
+    for p in &pieces {
+        groups.entry(p.parcel.category).or_default().push(&p.polygon);
+    }
+    let land: BTreeMap<Option<Category>, MultiPolygon<f64>> =
+        groups.into_iter().map(|(c, polys)| (c, dissolve(polys))).collect();
+    let land_of = |cats: &[Category]| dissolve(cats.iter().filter_map(|c| land.get(&Some(*c))));
+
+    // Every piece lies inside the park, but the intersections are computed in floating point:
+    // a piece covering the whole park can measure a few parts in 1e9 more than the park.
+    // Capping at the park's area keeps that noise from showing as a share above 1.
+    let in_park = |a: f64| a.min(park_area_km2);
+    let mut by_category = BTreeMap::new();
+    for c in Category::ALL {
+        by_category.insert(c, in_park(land.get(&Some(c)).map(km2).transpose()?.unwrap_or(0.0)));
+    }
+    let unclassified_km2 = in_park(land.get(&None).map(km2).transpose()?.unwrap_or(0.0));
+    let mix_area_km2 = in_park(km2(&land_of(&params.mix))?);
+    let non_construction_km2 = in_park(km2(&land_of(&Category::NON_CONSTRUCTION))?);
+    let all_km2 = in_park(km2(&dissolve(land.values()))?);
+
+    // The differences below are zero up to rounding (1e-12 km²) when nothing overlaps; the
+    // clamps keep that noise from showing as a negative area.
+    let construction_land_km2 = (park_area_km2 - non_construction_km2).max(0.0);
+    let pieces_km2: KahanSum = pieces.iter().map(|p| p.area_km2).collect();
+    let overlap_km2 = (pieces_km2.total() - all_km2).max(0.0);
+    let in_mix = |p: &Piece<'_>| p.parcel.category.is_some_and(|c| params.mix.contains(&c));
+    let mix_pieces_km2: KahanSum = pieces.iter().filter(|p| in_mix(p)).map(|p| p.area_km2).collect();
+    let mix_overlap_km2 = (mix_pieces_km2.total() - mix_area_km2).max(0.0);
+
+    let mut unknown: BTreeMap<&str, Vec<&MultiPolygon<f64>>> = BTreeMap::new();
+    for p in pieces.iter().filter(|p| p.parcel.category.is_none()) {
+        unknown.entry(p.parcel.code.as_str()).or_default().push(&p.polygon);
+    }
+    let mut unknown_codes = BTreeMap::new();
+    for (code, polys) in unknown {
+        unknown_codes.insert(code.to_string(), km2(&dissolve(polys))?);
+    }
+
+    let mix_share = mix_area_km2 / park_area_km2;
+    let result = ParkResult {
+        park_id: park.id.clone(),
+        fid: park.fid,
+        name: park.name.clone(),
+        park_area_km2,
+        mix_area_km2,
+        mix_share,
+        construction_land_km2,
+        mix_share_of_construction_land: (construction_land_km2 > 0.0).then(|| mix_area_km2 / construction_land_km2),
+        status: Status::of(mix_share, params.band_min, params.band_max),
+        by_category,
+        unclassified_km2,
+        unknown_codes,
+        overlap_km2,
+        mix_overlap_km2,
+        polygon: park.polygon.clone(),
+    };
+    let mut mix_pieces = Vec::new();
+    for p in pieces.into_iter().filter(|p| in_mix(p)) {
+        mix_pieces.push(MixPiece {
+            park_id: park.id.clone(),
+            parcel_fid: p.parcel.fid,
+            code: p.parcel.code.clone(),
+            category: p.parcel.category.expect("mix pieces have a category"),
+            area_km2: p.area_km2,
+            polygon: p.polygon,
+        });
+    }
+    Ok((result, mix_pieces))
 }
 
 /// A park derived from parcels of one category.
@@ -331,17 +357,27 @@ pub struct DerivedPark {
 pub fn derive_parks(parcels: &[Parcel], category: Category, gap_m: f64) -> Vec<DerivedPark> {
     let members: Vec<&Parcel> = parcels.iter().filter(|p| p.category == Some(category)).collect();
     let index = BoxIndex::new(members.iter().map(|p| &p.polygon));
+    // The near pairs of each parcel, found in parallel; joined in parcel order.
+    let near: Vec<Vec<usize>> = members
+        .par_iter()
+        .enumerate()
+        .map(|(i, parcel)| {
+            let Some(b) = parcel.polygon.bounding_rect() else { return Vec::new() };
+            let grown = Rect::new(
+                geo::coord! { x: b.min().x - gap_m, y: b.min().y - gap_m },
+                geo::coord! { x: b.max().x + gap_m, y: b.max().y + gap_m },
+            );
+            index
+                .query(&grown)
+                .into_iter()
+                .filter(|&j| j > i && closer_than(&parcel.polygon, &members[j].polygon, gap_m))
+                .collect()
+        })
+        .collect();
     let mut sets = UnionFind::new(members.len());
-    for (i, parcel) in members.iter().enumerate() {
-        let Some(b) = parcel.polygon.bounding_rect() else { continue };
-        let grown = Rect::new(
-            geo::coord! { x: b.min().x - gap_m, y: b.min().y - gap_m },
-            geo::coord! { x: b.max().x + gap_m, y: b.max().y + gap_m },
-        );
-        for j in index.query(&grown) {
-            if j > i && closer_than(&parcel.polygon, &members[j].polygon, gap_m) {
-                sets.union(i, j);
-            }
+    for (i, js) in near.into_iter().enumerate() {
+        for j in js {
+            sets.union(i, j);
         }
     }
     // Groups in the order of their first member, which is their smallest fid.
@@ -352,7 +388,7 @@ pub fn derive_parks(parcels: &[Parcel], category: Category, gap_m: f64) -> Vec<D
     let mut groups: Vec<Vec<usize>> = groups.into_values().collect();
     groups.sort_by_key(|g| g[0]);
     groups
-        .into_iter()
+        .into_par_iter()
         .enumerate()
         .map(|(n, group)| {
             let union = dissolve(group.iter().map(|&i| &members[i].polygon));

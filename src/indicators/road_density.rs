@@ -23,6 +23,7 @@
 use std::collections::BTreeMap;
 
 use geo::{BooleanOps, BoundingRect, Intersects, LineString, MultiLineString, MultiPolygon, Polygon, Rect};
+use rayon::prelude::*;
 
 use crate::index::rtree::BoxIndex;
 use crate::model::{Area, Road};
@@ -120,6 +121,9 @@ pub fn clip_lines(polygon: &MultiPolygon<f64>, lines: &MultiLineString<f64>) -> 
 }
 
 /// Computes the density of every area, in the areas' order.
+///
+/// Areas are computed in parallel, each on its own, and collected in their order: the result
+/// does not depend on the number of threads.
 pub fn compute(
     areas: &[Area],
     roads: &[Road],
@@ -129,114 +133,138 @@ pub fn compute(
     params: &Params,
 ) -> Result<RoadDensity> {
     let index = BoxIndex::new(roads.iter().map(|r| &r.line));
+    let per_area: Vec<Result<Option<AreaOutput>>> =
+        areas.par_iter().map(|area| compute_area(area, &index, roads, grades, kinds, frame, params)).collect();
     let mut out = RoadDensity::default();
-    for area in areas {
-        let Some(bbox) = area.polygon.bounding_rect() else { continue };
-        let candidates = index.query(&bbox);
-
-        // Group candidate roads by what they are, so each group is clipped in one call.
-        let mut counted: BTreeMap<String, Vec<LineString<f64>>> = BTreeMap::new();
-        let mut excluded: BTreeMap<String, Vec<LineString<f64>>> = BTreeMap::new();
-        let mut unknown: BTreeMap<String, Vec<LineString<f64>>> = BTreeMap::new();
-        let kind_row = area.kind.as_deref().and_then(|k| kinds.find(k));
-        let cap = params.max_width_m.or_else(|| kind_row.and_then(|r| r.max_road_width_m)).filter(|_| params.has_width);
-        let mut wide: Vec<&Road> = Vec::new();
-        for &i in &candidates {
-            let road = &roads[i];
-            let value = if road.grade_value.trim().is_empty() { EMPTY_GRADE } else { road.grade_value.trim() };
-            let bucket = match grades.get(value) {
-                Some(row) if row.counted => counted.entry(row.grade.clone()).or_default(),
-                Some(_) => excluded.entry(value.to_string()).or_default(),
-                None => unknown.entry(value.to_string()).or_default(),
-            };
-            bucket.extend(road.line.0.iter().cloned());
-            if let (Some(cap), Some(w)) = (cap, road.width_m) {
-                if w > cap && grades.get(value).is_some_and(|r| r.counted) {
-                    wide.push(road);
-                }
-            }
-        }
-
-        let mut length = KahanSum::default();
-        let mut by_grade = BTreeMap::new();
-        let mut counted_pieces: Vec<LineString<f64>> = Vec::new();
-        for (grade, lines) in counted {
-            let clipped = clip_lines(&area.polygon, &MultiLineString(lines));
-            let m = frame.length_m(&clipped)?;
-            length.add(m);
-            by_grade.insert(grade, m / M_PER_KM);
-            counted_pieces.extend(clipped.0);
-        }
-        let measure_groups = |groups: BTreeMap<String, Vec<LineString<f64>>>| -> Result<BTreeMap<String, f64>> {
-            let mut m = BTreeMap::new();
-            for (value, lines) in groups {
-                let clipped = clip_lines(&area.polygon, &MultiLineString(lines));
-                let km = frame.length_m(&clipped)? / M_PER_KM;
-                if km > 0.0 {
-                    m.insert(value, km);
-                }
-            }
-            Ok(m)
-        };
-        let excluded_by_value = measure_groups(excluded)?;
-        let unknown_grades = measure_groups(unknown)?;
-
-        let road_length_km = length.total() / M_PER_KM;
-        let area_km2 = frame.area_m2(&area.polygon)? / M2_PER_KM2;
-        if area_km2 <= 0.0 {
-            return Err(Error::EmptyLayer {
-                layer: format!("area {}", area.id),
-                reason: format!("feature {}: the area polygon has no area", area.fid),
-            });
-        }
-        let density = road_length_km / area_km2;
-        let target = target_for(area.kind.as_deref(), kinds, params);
-        let meets = target.map(|t| density >= t);
-        let shortfall = target.map(|t| (t * area_km2 - road_length_km).max(0.0));
-
-        let mut over = KahanSum::default();
-        for road in wide {
-            let piece = clip_lines(&area.polygon, &road.line);
-            let km = frame.length_m(&piece)? / M_PER_KM;
-            if km <= 0.0 {
-                continue;
-            }
-            over.add(km);
-            out.wide_roads.push(WideRoad {
-                area_id: area.id.clone(),
-                road_fid: road.fid,
-                grade: road.grade_value.clone(),
-                width_m: road.width_m.unwrap_or(f64::NAN),
-                max_width_m: cap.unwrap_or(f64::NAN),
-                length_km: km,
-                line: piece,
-            });
-        }
-
-        if let Some(cell_m) = params.grid_cell_m {
-            out.grid.extend(grid_cells(area, &counted_pieces, cell_m, target, frame)?);
-        }
-
-        out.areas.push(AreaDensity {
-            area_id: area.id.clone(),
-            name: area.name.clone(),
-            kind: area.kind.as_deref().map(|k| kinds.canonical(k)),
-            kind_label: area.kind.clone(),
-            road_length_km,
-            area_km2,
-            density_km_per_km2: density,
-            target_km_per_km2: target,
-            meets_target: meets,
-            shortfall_km: shortfall,
-            by_grade,
-            excluded_by_value,
-            unknown_grades,
-            max_width_m: cap,
-            roads_over_max_width_km: cap.map(|_| over.total()),
-            polygon: area.polygon.clone(),
-        });
+    for r in per_area {
+        let Some((area, wide, grid)) = r? else { continue };
+        out.areas.push(area);
+        out.wide_roads.extend(wide);
+        out.grid.extend(grid);
     }
     Ok(out)
+}
+
+/// One area's density, its wide road pieces and its grid cells.
+type AreaOutput = (AreaDensity, Vec<WideRoad>, Vec<GridCell>);
+
+/// The density of one area; `None` for an area without a bounding box (empty).
+fn compute_area(
+    area: &Area,
+    index: &BoxIndex,
+    roads: &[Road],
+    grades: &GradeTable,
+    kinds: &Kinds,
+    frame: &Frame,
+    params: &Params,
+) -> Result<Option<AreaOutput>> {
+    let Some(bbox) = area.polygon.bounding_rect() else { return Ok(None) };
+    let candidates = index.query(&bbox);
+
+    // Group candidate roads by what they are, so each group is clipped in one call.
+    let mut counted: BTreeMap<String, Vec<LineString<f64>>> = BTreeMap::new();
+    let mut excluded: BTreeMap<String, Vec<LineString<f64>>> = BTreeMap::new();
+    let mut unknown: BTreeMap<String, Vec<LineString<f64>>> = BTreeMap::new();
+    let kind_row = area.kind.as_deref().and_then(|k| kinds.find(k));
+    let cap = params.max_width_m.or_else(|| kind_row.and_then(|r| r.max_road_width_m)).filter(|_| params.has_width);
+    let mut wide: Vec<&Road> = Vec::new();
+    for &i in &candidates {
+        let road = &roads[i];
+        let value = if road.grade_value.trim().is_empty() { EMPTY_GRADE } else { road.grade_value.trim() };
+        let bucket = match grades.get(value) {
+            Some(row) if row.counted => counted.entry(row.grade.clone()).or_default(),
+            Some(_) => excluded.entry(value.to_string()).or_default(),
+            None => unknown.entry(value.to_string()).or_default(),
+        };
+        bucket.extend(road.line.0.iter().cloned());
+        if let (Some(cap), Some(w)) = (cap, road.width_m) {
+            if w > cap && grades.get(value).is_some_and(|r| r.counted) {
+                wide.push(road);
+            }
+        }
+    }
+
+    let mut length = KahanSum::default();
+    let mut by_grade = BTreeMap::new();
+    let mut counted_pieces: Vec<LineString<f64>> = Vec::new();
+    for (grade, lines) in counted {
+        let clipped = clip_lines(&area.polygon, &MultiLineString(lines));
+        let m = frame.length_m(&clipped)?;
+        length.add(m);
+        by_grade.insert(grade, m / M_PER_KM);
+        counted_pieces.extend(clipped.0);
+    }
+    let measure_groups = |groups: BTreeMap<String, Vec<LineString<f64>>>| -> Result<BTreeMap<String, f64>> {
+        let mut m = BTreeMap::new();
+        for (value, lines) in groups {
+            let clipped = clip_lines(&area.polygon, &MultiLineString(lines));
+            let km = frame.length_m(&clipped)? / M_PER_KM;
+            if km > 0.0 {
+                m.insert(value, km);
+            }
+        }
+        Ok(m)
+    };
+    let excluded_by_value = measure_groups(excluded)?;
+    let unknown_grades = measure_groups(unknown)?;
+
+    let road_length_km = length.total() / M_PER_KM;
+    let area_km2 = frame.area_m2(&area.polygon)? / M2_PER_KM2;
+    if area_km2 <= 0.0 {
+        return Err(Error::EmptyLayer {
+            layer: format!("area {}", area.id),
+            reason: format!("feature {}: the area polygon has no area", area.fid),
+        });
+    }
+    let density = road_length_km / area_km2;
+    let target = target_for(area.kind.as_deref(), kinds, params);
+    let meets = target.map(|t| density >= t);
+    let shortfall = target.map(|t| (t * area_km2 - road_length_km).max(0.0));
+
+    let mut over = KahanSum::default();
+    let mut wide_roads = Vec::new();
+    for road in wide {
+        let piece = clip_lines(&area.polygon, &road.line);
+        let km = frame.length_m(&piece)? / M_PER_KM;
+        if km <= 0.0 {
+            continue;
+        }
+        over.add(km);
+        wide_roads.push(WideRoad {
+            area_id: area.id.clone(),
+            road_fid: road.fid,
+            grade: road.grade_value.clone(),
+            width_m: road.width_m.unwrap_or(f64::NAN),
+            max_width_m: cap.unwrap_or(f64::NAN),
+            length_km: km,
+            line: piece,
+        });
+    }
+
+    let grid = match params.grid_cell_m {
+        Some(cell_m) => grid_cells(area, &counted_pieces, cell_m, target, frame)?,
+        None => Vec::new(),
+    };
+
+    let density_row = AreaDensity {
+        area_id: area.id.clone(),
+        name: area.name.clone(),
+        kind: area.kind.as_deref().map(|k| kinds.canonical(k)),
+        kind_label: area.kind.clone(),
+        road_length_km,
+        area_km2,
+        density_km_per_km2: density,
+        target_km_per_km2: target,
+        meets_target: meets,
+        shortfall_km: shortfall,
+        by_grade,
+        excluded_by_value,
+        unknown_grades,
+        max_width_m: cap,
+        roads_over_max_width_km: cap.map(|_| over.total()),
+        polygon: area.polygon.clone(),
+    };
+    Ok(Some((density_row, wide_roads, grid)))
 }
 
 /// The target for an area: a `--target KIND=VALUE` that names its kind, else the kinds table's
@@ -252,6 +280,12 @@ fn target_for(kind: Option<&str>, kinds: &Kinds, params: &Params) -> Option<f64>
     }
     params.default_target
 }
+
+/// A grid cell clipped to an area: its column, the clipped square and its area in m².
+type ClippedCell = (i64, MultiPolygon<f64>, f64);
+
+/// A length in metres in the grid cell (row, column).
+type CellLength = ((i64, i64), f64);
 
 /// Square cells of `cell_m` aligned on the frame's origin, clipped to the area.
 ///
@@ -269,47 +303,45 @@ fn grid_cells(
     let (c0, c1) = ((bbox.min().x / cell_m).floor() as i64, (bbox.max().x / cell_m).ceil() as i64);
     let (r0, r1) = ((bbox.min().y / cell_m).floor() as i64, (bbox.max().y / cell_m).ceil() as i64);
 
-    // The cells: each square clipped to the area, keyed by (row, col) for a stable order.
+    // The cells: each square clipped to the area, keyed by (row, col) for a stable order. Rows
+    // are clipped in parallel.
+    let rows: Vec<Result<Vec<ClippedCell>>> = (r0..r1)
+        .into_par_iter()
+        .map(|row| {
+            let mut out = Vec::new();
+            for col in c0..c1 {
+                let rect = Rect::new(
+                    geo::coord! { x: col as f64 * cell_m, y: row as f64 * cell_m },
+                    geo::coord! { x: (col + 1) as f64 * cell_m, y: (row + 1) as f64 * cell_m },
+                );
+                if !rect.intersects(&area.polygon) {
+                    continue;
+                }
+                let square: Polygon<f64> = rect.to_polygon();
+                let clipped = area.polygon.intersection(&square);
+                let area_m2 = frame.area_m2(&clipped)?;
+                if area_m2 > 0.0 {
+                    out.push((col, clipped, area_m2));
+                }
+            }
+            Ok(out)
+        })
+        .collect();
     let mut cells: BTreeMap<(i64, i64), (MultiPolygon<f64>, f64)> = BTreeMap::new();
-    for row in r0..r1 {
-        for col in c0..c1 {
-            let rect = Rect::new(
-                geo::coord! { x: col as f64 * cell_m, y: row as f64 * cell_m },
-                geo::coord! { x: (col + 1) as f64 * cell_m, y: (row + 1) as f64 * cell_m },
-            );
-            if !rect.intersects(&area.polygon) {
-                continue;
-            }
-            let square: Polygon<f64> = rect.to_polygon();
-            let clipped = area.polygon.intersection(&square);
-            let area_m2 = frame.area_m2(&clipped)?;
-            if area_m2 > 0.0 {
-                cells.insert((row, col), (clipped, area_m2));
-            }
+    for (row, cols) in (r0..r1).zip(rows) {
+        for (col, clipped, area_m2) in cols? {
+            cells.insert((row, col), (clipped, area_m2));
         }
     }
 
-    // Road length per cell.
+    // Road length per cell: the sub-segments of each piece are measured in parallel, then added
+    // in piece order, so every cell's sum runs in the same order whatever the number of threads.
+    let measured: Vec<Result<Vec<CellLength>>> =
+        pieces.par_iter().map(|piece| piece_lengths(piece, &cells, cell_m, frame)).collect();
     let mut lengths: BTreeMap<(i64, i64), KahanSum> = BTreeMap::new();
-    for piece in pieces {
-        for seg in piece.lines() {
-            for (a, b) in split_at_grid(seg.start, seg.end, cell_m) {
-                let mid = geo::coord! { x: (a.x + b.x) / 2.0, y: (a.y + b.y) / 2.0 };
-                let (col, row) = ((mid.x / cell_m).floor() as i64, (mid.y / cell_m).floor() as i64);
-                // A sub-segment on the area's boundary may sit on the edge of a cell that has no
-                // area inside: give it to the neighbour across that edge.
-                let on_x_edge = (mid.x / cell_m - col as f64).abs() < 1e-9;
-                let on_y_edge = (mid.y / cell_m - row as f64).abs() < 1e-9;
-                let key = [(row, col), (row, col - 1), (row - 1, col), (row - 1, col - 1)]
-                    .into_iter()
-                    .enumerate()
-                    .filter(|(i, _)| *i == 0 || (i & 1 == 0 || on_x_edge) && (i & 2 == 0 || on_y_edge))
-                    .map(|(_, k)| k)
-                    .find(|k| cells.contains_key(k));
-                if let Some(key) = key {
-                    lengths.entry(key).or_default().add(frame.line_length_m(&LineString::from(vec![a, b]))?);
-                }
-            }
+    for piece in measured {
+        for (key, length_m) in piece? {
+            lengths.entry(key).or_default().add(length_m);
         }
     }
 
@@ -330,6 +362,37 @@ fn grid_cells(
             }
         })
         .collect())
+}
+
+/// The cell and length in metres of every sub-segment of a road piece split at the grid lines, in
+/// order along the piece; sub-segments in no cell of the area are left out.
+fn piece_lengths(
+    piece: &LineString<f64>,
+    cells: &BTreeMap<(i64, i64), (MultiPolygon<f64>, f64)>,
+    cell_m: f64,
+    frame: &Frame,
+) -> Result<Vec<CellLength>> {
+    let mut out = Vec::new();
+    for seg in piece.lines() {
+        for (a, b) in split_at_grid(seg.start, seg.end, cell_m) {
+            let mid = geo::coord! { x: (a.x + b.x) / 2.0, y: (a.y + b.y) / 2.0 };
+            let (col, row) = ((mid.x / cell_m).floor() as i64, (mid.y / cell_m).floor() as i64);
+            // A sub-segment on the area's boundary may sit on the edge of a cell that has no
+            // area inside: give it to the neighbour across that edge.
+            let on_x_edge = (mid.x / cell_m - col as f64).abs() < 1e-9;
+            let on_y_edge = (mid.y / cell_m - row as f64).abs() < 1e-9;
+            let key = [(row, col), (row, col - 1), (row - 1, col), (row - 1, col - 1)]
+                .into_iter()
+                .enumerate()
+                .filter(|(i, _)| *i == 0 || (i & 1 == 0 || on_x_edge) && (i & 2 == 0 || on_y_edge))
+                .map(|(_, k)| k)
+                .find(|k| cells.contains_key(k));
+            if let Some(key) = key {
+                out.push((key, frame.line_length_m(&LineString::from(vec![a, b]))?));
+            }
+        }
+    }
+    Ok(out)
 }
 
 /// Splits a segment where it crosses the lines x = k·cell and y = k·cell.

@@ -21,6 +21,7 @@ use std::borrow::Cow;
 use std::path::Path;
 
 use geo::{BoundingRect, Geometry, Rect};
+use rayon::prelude::*;
 
 use crate::ingest::RawLayer;
 use crate::{Error, Result};
@@ -51,22 +52,31 @@ pub fn base_preset(label: &str, presets: &[(&str, &'static str)], base: &str) ->
     })
 }
 
+/// Features per task when a layer's features are converted in parallel: enough to make a task
+/// worth scheduling, few enough to balance two to a few dozen threads.
+const FEATURES_PER_TASK: usize = 512;
+
 /// Converts every feature of a layer to WGS84 longitude/latitude in place. A feature with a
 /// coordinate that cannot be converted, or that lands outside ±180°/±90°, is skipped and counted.
+///
+/// Features are converted in parallel; they keep their order, and skips are counted in feature
+/// order afterwards, so the layer and its report are the same whatever the number of threads.
 pub fn to_lonlat(layer: &mut RawLayer, crs: &SourceCrs) -> Result<()> {
     let t = ToLonLat::new(crs, &layer.label())?;
+    let converted: Vec<Result<bool>> = layer
+        .features
+        .par_iter_mut()
+        .with_min_len(FEATURES_PER_TASK)
+        .map(|f| t.geometry_in_place(&mut f.geometry))
+        .collect();
     let report = &mut layer.report;
     let mut kept = Vec::with_capacity(layer.features.len());
-    for mut f in layer.features.drain(..) {
-        match t.geometry(&f.geometry) {
-            Some(g) => {
-                f.geometry = g;
-                kept.push(f);
-            }
-            None => {
-                report.used -= 1;
-                report.skip(f.fid, "coordinate out of range for its CRS (check the CRS and the axis order)");
-            }
+    for (f, ok) in layer.features.drain(..).zip(converted) {
+        if ok? {
+            kept.push(f);
+        } else {
+            report.used -= 1;
+            report.skip(f.fid, "coordinate out of range for its CRS (check the CRS and the axis order)");
         }
     }
     layer.features = kept;
@@ -181,31 +191,58 @@ fn has_no_area(frame: &Frame, g: &Geometry<f64>) -> bool {
     !measured.is_ok_and(|a| a > 0.0)
 }
 
+/// What projecting one feature gave.
+enum Projected {
+    Kept,
+    NoArea,
+    Failed,
+}
+
 /// Projects every feature of a longitude/latitude layer into the frame, in place. A feature that
 /// cannot be projected, or a polygon that has no area in the frame, is skipped and counted; a layer
 /// left with no feature is an error.
+///
+/// Features are projected in parallel; they keep their order, and skips are counted in feature
+/// order afterwards, so the layer and its report are the same whatever the number of threads.
 pub fn project(layer: &mut RawLayer, frame: &Frame) -> Result<()> {
     if let Some(def) = layer.pending_crs.take() {
         if crs::same::equivalent(&def, &frame.crs) {
-            return keep_in_frame(layer, frame);
+            let stage = format!("project {} (already in the frame)", layer.source);
+            return crate::timing::time(|| stage, || keep_in_frame(layer, frame));
         }
         let crs = SourceCrs::Proj(def);
         let label = layer.source.to_string();
         crate::timing::time(|| format!("to_lonlat {label}"), || to_lonlat(layer, &crs))?;
     }
+    let stage = format!("project {}", layer.source);
+    crate::timing::time(|| stage, || project_features(layer, frame))
+}
+
+fn project_features(layer: &mut RawLayer, frame: &Frame) -> Result<()> {
+    let projected: Vec<Result<Projected>> = layer
+        .features
+        .par_iter_mut()
+        .with_min_len(FEATURES_PER_TASK)
+        .map(|f| {
+            Ok(if !frame.project_in_place(&mut f.geometry)? {
+                Projected::Failed
+            } else if has_no_area(frame, &f.geometry) {
+                Projected::NoArea
+            } else {
+                Projected::Kept
+            })
+        })
+        .collect();
     let report = &mut layer.report;
     let mut kept = Vec::with_capacity(layer.features.len());
-    for mut f in layer.features.drain(..) {
-        match frame.project(&f.geometry) {
-            Some(g) if has_no_area(frame, &g) => {
+    for (f, outcome) in layer.features.drain(..).zip(projected) {
+        match outcome? {
+            Projected::Kept => kept.push(f),
+            Projected::NoArea => {
                 report.used -= 1;
                 report.skip(f.fid, NO_AREA);
             }
-            Some(g) => {
-                f.geometry = g;
-                kept.push(f);
-            }
-            None => {
+            Projected::Failed => {
                 report.used -= 1;
                 report.skip(f.fid, &format!("cannot be projected into {}", frame.crs));
             }
@@ -225,10 +262,13 @@ pub fn project(layer: &mut RawLayer, frame: &Frame) -> Result<()> {
 /// [`project`] for a layer already in the frame's CRS: its coordinates are kept; polygons without
 /// area are skipped and counted.
 fn keep_in_frame(layer: &mut RawLayer, frame: &Frame) -> Result<()> {
+    let no_area: Vec<bool> =
+        layer.features.par_iter().with_min_len(FEATURES_PER_TASK).map(|f| has_no_area(frame, &f.geometry)).collect();
     let report = &mut layer.report;
     let before = layer.features.len();
+    let mut flags = no_area.into_iter();
     layer.features.retain(|f| {
-        let none = has_no_area(frame, &f.geometry);
+        let none = flags.next().unwrap_or(false);
         if none {
             report.used -= 1;
             report.skip(f.fid, NO_AREA);

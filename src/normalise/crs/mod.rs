@@ -13,10 +13,10 @@
 pub mod offsets;
 pub mod same;
 
-use geo::{Coord, Geometry, MapCoords};
+use geo::{Coord, Geometry, MapCoords, MapCoordsInPlace};
 use std::cell::RefCell;
-use std::collections::HashMap;
 use std::rc::Rc;
+use std::sync::{Mutex, PoisonError};
 
 use proj::{Proj, ProjCreateError};
 
@@ -108,29 +108,102 @@ fn crs_label(def: &str) -> String {
     "custom CRS".to_string()
 }
 
-/// A PROJ transformation from `from` to `to`, created once per thread and shared: creating one
-/// searches PROJ's database for the operation (tens of milliseconds), and an audit asks for the same
-/// few pairs for every layer and indicator. The same object converts exactly as a new one would.
-fn known_crs(from: &str, to: &str) -> std::result::Result<Rc<Proj>, ProjCreateError> {
-    thread_local! {
-        static CACHE: RefCell<HashMap<(String, String), Rc<Proj>>> = RefCell::new(HashMap::new());
-    }
-    let key = (from.to_string(), to.to_string());
-    if let Some(p) = CACHE.with(|c| c.borrow().get(&key).cloned()) {
-        return Ok(p);
-    }
-    let p = Rc::new(Proj::new_known_crs(from, to, None)?);
-    CACHE.with(|c| c.borrow_mut().insert(key, Rc::clone(&p)));
-    Ok(p)
+/// A PROJ transformation from one CRS to another that any thread may use.
+///
+/// It holds only the pair's number; each thread converts with its own PROJ object for the pair
+/// (PROJ objects must not be shared between threads), created on the thread's first use and kept
+/// for the thread's life. Creating one searches PROJ's database for the operation (tens of
+/// milliseconds), and an audit asks for the same few pairs for every layer and indicator. Every
+/// thread's object converts exactly as a new one would, so results do not depend on the thread.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Transform {
+    pair: usize,
 }
 
-/// Converts coordinates of one source CRS to WGS84 longitude/latitude.
+/// The CRS pairs in use, numbered in the order they were first asked for.
+static PAIRS: Mutex<Vec<(String, String)>> = Mutex::new(Vec::new());
+
+thread_local! {
+    /// This thread's PROJ objects, by pair number.
+    static PROJS: RefCell<Vec<Option<Rc<Proj>>>> = const { RefCell::new(Vec::new()) };
+}
+
+impl Transform {
+    /// The transformation from `from` to `to`; creates this thread's PROJ object for it, so that
+    /// a CRS PROJ cannot use is an error here.
+    fn new(from: &str, to: &str) -> std::result::Result<Transform, ProjCreateError> {
+        let pair = {
+            let mut pairs = PAIRS.lock().unwrap_or_else(PoisonError::into_inner);
+            match pairs.iter().position(|(f, t)| f == from && t == to) {
+                Some(i) => i,
+                None => {
+                    pairs.push((from.to_string(), to.to_string()));
+                    pairs.len() - 1
+                }
+            }
+        };
+        let t = Transform { pair };
+        t.proj()?;
+        Ok(t)
+    }
+
+    /// This thread's PROJ object for the pair, created on first use.
+    fn proj(&self) -> std::result::Result<Rc<Proj>, ProjCreateError> {
+        if let Some(p) = PROJS.with(|c| c.borrow().get(self.pair).cloned().flatten()) {
+            return Ok(p);
+        }
+        let (from, to) = PAIRS.lock().unwrap_or_else(PoisonError::into_inner)[self.pair].clone();
+        let p = Rc::new(Proj::new_known_crs(&from, &to, None)?);
+        PROJS.with(|c| {
+            let mut c = c.borrow_mut();
+            if c.len() <= self.pair {
+                c.resize(self.pair + 1, None);
+            }
+            c[self.pair] = Some(Rc::clone(&p));
+        });
+        Ok(p)
+    }
+
+    /// This thread's PROJ object, or an error naming `what` (the CRS or the layer).
+    fn proj_for(&self, what: &str) -> Result<Rc<Proj>> {
+        self.proj()
+            .map_err(|e| Error::Crs(format!("{what}: PROJ cannot create the transformation on this thread: {e}")))
+    }
+}
+
+/// Converts every coordinate of a geometry in place with `convert`; false when one fails (the
+/// geometry is then partly converted).
+///
+/// Each type is matched here rather than through `Geometry`'s own `try_map_coords_in_place`, whose
+/// generic recursion into collections the compiler cannot instantiate.
+fn convert_in_place(g: &mut Geometry<f64>, convert: &dyn Fn(Coord<f64>) -> Option<Coord<f64>>) -> bool {
+    let f = |c| convert(c).ok_or(());
+    match g {
+        Geometry::Point(x) => x.try_map_coords_in_place(f).is_ok(),
+        Geometry::Line(x) => x.try_map_coords_in_place(f).is_ok(),
+        Geometry::LineString(x) => x.try_map_coords_in_place(f).is_ok(),
+        Geometry::Polygon(x) => x.try_map_coords_in_place(f).is_ok(),
+        Geometry::MultiPoint(x) => x.try_map_coords_in_place(f).is_ok(),
+        Geometry::MultiLineString(x) => x.try_map_coords_in_place(f).is_ok(),
+        Geometry::MultiPolygon(x) => x.try_map_coords_in_place(f).is_ok(),
+        Geometry::Rect(x) => x.try_map_coords_in_place(f).is_ok(),
+        Geometry::Triangle(x) => x.try_map_coords_in_place(f).is_ok(),
+        Geometry::GeometryCollection(gc) => gc.0.iter_mut().all(|g| convert_in_place(g, convert)),
+    }
+}
+
+/// Converts coordinates of one source CRS to WGS84 longitude/latitude. It is `Send` and `Sync`:
+/// threads may convert with one `ToLonLat` at once, each through its own PROJ object.
+#[derive(Debug, Clone)]
 pub struct ToLonLat {
     kind: ToLonLatKind,
+    /// The layer, for messages.
+    layer: String,
 }
 
+#[derive(Debug, Clone, Copy)]
 enum ToLonLatKind {
-    Proj(Rc<Proj>),
+    Proj(Transform),
     Gcj02,
     Bd09,
 }
@@ -142,26 +215,46 @@ impl ToLonLat {
             SourceCrs::Gcj02 => ToLonLatKind::Gcj02,
             SourceCrs::Bd09 => ToLonLatKind::Bd09,
             SourceCrs::Proj(def) => ToLonLatKind::Proj(
-                known_crs(def, LONLAT_CRS)
+                Transform::new(def, LONLAT_CRS)
                     .map_err(|e| Error::Crs(format!("{layer}: PROJ cannot use the CRS {}: {e}", crs_label(def))))?,
             ),
         };
-        Ok(ToLonLat { kind })
+        Ok(ToLonLat { kind, layer: layer.to_string() })
     }
 
     /// Converts one coordinate; `None` when it cannot be converted or lands outside ±180/±90.
     pub fn coord(&self, c: Coord<f64>) -> Option<Coord<f64>> {
-        let (x, y) = match &self.kind {
-            ToLonLatKind::Proj(p) => p.convert((c.x, c.y)).ok()?,
-            ToLonLatKind::Gcj02 => offsets::gcj02_to_wgs84(c.x, c.y),
-            ToLonLatKind::Bd09 => offsets::bd09_to_wgs84(c.x, c.y),
+        let proj = match self.kind {
+            ToLonLatKind::Proj(t) => Some(t.proj().ok()?),
+            _ => None,
+        };
+        self.convert(proj.as_deref(), c)
+    }
+
+    fn convert(&self, proj: Option<&Proj>, c: Coord<f64>) -> Option<Coord<f64>> {
+        let (x, y) = match (self.kind, proj) {
+            (ToLonLatKind::Proj(_), Some(p)) => p.convert((c.x, c.y)).ok()?,
+            (ToLonLatKind::Proj(_), None) => return None,
+            (ToLonLatKind::Gcj02, _) => offsets::gcj02_to_wgs84(c.x, c.y),
+            (ToLonLatKind::Bd09, _) => offsets::bd09_to_wgs84(c.x, c.y),
         };
         (x.is_finite() && y.is_finite() && x.abs() <= 180.0 && y.abs() <= 90.0).then_some(Coord { x, y })
     }
 
+    /// Converts a geometry in place; `Ok(false)` when any coordinate fails (the geometry is then
+    /// partly converted). An error only when this thread cannot create its PROJ object.
+    pub fn geometry_in_place(&self, g: &mut Geometry<f64>) -> Result<bool> {
+        let proj = match self.kind {
+            ToLonLatKind::Proj(t) => Some(t.proj_for(&self.layer)?),
+            _ => None,
+        };
+        Ok(convert_in_place(g, &|c| self.convert(proj.as_deref(), c)))
+    }
+
     /// Converts a geometry; `None` when any coordinate fails.
     pub fn geometry(&self, g: &Geometry<f64>) -> Option<Geometry<f64>> {
-        g.try_map_coords(|c| self.coord(c).ok_or(())).ok()
+        let mut out = g.clone();
+        self.geometry_in_place(&mut out).ok()?.then_some(out)
     }
 }
 
@@ -175,13 +268,15 @@ pub enum Method {
     Planar,
 }
 
-/// The metric frame: a conformal projection in which all geometry work happens.
+/// The metric frame: a conformal projection in which all geometry work happens. It is `Send` and
+/// `Sync`: threads may project and measure with one frame at once, each through its own PROJ
+/// objects.
 pub struct Frame {
     /// The frame's CRS, e.g. `EPSG:4527`.
     pub crs: String,
     pub method: Method,
-    from_lonlat: Rc<Proj>,
-    to_lonlat: Rc<Proj>,
+    from_lonlat: Transform,
+    to_lonlat: Transform,
 }
 
 impl std::fmt::Debug for Frame {
@@ -212,15 +307,20 @@ pub fn auto_frame_epsg(lon: f64, lat: f64) -> u32 {
     }
 }
 
+fn project_with(proj: &Proj, c: Coord<f64>) -> Option<Coord<f64>> {
+    let (x, y) = proj.convert((c.x, c.y)).ok()?;
+    (x.is_finite() && y.is_finite()).then_some(Coord { x, y })
+}
+
 impl Frame {
     /// A frame in a given projected CRS.
     pub fn new(crs: &str, method: Method) -> Result<Frame> {
-        let from_lonlat = known_crs(LONLAT_CRS, crs)
+        let from_lonlat = Transform::new(LONLAT_CRS, crs)
             .map_err(|e| Error::Crs(format!("cannot use {crs} as the working projection: {e}")))?;
-        let to_lonlat = known_crs(crs, LONLAT_CRS)
+        let to_lonlat = Transform::new(crs, LONLAT_CRS)
             .map_err(|e| Error::Crs(format!("cannot use {crs} as the working projection: {e}")))?;
         // A geographic CRS would make every length and area meaningless.
-        let probe = from_lonlat.convert((0.5f64, 0.5f64)).ok();
+        let probe = from_lonlat.proj_for(crs)?.convert((0.5f64, 0.5f64)).ok();
         if let Some((x, y)) = probe {
             if x.abs() <= 180.0 && y.abs() <= 90.0 && (x - 0.5).abs() < 1e-6 {
                 return Err(Error::Usage(format!("{crs} is not a projected CRS: planar measurement needs metres")));
@@ -236,18 +336,30 @@ impl Frame {
 
     /// Projects a longitude/latitude geometry into the frame.
     pub fn project(&self, g: &Geometry<f64>) -> Option<Geometry<f64>> {
-        g.try_map_coords(|c| self.project_coord(c).ok_or(())).ok()
+        let mut out = g.clone();
+        self.project_in_place(&mut out).ok()?.then_some(out)
+    }
+
+    /// Projects a longitude/latitude geometry into the frame in place; `Ok(false)` when a
+    /// coordinate cannot be projected (the geometry is then partly projected). An error only when
+    /// this thread cannot create its PROJ object.
+    pub fn project_in_place(&self, g: &mut Geometry<f64>) -> Result<bool> {
+        let proj = self.from_lonlat.proj_for(&self.crs)?;
+        Ok(convert_in_place(g, &|c| project_with(&proj, c)))
     }
 
     /// Projects one longitude/latitude coordinate into the frame.
     pub fn project_coord(&self, c: Coord<f64>) -> Option<Coord<f64>> {
-        let (x, y) = self.from_lonlat.convert((c.x, c.y)).ok()?;
-        (x.is_finite() && y.is_finite()).then_some(Coord { x, y })
+        project_with(&*self.from_lonlat.proj().ok()?, c)
     }
 
     /// Takes one frame coordinate back to longitude/latitude.
     pub fn unproject_coord(&self, c: Coord<f64>) -> Result<Coord<f64>> {
-        let (x, y) = self.to_lonlat.convert((c.x, c.y)).map_err(|e| {
+        self.unproject_with(&*self.to_lonlat.proj_for(&self.crs)?, c)
+    }
+
+    fn unproject_with(&self, proj: &Proj, c: Coord<f64>) -> Result<Coord<f64>> {
+        let (x, y) = proj.convert((c.x, c.y)).map_err(|e| {
             Error::Crs(format!("{}: cannot convert ({}, {}) to longitude/latitude: {e}", self.crs, c.x, c.y))
         })?;
         Ok(Coord { x, y })
@@ -255,7 +367,8 @@ impl Frame {
 
     /// Takes any frame geometry back to longitude/latitude.
     pub fn unproject<G: MapCoords<f64, f64, Output = G>>(&self, g: &G) -> Result<G> {
-        g.try_map_coords(|c| self.unproject_coord(c))
+        let proj = self.to_lonlat.proj_for(&self.crs)?;
+        g.try_map_coords(|c| self.unproject_with(&proj, c))
     }
 
     /// A sentence for outputs: which method measured the numbers.
@@ -283,6 +396,25 @@ mod tests {
         assert!((3_500_000.0..3_550_000.0).contains(&p.y), "northing {}", p.y);
         let back = f.unproject_coord(p).unwrap();
         assert!((back.x - 116.5).abs() < 1e-9 && (back.y - 31.75).abs() < 1e-9);
+    }
+
+    /// Frames and conversions cross threads; each thread's own PROJ objects give the same bits.
+    #[test]
+    fn frame_and_conversion_give_the_same_bits_on_any_thread() {
+        fn shareable<T: Send + Sync>() {}
+        shareable::<Frame>();
+        shareable::<ToLonLat>();
+        let f = Frame::auto(116.5, 31.75).unwrap();
+        let t = ToLonLat::new(&SourceCrs::Proj("EPSG:4527".into()), "test").unwrap();
+        let run = || {
+            let p = f.project_coord(Coord { x: 116.512345, y: 31.765432 }).unwrap();
+            let ll = t.coord(p).unwrap();
+            let back = f.unproject_coord(p).unwrap();
+            [p.x, p.y, ll.x, ll.y, back.x, back.y].map(f64::to_bits)
+        };
+        let here = run();
+        let there = std::thread::scope(|s| s.spawn(run).join().unwrap());
+        assert_eq!(here, there);
     }
 
     #[test]
