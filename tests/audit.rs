@@ -128,3 +128,52 @@ fn progress_only_on_a_terminal() {
     let piped = run(&["audit", city.to_str().unwrap(), "-o", out.to_str().unwrap()]);
     assert!(!String::from_utf8_lossy(&piped.stderr).contains("1/4"));
 }
+
+/// An audit reads the road layer once for road density and the living circle (the city file
+/// names it for both), and each indicator still sees the fields it asked for: the outputs are
+/// those of the single commands run on their own.
+#[test]
+fn audit_reads_a_shared_layer_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let city = demo_city(dir.path());
+    let out = dir.path().join("audit");
+    let o = bin()
+        .args(["audit", city.to_str().unwrap(), "-o", out.to_str().unwrap()])
+        .env("PLANAUDIT_TIMINGS", "1")
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    let reads = |layer: &str| stderr.lines().filter(|l| l.starts_with("timing\tread ") && l.contains(layer)).count();
+    assert_eq!(reads("roads.gpkg#roads"), 1, "{stderr}");
+    // The land-use layer is read for park mix and, filtered, for the homes: two different reads.
+    assert_eq!(reads("landuse.gpkg#landuse"), 2, "{stderr}");
+
+    // The same numbers as road density run on its own (which reads the roads itself).
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
+    let demo = city.parent().unwrap();
+    let alone = dir.path().join("alone.geojson");
+    run_ok(&[
+        "road-density",
+        "--roads",
+        demo.join("roads.gpkg#roads").to_str().unwrap(),
+        "--areas",
+        demo.join("built_up_areas.shp").to_str().unwrap(),
+        "--grade-field",
+        "grade",
+        "--width-field",
+        "width_m",
+        "--grid",
+        "500",
+        "-o",
+        alone.to_str().unwrap(),
+    ]);
+    let a = read_collection(&alone);
+    let b = read_collection(&out.join("road_density.geojson"));
+    assert_eq!(a.features.len(), b.features.len());
+    for (fa, fb) in a.features.iter().zip(&b.features) {
+        assert_eq!(fa.properties, fb.properties);
+    }
+    assert!(summary["rows"].as_array().is_some_and(|r| !r.is_empty()));
+}

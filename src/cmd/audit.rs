@@ -297,27 +297,35 @@ fn file_states(dir: &Path) -> std::collections::BTreeMap<PathBuf, (u64, Option<s
 fn shared_layers(city: &City, out_dir: &Path) -> Layers {
     let mut layers = Layers::default();
     let encoding = city.config.city.encoding.as_deref();
-    let mut declare = |source: &str, filter: &Option<String>, crs: &Option<String>, geom: GeomKind| {
-        let crs = crs.as_deref().or(city.config.city.crs.as_deref());
-        layers.share(source, filter.as_deref(), encoding, crs, geom, 1);
+    let mut declare =
+        |source: &str, filter: &Option<String>, crs: &Option<String>, geom: GeomKind, fields: Vec<String>| {
+            let crs = crs.as_deref().or(city.config.city.crs.as_deref());
+            layers.share(source, filter.as_deref(), encoding, crs, geom, 1, &fields);
+        };
+    // The fields the city file names for a layer.
+    let named = |l: Option<&LayerConfig>| -> Vec<String> {
+        l.map(|l| l.fields.values().cloned().collect()).unwrap_or_default()
     };
+    let cfg = &city.config.layers;
     if let Some(a) = road_density_args(city, out_dir) {
-        declare(&a.areas, &a.areas_where, &a.areas_crs, GeomKind::Polygons);
-        declare(&a.road.roads, &a.road.roads_where, &a.road.roads_crs, GeomKind::Lines);
+        declare(&a.areas, &a.areas_where, &a.areas_crs, GeomKind::Polygons, named(cfg.areas.as_ref()));
+        declare(&a.road.roads, &a.road.roads_where, &a.road.roads_crs, GeomKind::Lines, named(cfg.roads.as_ref()));
     }
     if let Some(a) = park_mix_args(city, out_dir) {
-        declare(&a.landuse, &a.landuse_where, &a.landuse_crs, GeomKind::Polygons);
+        declare(&a.landuse, &a.landuse_where, &a.landuse_crs, GeomKind::Polygons, named(cfg.landuse.as_ref()));
         if let Some(p) = &a.parks {
-            declare(p, &a.parks_where, &a.parks_crs, GeomKind::Polygons);
+            declare(p, &a.parks_where, &a.parks_crs, GeomKind::Polygons, named(cfg.parks.as_ref()));
         }
     }
     if let Some(a) = living_circle_args(city, out_dir) {
-        declare(&a.origins, &a.origins_where, &a.origins_crs, GeomKind::PointsOrPolygons);
-        for f in &a.facilities {
-            declare(f, &a.facilities_where, &a.facilities_crs, GeomKind::PointsOrPolygons);
+        declare(&a.origins, &a.origins_where, &a.origins_crs, GeomKind::PointsOrPolygons, named(cfg.origins.as_ref()));
+        for (f, c) in a.facilities.iter().zip(&cfg.facilities) {
+            declare(f, &a.facilities_where, &a.facilities_crs, GeomKind::PointsOrPolygons, named(Some(c)));
         }
         if a.method == DistanceArg::Network {
-            declare(&a.road.roads, &a.road.roads_where, &a.road.roads_crs, GeomKind::Lines);
+            let mut fields = named(cfg.roads.as_ref());
+            fields.extend(super::living_circle::WALK_FIELDS.iter().map(|f| f.to_string()));
+            declare(&a.road.roads, &a.road.roads_where, &a.road.roads_crs, GeomKind::Lines, fields);
         }
     }
     layers

@@ -1,16 +1,17 @@
 //! Layers read once per audit and shared by its indicators.
 //!
 //! An audit names the layers that several indicators read (the road layer of road density and
-//! of the living circle). The first indicator to ask reads such a layer once, with every column,
-//! and converts it to longitude/latitude; each asker gets a view holding the attributes it asked
-//! for, as if it had read the layer itself; the last one takes the layer without a copy. A layer
-//! read by one indicator only is read as before.
+//! of the living circle), with the fields any of them may ask for. The first indicator to ask
+//! reads such a layer once, with all those fields, and converts it; each asker gets a view holding
+//! the attributes it asked for, as if it had read the layer itself; the last one takes the layer
+//! without a copy. A layer read by one indicator only, or a request for a field that was not
+//! declared, is read as before.
 
 use std::collections::HashMap;
 
 use super::load;
 use crate::cli::CommonArgs;
-use crate::ingest::{layer_columns, parse_other_tags, GeomKind, LayerSpec, RawLayer, OTHER_TAGS};
+use crate::ingest::{parse_other_tags, GeomKind, LayerSpec, RawLayer, OTHER_TAGS};
 use crate::{Error, Result};
 
 /// What makes two reads the same: the dataset and layer, the filter, the encoding, the
@@ -39,6 +40,8 @@ impl LayerKey {
 struct Shared {
     /// Reads still to come.
     uses_left: usize,
+    /// Fields the readings may ask for, beyond those of the first.
+    fields: Vec<String>,
     /// The layer with every column, once read, and the names of its attributes in order.
     read: Option<(RawLayer, Vec<String>)>,
 }
@@ -50,7 +53,8 @@ pub struct Layers {
 }
 
 impl Layers {
-    /// Declares that a layer will be read `uses` times in this run (with any fields).
+    /// Declares that a layer will be read `uses` times in this run, asking for some of `fields`.
+    #[allow(clippy::too_many_arguments)]
     pub fn share(
         &mut self,
         source: &str,
@@ -59,6 +63,7 @@ impl Layers {
         crs: Option<&str>,
         geom: GeomKind,
         uses: usize,
+        fields: &[String],
     ) {
         let key = LayerKey {
             source: crate::ingest::LayerSource::parse(source).to_string(),
@@ -67,7 +72,13 @@ impl Layers {
             geom,
             crs: crs.map(str::to_string),
         };
-        self.shared.entry(key).or_insert(Shared { uses_left: 0, read: None }).uses_left += uses;
+        let shared = self.shared.entry(key).or_insert(Shared { uses_left: 0, fields: vec![], read: None });
+        shared.uses_left += uses;
+        for f in fields {
+            if !shared.fields.contains(f) {
+                shared.fields.push(f.clone());
+            }
+        }
     }
 
     /// Reads a layer into longitude/latitude, as [`load`] does, once per run for a shared layer.
@@ -83,28 +94,35 @@ impl Layers {
             return load(spec, layer_crs, common, option);
         };
         if shared.read.is_none() {
-            // Every column the layer has, beyond those asked for, as optional fields.
-            let columns = layer_columns(&spec.source, spec.encoding.as_deref())?;
+            // The declared fields, beyond those asked for, as optional fields.
             let mut wide = spec.clone();
-            for c in columns {
-                if !wide.fields.contains(&c) && !wide.optional_fields.contains(&c) {
-                    wide.optional_fields.push(c);
+            for c in &shared.fields {
+                if !wide.fields.contains(c) && !wide.optional_fields.contains(c) {
+                    wide.optional_fields.push(c.clone());
                 }
             }
             let layer = load(&wide, layer_crs, common, option)?;
             let names = wide.fields.iter().chain(&wide.optional_fields).cloned().collect();
             shared.read = Some((layer, names));
         }
+        let (layer, names) = shared.read.as_ref().expect("read above");
+        if !covers(names, spec) {
+            // A field nobody declared: read it as asked.
+            return load(spec, layer_crs, common, option);
+        }
         shared.uses_left = shared.uses_left.saturating_sub(1);
-        let view = if shared.uses_left == 0 {
+        if shared.uses_left == 0 {
             let (layer, names) = self.shared.remove(&key).and_then(|s| s.read).expect("read above");
             view(layer, &names, spec)
         } else {
-            let (layer, names) = shared.read.as_ref().expect("read above");
             view(layer.clone(), names, spec)
-        };
-        view
+        }
     }
+}
+
+/// Whether the shared read asked for every field `spec` asks for.
+fn covers(names: &[String], spec: &LayerSpec) -> bool {
+    spec.fields.iter().chain(&spec.optional_fields).all(|f| names.contains(f))
 }
 
 /// Where a view's attribute comes from in the wide layer.

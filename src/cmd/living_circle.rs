@@ -242,6 +242,9 @@ fn network_of(
     Ok((graph, road_fids, summary))
 }
 
+/// The optional road fields that can bar walking on a road (OSM `foot=no`, `access=private`).
+pub const WALK_FIELDS: [&str; 2] = ["foot", "access"];
+
 /// Runs the indicator and writes its files; returns what it did.
 pub fn execute(args: &LivingCircleArgs) -> Result<LivingCircleRun> {
     execute_with(args, &mut Layers::default())
@@ -328,7 +331,7 @@ pub fn execute_with(args: &LivingCircleArgs, layers: &mut Layers) -> Result<Livi
             common,
             "roads",
             vec![grade_field],
-            vec!["foot".into(), "access".into()],
+            WALK_FIELDS.iter().map(|f| f.to_string()).collect(),
             GeomKind::Lines,
         );
         let layer = layers.load(&s, args.road.roads_crs.as_deref(), common, "--roads-crs")?;
