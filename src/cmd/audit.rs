@@ -348,61 +348,106 @@ fn audit_files(city: &City, out_dir: &Path) -> Result<AuditOutcome> {
     let mut outputs = Vec::new();
     let mut indicators = serde_json::Map::new();
     let mut measure = None;
-    let mut shared = shared_layers(city, out_dir);
+    let shared = shared_layers(city, out_dir);
+    let rd_args = road_density_args(city, out_dir);
+    let pm_args = park_mix_args(city, out_dir);
+    let lc_args = living_circle_args(city, out_dir);
+    let rd_paths = OutPaths {
+        areas: out_dir.join("road_density.geojson"),
+        grid: out_dir.join("road_density_grid.geojson"),
+        wide_roads: out_dir.join("wide_roads.geojson"),
+    };
 
-    if let Some(args) = road_density_args(city, out_dir) {
-        progress.step("road network density 道路网密度");
-        let paths = OutPaths {
-            areas: out_dir.join("road_density.geojson"),
-            grid: out_dir.join("road_density_grid.geojson"),
-            wide_roads: out_dir.join("wide_roads.geojson"),
-        };
+    // Every overwrite check before any indicator writes.
+    let summaries = [out_dir.join("summary.csv"), out_dir.join("summary.json")];
+    if let Some(args) = &rd_args {
+        let outs = [rd_paths.areas.clone(), rd_paths.grid.clone(), rd_paths.wide_roads.clone()];
         refuse_overwrite(
             &[args.road.roads.clone(), args.areas.clone(), city.path.display().to_string()],
-            &[
-                paths.areas.clone(),
-                paths.grid.clone(),
-                paths.wide_roads.clone(),
-                out_dir.join("summary.csv"),
-                out_dir.join("summary.json"),
-            ],
+            &[&outs[..], &summaries[..]].concat(),
         )?;
-        let run = crate::timing::time(|| "indicator road_density".into(), || execute_to(&args, &paths, &mut shared))?;
-        rows.extend(road_density_rows(&run));
-        layers.extend(run.reports.iter().cloned());
-        outputs.extend(run.outputs.iter().cloned());
-        measure = Some(run.measure.clone());
-        indicators.insert("road_density".into(), summary_json(&run));
     }
-    if let Some(args) = park_mix_args(city, out_dir) {
-        progress.step("industrial-park land mix 产业园区用地");
+    if let Some(args) = &pm_args {
         let inputs: Vec<String> = std::iter::once(args.landuse.clone()).chain(args.parks.clone()).collect();
         refuse_overwrite(&inputs, &[args.output.clone(), super::sibling(&args.output, "parcels")])?;
-        let run =
-            crate::timing::time(|| "indicator park_mix".into(), || super::park_mix::execute_with(&args, &mut shared))?;
-        rows.extend(park_mix_rows(&run));
-        layers.extend(run.reports.iter().cloned());
-        outputs.extend(run.outputs.iter().cloned());
-        measure.get_or_insert(run.measure.clone());
-        indicators.insert("park_mix".into(), super::park_mix::summary_json(&run));
     }
-    if let Some(args) = living_circle_args(city, out_dir) {
-        progress.step("15-minute living circle 生活圈");
+    if let Some(args) = &lc_args {
         let mut inputs = vec![args.road.roads.clone(), args.origins.clone()];
         inputs.extend(args.facilities.iter().cloned());
         let outs =
             [args.output.clone(), super::sibling(&args.output, "gaps"), super::sibling(&args.output, "service_areas")];
         refuse_overwrite(&inputs, &outs)?;
-        let run = crate::timing::time(
-            || "indicator living_circle".into(),
-            || super::living_circle::execute_with(&args, &mut shared),
-        )?;
-        let targets = city.config.living_circle.as_ref().map(|l| l.coverage_targets.clone()).unwrap_or_default();
-        rows.extend(living_circle_rows(&run, &targets));
+    }
+
+    // The three indicators run side by side (road density and the living circle share the road
+    // layer, read once by whichever asks first). Results are gathered in indicator order,
+    // whichever finishes first.
+    let shared = &shared;
+    let (rd, pm, lc) = std::thread::scope(|scope| {
+        let rd = rd_args.as_ref().map(|args| {
+            let paths = &rd_paths;
+            scope.spawn(move || {
+                crate::timing::time(|| "indicator road_density".into(), || execute_to(args, paths, shared))
+            })
+        });
+        let pm = pm_args.as_ref().map(|args| {
+            scope.spawn(move || {
+                crate::timing::time(
+                    || "indicator park_mix".into(),
+                    || super::park_mix::execute_with(args, &Layers::default()),
+                )
+            })
+        });
+        let lc = lc_args.as_ref().map(|args| {
+            scope.spawn(move || {
+                crate::timing::time(
+                    || "indicator living_circle".into(),
+                    || super::living_circle::execute_with(args, shared),
+                )
+            })
+        });
+        fn join<T>(
+            what: &str,
+            h: Option<std::thread::ScopedJoinHandle<'_, Result<T>>>,
+            progress: &mut Progress,
+        ) -> Option<Result<T>> {
+            h.map(|h| {
+                progress.step(what);
+                h.join().unwrap_or_else(|_| {
+                    Err(Error::Usage(format!("{what} stopped unexpectedly (a bug: please report it)")))
+                })
+            })
+        }
+        let rd = join("road network density 道路网密度", rd, &mut progress);
+        let pm = join("industrial-park land mix 产业园区用地", pm, &mut progress);
+        let lc = join("15-minute living circle 生活圈", lc, &mut progress);
+        (rd, pm, lc)
+    });
+    // The first error in indicator order.
+    let rd = rd.transpose()?;
+    let pm = pm.transpose()?;
+    let lc = lc.transpose()?;
+    if let Some(run) = &rd {
+        rows.extend(road_density_rows(run));
+        layers.extend(run.reports.iter().cloned());
+        outputs.extend(run.outputs.iter().cloned());
+        measure = Some(run.measure.clone());
+        indicators.insert("road_density".into(), summary_json(run));
+    }
+    if let Some(run) = &pm {
+        rows.extend(park_mix_rows(run));
         layers.extend(run.reports.iter().cloned());
         outputs.extend(run.outputs.iter().cloned());
         measure.get_or_insert(run.measure.clone());
-        indicators.insert("living_circle".into(), super::living_circle::summary_json(&run, &args));
+        indicators.insert("park_mix".into(), super::park_mix::summary_json(run));
+    }
+    if let (Some(run), Some(args)) = (&lc, &lc_args) {
+        let targets = city.config.living_circle.as_ref().map(|l| l.coverage_targets.clone()).unwrap_or_default();
+        rows.extend(living_circle_rows(run, &targets));
+        layers.extend(run.reports.iter().cloned());
+        outputs.extend(run.outputs.iter().cloned());
+        measure.get_or_insert(run.measure.clone());
+        indicators.insert("living_circle".into(), super::living_circle::summary_json(run, args));
     }
     if indicators.is_empty() {
         return Err(Error::Usage(format!(

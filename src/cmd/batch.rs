@@ -143,10 +143,14 @@ pub fn up_to_date(city: &BatchCity) -> bool {
     std::iter::once(city.config.clone()).chain(loaded.input_files()).all(|f| mtime(&f).is_some_and(|t| t <= done))
 }
 
-fn run_one(exe: &Path, city: &BatchCity) -> CityStatus {
+fn run_one(exe: &Path, city: &BatchCity, threads: usize) -> CityStatus {
     let start = Instant::now();
     let mut cmd = std::process::Command::new(exe);
     cmd.arg("audit").arg(&city.config).arg("-o").arg(&city.out_dir).arg("--quiet").arg("--fail-on-miss");
+    // Each audit works on a share of the cores, unless the user chose the thread count.
+    if std::env::var_os("RAYON_NUM_THREADS").is_none() {
+        cmd.env("RAYON_NUM_THREADS", threads.to_string());
+    }
     let (status, code, message) = match cmd.output() {
         Ok(o) => {
             let stderr = String::from_utf8_lossy(&o.stderr).trim().to_string();
@@ -171,7 +175,9 @@ fn run_one(exe: &Path, city: &BatchCity) -> CityStatus {
 pub fn run(args: &BatchArgs) -> Result<u8> {
     let cities = plan(&args.manifest, &args.output)?;
     let exe = std::env::current_exe().map_err(|e| Error::io("planaudit executable", e))?;
-    let jobs = args.jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())).max(1);
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let jobs = args.jobs.unwrap_or(cores).max(1);
+    let threads = (cores / jobs.min(cities.len().max(1))).max(1);
     let next = AtomicUsize::new(0);
     let results: Mutex<Vec<Option<CityStatus>>> = Mutex::new(vec![None; cities.len()]);
     std::thread::scope(|s| {
@@ -188,7 +194,7 @@ pub fn run(args: &BatchArgs) -> Result<u8> {
                         seconds: 0.0,
                     }
                 } else {
-                    run_one(&exe, city)
+                    run_one(&exe, city, threads)
                 };
                 if !args.quiet {
                     eprintln!(

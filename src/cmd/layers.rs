@@ -46,10 +46,11 @@ struct Shared {
     read: Option<(RawLayer, Vec<String>)>,
 }
 
-/// The layers of one run; see the module documentation.
+/// The layers of one run; see the module documentation. Indicators running on several threads
+/// share one: the first to ask for a shared layer reads it while the others wait for it.
 #[derive(Default)]
 pub struct Layers {
-    shared: HashMap<LayerKey, Shared>,
+    shared: HashMap<LayerKey, std::sync::Mutex<Shared>>,
 }
 
 impl Layers {
@@ -72,7 +73,11 @@ impl Layers {
             geom,
             crs: crs.map(str::to_string),
         };
-        let shared = self.shared.entry(key).or_insert(Shared { uses_left: 0, fields: vec![], read: None });
+        let entry = self
+            .shared
+            .entry(key)
+            .or_insert_with(|| std::sync::Mutex::new(Shared { uses_left: 0, fields: vec![], read: None }));
+        let shared = entry.get_mut().unwrap_or_else(|e| e.into_inner());
         shared.uses_left += uses;
         for f in fields {
             if !shared.fields.contains(f) {
@@ -83,16 +88,21 @@ impl Layers {
 
     /// Reads a layer into longitude/latitude, as [`load`] does, once per run for a shared layer.
     pub fn load(
-        &mut self,
+        &self,
         spec: &LayerSpec,
         layer_crs: Option<&str>,
         common: &CommonArgs,
         option: &str,
     ) -> Result<RawLayer> {
         let key = LayerKey::of(spec, layer_crs.or(common.crs.as_deref()));
-        let Some(shared) = self.shared.get_mut(&key).filter(|s| s.uses_left > 1 || s.read.is_some()) else {
+        let Some(entry) = self.shared.get(&key) else {
             return load(spec, layer_crs, common, option);
         };
+        // Held while the layer is read: a second asker waits for the first read.
+        let mut shared = entry.lock().unwrap_or_else(|e| e.into_inner());
+        if shared.uses_left <= 1 && shared.read.is_none() {
+            return load(spec, layer_crs, common, option);
+        }
         if shared.read.is_none() {
             // The declared fields, beyond those asked for, as optional fields.
             let mut wide = spec.clone();
@@ -105,17 +115,23 @@ impl Layers {
             let names = wide.fields.iter().chain(&wide.optional_fields).cloned().collect();
             shared.read = Some((layer, names));
         }
-        let (layer, names) = shared.read.as_ref().expect("read above");
-        if !covers(names, spec) {
+        let covered = shared.read.as_ref().is_some_and(|(_, names)| covers(names, spec));
+        if !covered {
             // A field nobody declared: read it as asked.
+            drop(shared);
             return load(spec, layer_crs, common, option);
         }
         shared.uses_left = shared.uses_left.saturating_sub(1);
         if shared.uses_left == 0 {
-            let (layer, names) = self.shared.remove(&key).and_then(|s| s.read).expect("read above");
+            let (layer, names) = shared.read.take().expect("read above");
+            drop(shared);
             view(layer, &names, spec)
         } else {
-            view(layer.clone(), names, spec)
+            let (layer, names) = shared.read.as_ref().expect("read above");
+            let copy = layer.clone();
+            let names = names.clone();
+            drop(shared);
+            view(copy, &names, spec)
         }
     }
 }

@@ -247,11 +247,11 @@ pub const WALK_FIELDS: [&str; 2] = ["foot", "access"];
 
 /// Runs the indicator and writes its files; returns what it did.
 pub fn execute(args: &LivingCircleArgs) -> Result<LivingCircleRun> {
-    execute_with(args, &mut Layers::default())
+    execute_with(args, &Layers::default())
 }
 
 /// [`execute`], reading layers through `layers` (shared with the other indicators of an audit).
-pub fn execute_with(args: &LivingCircleArgs, layers: &mut Layers) -> Result<LivingCircleRun> {
+pub fn execute_with(args: &LivingCircleArgs, layers: &Layers) -> Result<LivingCircleRun> {
     let max_snap_m = positive("--max-snap", args.max_snap)?;
     let walk_speed = positive("--walk-speed", args.walk_speed)?;
     let common = &args.common;

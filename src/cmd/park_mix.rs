@@ -61,11 +61,11 @@ pub fn parse_band(text: &str) -> Result<(f64, f64)> {
 
 /// Runs the indicator and writes its files; returns what it did.
 pub fn execute(args: &ParkMixArgs) -> Result<ParkMixRun> {
-    execute_with(args, &mut Layers::default())
+    execute_with(args, &Layers::default())
 }
 
 /// [`execute`], reading layers through `layers` (shared with the other indicators of an audit).
-pub fn execute_with(args: &ParkMixArgs, layers: &mut Layers) -> Result<ParkMixRun> {
+pub fn execute_with(args: &ParkMixArgs, layers: &Layers) -> Result<ParkMixRun> {
     let (band_min, band_max) = parse_band(&args.band)?;
     let mix = match &args.mix {
         Some(m) => Category::parse_list(m, "--mix")?,

@@ -68,7 +68,7 @@ impl OutPaths {
 
 /// Runs the indicator and writes its files where `args.output` says; returns what it did.
 pub fn execute(args: &RoadDensityArgs) -> Result<RoadDensityRun> {
-    execute_to(args, &OutPaths::beside(&args.output), &mut Layers::default())
+    execute_to(args, &OutPaths::beside(&args.output), &Layers::default())
 }
 
 /// Checks the options that need no data: grid, widths, targets, the grade table. `planaudit check`
@@ -93,7 +93,7 @@ pub fn check_options(args: &RoadDensityArgs) -> Result<()> {
 }
 
 /// Runs the indicator and writes its files to `paths`.
-pub fn execute_to(args: &RoadDensityArgs, paths: &OutPaths, layers: &mut Layers) -> Result<RoadDensityRun> {
+pub fn execute_to(args: &RoadDensityArgs, paths: &OutPaths, layers: &Layers) -> Result<RoadDensityRun> {
     check_options(args)?;
     let (targets, default_target) = parse_targets(&args.target)?;
     let kinds = Kinds::builtin()?;
