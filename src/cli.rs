@@ -319,7 +319,8 @@ pub struct BatchArgs {
     /// Output folder: one sub-folder per city, plus the combined summary.csv, batch.csv, batch.json.
     #[arg(short, long, value_name = "OUT_DIR")]
     pub output: PathBuf,
-    /// Cities audited at once [default: the number of cores].
+    /// Cities audited at once [default: the number of cores]; each audit gets cores/N threads
+    /// (`RAYON_NUM_THREADS`, unless set).
     #[arg(long, value_name = "N")]
     pub jobs: Option<usize>,
     /// Rerun cities whose outputs are already up to date.
