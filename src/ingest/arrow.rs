@@ -73,6 +73,10 @@ impl View<'_> {
             let o = *offsets as *const i32;
             (o.add(j).read_unaligned() as usize, o.add(j + 1).read_unaligned() as usize)
         };
+        if data.is_null() || end <= start {
+            // No data buffer: every value is empty.
+            return Some(&[]);
+        }
         Some(std::slice::from_raw_parts(data.add(start), end - start))
     }
 
@@ -197,6 +201,14 @@ unsafe fn view<'a>(array: &'a gdal_sys::ArrowArray, kind: Kind) -> View<'a> {
         },
     };
     View { column, validity: b(0), offset: array.offset.max(0) as usize }
+}
+
+/// Whether a column view has the buffers its values are read from (a batch of rows needs them).
+fn complete(v: &View) -> bool {
+    match &v.column {
+        Column::Int { values, .. } | Column::Float { values, .. } | Column::Bool { values } => !values.is_null(),
+        Column::Bytes { offsets, .. } => !offsets.is_null(),
+    }
 }
 
 /// Releases an Arrow object on drop.
@@ -343,10 +355,17 @@ pub fn read(
                 if batch.0.release.is_none() || batch.0.length <= 0 {
                     return Ok(rows);
                 }
+                let needed = wanted.iter().map(|(k, _)| *k).chain([fid_at, geom_at]).max().unwrap_or(0);
+                if batch.0.children.is_null() || batch.0.n_children <= needed as i64 {
+                    return Err(ArrowError::Failed { reason: "an Arrow batch without all its columns".into(), rows });
+                }
                 let child = |k: usize| &**batch.0.children.add(k);
                 let fids = view(child(fid_at), (64, true, 'i'));
                 let geoms = view(child(geom_at), geom_kind);
                 let values: Vec<View> = wanted.iter().map(|(k, kind)| view(child(*k), *kind)).collect();
+                if !(complete(&fids) && complete(&geoms) && values.iter().all(complete)) {
+                    return Err(ArrowError::Failed { reason: "an Arrow batch without its value buffers".into(), rows });
+                }
                 for i in 0..batch.0.length.max(0) as usize {
                     let fid = match &fids.column {
                         Column::Int { values, .. } => {

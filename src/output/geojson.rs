@@ -11,6 +11,7 @@ use std::path::Path;
 
 use geo::orient::{Direction, Orient};
 use geo::{Geometry, MapCoords};
+use rayon::prelude::*;
 use serde_json::{Map, Value};
 
 use super::atomic::write_atomic;
@@ -79,21 +80,29 @@ fn write_features(path: &Path, meta: &CollectionMeta<'_>, features: &[OutFeature
     let mut failure = None;
     let written = write_atomic(path, |w| {
         write!(w, "{head},\"features\":[")?;
-        for (i, f) in features.iter().enumerate() {
-            let g = match to_rfc7946(meta.frame, &f.geometry) {
-                Ok(g) => g,
-                Err(e) => {
-                    failure = Some(e);
-                    return Err(std::io::Error::other("geometry conversion failed"));
+        // Features are turned into text in parallel, a group at a time, and written in order.
+        for (g, group) in features.chunks(FEATURES_PER_TASK * TASKS_PER_GROUP).enumerate() {
+            let texts: Vec<Result<Vec<u8>>> = group
+                .par_chunks(FEATURES_PER_TASK)
+                .enumerate()
+                .map(|(t, chunk)| {
+                    let mut buf = Vec::with_capacity(chunk.len() * 256);
+                    for (k, f) in chunk.iter().enumerate() {
+                        let first = g == 0 && t == 0 && k == 0;
+                        feature_text(path, meta.frame, f, first, &mut buf)?;
+                    }
+                    Ok(buf)
+                })
+                .collect();
+            for text in texts {
+                match text {
+                    Ok(b) => w.write_all(&b)?,
+                    Err(e) => {
+                        failure = Some(e);
+                        return Err(std::io::Error::other("geometry conversion failed"));
+                    }
                 }
-            };
-            w.write_all(if i == 0 { b"\n" } else { b",\n" })?;
-            // The member order of geojson::Feature's serialisation: type, geometry, properties.
-            w.write_all(b"{\"type\":\"Feature\",\"geometry\":")?;
-            serde_json::to_writer(&mut *w, &geojson::Geometry::from(&g))?;
-            w.write_all(b",\"properties\":")?;
-            serde_json::to_writer(&mut *w, &f.properties)?;
-            w.write_all(b"}")?;
+            }
         }
         w.write_all(b"\n]}\n")
     });
@@ -101,6 +110,24 @@ fn write_features(path: &Path, meta: &CollectionMeta<'_>, features: &[OutFeature
         Some(e) => Err(e),
         None => written,
     }
+}
+
+/// Features turned into text by one task.
+const FEATURES_PER_TASK: usize = 1024;
+/// Tasks whose text is held before it is written.
+const TASKS_PER_GROUP: usize = 64;
+
+/// One feature's text, preceded by its separator.
+fn feature_text(path: &Path, frame: &Frame, f: &OutFeature, first: bool, buf: &mut Vec<u8>) -> Result<()> {
+    let g = to_rfc7946(frame, &f.geometry)?;
+    buf.extend_from_slice(if first { b"\n" } else { b",\n" });
+    // The member order of geojson::Feature's serialisation: type, geometry, properties.
+    buf.extend_from_slice(b"{\"type\":\"Feature\",\"geometry\":");
+    serde_json::to_writer(&mut *buf, &geojson::Geometry::from(&g)).map_err(|e| crate::Error::io(path, e.into()))?;
+    buf.extend_from_slice(b",\"properties\":");
+    serde_json::to_writer(&mut *buf, &f.properties).map_err(|e| crate::Error::io(path, e.into()))?;
+    buf.push(b'}');
+    Ok(())
 }
 
 #[cfg(test)]
