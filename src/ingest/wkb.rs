@@ -203,7 +203,8 @@ impl<'a> Reader<'a> {
 ///     b.extend(v.to_le_bytes());
 /// }
 /// let (g, d) = decode(&b).unwrap();
-/// assert_eq!(g, Wkb::Geometry(geo::Geometry::LineString(geo::line_string![(x: 1.0, y: 2.0), (x: 3.0, y: 4.0)])));
+/// let expected = geo::LineString::from(vec![(1.0, 2.0), (3.0, 4.0)]);
+/// assert_eq!(g, Wkb::Geometry(geo::Geometry::LineString(expected)));
 /// assert!(!d.unclosed_ring);
 /// ```
 pub fn decode(buf: &[u8]) -> Result<(Wkb, Decoded), String> {
