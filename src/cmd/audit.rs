@@ -379,8 +379,8 @@ fn audit_files(city: &City, out_dir: &Path) -> Result<AuditOutcome> {
         refuse_overwrite(&inputs, &outs)?;
     }
 
-    // The three indicators run side by side (road density and the living circle share the road
-    // layer, read once by whichever asks first). Results are gathered in indicator order,
+    // The three indicators run side by side; a layer two of them read (the roads of road density
+    // and the living circle) is read once, by whichever asks first. Results are gathered in indicator order,
     // whichever finishes first.
     let shared = &shared;
     let (rd, pm, lc) = std::thread::scope(|scope| {
@@ -392,10 +392,7 @@ fn audit_files(city: &City, out_dir: &Path) -> Result<AuditOutcome> {
         });
         let pm = pm_args.as_ref().map(|args| {
             scope.spawn(move || {
-                crate::timing::time(
-                    || "indicator park_mix".into(),
-                    || super::park_mix::execute_with(args, &Layers::default()),
-                )
+                crate::timing::time(|| "indicator park_mix".into(), || super::park_mix::execute_with(args, shared))
             })
         });
         let lc = lc_args.as_ref().map(|args| {
