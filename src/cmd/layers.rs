@@ -115,13 +115,17 @@ impl Layers {
             let names = wide.fields.iter().chain(&wide.optional_fields).cloned().collect();
             shared.read = Some((layer, names));
         }
-        let covered = shared.read.as_ref().is_some_and(|(_, names)| covers(names, spec));
+        let covered = shared.read.as_ref().is_some_and(|(layer, names)| covers(layer, names, spec));
+        shared.uses_left = shared.uses_left.saturating_sub(1);
         if !covered {
-            // A field nobody declared: read it as asked.
+            // A field nobody declared, or a required field the layer lacks: read it as asked
+            // (which names the fields the layer has in its error).
+            if shared.uses_left == 0 {
+                shared.read = None;
+            }
             drop(shared);
             return load(spec, layer_crs, common, option);
         }
-        shared.uses_left = shared.uses_left.saturating_sub(1);
         if shared.uses_left == 0 {
             let (layer, names) = shared.read.take().expect("read above");
             drop(shared);
@@ -136,9 +140,12 @@ impl Layers {
     }
 }
 
-/// Whether the shared read asked for every field `spec` asks for.
-fn covers(names: &[String], spec: &LayerSpec) -> bool {
-    spec.fields.iter().chain(&spec.optional_fields).all(|f| names.contains(f))
+/// Whether the shared read asked for every field `spec` asks for, and found the ones it requires.
+fn covers(layer: &RawLayer, names: &[String], spec: &LayerSpec) -> bool {
+    let wide_required = names.len() - layer.optional_present.len();
+    let present = |i: usize| i < wide_required || layer.optional_present[i - wide_required];
+    spec.fields.iter().all(|f| names.iter().position(|n| n == f).is_some_and(present))
+        && spec.optional_fields.iter().all(|f| names.contains(f))
 }
 
 /// Where a view's attribute comes from in the wide layer.
