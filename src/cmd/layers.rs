@@ -11,8 +11,8 @@ use std::collections::HashMap;
 
 use super::load;
 use crate::cli::CommonArgs;
-use crate::ingest::{parse_other_tags, GeomKind, LayerSpec, RawLayer, OTHER_TAGS};
-use crate::{Error, Result};
+use crate::ingest::{GeomKind, LayerSpec, RawLayer};
+use crate::Result;
 
 /// What makes two reads the same: the dataset and layer, the filter, the encoding, the
 /// geometry role and the CRS override.
@@ -129,72 +129,43 @@ impl Layers {
         if shared.uses_left == 0 {
             let (layer, names) = shared.read.take().expect("read above");
             drop(shared);
-            view(layer, &names, spec)
+            Ok(view(layer, &names, spec))
         } else {
             let (layer, names) = shared.read.as_ref().expect("read above");
             let copy = layer.clone();
             let names = names.clone();
             drop(shared);
-            view(copy, &names, spec)
+            Ok(view(copy, &names, spec))
         }
     }
 }
 
-/// Whether the shared read asked for every field `spec` asks for, and found the ones it requires.
+/// Which attribute of the shared read each requested field is: its index, or `None` for an
+/// optional field the layer lacks.
+fn positions(layer: &RawLayer, names: &[String], spec: &LayerSpec) -> Vec<Option<usize>> {
+    let wide_required = names.len() - layer.optional_present.len();
+    let present = |i: usize| i < wide_required || layer.optional_present[i - wide_required];
+    spec.fields
+        .iter()
+        .chain(&spec.optional_fields)
+        .map(|f| names.iter().position(|n| n == f).filter(|&i| present(i)))
+        .collect()
+}
+
+/// Whether the shared read asked for every field `spec` asks for, and found the ones it requires
+/// (a field the layer has as an OSM tag counts as found: the read resolved it).
 fn covers(layer: &RawLayer, names: &[String], spec: &LayerSpec) -> bool {
-    let wide_required = names.len() - layer.optional_present.len();
-    let present = |i: usize| i < wide_required || layer.optional_present[i - wide_required];
-    spec.fields.iter().all(|f| names.iter().position(|n| n == f).is_some_and(present))
-        && spec.optional_fields.iter().all(|f| names.contains(f))
+    spec.optional_fields.iter().all(|f| names.contains(f))
+        && positions(layer, names, spec)[..spec.fields.len()].iter().all(Option::is_some)
 }
 
-/// Where a view's attribute comes from in the wide layer.
-enum From {
-    Index(usize),
-    Tag(String),
-    Absent,
-}
-
-/// The layer as `spec` would have read it: its fields, then its optional fields, in order.
-fn view(mut layer: RawLayer, names: &[String], spec: &LayerSpec) -> Result<RawLayer> {
-    let required = spec.fields.len();
-    let wide_required = names.len() - layer.optional_present.len();
-    let present = |i: usize| i < wide_required || layer.optional_present[i - wide_required];
-    let tags_at = names.iter().position(|n| n == OTHER_TAGS).filter(|&i| present(i));
-    let mut sources = Vec::with_capacity(names.len());
-    for (k, name) in spec.fields.iter().chain(&spec.optional_fields).enumerate() {
-        let from = match names.iter().position(|n| n == name).filter(|&i| present(i)) {
-            Some(i) => From::Index(i),
-            None if tags_at.is_some() => From::Tag(name.clone()),
-            None if k < required => {
-                return Err(Error::MissingField {
-                    layer: layer.label(),
-                    field: name.clone(),
-                    role: spec.role.clone(),
-                    available: names.iter().filter(|n| *n != OTHER_TAGS).cloned().collect::<Vec<_>>().join(", "),
-                })
-            }
-            None => From::Absent,
-        };
-        sources.push(from);
-    }
-    let optional_present = sources[required..].iter().map(|s| !matches!(s, From::Absent)).collect();
+/// The layer as `spec` would have read it: its fields, then its optional fields, in order. Only
+/// for a request the shared read [`covers`].
+fn view(mut layer: RawLayer, names: &[String], spec: &LayerSpec) -> RawLayer {
+    let at = positions(&layer, names, spec);
     for f in &mut layer.features {
-        let tags = match tags_at {
-            Some(i) if sources.iter().any(|s| matches!(s, From::Tag(_))) => {
-                f.attrs[i].as_deref().map(parse_other_tags).unwrap_or_default()
-            }
-            _ => Default::default(),
-        };
-        f.attrs = sources
-            .iter()
-            .map(|s| match s {
-                From::Index(i) => f.attrs[*i].clone(),
-                From::Tag(t) => tags.get(t).cloned(),
-                From::Absent => None,
-            })
-            .collect();
+        f.attrs = at.iter().map(|i| i.and_then(|i| f.attrs[i].clone())).collect();
     }
-    layer.optional_present = optional_present;
-    Ok(layer)
+    layer.optional_present = at[spec.fields.len()..].iter().map(Option::is_some).collect();
+    layer
 }

@@ -12,7 +12,7 @@ pub mod write;
 use std::collections::BTreeMap;
 use std::fmt;
 
-pub use read::{layer_columns, layer_names, read_layer, OTHER_TAGS};
+pub use read::{layer_names, read_layer};
 
 /// Where a layer comes from: `DATASET` or `DATASET#LAYER`.
 ///

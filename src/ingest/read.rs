@@ -10,7 +10,7 @@ use super::{parse_other_tags, GeomKind, LayerReport, LayerSource, LayerSpec, Raw
 use crate::{Error, Result};
 
 /// The column in which GDAL's OSM driver keeps the tags that are not columns of their own.
-pub const OTHER_TAGS: &str = "other_tags";
+const OTHER_TAGS: &str = "other_tags";
 
 fn gdal_message(e: &GdalError) -> String {
     match e {
@@ -290,14 +290,6 @@ fn select_layer<'a>(ds: &'a Dataset, source: &LayerSource) -> Result<gdal::vecto
             })
         }
     })
-}
-
-/// The attribute columns of a layer, in order.
-pub fn layer_columns(source: &LayerSource, encoding: Option<&str>) -> Result<Vec<String>> {
-    let ds = open(source, encoding)?;
-    let layer = select_layer(&ds, source)?;
-    let columns = layer.defn().fields().map(|f| f.name()).collect();
-    Ok(columns)
 }
 
 /// Reads a whole layer for one role.
@@ -607,8 +599,9 @@ fn convert_record(r: Record, kind: GeomKind) -> Outcome {
     let mut wrong_type = false;
     let checked = r.checked;
     let result = r.body.and_then(|(wkb, attrs)| {
+        let decoded = super::wkb::decode(&wkb).map_err(|e| format!("unreadable geometry: {e}"));
         if !checked {
-            if super::wkb::is_empty(&wkb) {
+            if matches!(&decoded, Ok((super::wkb::Wkb::Geometry(g), _)) if g.coords_count() == 0) {
                 return Err("empty geometry".to_string());
             }
             let t = super::wkb::type_code(&wkb).map(|c| {
@@ -625,7 +618,7 @@ fn convert_record(r: Record, kind: GeomKind) -> Outcome {
                 }
             }
         }
-        let (g, repairs) = convert_wkb(&wkb, kind)?;
+        let (g, repairs) = convert_decoded(decoded?, &wkb, kind)?;
         if !g.coords_iter().all(|c| c.x.is_finite() && c.y.is_finite()) {
             return Err(NON_FINITE.to_string());
         }
@@ -743,8 +736,17 @@ fn make_valid_structure(raw: &Geometry<f64>) -> Result<MultiPolygon<f64>, String
 /// GEOS agrees, so repairs are exactly those GEOS validity calls for among the polygons `geo`
 /// questions.
 fn convert_wkb(wkb: &[u8], kind: GeomKind) -> Result<(Geometry<f64>, Vec<&'static str>), String> {
+    let decoded = super::wkb::decode(wkb).map_err(|e| format!("unreadable geometry: {e}"))?;
+    convert_decoded(decoded, wkb, kind)
+}
+
+/// [`convert_wkb`] for a geometry already decoded from `wkb`.
+fn convert_decoded(
+    (decoded, info): (super::wkb::Wkb, super::wkb::Decoded),
+    wkb: &[u8],
+    kind: GeomKind,
+) -> Result<(Geometry<f64>, Vec<&'static str>), String> {
     use geo::Validation;
-    let (decoded, info) = super::wkb::decode(wkb).map_err(|e| format!("unreadable geometry: {e}"))?;
     let g = match decoded {
         super::wkb::Wkb::Geometry(g) => g,
         super::wkb::Wkb::Curve => {
@@ -920,6 +922,58 @@ mod tests {
         let (g, repairs) = convert("MULTILINESTRING((0 0,1 1),(5 5,5 5))", GeomKind::Lines).unwrap();
         assert_eq!(repairs, [REPAIR_DUPLICATE_VERTICES, REPAIR_DEGENERATE_PARTS]);
         assert_eq!(g.coords_count(), 2);
+    }
+
+    /// GeoPackage layers are read through the Arrow stream, others feature by feature: both give
+    /// the same attribute text (OGR's own for integers, reals, booleans, text and nulls) and the
+    /// same geometries, the GeoJSON read standing as the independent reference.
+    #[test]
+    fn arrow_and_feature_reads_agree() {
+        let dir = tempfile::tempdir().unwrap();
+        let json = dir.path().join("t.geojson");
+        let features: Vec<String> = [
+            (r#"{"i": 7, "big": 12345678901, "r": 12.5, "w": 30.0, "e": 1e20, "t": 1.5e-7, "s": "中心城区", "b": true, "n": null}"#, "[[0,0],[1,1]]"),
+            (r#"{"i": -3, "big": 1, "r": 0.1, "w": 1234567.891, "e": -2.5, "t": 100000000000000.0, "s": "", "b": false, "n": "x"}"#, "[[2,2],[3,3],[4,2]]"),
+            (r#"{"i": null, "big": null, "r": null, "w": 0.0, "e": 0.0, "t": 0.0, "s": null, "b": null, "n": null}"#, "[[5,5],[6,5]]"),
+        ]
+        .iter()
+        .map(|(p, c)| format!(r#"{{"type":"Feature","properties":{p},"geometry":{{"type":"LineString","coordinates":{c}}}}}"#))
+        .collect();
+        std::fs::write(&json, format!(r#"{{"type":"FeatureCollection","features":[{}]}}"#, features.join(",")))
+            .unwrap();
+        let gpkg = dir.path().join("t.gpkg");
+        let ok = std::process::Command::new("ogr2ogr")
+            .args([gpkg.to_str().unwrap(), json.to_str().unwrap(), "-nln", "t"])
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok, "ogr2ogr");
+        let fields: Vec<String> = ["i", "big", "r", "w", "e", "t", "s", "b"].iter().map(|f| f.to_string()).collect();
+        let read = |path: &std::path::Path, layer: Option<&str>| {
+            read_layer(&LayerSpec {
+                source: LayerSource { dataset: path.display().to_string(), layer: layer.map(str::to_string) },
+                filter: None,
+                encoding: None,
+                role: "test".into(),
+                fields: fields.clone(),
+                optional_fields: vec!["n".into(), "missing".into()],
+                geom: GeomKind::Lines,
+            })
+            .unwrap()
+        };
+        let (a, f) = (read(&gpkg, Some("t")), read(&json, None));
+        assert_eq!(a.features.len(), 3);
+        assert_eq!(a.optional_present, f.optional_present);
+        for (x, y) in a.features.iter().zip(&f.features) {
+            assert_eq!(x.attrs, y.attrs);
+            assert_eq!(x.geometry, y.geometry);
+        }
+        // The values themselves, as OGR prints them.
+        let first = &a.features[0].attrs;
+        assert_eq!(first[0].as_deref(), Some("7"));
+        assert_eq!(first[2].as_deref(), Some("12.5"));
+        assert_eq!(first[3].as_deref(), Some("30"));
+        assert_eq!(first[6].as_deref(), Some("中心城区"));
     }
 
     #[test]

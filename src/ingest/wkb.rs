@@ -231,16 +231,6 @@ pub fn type_code(buf: &[u8]) -> Option<u32> {
     }
 }
 
-/// Whether a WKB geometry holds no coordinate at all (`POINT EMPTY`, `POLYGON EMPTY`, a
-/// collection of empty parts). Bytes that do not decode are not empty: their decoding reports them.
-pub fn is_empty(buf: &[u8]) -> bool {
-    use geo::CoordsIter;
-    match decode(buf) {
-        Ok((Wkb::Geometry(g), _)) => g.coords_count() == 0,
-        _ => false,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
