@@ -42,7 +42,7 @@ struct Shared {
     uses_left: usize,
     /// Fields the readings may ask for, beyond those of the first.
     fields: Vec<String>,
-    /// The layer with every column, once read, and the names of its attributes in order.
+    /// The layer with the declared fields, once read, and the names of its attributes in order.
     read: Option<(RawLayer, Vec<String>)>,
 }
 
