@@ -59,7 +59,7 @@ use geo::orient::{Direction, Orient};
 use geo::{unary_union, BooleanOps, BoundingRect, Buffer, Distance, Euclidean, MultiPolygon, Polygon, Rect};
 use rayon::prelude::*;
 
-use crate::index::rtree::BoxIndex;
+use crate::index::rtree::{candidates, BoxIndex};
 use crate::model::{Area, Parcel};
 use crate::normalise::classes::Category;
 use crate::normalise::crs::Frame;
@@ -197,14 +197,19 @@ struct Piece<'a> {
 
 /// Computes the mix of every park, in the parks' order.
 ///
-/// Candidate parcels come from an R-tree over the parcels' boxes. Each candidate is clipped once
+/// Candidate parcels are those whose box meets a park's box ([`candidates`]: the parks in an
+/// R-tree, the parcels scanned in parallel). Each candidate is clipped once
 /// to the park, and each category, the mix and all the land are dissolved once per park. Parks
 /// are computed in parallel, each on its own, and collected in their order: the result does not
 /// depend on the number of threads.
 pub fn compute(parks: &[Area], parcels: &[Parcel], frame: &Frame, params: &Params) -> Result<ParkMix> {
-    let index = BoxIndex::new(parcels.iter().map(|p| &p.polygon));
-    let per_park: Vec<Result<(ParkResult, Vec<MixPiece>)>> =
-        parks.par_iter().map(|park| compute_park(park, &index, parcels, frame, params)).collect();
+    let boxes: Vec<_> = parks.iter().map(|p| p.polygon.bounding_rect()).collect();
+    let candidates = candidates(&boxes, parcels, |p| p.polygon.bounding_rect());
+    let per_park: Vec<Result<(ParkResult, Vec<MixPiece>)>> = parks
+        .par_iter()
+        .zip(&candidates)
+        .map(|(park, candidates)| compute_park(park, candidates, parcels, frame, params))
+        .collect();
     let mut out = ParkMix::default();
     for r in per_park {
         let (park, pieces) = r?;
@@ -217,28 +222,25 @@ pub fn compute(parks: &[Area], parcels: &[Parcel], frame: &Frame, params: &Param
 /// The mix of one park, and its mix pieces.
 fn compute_park(
     park: &Area,
-    index: &BoxIndex,
+    candidates: &[usize],
     parcels: &[Parcel],
     frame: &Frame,
     params: &Params,
 ) -> Result<(ParkResult, Vec<MixPiece>)> {
     let km2 = |mp: &MultiPolygon<f64>| -> Result<f64> { Ok(frame.area_m2(mp)? / M2_PER_KM2) };
     let park_area_km2 = km2(&park.polygon)?;
-    let bbox = match park.polygon.bounding_rect() {
-        Some(b) if park_area_km2 > 0.0 => b,
-        _ => {
-            return Err(Error::EmptyLayer {
-                layer: format!("park {}", park.id),
-                reason: format!("feature {}: the park polygon has no area", park.fid),
-            })
-        }
-    };
+    let has_area = park_area_km2 > 0.0 && park.polygon.bounding_rect().is_some();
+    if !has_area {
+        return Err(Error::EmptyLayer {
+            layer: format!("park {}", park.id),
+            reason: format!("feature {}: the park polygon has no area", park.fid),
+        });
+    }
 
     // Candidates are clipped in parallel and kept in index order.
-    let clipped: Vec<Result<Option<Piece<'_>>>> = index
-        .query(&bbox)
-        .into_par_iter()
-        .map(|i| {
+    let clipped: Vec<Result<Option<Piece<'_>>>> = candidates
+        .par_iter()
+        .map(|&i| {
             let parcel = &parcels[i];
             let polygon = park.polygon.intersection(&parcel.polygon);
             if polygon.0.is_empty() {

@@ -25,7 +25,7 @@ use std::collections::BTreeMap;
 use geo::{BooleanOps, BoundingRect, Intersects, LineString, MultiLineString, MultiPolygon, Polygon, Rect};
 use rayon::prelude::*;
 
-use crate::index::rtree::BoxIndex;
+use crate::index::rtree::candidates;
 use crate::model::{Area, Road};
 use crate::normalise::crs::Frame;
 use crate::normalise::grades::GradeTable;
@@ -132,9 +132,13 @@ pub fn compute(
     frame: &Frame,
     params: &Params,
 ) -> Result<RoadDensity> {
-    let index = BoxIndex::new(roads.iter().map(|r| &r.line));
-    let per_area: Vec<Result<Option<AreaOutput>>> =
-        areas.par_iter().map(|area| compute_area(area, &index, roads, grades, kinds, frame, params)).collect();
+    let boxes: Vec<_> = areas.iter().map(|a| a.polygon.bounding_rect()).collect();
+    let candidates = candidates(&boxes, roads, |r| r.line.bounding_rect());
+    let per_area: Vec<Result<Option<AreaOutput>>> = areas
+        .par_iter()
+        .zip(&candidates)
+        .map(|(area, candidates)| compute_area(area, candidates, roads, grades, kinds, frame, params))
+        .collect();
     let mut out = RoadDensity::default();
     for r in per_area {
         let Some((area, wide, grid)) = r? else { continue };
@@ -151,15 +155,16 @@ type AreaOutput = (AreaDensity, Vec<WideRoad>, Vec<GridCell>);
 /// The density of one area; `None` for an area without a bounding box (empty).
 fn compute_area(
     area: &Area,
-    index: &BoxIndex,
+    candidates: &[usize],
     roads: &[Road],
     grades: &GradeTable,
     kinds: &Kinds,
     frame: &Frame,
     params: &Params,
 ) -> Result<Option<AreaOutput>> {
-    let Some(bbox) = area.polygon.bounding_rect() else { return Ok(None) };
-    let candidates = index.query(&bbox);
+    if area.polygon.bounding_rect().is_none() {
+        return Ok(None);
+    }
 
     // Group candidate roads by what they are, so each group is clipped in one call.
     let mut counted: BTreeMap<String, Vec<LineString<f64>>> = BTreeMap::new();
@@ -168,7 +173,7 @@ fn compute_area(
     let kind_row = area.kind.as_deref().and_then(|k| kinds.find(k));
     let cap = params.max_width_m.or_else(|| kind_row.and_then(|r| r.max_road_width_m)).filter(|_| params.has_width);
     let mut wide: Vec<&Road> = Vec::new();
-    for &i in &candidates {
+    for &i in candidates {
         let road = &roads[i];
         let value = if road.grade_value.trim().is_empty() { EMPTY_GRADE } else { road.grade_value.trim() };
         let bucket = match grades.get(value) {
