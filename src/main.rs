@@ -12,7 +12,42 @@ use clap::Parser;
 use planaudit::cli::{Cli, Command};
 use planaudit::cmd;
 
+/// mimalloc 3's option numbers (`mi_option_e` in its mimalloc.h) and the calls to set them; the
+/// symbols come from the library the `mimalloc` crate links.
+#[allow(unsafe_code)]
+mod mimalloc_options {
+    use std::os::raw::{c_int, c_long};
+
+    pub const PURGE_DELAY: c_int = 15;
+
+    extern "C" {
+        pub fn mi_version() -> c_int;
+        pub fn mi_option_set(option: c_int, value: c_long);
+    }
+}
+
+/// Keeps freed memory in the process instead of returning it to the system 10 ms later: an audit
+/// frees and allocates hundreds of megabytes stage after stage, and every page handed back was
+/// zeroed again by the kernel when reused. Province audit: 156,000 page faults → 45,000, system
+/// time 3.1 s → 0.9–2.2 s, peak memory unchanged within run-to-run noise (1.9–2.2 GiB). The
+/// process ends after its command, so nothing is held for long. `MIMALLOC_PURGE_DELAY` in the
+/// environment still decides when it is set.
+#[allow(unsafe_code)]
+fn tune_allocator() {
+    if std::env::var_os("MIMALLOC_PURGE_DELAY").is_some() {
+        return;
+    }
+    // SAFETY: plain calls into the linked mimalloc, before any thread starts; the option number
+    // holds for its major version 3 (mi_version is major * 10000 + minor * 100 + patch).
+    unsafe {
+        if (30000..40000).contains(&mimalloc_options::mi_version()) {
+            mimalloc_options::mi_option_set(mimalloc_options::PURGE_DELAY, -1);
+        }
+    }
+}
+
 fn main() -> ExitCode {
+    tune_allocator();
     let cli = match Cli::try_parse() {
         Ok(c) => c,
         Err(e) => {
