@@ -176,57 +176,51 @@ impl Graph {
             spans.push((i as u32, start, pts.len()));
         }
 
-        // Nodes: line ends, and keys used more than once.
-        // Keys are plain values, so a parallel sort gives the same order on any number of threads.
-        let mut sorted = keys.clone();
-        sorted.par_sort_unstable();
-        let mut node_keys: Vec<Key> = Vec::new();
-        let mut i = 0;
-        while i < sorted.len() {
-            let mut j = i + 1;
-            while j < sorted.len() && sorted[j] == sorted[i] {
-                j += 1;
-            }
-            if j - i >= 2 {
-                node_keys.push(sorted[i]);
-            }
-            i = j;
-        }
-        drop(sorted);
+        // Nodes: line ends, and keys used more than once, numbered in key order. Vertices sorted by
+        // (key, index): plain values, so a parallel sort gives the same order on any number of
+        // threads; one sweep over runs of equal keys gives every vertex its node, if any.
+        let mut is_end = vec![false; pts.len()];
         for &(_, s, e) in &spans {
-            node_keys.push(keys[s]);
-            node_keys.push(keys[e - 1]);
+            is_end[s] = true;
+            is_end[e - 1] = true;
         }
-        node_keys.par_sort_unstable();
-        node_keys.dedup();
-        if node_keys.len() >= u32::MAX as usize {
-            return Err(Error::Usage(format!(
-                "the walking network has {} nodes, more than this tool handles",
-                node_keys.len()
-            )));
-        }
-        let node_of = |k: &Key| node_keys.binary_search(k).ok().map(|n| n as u32);
-
+        let mut by_key: Vec<(Key, u32)> = keys.iter().enumerate().map(|(i, &k)| (k, i as u32)).collect();
+        drop(keys);
+        by_key.par_sort_unstable();
+        const NO_NODE: u32 = u32::MAX;
+        let mut vertex_node = vec![NO_NODE; pts.len()];
         // Node coordinates: the first vertex met with the node's key.
-        let mut nodes = vec![Coord { x: f64::NAN, y: f64::NAN }; node_keys.len()];
-        for (c, k) in pts.iter().zip(&keys) {
-            if let Some(n) = node_of(k) {
-                if nodes[n as usize].x.is_nan() {
-                    nodes[n as usize] = *c;
-                }
+        let mut nodes: Vec<Coord<f64>> = Vec::new();
+        for run in by_key.chunk_by(|a, b| a.0 == b.0) {
+            if run.len() < 2 && !is_end[run[0].1 as usize] {
+                continue;
+            }
+            if nodes.len() >= u32::MAX as usize - 1 {
+                return Err(Error::Usage(format!(
+                    "the walking network has more than {} nodes, more than this tool handles",
+                    nodes.len()
+                )));
+            }
+            let n = nodes.len() as u32;
+            nodes.push(pts[run[0].1 as usize]);
+            for &(_, v) in run {
+                vertex_node[v as usize] = n;
             }
         }
+        drop(by_key);
+        drop(is_end);
+        let node_of = |v: usize| Some(vertex_node[v]).filter(|&n| n != NO_NODE);
 
         // Edges: split each clean line at its nodes.
         let mut edges = Vec::new();
         let mut coords: Vec<Coord<f64>> = Vec::with_capacity(pts.len() + spans.len());
         for &(line, s, e) in &spans {
-            let mut from = node_of(&keys[s]).expect("a line end is a node");
+            let mut from = node_of(s).expect("a line end is a node");
             let mut first = coords.len();
             coords.push(nodes[from as usize]);
-            for v in s + 1..e {
-                match node_of(&keys[v]) {
-                    None => coords.push(pts[v]),
+            for (v, &pt) in pts.iter().enumerate().take(e).skip(s + 1) {
+                match node_of(v) {
+                    None => coords.push(pt),
                     Some(to) => {
                         coords.push(nodes[to as usize]);
                         let piece = &coords[first..];
