@@ -74,7 +74,7 @@ impl Search {
                 continue; // a stale entry: the node was settled closer
             }
             for a in graph.adjacent(node) {
-                let d = dist_m + graph.edge(a.edge).length_m;
+                let d = dist_m + a.length_m;
                 if d <= max_m && d < self.dist[a.node as usize] {
                     self.dist[a.node as usize] = d;
                     self.heap.push(Entry { dist_m: d, node: a.node });
