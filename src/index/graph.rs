@@ -75,11 +75,19 @@ impl Edge {
     }
 }
 
-/// A neighbour in the adjacency arrays: the node across an edge, and the edge.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// A neighbour in the adjacency arrays: the node across an edge, the edge, and the edge's length.
+///
+/// The length is a copy of [`Edge::length_m`] kept next to the neighbour so that a shortest-path
+/// search reads a node's neighbours and their lengths from one contiguous run instead of jumping
+/// into the edge array (in input-line order, unrelated to node order, 40 bytes an edge) once per
+/// neighbour: on a province network that jump was a cache miss and a quarter of the search time.
+/// An entry is 16 bytes, four to a cache line.
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Adjacent {
     pub node: u32,
     pub edge: u32,
+    /// Length of `edge` in metres, the same value as `Edge::length_m`.
+    pub length_m: f64,
 }
 
 /// The size of one connected component.
@@ -387,12 +395,12 @@ fn csr(n: usize, edges: &[Edge]) -> (Vec<u32>, Vec<Adjacent>) {
         offsets[i + 1] += offsets[i];
     }
     let mut fill = offsets.clone();
-    let mut adjacent = vec![Adjacent { node: 0, edge: 0 }; offsets[n] as usize];
+    let mut adjacent = vec![Adjacent { node: 0, edge: 0, length_m: 0.0 }; offsets[n] as usize];
     for (i, e) in edges.iter().enumerate() {
-        let edge = i as u32;
-        adjacent[fill[e.from as usize] as usize] = Adjacent { node: e.to, edge };
+        let (edge, length_m) = (i as u32, e.length_m);
+        adjacent[fill[e.from as usize] as usize] = Adjacent { node: e.to, edge, length_m };
         fill[e.from as usize] += 1;
-        adjacent[fill[e.to as usize] as usize] = Adjacent { node: e.from, edge };
+        adjacent[fill[e.to as usize] as usize] = Adjacent { node: e.from, edge, length_m };
         fill[e.to as usize] += 1;
     }
     (offsets, adjacent)

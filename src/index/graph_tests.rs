@@ -126,6 +126,31 @@ fn ellipsoidal_lengths_carry_the_scale() {
     assert!((e.scale() - 1.0).abs() > 1e-6 && (e.scale() - 1.0).abs() < 1e-3, "scale {}", e.scale());
 }
 
+/// Each adjacency entry carries its edge's length, the very value of `Edge::length_m` (searches
+/// read it there), and leads to the edge's other end; a loop appears twice at its node.
+#[test]
+fn adjacency_carries_edge_lengths() {
+    let f = Frame::new("EPSG:4527", Method::Ellipsoidal).unwrap();
+    let lines = vec![
+        line(&[(0.0, 0.0), (130.0, 7.0), (260.0, 0.0)]),
+        line(&[(130.0, 7.0), (140.0, 300.0)]),
+        line(&[(260.0, 0.0), (300.0, 40.0), (250.0, 60.0), (260.0, 0.0)]),
+        line(&[(0.0, 0.0), (-3.3, 77.7)]),
+    ];
+    let g = Graph::build(&lines, Noding::Vertices, &f).unwrap();
+    let mut seen = vec![0; g.edge_count()];
+    for n in 0..g.node_count() as u32 {
+        for a in g.adjacent(n) {
+            let e = g.edge(a.edge);
+            assert_eq!(a.length_m.to_bits(), e.length_m.to_bits());
+            assert!((e.from, e.to) == (n, a.node) || (e.to, e.from) == (n, a.node));
+            seen[a.edge as usize] += 1;
+        }
+    }
+    assert!(seen.iter().all(|&k| k == 2), "every edge twice: {seen:?}");
+    assert!(g.edges().iter().any(|e| e.from == e.to), "the test has a loop");
+}
+
 /// Seeded random straight lines in general position: planar noding finds exactly the crossings a
 /// brute-force test of every pair finds (2 nodes and 2 edges more per crossing), and the components
 /// are those of a union-find over the crossing pairs.

@@ -4,8 +4,10 @@
 //! - [`graph`]: the walking network (noding, CSR adjacency, components).
 //! - [`snap`]: attaching points to the network (nearest edge or node).
 //! - [`routing`]: multi-source, distance-bounded Dijkstra.
+//! - [`radix_heap`]: the monotone priority queue of that Dijkstra.
 
 pub mod graph;
+pub mod radix_heap;
 pub mod routing;
 pub mod rtree;
 pub mod snap;

@@ -11,10 +11,8 @@
 //!
 //! Edges are walked both ways (walking ignores one-way streets).
 
-use std::cmp::Ordering;
-use std::collections::BinaryHeap;
-
 use super::graph::Graph;
+use super::radix_heap::RadixHeap;
 use super::snap::{Anchor, Snap};
 
 /// A search source: a node and the walk already done to reach it.
@@ -24,32 +22,13 @@ pub struct Source {
     pub dist_m: f64,
 }
 
-/// A heap entry ordered so that `BinaryHeap` (a max-heap) pops the smallest distance first.
-#[derive(Debug, Clone, Copy, PartialEq)]
-struct Entry {
-    dist_m: f64,
-    node: u32,
-}
-
-impl Eq for Entry {}
-
-impl Ord for Entry {
-    fn cmp(&self, other: &Self) -> Ordering {
-        other.dist_m.total_cmp(&self.dist_m).then_with(|| other.node.cmp(&self.node))
-    }
-}
-
-impl PartialOrd for Entry {
-    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
-        Some(self.cmp(other))
-    }
-}
-
 /// Reusable buffers for repeated searches on one graph.
 #[derive(Debug, Default)]
 pub struct Search {
     dist: Vec<f64>,
-    heap: BinaryHeap<Entry>,
+    /// A monotone queue suffices: lengths are non-negative, so a search never pushes a distance
+    /// below the last one popped.
+    heap: RadixHeap,
 }
 
 impl Search {
@@ -66,18 +45,18 @@ impl Search {
         for s in sources {
             if s.dist_m <= max_m && s.dist_m < self.dist[s.node as usize] {
                 self.dist[s.node as usize] = s.dist_m;
-                self.heap.push(Entry { dist_m: s.dist_m, node: s.node });
+                self.heap.push(s.dist_m, s.node);
             }
         }
-        while let Some(Entry { dist_m, node }) = self.heap.pop() {
+        while let Some((dist_m, node)) = self.heap.pop() {
             if dist_m > self.dist[node as usize] {
                 continue; // a stale entry: the node was settled closer
             }
             for a in graph.adjacent(node) {
-                let d = dist_m + graph.edge(a.edge).length_m;
+                let d = dist_m + a.length_m;
                 if d <= max_m && d < self.dist[a.node as usize] {
                     self.dist[a.node as usize] = d;
-                    self.heap.push(Entry { dist_m: d, node: a.node });
+                    self.heap.push(d, a.node);
                 }
             }
         }
@@ -147,4 +126,4 @@ pub fn distance_to(graph: &Graph, dist: &[f64], same_edge: &EdgeSources, snap: &
 
 #[cfg(test)]
 #[path = "routing_tests.rs"]
-mod tests;
+pub(super) mod tests;

@@ -6,8 +6,9 @@ use geo::{Coord, LineString};
 const X0: f64 = 39_480_000.0;
 const Y0: f64 = 3_515_000.0;
 
-/// xorshift64: a fixed-seed generator written here so that the tests need no crate and never change.
-fn rng(seed: u64) -> impl FnMut() -> f64 {
+/// xorshift64: a fixed-seed generator written here so that the tests need no crate and never change
+/// (the radix heap's tests use it too).
+pub(in crate::index) fn rng(seed: u64) -> impl FnMut() -> f64 {
     let mut state = seed.max(1);
     move || {
         state ^= state << 13;
@@ -92,6 +93,76 @@ fn dijkstra_matches_floyd_warshall() {
         }
     }
     assert!(compared > 300, "the random graphs must give many reachable pairs ({compared})");
+}
+
+/// The search with a binary heap and the lengths read from the edge array, as it was before the
+/// radix heap and the lengths in the adjacency arrays: the reference for bit-identical distances.
+fn binary_heap_search(g: &Graph, sources: &[Source], max_m: f64) -> Vec<f64> {
+    use std::cmp::Reverse;
+    use std::collections::BinaryHeap;
+    /// A distance ordered by `f64::total_cmp`, so that the heap can hold it.
+    #[derive(PartialEq)]
+    struct Total(f64);
+    impl Eq for Total {}
+    impl Ord for Total {
+        fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+            self.0.total_cmp(&other.0)
+        }
+    }
+    impl PartialOrd for Total {
+        fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+            Some(self.cmp(other))
+        }
+    }
+    let mut dist = vec![f64::INFINITY; g.node_count()];
+    let mut heap = BinaryHeap::new();
+    for s in sources {
+        if s.dist_m <= max_m && s.dist_m < dist[s.node as usize] {
+            dist[s.node as usize] = s.dist_m;
+            heap.push(Reverse((Total(s.dist_m), s.node)));
+        }
+    }
+    while let Some(Reverse((Total(dist_m), node))) = heap.pop() {
+        if dist_m > dist[node as usize] {
+            continue;
+        }
+        for a in g.adjacent(node) {
+            let d = dist_m + g.edge(a.edge).length_m;
+            if d <= max_m && d < dist[a.node as usize] {
+                dist[a.node as usize] = d;
+                heap.push(Reverse((Total(d), a.node)));
+            }
+        }
+    }
+    dist
+}
+
+/// Bit for bit the distances of the binary-heap search, on random graphs with ellipsoidal lengths
+/// (not round numbers), many sources (some on one node, some at equal distances), and bounds that
+/// cut the search; one `Search` reused across graphs of different sizes.
+#[test]
+fn same_bits_as_a_binary_heap_search() {
+    let frame = Frame::new("EPSG:4527", Method::Ellipsoidal).unwrap();
+    let mut next = rng(0x5eed_0005);
+    let mut search = Search::new();
+    let mut reached = 0;
+    for round in 0..40 {
+        let g = random_graph(&frame, &mut next, 30 + round * 3, 40 + round * 5);
+        let n = g.node_count() as u32;
+        let mut sources: Vec<Source> = (0..1 + round % 9)
+            .map(|_| Source { node: (next() * n as f64) as u32 % n, dist_m: (next() * 8.0).floor() * 12.5 })
+            .collect();
+        sources.push(sources[0]);
+        let max_m = [f64::INFINITY, 150.0, 400.0 + next() * 600.0][round % 3];
+        let want = binary_heap_search(&g, &sources, max_m);
+        let got = search.run(&g, &sources, max_m);
+        assert_eq!(got.len(), want.len());
+        for (v, (a, b)) in got.iter().zip(&want).enumerate() {
+            assert_eq!(a.to_bits(), b.to_bits(), "round {round} node {v}: {a} != {b}");
+        }
+        reached += want.iter().filter(|d| d.is_finite()).count();
+    }
+    assert!(reached > 1000, "the searches must reach many nodes ({reached})");
 }
 
 /// Random snaps on random edges (some homes on a facility's edge): the distance read off the node
