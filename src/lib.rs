@@ -27,4 +27,7 @@ pub mod output;
 pub mod timing;
 pub mod units;
 
+#[cfg(test)]
+mod testing;
+
 pub use error::{Error, Result};

@@ -156,13 +156,7 @@ fn adjacency_carries_edge_lengths() {
 /// are those of a union-find over the crossing pairs.
 #[test]
 fn planar_noding_matches_brute_force_crossings() {
-    let mut state = 0x853c49e6748fea9bu64;
-    let mut next = move || {
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
-        (state >> 11) as f64 / (1u64 << 53) as f64
-    };
+    let mut next = crate::testing::uniform(0x853c49e6748fea9b);
     let n = 150;
     let lines: Vec<LineString<f64>> = (0..n)
         .map(|_| {

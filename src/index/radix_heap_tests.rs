@@ -2,7 +2,7 @@ use super::*;
 
 /// A seeded generator of whole numbers below `n`, from the routing tests' fixed-seed generator.
 fn below(seed: u64) -> impl FnMut(u64) -> u64 {
-    let mut next = crate::index::routing::tests::rng(seed);
+    let mut next = crate::testing::uniform(seed);
     move |n| (next() * n as f64) as u64
 }
 

@@ -126,4 +126,4 @@ pub fn distance_to(graph: &Graph, dist: &[f64], same_edge: &EdgeSources, snap: &
 
 #[cfg(test)]
 #[path = "routing_tests.rs"]
-pub(super) mod tests;
+mod tests;

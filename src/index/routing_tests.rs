@@ -6,17 +6,7 @@ use geo::{Coord, LineString};
 const X0: f64 = 39_480_000.0;
 const Y0: f64 = 3_515_000.0;
 
-/// xorshift64: a fixed-seed generator written here so that the tests need no crate and never change
-/// (the radix heap's tests use it too).
-pub(in crate::index) fn rng(seed: u64) -> impl FnMut() -> f64 {
-    let mut state = seed.max(1);
-    move || {
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
-        (state >> 11) as f64 / (1u64 << 53) as f64
-    }
-}
+use crate::testing::uniform as rng;
 
 /// A random graph: `n` points in a 1 km square joined by `m` straight or bent lines between random
 /// pairs, joined where they share an end (vertex noding). Pieces are usually disconnected.

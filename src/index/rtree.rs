@@ -92,15 +92,10 @@ mod tests {
     use super::*;
     use geo::{coord, Intersects, LineString};
 
-    /// xorshift64 scaled to [0, 1000): a fixed-seed generator that needs no crate.
+    /// Uniform numbers in [0, 1000).
     fn uniform_0_1000(seed: u64) -> impl FnMut() -> f64 {
-        let mut state = seed;
-        move || {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            (state >> 11) as f64 / (1u64 << 53) as f64 * 1000.0
-        }
+        let mut next = crate::testing::uniform(seed);
+        move || next() * 1000.0
     }
 
     /// Seeded random segments: the tree returns exactly what a brute-force box test returns.

@@ -173,15 +173,7 @@ mod tests {
     use crate::normalise::crs::{Frame, Method};
     use geo::LineString;
 
-    fn rng(seed: u64) -> impl FnMut() -> f64 {
-        let mut state = seed;
-        move || {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            (state >> 11) as f64 / (1u64 << 53) as f64
-        }
-    }
+    use crate::testing::uniform as rng;
 
     /// Distance from p to segment ab, and the point on it.
     fn to_segment(p: Coord<f64>, a: Coord<f64>, b: Coord<f64>) -> (f64, Coord<f64>) {

@@ -154,13 +154,8 @@ fn ellipsoidal_areas_keep_the_shares() {
 /// union by coordinate compression.
 #[test]
 fn random_rectangles_against_brute_force() {
-    let mut state = 0x2545f4914f6cdd1du64;
-    let mut next = |n: u64| {
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
-        (state % n) as f64
-    };
+    let mut xorshift = crate::testing::xorshift(0x2545f4914f6cdd1d);
+    let mut next = |n: u64| (xorshift() % n) as f64;
     let t = ClassTable::load("tdt2023").unwrap();
     let codes = ["0701", "0702", "0801", "0901", "1001", "1701", "9999"];
     let mut rects = Vec::new();

@@ -762,7 +762,7 @@ fn convert_decoded(
         if info.unclosed_ring {
             repairs.push(REPAIR_CLOSED_RING);
         }
-        if (g.is_valid() && !has_flat_ring(&g)) || geos_is_valid(&g)? {
+        if is_clearly_convex(&g) || (g.is_valid() && !has_flat_ring(&g)) || geos_is_valid(&g)? {
             g
         } else {
             // GEOS is not asked to repair coordinates that are not numbers.
@@ -791,6 +791,63 @@ fn convert_decoded(
         Geometry::MultiLineString(m) if m.0.is_empty() => Err(DEGENERATE_LINE.to_string()),
         _ => Ok((g, repairs)),
     }
+}
+
+/// Whether a polygon is one closed ring without holes that turns the same way at every vertex by a
+/// clear margin and goes round once: such a ring is simple and has area, so GEOS and `geo` both call
+/// it valid, and the pairwise segment tests of a full validation are not needed. Most parcels and
+/// blocks are such quadrilaterals. Anything else (a hole, several parts, a repeated or nearly
+/// collinear vertex, a coordinate that is not a number) answers `false` and goes to the full tests.
+fn is_clearly_convex(g: &Geometry<f64>) -> bool {
+    let p = match g {
+        Geometry::Polygon(p) => p,
+        Geometry::MultiPolygon(mp) if mp.0.len() == 1 => &mp.0[0],
+        _ => return false,
+    };
+    if !p.interiors().is_empty() {
+        return false;
+    }
+    let ring = &p.exterior().0;
+    let n = ring.len().saturating_sub(1); // distinct vertices of the closed ring
+    if n < 3 || ring[0] != ring[n] {
+        return false;
+    }
+    // A turn counts when |cross| is above this share of the two edge lengths' product: far above
+    // the rounding of the cross product, so its sign is certain.
+    const MIN_SINE: f64 = 1e-9;
+    let mut sign = 0.0;
+    let (mut x_flips, mut y_flips) = (0, 0);
+    let (mut last_dx, mut last_dy) = (0.0, 0.0);
+    for i in 0..=n {
+        let (a, b, c) = (ring[i % n], ring[(i + 1) % n], ring[(i + 2) % n]);
+        let (e, f) = (b - a, c - b);
+        let cross = e.x * f.y - e.y * f.x;
+        let scale = e.x.hypot(e.y) * f.x.hypot(f.y);
+        let clear_turn = cross.abs() > MIN_SINE * scale;
+        if !clear_turn {
+            return false; // collinear, repeated, or not a number
+        }
+        if sign == 0.0 {
+            sign = cross.signum();
+        } else if cross.signum() != sign {
+            return false;
+        }
+        // Going round once: each direction component changes sign twice over the ring (the
+        // first edge is seen twice, so that the change across the closing vertex counts).
+        if e.x != 0.0 {
+            if last_dx != 0.0 && e.x.signum() != last_dx {
+                x_flips += 1;
+            }
+            last_dx = e.x.signum();
+        }
+        if e.y != 0.0 {
+            if last_dy != 0.0 && e.y.signum() != last_dy {
+                y_flips += 1;
+            }
+            last_dy = e.y.signum();
+        }
+    }
+    x_flips <= 2 && y_flips <= 2
 }
 
 /// Whether a polygon has a ring without area (all its points on one line), which GEOS calls
@@ -898,6 +955,67 @@ mod tests {
         let (g, _) =
             convert("POLYGON((0 0,20 20,20 0,0 20,0 0),(14 8,14 12,18 12,18 8,14 8))", GeomKind::Polygons).unwrap();
         assert!((g.unsigned_area() - (200.0 - 16.0)).abs() < 1e-9, "{g:?}");
+    }
+
+    fn polygon(wkt: &str) -> Geometry<f64> {
+        let mut wkb = Vec::new();
+        export_wkb(&GdalGeometry::from_wkt(wkt).unwrap(), &mut wkb).unwrap();
+        match super::super::wkb::decode(&wkb).unwrap().0 {
+            super::super::wkb::Wkb::Geometry(g) => g,
+            super::super::wkb::Wkb::Curve => panic!("not a curve"),
+        }
+    }
+
+    #[test]
+    fn clearly_convex_rings() {
+        for (wkt, convex) in [
+            ("POLYGON((0 0,10 0,10 10,0 10,0 0))", true),
+            ("POLYGON((0 0,0 10,10 10,10 0,0 0))", true),
+            ("MULTIPOLYGON(((0 0,10 0,5 8,0 0)))", true),
+            // A pentagram turns the same way at every vertex but goes round twice.
+            ("POLYGON((0 0,6 4,-2 4,4 0,2 6,0 0))", false),
+            ("POLYGON((0 0,10 10,10 0,0 10,0 0))", false),
+            ("POLYGON((0 0,10 0,20 0,10 5,0 0))", false),
+            ("POLYGON((0 0,10 0,10 0,10 10,0 10,0 0))", false),
+            ("POLYGON((0 0,10 0,10 10,5 10.000000000001,0 10,0 0))", false),
+            ("POLYGON((0 0,10 0,10 10,0 10,0 0),(2 2,2 3,3 3,3 2,2 2))", false),
+            ("MULTIPOLYGON(((0 0,1 0,1 1,0 0)),((5 5,6 5,6 6,5 5)))", false),
+            ("POLYGON((0 0,10 0,0 10,10 10,0 0))", false),
+        ] {
+            let g = polygon(wkt);
+            assert_eq!(is_clearly_convex(&g), convex, "{wkt}");
+        }
+    }
+
+    /// Seeded random rings of 3 to 7 points (many self-intersecting): every ring called clearly
+    /// convex is valid for GEOS and for `geo`, and has area.
+    #[test]
+    fn clearly_convex_rings_are_valid() {
+        use geo::Validation;
+        let mut next = crate::testing::uniform(0x243f6a8885a308d3);
+        let (mut convex, mut others) = (0, 0);
+        for i in 0..20_000 {
+            let n = 3 + i % 5;
+            // Points on a jittered circle, in order or shuffled by the random angles.
+            let mut ring: Vec<geo::Coord<f64>> = (0..n)
+                .map(|k| {
+                    let t = if i % 2 == 0 { (k as f64 + next() * 0.9) / n as f64 } else { next() };
+                    let r = 100.0 * (0.5 + next());
+                    let t = t * std::f64::consts::TAU;
+                    geo::coord! { x: 39_500_000.0 + r * t.cos(), y: 3_500_000.0 + r * t.sin() }
+                })
+                .collect();
+            ring.push(ring[0]);
+            let g = Geometry::Polygon(geo::Polygon::new(LineString(ring), vec![]));
+            if is_clearly_convex(&g) {
+                convex += 1;
+                assert!(g.is_valid() && !has_flat_ring(&g) && geos_is_valid(&g).unwrap(), "{g:?}");
+                assert!(g.unsigned_area() > 0.0);
+            } else {
+                others += 1;
+            }
+        }
+        assert!(convex > 2000 && others > 2000, "{convex} convex, {others} others");
     }
 
     #[test]

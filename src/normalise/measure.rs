@@ -147,13 +147,7 @@ mod tests {
     /// (the longer ones go to GeographicLib itself), at latitudes from 60°S to 60°N.
     #[test]
     fn short_segments_agree_with_geographiclib() {
-        let mut state = 0x853c49e6748fea9bu64;
-        let mut next = || {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            (state >> 11) as f64 / (1u64 << 53) as f64
-        };
+        let mut next = crate::testing::uniform(0x853c49e6748fea9b);
         let mut worst_m: f64 = 0.0;
         for _ in 0..20_000 {
             let a = coord! { x: 70.0 + next() * 70.0, y: -60.0 + next() * 120.0 };
