@@ -15,8 +15,8 @@
 //! that); the tolerance is far below drawing precision, so such a pair is a drawing error either way.
 //!
 //! # Lengths
-//! Every edge carries its length in metres measured by the frame ([`Frame::line_length_m`]:
-//! geodesic on the ellipsoid, or planar with `--measure planar`) and its planar length in the frame.
+//! Every edge carries its length in metres measured by the frame ([`Frame::line_length_m`]: on the
+//! ellipsoid, or planar with `--measure planar`) and its planar length in the frame.
 //! Their ratio is the projection's scale along the edge; snapping uses it to turn frame distances
 //! into metres ([`Edge::scale`]).
 //!
@@ -187,6 +187,12 @@ impl Graph {
         // Nodes: line ends, and keys used more than once, numbered in key order. Vertices sorted by
         // (key, index): plain values, so a parallel sort gives the same order on any number of
         // threads; one sweep over runs of equal keys gives every vertex its node, if any.
+        if pts.len() >= u32::MAX as usize {
+            return Err(Error::Usage(format!(
+                "the walking network has {} vertices, more than this tool handles",
+                pts.len()
+            )));
+        }
         let mut is_end = vec![false; pts.len()];
         for &(_, s, e) in &spans {
             is_end[s] = true;

@@ -11,7 +11,7 @@
 //! (for non-negative floats: the bits with the sign bit set), so the queue orders the exact
 //! distances; nothing is rounded or scaled. Only the high bits of a key pick a bucket: keys that
 //! agree with the reference in all but their `EXACT_LOW_BITS` low bits go to a small binary heap
-//! that orders them exactly. Entries with equal keys come out in no particular order.
+//! that orders them exactly. Entries with equal keys come out by node id.
 //!
 //! A key below the last popped one breaks the monotone contract (a search over non-negative lengths
 //! never pushes one); it is not lost: it goes to the binary heap and comes out next.
@@ -30,6 +30,9 @@ const EXACT_LOW_BITS: u32 = 36;
 /// Buckets for the high key bits: bucket `b` holds keys whose highest bit differing from the
 /// reference is high bit `b` (bit `EXACT_LOW_BITS + b` of the key).
 const BUCKETS: usize = (u64::BITS - EXACT_LOW_BITS) as usize;
+
+// `occupied` has one bit per bucket.
+const _: () = assert!(BUCKETS <= u32::BITS as usize);
 
 /// A min-queue of (distance in metres, node) pairs popped in non-decreasing distance.
 #[derive(Debug)]

@@ -731,10 +731,10 @@ fn make_valid_structure(raw: &Geometry<f64>) -> Result<MultiPolygon<f64>, String
 /// the reason it cannot be used. Runs on any thread (GDAL is used only for arcs and repairs, on
 /// geometry objects of its own).
 ///
-/// Validity is first judged by `geo` (no GEOS round trip for the valid polygons that make up
-/// almost all data); a polygon `geo` finds invalid is judged again by GEOS, and repaired only if
-/// GEOS agrees, so repairs are exactly those GEOS validity calls for among the polygons `geo`
-/// questions.
+/// Validity is judged first by [`is_clearly_convex`] (a strictly convex ring, valid for any judge),
+/// then by `geo` (no GEOS round trip for the valid polygons that make up almost all data); a
+/// polygon `geo` finds invalid is judged again by GEOS, and repaired only if GEOS agrees, so
+/// repairs are exactly those GEOS validity calls for among the polygons `geo` questions.
 fn convert_wkb(wkb: &[u8], kind: GeomKind) -> Result<(Geometry<f64>, Vec<&'static str>), String> {
     let decoded = super::wkb::decode(wkb).map_err(|e| format!("unreadable geometry: {e}"))?;
     convert_decoded(decoded, wkb, kind)
