@@ -812,8 +812,8 @@ fn is_clearly_convex(g: &Geometry<f64>) -> bool {
     if n < 3 || ring[0] != ring[n] {
         return false;
     }
-    // A turn counts when |cross| is above this share of the two edge lengths' product: far above
-    // the rounding of the cross product, so its sign is certain.
+    // A turn counts when |cross| is above this share of the two edge lengths' product (compared
+    // squared): far above the rounding of the cross product, so its sign is certain.
     const MIN_SINE: f64 = 1e-9;
     let mut sign = 0.0;
     let (mut x_flips, mut y_flips) = (0, 0);
@@ -822,8 +822,8 @@ fn is_clearly_convex(g: &Geometry<f64>) -> bool {
         let (a, b, c) = (ring[i % n], ring[(i + 1) % n], ring[(i + 2) % n]);
         let (e, f) = (b - a, c - b);
         let cross = e.x * f.y - e.y * f.x;
-        let scale = e.x.hypot(e.y) * f.x.hypot(f.y);
-        let clear_turn = cross.abs() > MIN_SINE * scale;
+        let scale_sq = (e.x * e.x + e.y * e.y) * (f.x * f.x + f.y * f.y);
+        let clear_turn = cross * cross > MIN_SINE * MIN_SINE * scale_sq;
         if !clear_turn {
             return false; // collinear, repeated, or not a number
         }
