@@ -56,7 +56,7 @@ where
     );
     // (query, item) pairs, chunk by chunk in item order.
     const CHUNK: usize = 4096;
-    let pairs: Vec<Vec<(u32, u32)>> = items
+    let pairs: Vec<Vec<(usize, usize)>> = items
         .par_chunks(CHUNK)
         .enumerate()
         .map(|(c, chunk)| {
@@ -65,7 +65,7 @@ where
                 let Some(r) = box_of(item) else { continue };
                 let env = AABB::from_corners([r.min().x, r.min().y], [r.max().x, r.max().y]);
                 for q in tree.locate_in_envelope_intersecting(&env) {
-                    out.push((q.data as u32, (c * CHUNK + k) as u32));
+                    out.push((q.data, c * CHUNK + k));
                 }
             }
             out
@@ -74,11 +74,11 @@ where
     // Bucketed by query; items stay in ascending order within each bucket.
     let mut counts = vec![0usize; queries.len()];
     for &(q, _) in pairs.iter().flatten() {
-        counts[q as usize] += 1;
+        counts[q] += 1;
     }
     let mut out: Vec<Vec<usize>> = counts.into_iter().map(Vec::with_capacity).collect();
     for &(q, i) in pairs.iter().flatten() {
-        out[q as usize].push(i as usize);
+        out[q].push(i);
     }
     out
 }
