@@ -209,12 +209,7 @@ impl Graph {
             if run.len() < 2 && !is_end[run[0].1 as usize] {
                 continue;
             }
-            if nodes.len() >= u32::MAX as usize - 1 {
-                return Err(Error::Usage(format!(
-                    "the walking network has more than {} nodes, more than this tool handles",
-                    nodes.len()
-                )));
-            }
+            // Fewer nodes than vertices, so fewer than u32::MAX (checked above).
             let n = nodes.len() as u32;
             nodes.push(pts[run[0].1 as usize]);
             for &(_, v) in run {
