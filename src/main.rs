@@ -29,7 +29,7 @@ mod mimalloc_options {
 /// Keeps freed memory in the process instead of returning it to the system 10 ms later: an audit
 /// frees and allocates hundreds of megabytes stage after stage, and every page handed back was
 /// zeroed again by the kernel when reused. Province audit: 156,000 page faults → 45,000, system
-/// time 3.1 s → 0.9–2.2 s, peak memory unchanged within run-to-run noise (1.9–2.2 GiB). The
+/// time 3.1 s → 0.6–2.5 s, peak memory unchanged within run-to-run noise (1.9–2.2 GiB). The
 /// process ends after its command, so nothing is held for long (`batch` children each keep their
 /// own peak until they end). `MIMALLOC_PURGE_DELAY` (or its old name `MIMALLOC_RESET_DELAY`, in
 /// any case, as mimalloc reads them) in the environment still decides when it is set.
