@@ -11,7 +11,7 @@ use std::collections::HashMap;
 
 use super::load;
 use crate::cli::CommonArgs;
-use crate::ingest::{GeomKind, LayerSpec, RawLayer};
+use crate::ingest::{GeomKind, LayerSpec, RawFeature, RawLayer};
 use crate::Result;
 
 /// What makes two reads the same: the dataset and layer, the filter, the encoding, the
@@ -131,11 +131,9 @@ impl Layers {
             drop(shared);
             Ok(view(layer, &names, spec))
         } else {
+            // Under the lock: the copy takes only the geometries and the asked-for attributes.
             let (layer, names) = shared.read.as_ref().expect("read above");
-            let copy = layer.clone();
-            let names = names.clone();
-            drop(shared);
-            Ok(view(copy, &names, spec))
+            Ok(view_copy(layer, names, spec))
         }
     }
 }
@@ -164,8 +162,32 @@ fn covers(layer: &RawLayer, names: &[String], spec: &LayerSpec) -> bool {
 fn view(mut layer: RawLayer, names: &[String], spec: &LayerSpec) -> RawLayer {
     let at = positions(&layer, names, spec);
     for f in &mut layer.features {
-        f.attrs = at.iter().map(|i| i.and_then(|i| f.attrs[i].clone())).collect();
+        f.attrs = pick(&at, &f.attrs);
     }
     layer.optional_present = at[spec.fields.len()..].iter().map(Option::is_some).collect();
     layer
+}
+
+/// [`view`] of a layer still shared: a copy of the geometries with the attributes `spec` asks
+/// for, without copying the attributes it does not.
+fn view_copy(layer: &RawLayer, names: &[String], spec: &LayerSpec) -> RawLayer {
+    let at = positions(layer, names, spec);
+    RawLayer {
+        source: layer.source.clone(),
+        layer_name: layer.layer_name.clone(),
+        crs_wkt: layer.crs_wkt.clone(),
+        features: layer
+            .features
+            .iter()
+            .map(|f| RawFeature { fid: f.fid, geometry: f.geometry.clone(), attrs: pick(&at, &f.attrs) })
+            .collect(),
+        optional_present: at[spec.fields.len()..].iter().map(Option::is_some).collect(),
+        report: layer.report.clone(),
+        pending_crs: layer.pending_crs.clone(),
+    }
+}
+
+/// The attributes at positions `at` (`None` for a field the layer lacks).
+fn pick(at: &[Option<usize>], attrs: &[Option<String>]) -> Vec<Option<String>> {
+    at.iter().map(|i| i.and_then(|i| attrs[i].clone())).collect()
 }
