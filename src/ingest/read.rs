@@ -432,7 +432,8 @@ pub fn read_layer(spec: &LayerSpec) -> Result<RawLayer> {
         wanted.dedup();
         let arrow_columns: Vec<String> = wanted.iter().map(|&i| columns[i].clone()).collect();
 
-        let mut result = Err(Error::Usage(String::new()));
+        // `None` until one of the two ways has read the layer (or failed).
+        let mut result: Option<Result<()>> = None;
         if fast_arrow {
             let read = super::arrow::read(&mut layer, &arrow_columns, |row| {
                 report.read += 1;
@@ -448,20 +449,20 @@ pub fn read_layer(spec: &LayerSpec) -> Result<RawLayer> {
                 Ok(())
             });
             result = match read {
-                Ok(_) => Ok(()),
-                Err(super::arrow::ArrowError::Stopped(e)) => Err(e),
-                Err(super::arrow::ArrowError::Failed { reason, rows }) => Err(Error::Read {
+                Ok(_) => Some(Ok(())),
+                Err(super::arrow::ArrowError::Stopped(e)) => Some(Err(e)),
+                Err(super::arrow::ArrowError::Failed { reason, rows }) => Some(Err(Error::Read {
                     layer: label.clone(),
                     reason: format!("{reason} (after {rows} features; the file may be truncated or corrupt)"),
-                }),
+                })),
                 // Nothing was read: the layer is read feature by feature below.
-                Err(super::arrow::ArrowError::Unsupported(_)) => Err(Error::Usage(String::new())),
+                Err(super::arrow::ArrowError::Unsupported(_)) => None,
             };
         }
-        if matches!(&result, Err(Error::Usage(m)) if m.is_empty()) {
+        let result = result.unwrap_or_else(|| {
             let mut iter = layer.features();
             let mut wkb = Vec::new();
-            result = (|| -> Result<()> {
+            (|| -> Result<()> {
                 for i in 0usize.. {
                     // A failure while GDAL reads the next feature (a GeoPackage page that is corrupt,
                     // an .osm.pbf cut short) ends its iteration early, as if the layer ended there.
@@ -503,8 +504,8 @@ pub fn read_layer(spec: &LayerSpec) -> Result<RawLayer> {
                     emit(Record { fid, body, checked: true });
                 }
                 Ok(())
-            })();
-        }
+            })()
+        });
         if result.is_ok() && !chunk.is_empty() {
             let _ = sender.send(chunk);
         }
