@@ -91,6 +91,8 @@ fn write_landuse(path: &Path) {
             p("0801", rect(3000.0, 400.0, 3500.0, 500.0)),
             // C, covered and more: all residential.
             p("07", rect(4900.0, -100.0, 5300.0, 300.0)),
+            // Far from every park, an unknown code: in no park, but still read, used and flagged.
+            p("8888", rect(9000.0, 9000.0, 9100.0, 9100.0)),
         ],
     );
 }
@@ -222,6 +224,21 @@ fn hand_computed_parks() {
         (Some(1), Some(1), Some(1))
     );
     assert_eq!(s["parks"].as_array().unwrap().len(), 3);
+    // Every parcel is read and classified, the one far from the parks too.
+    let landuse =
+        s["layers"].as_array().unwrap().iter().find(|l| l["layer"].as_str().unwrap().contains("landuse")).unwrap();
+    assert_eq!((landuse["read"].as_u64(), landuse["used"].as_u64()), (Some(13), Some(13)), "{landuse}");
+    let flagged = landuse["flagged"].as_object().unwrap();
+    assert_eq!(
+        flagged.get("field 'dlbm': code '8888' is in no row of table tdt2023 (unclassified)"),
+        Some(&json!(1)),
+        "{landuse}"
+    );
+    assert_eq!(
+        flagged.get("field 'dlbm': code '9999' is in no row of table tdt2023 (unclassified)"),
+        Some(&json!(1)),
+        "{landuse}"
+    );
 
     // Ellipsoidal by default: areas move by the Gauss–Krüger scale (about 1e-5 here), shares hardly.
     let args = case.args("ell.geojson", &[]);

@@ -184,9 +184,10 @@ fn facilities_of(
     out
 }
 
-/// The walking network from the roads layer.
+/// The walking network from the roads layer, whose geometries move into it (the layer keeps
+/// its report).
 fn network_of(
-    layer: &RawLayer,
+    layer: &mut RawLayer,
     grades: &GradeTable,
     noding: Noding,
     frame: &Frame,
@@ -198,10 +199,11 @@ fn network_of(
     let mut unknown_grades = BTreeMap::new();
     // Roads in feature-id order: node and component numbers then do not depend on the order in
     // which the layer lists its features.
-    let mut features: Vec<&crate::ingest::RawFeature> = layer.features.iter().collect();
+    let mut features = std::mem::take(&mut layer.features);
+    let read = features.len();
     features.sort_by_key(|f| f.fid);
     for f in features {
-        let Some(mls) = lines(&f.geometry) else { continue };
+        let Some(mls) = lines(f.geometry) else { continue };
         let grade = f.attrs[0].as_deref().unwrap_or("");
         match road_use(grade, f.attrs[1].as_deref(), f.attrs[2].as_deref(), grades) {
             RoadUse::Exclude(reason) => {
@@ -224,7 +226,7 @@ fn network_of(
             layer: layer.label(),
             reason: format!(
                 "no walkable road: {} features read, none usable for walking ({})",
-                layer.features.len(),
+                read,
                 reasons.join("; ")
             ),
         });
@@ -390,7 +392,7 @@ pub fn execute_with(args: &LivingCircleArgs, layers: &Layers) -> Result<LivingCi
         NodingArg::Planar => Noding::Planar,
     };
     let mut outputs = vec![args.output.clone()];
-    let (result, network) = match (&roads_layer, &grade_table) {
+    let (result, network) = match (roads_layer.as_mut(), &grade_table) {
         (Some(roads), Some(grades)) => {
             let (graph, road_fids, summary) =
                 crate::timing::time(|| "network living_circle".into(), || network_of(roads, grades, noding, &frame))?;

@@ -158,20 +158,21 @@ pub fn overlap_warnings(a_label: &str, a: Rect<f64>, b_label: &str, b: Rect<f64>
     out
 }
 
-/// The polygons of a frame geometry (`None` for other types).
-pub fn polygons(g: &Geometry<f64>) -> Option<MultiPolygon<f64>> {
+/// The polygons of a frame geometry, taken without copying its coordinates (`None` for other
+/// types).
+pub fn polygons(g: Geometry<f64>) -> Option<MultiPolygon<f64>> {
     match g {
-        Geometry::Polygon(p) => Some(MultiPolygon(vec![p.clone()])),
-        Geometry::MultiPolygon(mp) => Some(mp.clone()),
+        Geometry::Polygon(p) => Some(MultiPolygon(vec![p])),
+        Geometry::MultiPolygon(mp) => Some(mp),
         _ => None,
     }
 }
 
-/// The lines of a frame geometry (`None` for other types).
-pub fn lines(g: &Geometry<f64>) -> Option<MultiLineString<f64>> {
+/// The lines of a frame geometry, taken without copying its coordinates (`None` for other types).
+pub fn lines(g: Geometry<f64>) -> Option<MultiLineString<f64>> {
     match g {
-        Geometry::LineString(l) => Some(MultiLineString(vec![l.clone()])),
-        Geometry::MultiLineString(m) => Some(m.clone()),
+        Geometry::LineString(l) => Some(MultiLineString(vec![l])),
+        Geometry::MultiLineString(m) => Some(m),
         _ => None,
     }
 }
@@ -312,7 +313,7 @@ impl AreaFields {
                     fid: f.fid,
                     name: first(&f.attrs, &self.name),
                     kind: first(&f.attrs, &self.kind),
-                    polygon: polygons(&f.geometry)?,
+                    polygon: polygons(f.geometry.clone())?,
                 })
             })
             .collect();

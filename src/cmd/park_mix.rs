@@ -3,15 +3,18 @@
 
 use std::path::PathBuf;
 
+use geo::BoundingRect;
+use rayon::prelude::*;
 use serde_json::{json, Value};
 
 use super::layers::Layers;
 use super::{choose_frame, finish_run, polygons, sibling, warn_if_apart, AreaFields, FieldChoice};
 use crate::cli::ParkMixArgs;
+use crate::index::rtree::BoxIndex;
 use crate::indicators::park_mix::{compute, derive_parks, Params, ParkMix};
 use crate::ingest::{read_layer, GeomKind, LayerReport, LayerSource, LayerSpec};
 use crate::model::{Area, Parcel};
-use crate::normalise::classes::{Category, ClassTable};
+use crate::normalise::classes::{Category, ClassMemo, ClassTable};
 use crate::normalise::project;
 use crate::output::geojson::{write_collection, CollectionMeta};
 use crate::output::park_mix::{park_features, park_properties, piece_features, table};
@@ -162,11 +165,31 @@ pub fn execute_with(args: &ParkMixArgs, layers: &Layers) -> Result<ParkMixRun> {
     let frame = choose_frame(common, parks_read.as_ref().map(|(_, l)| l).unwrap_or(&landuse))?;
     // Parcels without area are skipped and counted by `project`.
     project(&mut landuse, &frame)?;
+    let mut reports = Vec::new();
+    let parks_given = match parks_read {
+        Some((spec, mut layer)) => {
+            project(&mut layer, &frame)?;
+            let parks = park_fields.areas(&spec, &layer);
+            reports.push(layer.report);
+            Some(parks)
+        }
+        None => None,
+    };
 
-    let mut parcels = Vec::with_capacity(landuse.features.len());
-    for f in &landuse.features {
-        let Some(polygon) = polygons(&f.geometry) else { continue };
-        let c = classes.classify(class_fields.iter().map(String::as_str).zip(f.attrs.iter().map(|a| a.as_deref())));
+    // Every parcel is classified (and flagged when its code is unknown); when the parks are
+    // given, only the parcels whose box meets a park's box can touch one, and only they are kept.
+    let near_a_park: Vec<bool> = match &parks_given {
+        Some(parks) => {
+            let index = BoxIndex::new(parks.iter().map(|p| &p.polygon));
+            landuse.features.par_iter().map(|f| f.geometry.bounding_rect().is_some_and(|b| index.touches(&b))).collect()
+        }
+        None => vec![true; landuse.features.len()],
+    };
+    let mut classified = ClassMemo::default();
+    let mut parcels = Vec::new();
+    for (f, near) in std::mem::take(&mut landuse.features).into_iter().zip(near_a_park) {
+        let Some(polygon) = polygons(f.geometry) else { continue };
+        let c = classified.get(&classes, &class_fields, &f.attrs);
         if c.category.is_none() {
             let reason = match &c.field {
                 Some(field) => {
@@ -176,17 +199,15 @@ pub fn execute_with(args: &ParkMixArgs, layers: &Layers) -> Result<ParkMixRun> {
             };
             landuse.report.flag(f.fid, &reason);
         }
-        parcels.push(Parcel { fid: f.fid, code: c.code, category: c.category, polygon });
+        if near {
+            parcels.push(Parcel { fid: f.fid, code: c.code.clone(), category: c.category, polygon });
+        }
     }
     // A stable order whatever the input order.
     parcels.sort_by_key(|p| p.fid);
 
-    let mut reports = Vec::new();
-    let (parks, derived_from): (Vec<Area>, Vec<Option<String>>) = match (parks_read, from_class) {
-        (Some((spec, mut layer)), _) => {
-            project(&mut layer, &frame)?;
-            let parks = park_fields.areas(&spec, &layer);
-            reports.push(layer.report);
+    let (parks, derived_from): (Vec<Area>, Vec<Option<String>>) = match (parks_given, from_class) {
+        (Some(parks), _) => {
             let n = parks.len();
             (parks, vec![None; n])
         }

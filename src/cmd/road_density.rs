@@ -137,8 +137,9 @@ pub fn execute_to(args: &RoadDensityArgs, paths: &OutPaths, layers: &Layers) -> 
 
     let areas = area_fields.areas(&areas_spec, &areas_layer);
     let mut roads = Vec::with_capacity(roads_layer.features.len());
-    for f in &roads_layer.features {
-        let Some(line) = lines(&f.geometry) else { continue };
+    // The geometries move into the roads; the layer keeps its report.
+    for f in std::mem::take(&mut roads_layer.features) {
+        let Some(line) = lines(f.geometry) else { continue };
         let width_m = match (&args.width_field, f.attrs.get(1).and_then(|v| v.as_deref())) {
             (Some(field), Some(text)) => match text.trim().parse::<f64>() {
                 Ok(w) if w.is_finite() && w >= 0.0 => Some(w),
@@ -152,7 +153,8 @@ pub fn execute_to(args: &RoadDensityArgs, paths: &OutPaths, layers: &Layers) -> 
             },
             _ => None,
         };
-        roads.push(Road { fid: f.fid, grade_value: f.attrs[0].clone().unwrap_or_default(), width_m, line });
+        let grade_value = f.attrs.into_iter().next().flatten().unwrap_or_default();
+        roads.push(Road { fid: f.fid, grade_value, width_m, line });
     }
 
     // A stable order whatever the input order (areas are sorted by id): roads by feature id.

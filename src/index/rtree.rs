@@ -37,6 +37,12 @@ impl BoxIndex {
         out.sort_unstable();
         out
     }
+
+    /// Whether some item's box intersects `rect`: whether [`BoxIndex::query`] would find any.
+    pub fn touches(&self, rect: &Rect<f64>) -> bool {
+        let env = AABB::from_corners([rect.min().x, rect.min().y], [rect.max().x, rect.max().y]);
+        self.tree.locate_in_envelope_intersecting(&env).next().is_some()
+    }
 }
 
 /// For each query box, the indexes of the items whose box intersects it, in ascending order: what

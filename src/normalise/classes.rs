@@ -342,6 +342,47 @@ impl ClassTable {
     }
 }
 
+/// [`ClassTable::classify`] remembered by the class fields' values, for one table and one list
+/// of fields: a land-use layer repeats a few codes over millions of parcels. At most
+/// [`ClassMemo::CAPACITY`] distinct value lists are remembered; others are classified each time.
+#[derive(Default)]
+pub struct ClassMemo {
+    seen: std::collections::HashMap<Vec<Option<String>>, Classified>,
+}
+
+impl ClassMemo {
+    /// The most value lists remembered.
+    pub const CAPACITY: usize = 4096;
+
+    /// What `table.classify` says of `values`, the values of `fields` in order.
+    ///
+    /// ```
+    /// use planaudit::normalise::classes::{ClassMemo, ClassTable};
+    /// let t = ClassTable::load("tdt2023").unwrap();
+    /// let fields = ["dlbm".to_string()];
+    /// let mut memo = ClassMemo::default();
+    /// let values = [Some("0702".to_string())];
+    /// let direct = t.classify([("dlbm", Some("0702"))]);
+    /// assert_eq!(*memo.get(&t, &fields, &values), direct);
+    /// assert_eq!(*memo.get(&t, &fields, &values), direct);
+    /// ```
+    pub fn get(
+        &mut self,
+        table: &ClassTable,
+        fields: &[String],
+        values: &[Option<String>],
+    ) -> std::borrow::Cow<'_, Classified> {
+        let classify = || table.classify(fields.iter().map(String::as_str).zip(values.iter().map(|v| v.as_deref())));
+        if !self.seen.contains_key(values) {
+            if self.seen.len() >= Self::CAPACITY {
+                return std::borrow::Cow::Owned(classify());
+            }
+            self.seen.insert(values.to_vec(), classify());
+        }
+        std::borrow::Cow::Borrowed(&self.seen[values])
+    }
+}
+
 /// The preset names, comma-separated (for messages).
 pub fn preset_names() -> String {
     PRESETS.iter().map(|(n, _)| *n).collect::<Vec<_>>().join(", ")
