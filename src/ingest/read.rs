@@ -369,16 +369,33 @@ pub fn read_layer(spec: &LayerSpec) -> Result<RawLayer> {
     // GDAL reads on this thread (its dataset and feature objects stay here); each feature leaves
     // as WKB with its attributes, in chunks, and the chunks are decoded, checked and repaired on
     // other threads while the next ones are read. Outcomes come back in the layer's order.
+    // The kept features go straight into one vector, sized from the layer's count when GDAL
+    // knows it without a query; the other outcomes are kept as events, in order.
     let (sender, receiver) = std::sync::mpsc::sync_channel::<Vec<Record>>(CHUNKS_IN_FLIGHT);
     let kind = spec.geom;
+    let expected = if spec.filter.is_none() { layer.try_feature_count().unwrap_or(0) } else { 0 };
     let (read_result, converted) = std::thread::scope(|scope| {
         let worker = scope.spawn(move || {
             use rayon::prelude::*;
-            let mut out: Vec<Vec<Outcome>> = Vec::new();
+            let mut features = Vec::with_capacity(expected.min(MAX_RESERVED_FEATURES) as usize);
+            let mut events: Vec<Event> = Vec::new();
             for chunk in receiver {
-                out.push(chunk.into_par_iter().map(|r| convert_record(r, kind)).collect());
+                let outcomes: Vec<Outcome> = chunk.into_par_iter().map(|r| convert_record(r, kind)).collect();
+                for outcome in outcomes {
+                    match outcome.result {
+                        Err(reason) => {
+                            events.push(Event::Skipped { fid: outcome.fid, reason, wrong_type: outcome.wrong_type })
+                        }
+                        Ok(Converted { geometry, attrs, repairs }) => {
+                            if !repairs.is_empty() {
+                                events.push(Event::Repaired { fid: outcome.fid, repairs });
+                            }
+                            features.push(RawFeature { fid: outcome.fid, geometry, attrs });
+                        }
+                    }
+                }
             }
-            out
+            (features, events)
         });
         let mut chunk = Vec::with_capacity(CHUNK);
         let mut emit = |record: Record| {
@@ -390,17 +407,29 @@ pub fn read_layer(spec: &LayerSpec) -> Result<RawLayer> {
         };
         // The requested attributes of one feature, from its columns' text (`column(i)` for the
         // layer's column `i`), checked for text that does not decode.
-        let mut attrs_of = |fid: u64, column: &dyn Fn(usize) -> Option<String>, report: &mut LayerReport| {
+        // A column asked for twice (two roles naming one field) is taken once and copied.
+        let first_use: Vec<Option<usize>> = sources
+            .iter()
+            .enumerate()
+            .map(|(k, s)| match s {
+                FieldSource::Column(i) => {
+                    sources[..k].iter().position(|e| matches!(e, FieldSource::Column(j) if j == i))
+                }
+                _ => None,
+            })
+            .collect();
+        let mut attrs_of = |fid: u64, column: &mut dyn FnMut(usize) -> Option<String>, report: &mut LayerReport| {
             let tags = match other_tags_idx {
                 Some(i) if needs_tags => column(i).map(|t| parse_other_tags(&t)).unwrap_or_default(),
                 _ => Default::default(),
             };
-            let mut attrs = Vec::with_capacity(sources.len());
+            let mut attrs: Vec<Option<String>> = Vec::with_capacity(sources.len());
             for (k, s) in sources.iter().enumerate() {
-                let value = match s {
-                    FieldSource::Column(i) => column(*i),
-                    FieldSource::OtherTag(key) => tags.get(key).cloned(),
-                    FieldSource::Absent => None,
+                let value = match (s, first_use[k]) {
+                    (FieldSource::Column(_), Some(j)) => attrs[j].clone(),
+                    (FieldSource::Column(i), None) => column(*i),
+                    (FieldSource::OtherTag(key), _) => tags.get(key).cloned(),
+                    (FieldSource::Absent, _) => None,
                 };
                 if let Some(v) = &value {
                     if let Some(w) = check_text(v, k, &warned_fields).map_err(|()| Error::BadFeature {
@@ -440,8 +469,9 @@ pub fn read_layer(spec: &LayerSpec) -> Result<RawLayer> {
                 let body = match row.wkb {
                     None => Err("no geometry".to_string()),
                     Some(wkb) => {
-                        let column = |i: usize| wanted.iter().position(|&w| w == i).and_then(|k| row.values[k].clone());
-                        let attrs = attrs_of(row.fid, &column, &mut report)?;
+                        let mut values = row.values;
+                        let mut column = |i: usize| wanted.iter().position(|&w| w == i).and_then(|k| values[k].take());
+                        let attrs = attrs_of(row.fid, &mut column, &mut report)?;
                         Ok((wkb.to_vec(), attrs))
                     }
                 };
@@ -497,8 +527,8 @@ pub fn read_layer(spec: &LayerSpec) -> Result<RawLayer> {
                     let body = match body {
                         Err(e) => Err(e),
                         Ok(wkb) => {
-                            let column = |i: usize| feature.field_as_string(i).ok().flatten();
-                            Ok((wkb, attrs_of(fid, &column, &mut report)?))
+                            let mut column = |i: usize| feature.field_as_string(i).ok().flatten();
+                            Ok((wkb, attrs_of(fid, &mut column, &mut report)?))
                         }
                     };
                     emit(Record { fid, body, checked: true });
@@ -518,22 +548,21 @@ pub fn read_layer(spec: &LayerSpec) -> Result<RawLayer> {
         reason: "the geometry conversion stopped unexpectedly".to_string(),
     })?;
 
-    let mut features = Vec::with_capacity(report.read as usize);
-    for outcome in converted.into_iter().flatten() {
-        if outcome.wrong_type {
-            wrong_type += 1;
-        }
-        match outcome.result {
-            Err(reason) => report.skip(outcome.fid, &reason),
-            Ok(Converted { geometry, attrs, repairs }) => {
+    let (features, events) = converted;
+    for event in events {
+        match event {
+            Event::Skipped { fid, reason, wrong_type: w } => {
+                wrong_type += u64::from(w);
+                report.skip(fid, &reason);
+            }
+            Event::Repaired { fid, repairs } => {
                 for r in repairs {
-                    report.repair(outcome.fid, r);
+                    report.repair(fid, r);
                 }
-                report.used += 1;
-                features.push(RawFeature { fid: outcome.fid, geometry, attrs });
             }
         }
     }
+    report.used = features.len() as u64;
 
     if features.is_empty() {
         if report.read > 0 && wrong_type == report.read {
@@ -579,6 +608,16 @@ struct Record {
     body: std::result::Result<(Vec<u8>, Vec<Option<String>>), String>,
     /// Whether the geometry is known to be non-empty and of the role's type.
     checked: bool,
+}
+
+/// The most features a read reserves room for from the count the layer states: a damaged
+/// header cannot make it reserve more.
+const MAX_RESERVED_FEATURES: u64 = 1 << 24;
+
+/// What a read counts of a feature other than its plain use, in the layer's order.
+enum Event {
+    Skipped { fid: u64, reason: String, wrong_type: bool },
+    Repaired { fid: u64, repairs: Vec<&'static str> },
 }
 
 /// A converted feature, or the reason it is skipped.
