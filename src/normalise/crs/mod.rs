@@ -16,7 +16,7 @@ pub mod same;
 use geo::{Coord, Geometry, MapCoords, MapCoordsInPlace};
 use std::cell::RefCell;
 use std::rc::Rc;
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use proj::{Proj, ProjCreateError};
 
@@ -110,50 +110,92 @@ fn crs_label(def: &str) -> String {
 
 /// A PROJ transformation from one CRS to another that any thread may use.
 ///
-/// It holds only the pair's number; each thread converts with its own PROJ object for the pair
-/// (PROJ objects must not be shared between threads), created on the thread's first use and kept
-/// for the thread's life. Creating one searches PROJ's database for the operation (tens of
-/// milliseconds), and an audit asks for the same few pairs for every layer and indicator. Every
-/// thread's object converts exactly as a new one would, so results do not depend on the thread.
+/// It holds only the pair's number. PROJ objects must not be used by two threads at once, and
+/// creating one searches PROJ's database for the operation (about 0.1 s), so each pair has:
+/// - one shared object, created when the pair is first asked for (which checks that PROJ can use
+///   it), that threads outside rayon's pool (an audit's indicator threads, the main thread) use
+///   under the pair's lock: they convert a layer's extent, or a small output that rayon does not
+///   split;
+/// - an object of its own for each thread of rayon's pool, where whole layers are converted,
+///   created on the thread's first use and kept for its life.
+///
+/// Every object of a pair converts exactly as a new one would, so results do not depend on the
+/// thread.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Transform {
     pair: usize,
 }
 
-/// The CRS pairs in use, numbered in the order they were first asked for.
-static PAIRS: Mutex<Vec<(String, String)>> = Mutex::new(Vec::new());
+/// A PROJ object (with the PROJ context it owns) used from several threads in turn.
+struct SentProj(Proj);
+
+// SAFETY: a `Proj` owns its PROJ context and object. PROJ forbids using one context from two
+// threads at the same time, not using it from one thread after another: a `SentProj` is only
+// reached through its pair's `shared` lock.
+#[allow(unsafe_code)]
+unsafe impl Send for SentProj {}
+
+/// A CRS pair in use: its definitions and its shared PROJ object.
+struct Pair {
+    from: String,
+    to: String,
+    shared: Mutex<SentProj>,
+}
+
+/// The CRS pairs in use, numbered in the order they were first asked for. A pair lives as long
+/// as the process (there are a handful), so its lock is taken without holding this one.
+static PAIRS: Mutex<Vec<&'static Pair>> = Mutex::new(Vec::new());
 
 thread_local! {
-    /// This thread's PROJ objects, by pair number.
+    /// This thread's PROJ objects, by pair number (threads of rayon's pool only).
     static PROJS: RefCell<Vec<Option<Rc<Proj>>>> = const { RefCell::new(Vec::new()) };
 }
 
+/// A thread's PROJ object for one pair: its own, or the shared one under the pair's lock.
+enum ProjRef {
+    Own(Rc<Proj>),
+    Shared(MutexGuard<'static, SentProj>),
+}
+
+impl std::ops::Deref for ProjRef {
+    type Target = Proj;
+    fn deref(&self) -> &Proj {
+        match self {
+            ProjRef::Own(p) => p,
+            ProjRef::Shared(g) => &g.0,
+        }
+    }
+}
+
 impl Transform {
-    /// The transformation from `from` to `to`; creates this thread's PROJ object for it, so that
-    /// a CRS PROJ cannot use is an error here.
+    /// The transformation from `from` to `to`. The first call for a pair creates its shared PROJ
+    /// object, so that a CRS PROJ cannot use is an error here.
     fn new(from: &str, to: &str) -> std::result::Result<Transform, ProjCreateError> {
-        let pair = {
-            let mut pairs = PAIRS.lock().unwrap_or_else(PoisonError::into_inner);
-            match pairs.iter().position(|(f, t)| f == from && t == to) {
-                Some(i) => i,
-                None => {
-                    pairs.push((from.to_string(), to.to_string()));
-                    pairs.len() - 1
-                }
-            }
-        };
-        let t = Transform { pair };
-        t.proj()?;
-        Ok(t)
+        let mut pairs = PAIRS.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(pair) = pairs.iter().position(|p| p.from == from && p.to == to) {
+            return Ok(Transform { pair });
+        }
+        // Created under the lock: two threads asking for a new pair at once create it once.
+        let shared = Mutex::new(SentProj(Proj::new_known_crs(from, to, None)?));
+        pairs.push(Box::leak(Box::new(Pair { from: from.to_string(), to: to.to_string(), shared })));
+        Ok(Transform { pair: pairs.len() - 1 })
     }
 
-    /// This thread's PROJ object for the pair, created on first use.
-    fn proj(&self) -> std::result::Result<Rc<Proj>, ProjCreateError> {
-        if let Some(p) = PROJS.with(|c| c.borrow().get(self.pair).cloned().flatten()) {
-            return Ok(p);
+    fn pair(&self) -> &'static Pair {
+        PAIRS.lock().unwrap_or_else(PoisonError::into_inner)[self.pair]
+    }
+
+    /// This thread's PROJ object for the pair: on a thread of rayon's pool its own, created on
+    /// first use; on any other thread the shared one, locked until the returned value is dropped.
+    fn proj(&self) -> std::result::Result<ProjRef, ProjCreateError> {
+        if rayon::current_thread_index().is_none() {
+            return Ok(ProjRef::Shared(self.pair().shared.lock().unwrap_or_else(PoisonError::into_inner)));
         }
-        let (from, to) = PAIRS.lock().unwrap_or_else(PoisonError::into_inner)[self.pair].clone();
-        let p = Rc::new(Proj::new_known_crs(&from, &to, None)?);
+        if let Some(p) = PROJS.with(|c| c.borrow().get(self.pair).cloned().flatten()) {
+            return Ok(ProjRef::Own(p));
+        }
+        let pair = self.pair();
+        let p = Rc::new(Proj::new_known_crs(&pair.from, &pair.to, None)?);
         PROJS.with(|c| {
             let mut c = c.borrow_mut();
             if c.len() <= self.pair {
@@ -161,11 +203,11 @@ impl Transform {
             }
             c[self.pair] = Some(Rc::clone(&p));
         });
-        Ok(p)
+        Ok(ProjRef::Own(p))
     }
 
     /// This thread's PROJ object, or an error naming `what` (the CRS or the layer).
-    fn proj_for(&self, what: &str) -> Result<Rc<Proj>> {
+    fn proj_for(&self, what: &str) -> Result<ProjRef> {
         self.proj()
             .map_err(|e| Error::Crs(format!("{what}: PROJ cannot create the transformation on this thread: {e}")))
     }
@@ -193,7 +235,7 @@ fn convert_in_place(g: &mut Geometry<f64>, convert: &dyn Fn(Coord<f64>) -> Optio
 }
 
 /// Converts coordinates of one source CRS to WGS84 longitude/latitude. It is `Send` and `Sync`:
-/// threads may convert with one `ToLonLat` at once, each through its own PROJ object.
+/// threads may convert with one `ToLonLat` at once (`Transform` says through which PROJ objects).
 #[derive(Debug, Clone)]
 pub struct ToLonLat {
     kind: ToLonLatKind,
@@ -412,9 +454,13 @@ mod tests {
             let back = f.unproject_coord(p).unwrap();
             [p.x, p.y, ll.x, ll.y, back.x, back.y].map(f64::to_bits)
         };
+        // Here and on another thread outside rayon's pool: the shared objects; on a thread of a
+        // pool: objects of its own.
         let here = run();
         let there = std::thread::scope(|s| s.spawn(run).join().unwrap());
+        let in_pool = rayon::ThreadPoolBuilder::new().num_threads(1).build().unwrap().install(run);
         assert_eq!(here, there);
+        assert_eq!(here, in_pool);
     }
 
     #[test]
