@@ -138,6 +138,16 @@ fn format_real(v: f64) -> String {
     if v == 0.0 {
         return "0".into();
     }
+    // Whole numbers (road widths, counts) below 1e14 print as integers: what the general path
+    // gives them, without its exact decimal expansion.
+    if v.fract() == 0.0 && v.abs() < 1e14 {
+        return (v as i64).to_string();
+    }
+    format_real_general(v)
+}
+
+/// [`format_real`] for a finite, non-zero real.
+fn format_real_general(v: f64) -> String {
     let exp = v.abs().log10().floor() as i32;
     if (-5..15).contains(&exp) {
         let decimals = (14 - exp).max(0) as usize;
@@ -410,7 +420,7 @@ unsafe fn metadata_has(metadata: *const std::ffi::c_char, name: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::format_real;
+    use super::{format_real, format_real_general};
 
     #[test]
     fn reals_print_as_ogr_prints_them() {
@@ -426,6 +436,21 @@ mod tests {
             (100000000000000.0, "100000000000000"),
         ] {
             assert_eq!(format_real(v), s, "{v}");
+        }
+    }
+
+    /// The whole-number shortcut prints what the general path prints, up to its bound.
+    #[test]
+    fn whole_numbers_take_the_shortcut_unchanged() {
+        let mut next = crate::testing::xorshift(7);
+        for k in 0..20_000u64 {
+            let magnitude = 10f64.powi((k % 15) as i32);
+            let v = ((next() % 1_000_000_007) as f64 * magnitude / 1e6).trunc().min(99_999_999_999_999.0);
+            for v in [v, -v, v + 1.0, 99_999_999_999_999.0 - v] {
+                if v != 0.0 {
+                    assert_eq!(format_real(v), format_real_general(v), "{v}");
+                }
+            }
         }
     }
 }
