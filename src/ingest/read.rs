@@ -369,15 +369,22 @@ pub fn read_layer(spec: &LayerSpec) -> Result<RawLayer> {
     // GDAL reads on this thread (its dataset and feature objects stay here); each feature leaves
     // as WKB with its attributes, in chunks, and the chunks are decoded, checked and repaired on
     // other threads while the next ones are read. Outcomes come back in the layer's order.
-    // The kept features go straight into one vector, sized from the layer's count when GDAL
-    // knows it without a query; the other outcomes are kept as events, in order.
+    // The kept features go straight into one vector, sized from the count the layer states when
+    // its format keeps one (GeoPackage, Shapefile and FlatGeobuf headers) and no filter applies;
+    // the other outcomes are kept as events, in order.
     let (sender, receiver) = std::sync::mpsc::sync_channel::<Vec<Record>>(CHUNKS_IN_FLIGHT);
     let kind = spec.geom;
-    let expected = if spec.filter.is_none() { layer.try_feature_count().unwrap_or(0) } else { 0 };
+    let states_count = matches!(ds.driver().short_name().as_str(), "GPKG" | "ESRI Shapefile" | "FlatGeobuf");
+    let expected = match spec.filter {
+        None if states_count => layer.try_feature_count().unwrap_or(0),
+        _ => 0,
+    };
     let (read_result, converted) = std::thread::scope(|scope| {
         let worker = scope.spawn(move || {
             use rayon::prelude::*;
-            let mut features = Vec::with_capacity(expected.min(MAX_RESERVED_FEATURES) as usize);
+            // A reservation the allocator refuses is skipped: the vector then grows as it fills.
+            let mut features = Vec::new();
+            let _ = features.try_reserve_exact(expected.min(MAX_RESERVED_FEATURES) as usize);
             let mut events: Vec<Event> = Vec::new();
             for chunk in receiver {
                 let outcomes: Vec<Outcome> = chunk.into_par_iter().map(|r| convert_record(r, kind)).collect();
@@ -395,6 +402,10 @@ pub fn read_layer(spec: &LayerSpec) -> Result<RawLayer> {
                     }
                 }
             }
+            // A count that overstated the layer leaves no idle room behind.
+            if features.len() < features.capacity() / 2 {
+                features.shrink_to_fit();
+            }
             (features, events)
         });
         let mut chunk = Vec::with_capacity(CHUNK);
@@ -406,8 +417,9 @@ pub fn read_layer(spec: &LayerSpec) -> Result<RawLayer> {
             }
         };
         // The requested attributes of one feature, from its columns' text (`column(i)` for the
-        // layer's column `i`), checked for text that does not decode.
-        // A column asked for twice (two roles naming one field) is taken once and copied.
+        // layer's column `i`, which may hand each column's text out once), checked for text that
+        // does not decode. A column asked for twice (two roles naming one field) is taken once and
+        // copied; so is the OSM tags column when it is asked for as a field too.
         let first_use: Vec<Option<usize>> = sources
             .iter()
             .enumerate()
@@ -419,14 +431,14 @@ pub fn read_layer(spec: &LayerSpec) -> Result<RawLayer> {
             })
             .collect();
         let mut attrs_of = |fid: u64, column: &mut dyn FnMut(usize) -> Option<String>, report: &mut LayerReport| {
-            let tags = match other_tags_idx {
-                Some(i) if needs_tags => column(i).map(|t| parse_other_tags(&t)).unwrap_or_default(),
-                _ => Default::default(),
-            };
+            let tags_column = other_tags_idx.filter(|_| needs_tags);
+            let tags_text = tags_column.and_then(&mut *column);
+            let tags = tags_text.as_deref().map(parse_other_tags).unwrap_or_default();
             let mut attrs: Vec<Option<String>> = Vec::with_capacity(sources.len());
             for (k, s) in sources.iter().enumerate() {
                 let value = match (s, first_use[k]) {
                     (FieldSource::Column(_), Some(j)) => attrs[j].clone(),
+                    (FieldSource::Column(i), None) if Some(*i) == tags_column => tags_text.clone(),
                     (FieldSource::Column(i), None) => column(*i),
                     (FieldSource::OtherTag(key), _) => tags.get(key).cloned(),
                     (FieldSource::Absent, _) => None,
@@ -610,9 +622,9 @@ struct Record {
     checked: bool,
 }
 
-/// The most features a read reserves room for from the count the layer states: a damaged
-/// header cannot make it reserve more.
-const MAX_RESERVED_FEATURES: u64 = 1 << 24;
+/// The most features a read reserves room for from the count the layer states (about 370 MB of
+/// address space, touched only as features arrive): a damaged header cannot make it reserve more.
+const MAX_RESERVED_FEATURES: u64 = 1 << 22;
 
 /// What a read counts of a feature other than its plain use, in the layer's order.
 enum Event {
@@ -1090,9 +1102,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let json = dir.path().join("t.geojson");
         let features: Vec<String> = [
-            (r#"{"i": 7, "big": 12345678901, "r": 12.5, "w": 30.0, "e": 1e20, "t": 1.5e-7, "s": "中心城区", "b": true, "n": null}"#, "[[0,0],[1,1]]"),
-            (r#"{"i": -3, "big": 1, "r": 0.1, "w": 1234567.891, "e": -2.5, "t": 100000000000000.0, "s": "", "b": false, "n": "x"}"#, "[[2,2],[3,3],[4,2]]"),
-            (r#"{"i": null, "big": null, "r": null, "w": 0.0, "e": 0.0, "t": 0.0, "s": null, "b": null, "n": null}"#, "[[5,5],[6,5]]"),
+            (r#"{"i": 7, "big": 12345678901, "r": 12.5, "w": 30.0, "e": 1e20, "t": 1.5e-7, "s": "中心城区", "b": true, "n": null, "other_tags": "\"foot\"=>\"no\""}"#, "[[0,0],[1,1]]"),
+            (r#"{"i": -3, "big": 1, "r": 0.1, "w": 1234567.891, "e": -2.5, "t": 100000000000000.0, "s": "", "b": false, "n": "x", "other_tags": null}"#, "[[2,2],[3,3],[4,2]]"),
+            (r#"{"i": null, "big": null, "r": null, "w": 0.0, "e": 0.0, "t": 0.0, "s": null, "b": null, "n": null, "other_tags": "\"access\"=>\"private\""}"#, "[[5,5],[6,5]]"),
         ]
         .iter()
         .map(|(p, c)| format!(r#"{{"type":"Feature","properties":{p},"geometry":{{"type":"LineString","coordinates":{c}}}}}"#))
@@ -1106,7 +1118,10 @@ mod tests {
             .unwrap()
             .success();
         assert!(ok, "ogr2ogr");
-        let fields: Vec<String> = ["i", "big", "r", "w", "e", "t", "s", "b"].iter().map(|f| f.to_string()).collect();
+        // A field asked for twice, and the OSM tags column asked for both as a field and for the
+        // tags read from it ("foot", which the layer has only as a tag).
+        let fields: Vec<String> =
+            ["i", "big", "r", "w", "e", "t", "s", "b", "i", "other_tags"].iter().map(|f| f.to_string()).collect();
         let read = |path: &std::path::Path, layer: Option<&str>| {
             read_layer(&LayerSpec {
                 source: LayerSource { dataset: path.display().to_string(), layer: layer.map(str::to_string) },
@@ -1114,7 +1129,7 @@ mod tests {
                 encoding: None,
                 role: "test".into(),
                 fields: fields.clone(),
-                optional_fields: vec!["n".into(), "missing".into()],
+                optional_fields: vec!["n".into(), "missing".into(), "foot".into()],
                 geom: GeomKind::Lines,
             })
             .unwrap()
@@ -1132,6 +1147,11 @@ mod tests {
         assert_eq!(first[2].as_deref(), Some("12.5"));
         assert_eq!(first[3].as_deref(), Some("30"));
         assert_eq!(first[6].as_deref(), Some("中心城区"));
+        assert_eq!(first[8].as_deref(), Some("7"));
+        assert_eq!(first[9].as_deref(), Some(r#""foot"=>"no""#));
+        assert_eq!(first[12].as_deref(), Some("no"));
+        let third = &a.features[2].attrs;
+        assert_eq!((third[9].as_deref(), third[12].as_deref()), (Some(r#""access"=>"private""#), None));
     }
 
     #[test]

@@ -348,6 +348,8 @@ impl ClassTable {
 #[derive(Default)]
 pub struct ClassMemo {
     seen: std::collections::HashMap<Vec<Option<String>>, Classified>,
+    /// The table and fields of the first call; a later call with others is a bug.
+    used_with: Option<(String, Vec<String>)>,
 }
 
 impl ClassMemo {
@@ -372,6 +374,11 @@ impl ClassMemo {
         fields: &[String],
         values: &[Option<String>],
     ) -> std::borrow::Cow<'_, Classified> {
+        let used_with = self.used_with.get_or_insert_with(|| (table.name.clone(), fields.to_vec()));
+        debug_assert!(
+            used_with.0 == table.name && used_with.1 == fields,
+            "one ClassMemo serves one table and field list"
+        );
         let classify = || table.classify(fields.iter().map(String::as_str).zip(values.iter().map(|v| v.as_deref())));
         if !self.seen.contains_key(values) {
             if self.seen.len() >= Self::CAPACITY {

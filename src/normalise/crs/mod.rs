@@ -121,9 +121,15 @@ fn crs_label(def: &str) -> String {
 ///
 /// Every object of a pair converts exactly as a new one would, so results do not depend on the
 /// thread.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Clone, Copy)]
 struct Transform {
-    pair: usize,
+    pair: &'static Pair,
+}
+
+impl std::fmt::Debug for Transform {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Transform({} -> {})", self.pair.from, self.pair.to)
+    }
 }
 
 /// A PROJ object (with the PROJ context it owns) used from several threads in turn.
@@ -135,15 +141,16 @@ struct SentProj(Proj);
 #[allow(unsafe_code)]
 unsafe impl Send for SentProj {}
 
-/// A CRS pair in use: its definitions and its shared PROJ object.
+/// A CRS pair in use: its number (its place in `PAIRS`), its definitions and its shared PROJ
+/// object. Pairs live as long as the process (there are a handful).
 struct Pair {
+    number: usize,
     from: String,
     to: String,
     shared: Mutex<SentProj>,
 }
 
-/// The CRS pairs in use, numbered in the order they were first asked for. A pair lives as long
-/// as the process (there are a handful), so its lock is taken without holding this one.
+/// The CRS pairs in use, in the order they were first asked for.
 static PAIRS: Mutex<Vec<&'static Pair>> = Mutex::new(Vec::new());
 
 thread_local! {
@@ -171,37 +178,47 @@ impl Transform {
     /// The transformation from `from` to `to`. The first call for a pair creates its shared PROJ
     /// object, so that a CRS PROJ cannot use is an error here.
     fn new(from: &str, to: &str) -> std::result::Result<Transform, ProjCreateError> {
+        let known = || {
+            let pairs = PAIRS.lock().unwrap_or_else(PoisonError::into_inner);
+            pairs.iter().find(|p| p.from == from && p.to == to).map(|&pair| Transform { pair })
+        };
+        if let Some(t) = known() {
+            return Ok(t);
+        }
+        // Created without the list locked (it takes a while); a thread that created the same
+        // pair meanwhile wins, and this object is dropped.
+        let proj = Proj::new_known_crs(from, to, None)?;
         let mut pairs = PAIRS.lock().unwrap_or_else(PoisonError::into_inner);
-        if let Some(pair) = pairs.iter().position(|p| p.from == from && p.to == to) {
+        if let Some(&pair) = pairs.iter().find(|p| p.from == from && p.to == to) {
             return Ok(Transform { pair });
         }
-        // Created under the lock: two threads asking for a new pair at once create it once.
-        let shared = Mutex::new(SentProj(Proj::new_known_crs(from, to, None)?));
-        pairs.push(Box::leak(Box::new(Pair { from: from.to_string(), to: to.to_string(), shared })));
-        Ok(Transform { pair: pairs.len() - 1 })
-    }
-
-    fn pair(&self) -> &'static Pair {
-        PAIRS.lock().unwrap_or_else(PoisonError::into_inner)[self.pair]
+        let pair: &'static Pair = Box::leak(Box::new(Pair {
+            number: pairs.len(),
+            from: from.to_string(),
+            to: to.to_string(),
+            shared: Mutex::new(SentProj(proj)),
+        }));
+        pairs.push(pair);
+        Ok(Transform { pair })
     }
 
     /// This thread's PROJ object for the pair: on a thread of rayon's pool its own, created on
     /// first use; on any other thread the shared one, locked until the returned value is dropped.
     fn proj(&self) -> std::result::Result<ProjRef, ProjCreateError> {
+        let pair = self.pair;
         if rayon::current_thread_index().is_none() {
-            return Ok(ProjRef::Shared(self.pair().shared.lock().unwrap_or_else(PoisonError::into_inner)));
+            return Ok(ProjRef::Shared(pair.shared.lock().unwrap_or_else(PoisonError::into_inner)));
         }
-        if let Some(p) = PROJS.with(|c| c.borrow().get(self.pair).cloned().flatten()) {
+        if let Some(p) = PROJS.with(|c| c.borrow().get(pair.number).cloned().flatten()) {
             return Ok(ProjRef::Own(p));
         }
-        let pair = self.pair();
         let p = Rc::new(Proj::new_known_crs(&pair.from, &pair.to, None)?);
         PROJS.with(|c| {
             let mut c = c.borrow_mut();
-            if c.len() <= self.pair {
-                c.resize(self.pair + 1, None);
+            if c.len() <= pair.number {
+                c.resize(pair.number + 1, None);
             }
-            c[self.pair] = Some(Rc::clone(&p));
+            c[pair.number] = Some(Rc::clone(&p));
         });
         Ok(ProjRef::Own(p))
     }
@@ -311,8 +328,8 @@ pub enum Method {
 }
 
 /// The metric frame: a conformal projection in which all geometry work happens. It is `Send` and
-/// `Sync`: threads may project and measure with one frame at once, each through its own PROJ
-/// objects.
+/// `Sync`: threads may project and measure with one frame at once (`Transform` says through
+/// which PROJ objects).
 pub struct Frame {
     /// The frame's CRS, e.g. `EPSG:4527`.
     pub crs: String,
@@ -440,7 +457,8 @@ mod tests {
         assert!((back.x - 116.5).abs() < 1e-9 && (back.y - 31.75).abs() < 1e-9);
     }
 
-    /// Frames and conversions cross threads; each thread's own PROJ objects give the same bits.
+    /// Frames and conversions cross threads: the shared PROJ objects (threads outside rayon's
+    /// pool) and each pool thread's own give the same bits.
     #[test]
     fn frame_and_conversion_give_the_same_bits_on_any_thread() {
         fn shareable<T: Send + Sync>() {}
@@ -454,13 +472,18 @@ mod tests {
             let back = f.unproject_coord(p).unwrap();
             [p.x, p.y, ll.x, ll.y, back.x, back.y].map(f64::to_bits)
         };
-        // Here and on another thread outside rayon's pool: the shared objects; on a thread of a
-        // pool: objects of its own.
+        // Here (outside any pool): the shared objects; on the threads of a pool, objects of their
+        // own, created on each thread's first use.
         let here = run();
-        let there = std::thread::scope(|s| s.spawn(run).join().unwrap());
-        let in_pool = rayon::ThreadPoolBuilder::new().num_threads(1).build().unwrap().install(run);
-        assert_eq!(here, there);
-        assert_eq!(here, in_pool);
+        let pool = rayon::ThreadPoolBuilder::new().num_threads(2).build().unwrap();
+        let in_pool: Vec<_> = pool.install(|| {
+            use rayon::prelude::*;
+            (0..8).into_par_iter().map(|_| (rayon::current_thread_index(), run())).collect()
+        });
+        for (thread, bits) in in_pool {
+            assert!(thread.is_some());
+            assert_eq!(here, bits);
+        }
     }
 
     #[test]
