@@ -252,3 +252,21 @@ fn category_lists() {
     assert!(e.to_string().contains("housing") && e.to_string().contains("community_service"), "{e}");
     assert!(Category::parse_list(" , ", "--mix").is_err());
 }
+
+/// Past its capacity the memo still answers as the table does, remembered or not.
+#[test]
+fn memo_answers_as_the_table_beyond_its_capacity() {
+    let t = ClassTable::load("tdt2023").unwrap();
+    let fields = ["dlbm".to_string(), "other".to_string()];
+    let mut memo = ClassMemo::default();
+    for round in 0..2 {
+        for k in 0..ClassMemo::CAPACITY + 500 {
+            // Known and unknown codes, some in the second field only.
+            let code = format!("{}{k}", ["07", "0901", "99", "1001"][k % 4]);
+            let values =
+                if k % 3 == 0 { [None, Some(code.clone())] } else { [Some(code.clone()), Some("0702".to_string())] };
+            let direct = t.classify(fields.iter().map(String::as_str).zip(values.iter().map(|v| v.as_deref())));
+            assert_eq!(*memo.get(&t, &fields, &values), direct, "round {round}, {values:?}");
+        }
+    }
+}
