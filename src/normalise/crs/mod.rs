@@ -110,7 +110,7 @@ fn crs_label(def: &str) -> String {
 
 /// A PROJ transformation from one CRS to another that any thread may use.
 ///
-/// It holds only the pair's number. PROJ objects must not be used by two threads at once, and
+/// It holds only its CRS pair. PROJ objects must not be used by two threads at once, and
 /// creating one searches PROJ's database for the operation (about 0.1 s), so each pair has:
 /// - one shared object, created when the pair is first asked for (which checks that PROJ can use
 ///   it), that threads outside rayon's pool (an audit's indicator threads, the main thread) use
