@@ -197,3 +197,29 @@ fn planar_noding_matches_brute_force_crossings() {
     let total: f64 = lines.iter().map(|l| (l.0[1] - l.0[0]).x.hypot((l.0[1] - l.0[0]).y)).sum();
     assert!((g.length_m() - total).abs() < 1e-6);
 }
+
+/// On the ellipsoid each node is taken to longitude/latitude once for all its edges: every edge's
+/// length is still, bit for bit, what the frame measures for the edge's own coordinates.
+#[test]
+fn ellipsoidal_edge_lengths_are_the_frames_bit_for_bit() {
+    let f = Frame::new("EPSG:4527", Method::Ellipsoidal).unwrap();
+    let mut next = crate::testing::uniform(0x9e3779b97f4a7c15);
+    // Random polylines over a 2 km square, crossing often, some with interior vertices.
+    let lines: Vec<LineString<f64>> = (0..300)
+        .map(|k| {
+            let n = 2 + k % 4;
+            let pts: Vec<(f64, f64)> = (0..n).map(|_| (next() * 2000.0, next() * 2000.0)).collect();
+            line(&pts)
+        })
+        .collect();
+    for noding in [Noding::Vertices, Noding::Planar] {
+        let g = Graph::build(&lines, noding, &f).unwrap();
+        if noding == Noding::Planar {
+            assert!(g.edge_count() > 2 * lines.len(), "the lines cross: their edges share nodes");
+        }
+        for e in 0..g.edge_count() as u32 {
+            let own = f.line_length_m(&LineString(g.edge_coords(e).to_vec())).unwrap();
+            assert_eq!(g.edge(e).length_m.to_bits(), own.to_bits(), "{noding:?} edge {e}");
+        }
+    }
+}

@@ -424,6 +424,15 @@ impl Frame {
         Ok(Coord { x, y })
     }
 
+    /// Takes frame coordinates back to longitude/latitude, appending them to `out`.
+    pub fn unproject_into(&self, coords: &[Coord<f64>], out: &mut Vec<Coord<f64>>) -> Result<()> {
+        let proj = self.to_lonlat.proj_for(&self.crs)?;
+        for &c in coords {
+            out.push(self.unproject_with(&proj, c)?);
+        }
+        Ok(())
+    }
+
     /// Takes any frame geometry back to longitude/latitude.
     pub fn unproject<G: MapCoords<f64, f64, Output = G>>(&self, g: &G) -> Result<G> {
         let proj = self.to_lonlat.proj_for(&self.crs)?;
