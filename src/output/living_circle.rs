@@ -4,6 +4,7 @@ use std::io::Write;
 use std::path::Path;
 
 use geo::Geometry;
+use rayon::prelude::*;
 use serde_json::{json, Map, Value};
 
 use super::atomic::write_atomic;
@@ -80,10 +81,10 @@ pub fn origin_properties(lc: &LivingCircle, ctx: &Context, o: usize, origin: &Or
     p
 }
 
-/// One feature per origin, with the origin's geometry as read.
+/// One feature per origin, with the origin's geometry as read (built in parallel, in order).
 pub fn origin_features(lc: &LivingCircle, ctx: &Context, origins: &[Origin]) -> Vec<OutFeature> {
     origins
-        .iter()
+        .par_iter()
         .enumerate()
         .map(|(o, origin)| OutFeature {
             geometry: origin.geometry.clone(),
@@ -92,38 +93,39 @@ pub fn origin_features(lc: &LivingCircle, ctx: &Context, origins: &[Origin]) -> 
         .collect()
 }
 
-/// The origins not within the largest tier, with the needs they miss and the distance to each.
+/// The origins not within the largest tier, with the needs they miss and the distance to each
+/// (built in parallel, in order).
 pub fn gap_features(lc: &LivingCircle, ctx: &Context, origins: &[Origin]) -> Vec<OutFeature> {
     let Some(last) = ctx.tiers.tiers.len().checked_sub(1) else { return vec![] };
-    let mut out = Vec::new();
-    for (o, origin) in origins.iter().enumerate() {
-        if lc.within_tier(o, last) {
-            continue;
-        }
-        let miss = missing(lc, ctx, o, Some(last));
-        let nearest: Map<String, Value> = miss
-            .iter()
-            .map(|need| {
-                let d = ctx
-                    .reqs
-                    .iter()
-                    .filter(|r| &r.need == need)
-                    .map(|r| lc.need_distance(o, r))
-                    .fold(f64::INFINITY, f64::min);
-                (need.clone(), metres(d))
-            })
-            .collect();
-        let mut p = Map::new();
-        p.insert("origin_id".into(), json!(origin.id));
-        p.insert("method".into(), json!(lc.method.label()));
-        p.insert("tier".into(), json!(tier_key(ctx.tiers, last)));
-        p.insert("missing_count".into(), json!(miss.len()));
-        p.insert("missing".into(), json!(miss));
-        p.insert("nearest_m".into(), Value::Object(nearest));
-        common_tail(&mut p, lc, ctx, o, origin);
-        out.push(OutFeature { geometry: origin.geometry.clone(), properties: p });
-    }
-    out
+    origins
+        .par_iter()
+        .enumerate()
+        .filter(|&(o, _)| !lc.within_tier(o, last))
+        .map(|(o, origin)| {
+            let miss = missing(lc, ctx, o, Some(last));
+            let nearest: Map<String, Value> = miss
+                .iter()
+                .map(|need| {
+                    let d = ctx
+                        .reqs
+                        .iter()
+                        .filter(|r| &r.need == need)
+                        .map(|r| lc.need_distance(o, r))
+                        .fold(f64::INFINITY, f64::min);
+                    (need.clone(), metres(d))
+                })
+                .collect();
+            let mut p = Map::new();
+            p.insert("origin_id".into(), json!(origin.id));
+            p.insert("method".into(), json!(lc.method.label()));
+            p.insert("tier".into(), json!(tier_key(ctx.tiers, last)));
+            p.insert("missing_count".into(), json!(miss.len()));
+            p.insert("missing".into(), json!(miss));
+            p.insert("nearest_m".into(), Value::Object(nearest));
+            common_tail(&mut p, lc, ctx, o, origin);
+            OutFeature { geometry: origin.geometry.clone(), properties: p }
+        })
+        .collect()
 }
 
 /// One feature per facility type: the network within its service distance.
