@@ -117,7 +117,8 @@ fn crs_label(def: &str) -> String {
 ///   under the pair's lock: they convert a layer's extent, or a small output that rayon does not
 ///   split;
 /// - an object of its own for each thread of rayon's pool, where whole layers are converted,
-///   created on the thread's first use and kept for its life.
+///   created on the thread's first use (from the operation's PROJ string when PROJ found a
+///   single operation, without a second search) and kept for its life.
 ///
 /// Every object of a pair converts exactly as a new one would, so results do not depend on the
 /// thread.
@@ -147,7 +148,29 @@ struct Pair {
     number: usize,
     from: String,
     to: String,
+    /// The PROJ string of the pair's operation when PROJ found exactly one: the threads of the
+    /// pool create their objects from it, without searching PROJ's database again.
+    pipeline: Option<String>,
     shared: Mutex<SentProj>,
+}
+
+/// The PROJ string of a transformation made of one operation (what `proj_create_crs_to_crs`
+/// returns when PROJ finds a single candidate, such as CGCS2000 Gauss–Krüger to WGS84), in the
+/// form `Proj::new` takes; `None` for a set of candidate operations, chosen point by point.
+/// Called before the object converts anything: a set then reports the id `unknown` and no PROJ
+/// string.
+fn single_operation(proj: &Proj) -> Option<String> {
+    let info = proj.proj_info();
+    let def = info.definition.filter(|d| d.trim_start().trim_start_matches('+').starts_with("proj="))?;
+    if info.id.as_deref().is_none_or(|id| id == "unknown") {
+        return None;
+    }
+    Some(
+        def.split_whitespace()
+            .map(|t| if t.starts_with('+') { t.to_string() } else { format!("+{t}") })
+            .collect::<Vec<_>>()
+            .join(" "),
+    )
 }
 
 /// The CRS pairs in use, in the order they were first asked for.
@@ -188,6 +211,7 @@ impl Transform {
         // Created without the list locked (it takes a while); a thread that created the same
         // pair meanwhile wins, and this object is dropped.
         let proj = Proj::new_known_crs(from, to, None)?;
+        let pipeline = single_operation(&proj);
         let mut pairs = PAIRS.lock().unwrap_or_else(PoisonError::into_inner);
         if let Some(&pair) = pairs.iter().find(|p| p.from == from && p.to == to) {
             return Ok(Transform { pair });
@@ -196,6 +220,7 @@ impl Transform {
             number: pairs.len(),
             from: from.to_string(),
             to: to.to_string(),
+            pipeline,
             shared: Mutex::new(SentProj(proj)),
         }));
         pairs.push(pair);
@@ -212,7 +237,10 @@ impl Transform {
         if let Some(p) = PROJS.with(|c| c.borrow().get(pair.number).cloned().flatten()) {
             return Ok(ProjRef::Own(p));
         }
-        let p = Rc::new(Proj::new_known_crs(&pair.from, &pair.to, None)?);
+        let p = Rc::new(match &pair.pipeline {
+            Some(def) => Proj::new(def)?,
+            None => Proj::new_known_crs(&pair.from, &pair.to, None)?,
+        });
         PROJS.with(|c| {
             let mut c = c.borrow_mut();
             if c.len() <= pair.number {
@@ -493,6 +521,36 @@ mod tests {
             assert!(thread.is_some());
             assert_eq!(here, bits);
         }
+    }
+
+    /// A pool thread's object made from the PROJ string of a single operation converts exactly as
+    /// the object PROJ's search made; a set of candidate operations has no such string.
+    #[test]
+    fn single_operations_rebuilt_from_their_string_convert_alike() {
+        let mut next = crate::testing::uniform(0x2545f4914f6cdd1d);
+        for (from, to, points) in [
+            ("EPSG:4527", LONLAT_CRS, [(39_300_000.0, 3_300_000.0), (39_700_000.0, 3_700_000.0)]),
+            (LONLAT_CRS, "EPSG:4527", [(115.5, 29.0), (118.5, 34.0)]),
+            ("EPSG:32650", LONLAT_CRS, [(200_000.0, 3_000_000.0), (800_000.0, 4_000_000.0)]),
+        ] {
+            let searched = Proj::new_known_crs(from, to, None).unwrap();
+            let def = single_operation(&searched).unwrap_or_else(|| panic!("{from} -> {to}: one operation"));
+            let rebuilt = Proj::new(&def).unwrap();
+            for _ in 0..5000 {
+                let x = points[0].0 + next() * (points[1].0 - points[0].0);
+                let y = points[0].1 + next() * (points[1].1 - points[0].1);
+                let a = searched.convert((x, y)).unwrap();
+                let b = rebuilt.convert((x, y)).unwrap();
+                assert_eq!(
+                    (a.0.to_bits(), a.1.to_bits()),
+                    (b.0.to_bits(), b.1.to_bits()),
+                    "{from} -> {to} at {x}, {y}"
+                );
+            }
+        }
+        // NAD27 to WGS84: several candidate operations (grids, Helmert), chosen point by point.
+        let set = Proj::new_known_crs("EPSG:4267", LONLAT_CRS, None).unwrap();
+        assert_eq!(single_operation(&set), None, "{:?}", set.proj_info());
     }
 
     #[test]
