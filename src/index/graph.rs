@@ -32,8 +32,7 @@ use rayon::prelude::*;
 use rstar::primitives::{GeomWithData, Rectangle};
 use rstar::{RTree, RTreeObject};
 
-use crate::normalise::crs::{Frame, Method};
-use crate::normalise::measure::ellipsoidal_length_m;
+use crate::normalise::crs::Frame;
 use crate::{Error, Result};
 
 /// Vertices closer than this are one node (metres, in the frame).
@@ -260,38 +259,12 @@ impl Graph {
                 edges.len()
             )));
         }
-        // Edge lengths by the frame's method, measured in parallel (each edge on its own). On the
-        // ellipsoid, each node is taken to longitude/latitude once for all its edges: an edge's
-        // pieces start and end on its nodes' very coordinates, so its length is the bits
-        // `Frame::line_length_m` gives for the piece.
-        let piece = |e: &Edge| &coords[e.first as usize..(e.first + e.count) as usize];
-        let lengths: Vec<Result<f64>> = match frame.method {
-            Method::Planar => edges.par_iter().map(|e| frame.line_length_m(&LineString(piece(e).to_vec()))).collect(),
-            Method::Ellipsoidal => {
-                let nodes_ll: Vec<Coord<f64>> = nodes
-                    .par_chunks(4096)
-                    .map(|chunk| {
-                        let mut ll = Vec::with_capacity(chunk.len());
-                        frame.unproject_into(chunk, &mut ll)?;
-                        Ok(ll)
-                    })
-                    .collect::<Result<Vec<Vec<Coord<f64>>>>>()?
-                    .concat();
-                edges
-                    .par_iter()
-                    .map(|e| {
-                        let p = piece(e);
-                        let mut ll = Vec::with_capacity(p.len());
-                        ll.push(nodes_ll[e.from as usize]);
-                        frame.unproject_into(&p[1..p.len() - 1], &mut ll)?;
-                        ll.push(nodes_ll[e.to as usize]);
-                        Ok(ellipsoidal_length_m(&LineString(ll)))
-                    })
-                    .collect()
-            }
-        };
+        // Edge lengths by the frame's method, each node taken to longitude/latitude once.
+        let lengths = frame.edge_lengths_m(&nodes, &edges, |e| {
+            (e.from, e.to, &coords[e.first as usize..(e.first + e.count) as usize])
+        })?;
         for (e, length_m) in edges.iter_mut().zip(lengths) {
-            e.length_m = length_m?;
+            e.length_m = length_m;
         }
 
         let (offsets, adjacent) = csr(nodes.len(), &edges);

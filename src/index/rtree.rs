@@ -32,16 +32,14 @@ impl BoxIndex {
 
     /// Indexes of the items whose box intersects `rect`, in ascending order.
     pub fn query(&self, rect: &Rect<f64>) -> Vec<usize> {
-        let env = AABB::from_corners([rect.min().x, rect.min().y], [rect.max().x, rect.max().y]);
-        let mut out: Vec<usize> = self.tree.locate_in_envelope_intersecting(&env).map(|e| e.data).collect();
+        let mut out: Vec<usize> = self.tree.locate_in_envelope_intersecting(&envelope(rect)).map(|e| e.data).collect();
         out.sort_unstable();
         out
     }
 
     /// Whether some item's box intersects `rect`: whether [`BoxIndex::query`] would find any.
     pub fn touches(&self, rect: &Rect<f64>) -> bool {
-        let env = AABB::from_corners([rect.min().x, rect.min().y], [rect.max().x, rect.max().y]);
-        self.tree.locate_in_envelope_intersecting(&env).next().is_some()
+        self.tree.locate_in_envelope_intersecting(&envelope(rect)).next().is_some()
     }
 }
 
@@ -69,8 +67,7 @@ where
             let mut out = Vec::new();
             for (k, item) in chunk.iter().enumerate() {
                 let Some(r) = box_of(item) else { continue };
-                let env = AABB::from_corners([r.min().x, r.min().y], [r.max().x, r.max().y]);
-                for q in tree.locate_in_envelope_intersecting(&env) {
+                for q in tree.locate_in_envelope_intersecting(&envelope(&r)) {
                     out.push((q.data, c * CHUNK + k));
                 }
             }
@@ -91,6 +88,11 @@ where
 
 fn rectangle(r: &Rect<f64>) -> Rectangle<[f64; 2]> {
     Rectangle::from_corners([r.min().x, r.min().y], [r.max().x, r.max().y])
+}
+
+/// The box as the tree's query envelope.
+fn envelope(r: &Rect<f64>) -> AABB<[f64; 2]> {
+    AABB::from_corners([r.min().x, r.min().y], [r.max().x, r.max().y])
 }
 
 #[cfg(test)]

@@ -868,8 +868,16 @@ fn is_clearly_convex(g: &Geometry<f64>) -> bool {
     // squared): far above the rounding of the cross product, so its sign is certain.
     const MIN_SINE: f64 = 1e-9;
     let mut sign = 0.0;
-    let (mut x_flips, mut y_flips) = (0, 0);
-    let (mut last_dx, mut last_dy) = (0.0, 0.0);
+    // Sign changes of one direction component along the ring, and the last non-zero sign.
+    let (mut x_flips, mut y_flips) = ((0, 0.0), (0, 0.0));
+    let flip = |(flips, last): &mut (u32, f64), d: f64| {
+        if d != 0.0 {
+            if *last != 0.0 && d.signum() != *last {
+                *flips += 1;
+            }
+            *last = d.signum();
+        }
+    };
     for i in 0..=n {
         let (a, b, c) = (ring[i % n], ring[(i + 1) % n], ring[(i + 2) % n]);
         let (e, f) = (b - a, c - b);
@@ -886,20 +894,10 @@ fn is_clearly_convex(g: &Geometry<f64>) -> bool {
         }
         // Going round once: each direction component changes sign twice over the ring (the
         // first edge is seen twice, so that the change across the closing vertex counts).
-        if e.x != 0.0 {
-            if last_dx != 0.0 && e.x.signum() != last_dx {
-                x_flips += 1;
-            }
-            last_dx = e.x.signum();
-        }
-        if e.y != 0.0 {
-            if last_dy != 0.0 && e.y.signum() != last_dy {
-                y_flips += 1;
-            }
-            last_dy = e.y.signum();
-        }
+        flip(&mut x_flips, e.x);
+        flip(&mut y_flips, e.y);
     }
-    x_flips <= 2 && y_flips <= 2
+    x_flips.0 <= 2 && y_flips.0 <= 2
 }
 
 /// Whether a polygon has a ring without area (all its points on one line), which GEOS calls

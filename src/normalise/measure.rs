@@ -38,6 +38,45 @@ impl Frame {
         })
     }
 
+    /// Lengths in metres of the edges of a network: `piece(edge)` gives the edge's end nodes
+    /// (indexes into `nodes`) and its frame coordinates, which start and end on those nodes'
+    /// very coordinates. The values are, bit for bit, [`Frame::line_length_m`] of each edge's
+    /// coordinates; on the ellipsoid each node is taken to longitude/latitude once for all its
+    /// edges. Measured in parallel, in the edges' order.
+    pub fn edge_lengths_m<'a, E: Sync>(
+        &self,
+        nodes: &[Coord<f64>],
+        edges: &[E],
+        piece: impl Fn(&E) -> (u32, u32, &'a [Coord<f64>]) + Sync,
+    ) -> Result<Vec<f64>> {
+        use rayon::prelude::*;
+        match self.method {
+            Method::Planar => edges.par_iter().map(|e| self.line_length_m(&LineString(piece(e).2.to_vec()))).collect(),
+            Method::Ellipsoidal => {
+                let nodes_ll: Vec<Coord<f64>> = nodes
+                    .par_chunks(4096)
+                    .map(|chunk| {
+                        let mut ll = Vec::with_capacity(chunk.len());
+                        self.unproject_into(chunk, &mut ll)?;
+                        Ok(ll)
+                    })
+                    .collect::<Result<Vec<Vec<Coord<f64>>>>>()?
+                    .concat();
+                edges
+                    .par_iter()
+                    .map(|e| {
+                        let (from, to, p) = piece(e);
+                        let mut ll = Vec::with_capacity(p.len());
+                        ll.push(nodes_ll[from as usize]);
+                        self.unproject_into(&p[1..p.len() - 1], &mut ll)?;
+                        ll.push(nodes_ll[to as usize]);
+                        Ok(ellipsoidal_length_m(&LineString(ll)))
+                    })
+                    .collect()
+            }
+        }
+    }
+
     /// Length in metres of a frame multi line string, summed with compensation.
     pub fn length_m(&self, mls: &MultiLineString<f64>) -> Result<f64> {
         let mut sum = KahanSum::default();
