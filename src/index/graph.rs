@@ -81,12 +81,12 @@ impl Edge {
 /// search reads a node's neighbours and their lengths from one contiguous run instead of jumping
 /// into the edge array (in input-line order, unrelated to node order, 40 bytes an edge) once per
 /// neighbour: on a province network that jump was a cache miss and a quarter of the search time.
-/// An entry is 16 bytes, four to a cache line.
+/// An entry is 12 bytes, five to a cache line (the edge ids are kept apart, [`Graph::adjacent_edges`]).
 #[derive(Debug, Clone, Copy, PartialEq)]
+#[repr(C, packed(4))]
 pub struct Adjacent {
     pub node: u32,
-    pub edge: u32,
-    /// Length of `edge` in metres, the same value as `Edge::length_m`.
+    /// Length of the edge in metres, the same value as `Edge::length_m`.
     pub length_m: f64,
 }
 
@@ -117,6 +117,8 @@ pub struct Graph {
     coords: Vec<Coord<f64>>,
     offsets: Vec<u32>,
     adjacent: Vec<Adjacent>,
+    /// The edge of each entry of `adjacent`.
+    adjacent_edge: Vec<u32>,
     node_component: Vec<u32>,
     components: Vec<Component>,
     pub stats: BuildStats,
@@ -184,7 +186,7 @@ impl Graph {
             spans.push((i as u32, start, pts.len()));
         }
 
-        // Nodes: line ends, and keys used more than once, numbered in key order. Vertices sorted by
+        // Nodes: line ends, and keys used more than once, first numbered in key order. Vertices sorted by
         // (key, index): plain values, so a parallel sort gives the same order on any number of
         // threads; one sweep over runs of equal keys gives every vertex its node, if any.
         if pts.len() >= u32::MAX as usize {
@@ -218,6 +220,12 @@ impl Graph {
         }
         drop(by_key);
         drop(is_end);
+        // Nodes renumbered along a Hilbert curve: a search's front then touches few cache lines of
+        // the node and adjacency arrays (key order is by x alone, so its neighbours lie far apart).
+        let key_order = hilbert_renumber(&mut nodes);
+        for v in vertex_node.iter_mut().filter(|v| **v != NO_NODE) {
+            *v = key_order[*v as usize];
+        }
         let node_of = |v: usize| Some(vertex_node[v]).filter(|&n| n != NO_NODE);
 
         // Edges: split each clean line at its nodes.
@@ -267,18 +275,19 @@ impl Graph {
             e.length_m = length_m;
         }
 
-        let (offsets, adjacent) = csr(nodes.len(), &edges);
+        let (offsets, adjacent, adjacent_edge) = csr(nodes.len(), &edges);
         let mut g = Graph {
             nodes,
             edges,
             coords,
             offsets,
             adjacent,
+            adjacent_edge,
             node_component: Vec::new(),
             components: Vec::new(),
             stats,
         };
-        g.find_components();
+        g.find_components(&key_order);
         Ok(g)
     }
 
@@ -314,6 +323,11 @@ impl Graph {
         &self.adjacent[self.offsets[n as usize] as usize..self.offsets[n as usize + 1] as usize]
     }
 
+    /// The edges of a node's [`Graph::adjacent`] entries, in the same order.
+    pub fn adjacent_edges(&self, n: u32) -> &[u32] {
+        &self.adjacent_edge[self.offsets[n as usize] as usize..self.offsets[n as usize + 1] as usize]
+    }
+
     /// The component of a node (0 = the largest).
     pub fn component_of(&self, n: u32) -> u32 {
         self.node_component[n as usize]
@@ -329,13 +343,15 @@ impl Graph {
         crate::units::sum(self.edges.iter().map(|e| e.length_m))
     }
 
-    fn find_components(&mut self) {
+    /// Components, found from the nodes in key order (`key_order[k]` is the `k`th node in key
+    /// order), so that equal components are numbered as in key order.
+    fn find_components(&mut self, key_order: &[u32]) {
         const UNSEEN: u32 = u32::MAX;
         let n = self.nodes.len();
         let mut comp = vec![UNSEEN; n];
         let mut count = 0u32;
         let mut stack: Vec<u32> = Vec::new();
-        for start in 0..n as u32 {
+        for &start in key_order {
             if comp[start as usize] != UNSEEN {
                 continue;
             }
@@ -381,8 +397,53 @@ fn planar(a: Coord<f64>, b: Coord<f64>) -> f64 {
     (b.x - a.x).hypot(b.y - a.y)
 }
 
-/// Adjacency in CSR form: `offsets[n]..offsets[n + 1]` indexes the neighbours of node `n`.
-fn csr(n: usize, edges: &[Edge]) -> (Vec<u32>, Vec<Adjacent>) {
+/// Reorders `nodes` along a Hilbert curve over their bounding box (ties kept in their order); returns
+/// the new id of every old one.
+fn hilbert_renumber(nodes: &mut Vec<Coord<f64>>) -> Vec<u32> {
+    let (mut lo, mut hi) =
+        (Coord { x: f64::INFINITY, y: f64::INFINITY }, Coord { x: f64::NEG_INFINITY, y: f64::NEG_INFINITY });
+    for c in nodes.iter() {
+        (lo.x, lo.y, hi.x, hi.y) = (lo.x.min(c.x), lo.y.min(c.y), hi.x.max(c.x), hi.y.max(c.y));
+    }
+    const SIDE: f64 = 65535.0;
+    let cell = |v: f64, lo: f64, hi: f64| if hi > lo { ((v - lo) / (hi - lo) * SIDE).round() as u32 } else { 0 };
+    let mut order: Vec<(u32, u32)> = nodes
+        .iter()
+        .enumerate()
+        .map(|(i, c)| (hilbert_d(cell(c.x, lo.x, hi.x), cell(c.y, lo.y, hi.y)), i as u32))
+        .collect();
+    order.par_sort_unstable();
+    let mut new_of = vec![0u32; nodes.len()];
+    for (new, &(_, old)) in order.iter().enumerate() {
+        new_of[old as usize] = new as u32;
+    }
+    *nodes = order.iter().map(|&(_, old)| nodes[old as usize]).collect();
+    new_of
+}
+
+/// The distance along a Hilbert curve of order 16 of the cell `(x, y)`, each below 2^16.
+fn hilbert_d(mut x: u32, mut y: u32) -> u32 {
+    let mut d = 0u32;
+    let mut s = 1u32 << 15;
+    while s > 0 {
+        let rx = u32::from(x & s > 0);
+        let ry = u32::from(y & s > 0);
+        d += s * s * ((3 * rx) ^ ry);
+        // Rotate the quadrant.
+        if ry == 0 {
+            if rx == 1 {
+                (x, y) = (0xffff - x, 0xffff - y);
+            }
+            std::mem::swap(&mut x, &mut y);
+        }
+        s /= 2;
+    }
+    d
+}
+
+/// Adjacency in CSR form: `offsets[n]..offsets[n + 1]` indexes the neighbours of node `n` in the
+/// second array and their edges in the third.
+fn csr(n: usize, edges: &[Edge]) -> (Vec<u32>, Vec<Adjacent>, Vec<u32>) {
     let mut offsets = vec![0u32; n + 1];
     for e in edges {
         offsets[e.from as usize + 1] += 1;
@@ -392,15 +453,18 @@ fn csr(n: usize, edges: &[Edge]) -> (Vec<u32>, Vec<Adjacent>) {
         offsets[i + 1] += offsets[i];
     }
     let mut fill = offsets.clone();
-    let mut adjacent = vec![Adjacent { node: 0, edge: 0, length_m: 0.0 }; offsets[n] as usize];
+    let mut adjacent = vec![Adjacent { node: 0, length_m: 0.0 }; offsets[n] as usize];
+    let mut adjacent_edge = vec![0u32; offsets[n] as usize];
     for (i, e) in edges.iter().enumerate() {
         let (edge, length_m) = (i as u32, e.length_m);
-        adjacent[fill[e.from as usize] as usize] = Adjacent { node: e.to, edge, length_m };
-        fill[e.from as usize] += 1;
-        adjacent[fill[e.to as usize] as usize] = Adjacent { node: e.from, edge, length_m };
-        fill[e.to as usize] += 1;
+        for (at, node) in [(e.from, e.to), (e.to, e.from)] {
+            let slot = fill[at as usize] as usize;
+            adjacent[slot] = Adjacent { node, length_m };
+            adjacent_edge[slot] = edge;
+            fill[at as usize] += 1;
+        }
     }
-    (offsets, adjacent)
+    (offsets, adjacent, adjacent_edge)
 }
 
 /// A segment of an input line, as the payload of the crossing R-tree.

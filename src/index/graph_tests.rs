@@ -140,11 +140,13 @@ fn adjacency_carries_edge_lengths() {
     let g = Graph::build(&lines, Noding::Vertices, &f).unwrap();
     let mut seen = vec![0; g.edge_count()];
     for n in 0..g.node_count() as u32 {
-        for a in g.adjacent(n) {
-            let e = g.edge(a.edge);
-            assert_eq!(a.length_m.to_bits(), e.length_m.to_bits());
-            assert!((e.from, e.to) == (n, a.node) || (e.to, e.from) == (n, a.node));
-            seen[a.edge as usize] += 1;
+        assert_eq!(g.adjacent(n).len(), g.adjacent_edges(n).len());
+        for (a, &edge) in g.adjacent(n).iter().zip(g.adjacent_edges(n)) {
+            let e = g.edge(edge);
+            let (node, length_m) = (a.node, a.length_m);
+            assert_eq!(length_m.to_bits(), e.length_m.to_bits());
+            assert!((e.from, e.to) == (n, node) || (e.to, e.from) == (n, node));
+            seen[edge as usize] += 1;
         }
     }
     assert!(seen.iter().all(|&k| k == 2), "every edge twice: {seen:?}");
@@ -222,4 +224,21 @@ fn ellipsoidal_edge_lengths_are_the_frames_bit_for_bit() {
             assert_eq!(g.edge(e).length_m.to_bits(), own.to_bits(), "{noding:?} edge {e}");
         }
     }
+}
+
+/// The curve that orders the nodes: its first 4^8 cells are the 256 × 256 square at the origin, each
+/// once, and each cell is next to the one before it.
+#[test]
+fn hilbert_curve_visits_neighbouring_cells() {
+    let mut cells: Vec<(u32, u32, u32)> =
+        (0..256u32).flat_map(|x| (0..256u32).map(move |y| (super::hilbert_d(x, y), x, y))).collect();
+    cells.sort_unstable();
+    for (i, &(d, _, _)) in cells.iter().enumerate() {
+        assert_eq!(d, i as u32);
+    }
+    for w in cells.windows(2) {
+        let step = w[0].1.abs_diff(w[1].1) + w[0].2.abs_diff(w[1].2);
+        assert_eq!(step, 1, "{:?} to {:?}", w[0], w[1]);
+    }
+    assert_eq!(super::hilbert_d(65535, 0), u32::MAX);
 }

@@ -116,11 +116,11 @@ fn binary_heap_search(g: &Graph, sources: &[Source], max_m: f64) -> Vec<f64> {
         if dist_m > dist[node as usize] {
             continue;
         }
-        for a in g.adjacent(node) {
-            let d = dist_m + g.edge(a.edge).length_m;
-            if d <= max_m && d < dist[a.node as usize] {
-                dist[a.node as usize] = d;
-                heap.push(Reverse((Total(d), a.node)));
+        for (a, &edge) in g.adjacent(node).iter().zip(g.adjacent_edges(node)) {
+            let (next, d) = (a.node, dist_m + g.edge(edge).length_m);
+            if d <= max_m && d < dist[next as usize] {
+                dist[next as usize] = d;
+                heap.push(Reverse((Total(d), next)));
             }
         }
     }
@@ -135,7 +135,7 @@ fn same_bits_as_a_binary_heap_search() {
     let frame = Frame::new("EPSG:4527", Method::Ellipsoidal).unwrap();
     let mut next = rng(0x5eed_0005);
     let mut search = Search::new();
-    let mut reached = 0;
+    let (mut reached, mut several_components) = (0, 0);
     for round in 0..40 {
         let g = random_graph(&frame, &mut next, 30 + round * 3, 40 + round * 5);
         let n = g.node_count() as u32;
@@ -143,6 +143,12 @@ fn same_bits_as_a_binary_heap_search() {
             .map(|_| Source { node: (next() * n as f64) as u32 % n, dist_m: (next() * 8.0).floor() * 12.5 })
             .collect();
         sources.push(sources[0]);
+        // A source in each of the next two components too, when the graph has them.
+        for c in 1..3 {
+            if let Some(node) = (0..n).find(|&v| g.component_of(v) == c) {
+                sources.push(Source { node, dist_m: (next() * 8.0).floor() * 12.5 });
+            }
+        }
         let max_m = [f64::INFINITY, 150.0, 400.0 + next() * 600.0][round % 3];
         let want = binary_heap_search(&g, &sources, max_m);
         let got = search.run(&g, &sources, max_m);
@@ -151,8 +157,14 @@ fn same_bits_as_a_binary_heap_search() {
             assert_eq!(a.to_bits(), b.to_bits(), "round {round} node {v}: {a} != {b}");
         }
         reached += want.iter().filter(|d| d.is_finite()).count();
+        // Searches whose sources lie in several components, each searched on its own.
+        let mut comps: Vec<u32> = sources.iter().map(|s| g.component_of(s.node)).collect();
+        comps.sort_unstable();
+        comps.dedup();
+        several_components += usize::from(comps.len() > 1);
     }
     assert!(reached > 1000, "the searches must reach many nodes ({reached})");
+    assert!(several_components >= 10, "sources in several components in {several_components} rounds");
 }
 
 /// Random snaps on random edges (some homes on a facility's edge): the distance read off the node

@@ -154,7 +154,7 @@ impl Snapper {
             Tree::Nodes(tree) => {
                 let n = tree.nearest_neighbor(&q).ok_or(Unsnapped::NoNetwork)?;
                 let node = n.data;
-                let scale = graph.adjacent(node).first().map(|a| graph.edge(a.edge).scale()).unwrap_or(1.0);
+                let scale = graph.adjacent_edges(node).first().map(|&e| graph.edge(e).scale()).unwrap_or(1.0);
                 let c = graph.node(node);
                 Snap { anchor: Anchor::Node(node), snap_m: (p.x - c.x).hypot(p.y - c.y) * scale }
             }
