@@ -161,8 +161,15 @@ fn covers(layer: &RawLayer, names: &[String], spec: &LayerSpec) -> bool {
 /// for a request the shared read [`covers`].
 fn view(mut layer: RawLayer, names: &[String], spec: &LayerSpec) -> RawLayer {
     let at = positions(&layer, names, spec);
-    for f in &mut layer.features {
-        f.attrs = pick(&at, &f.attrs);
+    if at.iter().enumerate().all(|(k, &i)| i == Some(k)) {
+        // The fields asked for lead the read's: the others are dropped, nothing is copied.
+        for f in &mut layer.features {
+            f.attrs.truncate(at.len());
+        }
+    } else {
+        for f in &mut layer.features {
+            f.attrs = pick(&at, &f.attrs);
+        }
     }
     layer.optional_present = at[spec.fields.len()..].iter().map(Option::is_some).collect();
     layer

@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use geo::BoundingRect;
+use geo::{BoundingRect, Geometry};
 use rayon::prelude::*;
 use serde_json::{json, Value};
 
@@ -188,7 +188,9 @@ pub fn execute_with(args: &ParkMixArgs, layers: &Layers) -> Result<ParkMixRun> {
     let mut classified = ClassMemo::default();
     let mut parcels = Vec::new();
     for (f, near) in std::mem::take(&mut landuse.features).into_iter().zip(near_a_park) {
-        let Some(polygon) = polygons(f.geometry) else { continue };
+        if !matches!(f.geometry, Geometry::Polygon(_) | Geometry::MultiPolygon(_)) {
+            continue;
+        }
         let c = classified.get(&classes, &class_fields, &f.attrs);
         if c.category.is_none() {
             let reason = match &c.field {
@@ -199,7 +201,7 @@ pub fn execute_with(args: &ParkMixArgs, layers: &Layers) -> Result<ParkMixRun> {
             };
             landuse.report.flag(f.fid, &reason);
         }
-        if near {
+        if let (true, Some(polygon)) = (near, polygons(f.geometry)) {
             parcels.push(Parcel { fid: f.fid, code: c.code.clone(), category: c.category, polygon });
         }
     }
