@@ -70,9 +70,9 @@ for size in $SIZES; do
   wall=$(wall_s "$out.stderr")
   cpu=$(cpu_s "$out.stderr")
   rss=$(rss_mib "$out.stderr")
-  ratio=$(awk -v a="$wall" -v b="$best" 'BEGIN{printf "%.0f", a/b}')
-  echo "-- stages ($tag):" >&2
-  grep '^timing' "$out.stderr" >&2 || true
+  ratio=$(awk -v a="$wall" -v b="$best" 'BEGIN{printf "%.1f", a/b}')
+  echo "-- stages ($tag), by the time they ended (stage, seconds, ended at):" >&2
+  grep '^timing' "$out.stderr" | sort -t "$(printf '\t')" -k4,4n >&2 || true
 
   peer_cols="– | – | – | – | not run"
   if [ "$PEER" != 0 ]; then

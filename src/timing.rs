@@ -1,5 +1,7 @@
 //! Stage timings for benchmarks: with `PLANAUDIT_TIMINGS=1` in the environment, each timed stage
-//! prints `timing<TAB>STAGE<TAB>SECONDS` on stderr. Nothing is printed otherwise.
+//! prints `timing<TAB>STAGE<TAB>SECONDS<TAB>END` on stderr, END being when it ended, in seconds
+//! since the first timed stage began (stages of the indicators overlap: END shows the timeline).
+//! Nothing is printed otherwise.
 
 use std::sync::OnceLock;
 use std::time::Instant;
@@ -14,8 +16,11 @@ pub fn time<T>(stage: impl FnOnce() -> String, f: impl FnOnce() -> T) -> T {
     if !enabled() {
         return f();
     }
+    static FIRST: OnceLock<Instant> = OnceLock::new();
     let start = Instant::now();
+    let first = *FIRST.get_or_init(|| start);
     let out = f();
-    eprintln!("timing\t{}\t{:.3}", stage(), start.elapsed().as_secs_f64());
+    let end = Instant::now();
+    eprintln!("timing\t{}\t{:.3}\t{:.3}", stage(), (end - start).as_secs_f64(), (end - first).as_secs_f64());
     out
 }

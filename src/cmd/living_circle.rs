@@ -336,7 +336,10 @@ pub fn execute_with(args: &LivingCircleArgs, layers: &Layers) -> Result<LivingCi
             WALK_FIELDS.iter().map(|f| f.to_string()).collect(),
             GeomKind::Lines,
         );
-        let layer = layers.load(&s, args.road.roads_crs.as_deref(), common, "--roads-crs")?;
+        let layer = crate::timing::time(
+            || "roads living_circle (shared read)".into(),
+            || layers.load(&s, args.road.roads_crs.as_deref(), common, "--roads-crs"),
+        )?;
         warn_if_apart(&origins_layer, &layer);
         roads_layer = Some(layer);
         grade_table = Some(grades);
@@ -438,7 +441,10 @@ pub fn execute_with(args: &LivingCircleArgs, layers: &Layers) -> Result<LivingCi
     let names = ["living_circle", "living_circle_gaps", "living_circle_service_areas"]
         .map(|base| format!("{base}_{}", run.result.method.label()));
     let meta = |i: usize| CollectionMeta { name: &names[i], frame: &frame, osm };
-    write_collection(&args.output, &meta(0), &origin_features(&run.result, &ctx, &run.origins))?;
+    let features =
+        crate::timing::time(|| "features living_circle".into(), || origin_features(&run.result, &ctx, &run.origins));
+    write_collection(&args.output, &meta(0), &features)?;
+    drop(features);
     let gaps = sibling(&args.output, "gaps");
     write_collection(&gaps, &meta(1), &gap_features(&run.result, &ctx, &run.origins))?;
     outputs.push(gaps);

@@ -347,7 +347,9 @@ impl ClassTable {
 /// [`ClassMemo::CAPACITY`] distinct value lists are remembered; others are classified each time.
 #[derive(Default)]
 pub struct ClassMemo {
-    seen: std::collections::HashMap<Vec<Option<String>>, Classified>,
+    /// Each value list seen, with the index of its answer in `answers`.
+    seen: std::collections::HashMap<Vec<Option<String>>, usize>,
+    answers: Vec<Classified>,
     /// The table and fields of the first call; a later call with others is a bug.
     used_with: Option<(String, Vec<String>)>,
 }
@@ -379,14 +381,17 @@ impl ClassMemo {
             used_with.0 == table.name && used_with.1 == fields,
             "one ClassMemo serves one table and field list"
         );
-        let classify = || table.classify(fields.iter().map(String::as_str).zip(values.iter().map(|v| v.as_deref())));
-        if !self.seen.contains_key(values) {
-            if self.seen.len() >= Self::CAPACITY {
-                return std::borrow::Cow::Owned(classify());
-            }
-            self.seen.insert(values.to_vec(), classify());
+        // One hash lookup for a list seen before.
+        if let Some(&i) = self.seen.get(values) {
+            return std::borrow::Cow::Borrowed(&self.answers[i]);
         }
-        std::borrow::Cow::Borrowed(&self.seen[values])
+        let answer = table.classify(fields.iter().map(String::as_str).zip(values.iter().map(|v| v.as_deref())));
+        if self.seen.len() >= Self::CAPACITY {
+            return std::borrow::Cow::Owned(answer);
+        }
+        self.seen.insert(values.to_vec(), self.answers.len());
+        self.answers.push(answer);
+        std::borrow::Cow::Borrowed(&self.answers[self.answers.len() - 1])
     }
 }
 
