@@ -1,7 +1,7 @@
 //! Domain types after normalisation: plain `geo` geometries in the frame's metres, with the
 //! attributes each indicator needs.
 
-use geo::{Coord, Geometry, MultiLineString, MultiPolygon};
+use geo::{Coord, Geometry, LineString, MultiPolygon};
 
 use crate::normalise::classes::Category;
 
@@ -18,15 +18,16 @@ pub struct Area {
     pub polygon: MultiPolygon<f64>,
 }
 
-/// A road centreline.
+/// A road centreline, borrowing its grade and lines from the layer read.
 #[derive(Debug, Clone)]
-pub struct Road {
+pub struct Road<'a> {
     pub fid: u64,
     /// The grade value as written in the data (`主干路`, `primary`); empty when null.
-    pub grade_value: String,
+    pub grade_value: &'a str,
     /// Red-line width in metres, when the layer has a width field.
     pub width_m: Option<f64>,
-    pub line: MultiLineString<f64>,
+    /// Its lines (one for a line string, the parts of a multi-line string).
+    pub line: &'a [LineString<f64>],
 }
 
 /// A land-use parcel (图斑) with its class.

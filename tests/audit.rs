@@ -177,3 +177,51 @@ fn audit_reads_a_shared_layer_once() {
     }
     assert!(summary["rows"].as_array().is_some_and(|r| !r.is_empty()));
 }
+
+/// Road density and the living circle read one road layer in an audit, and that layer must be
+/// projected (OpenStreetMap in longitude/latitude): read once, and each indicator's outputs are
+/// byte for byte those of an audit running it alone (which reads the layer for itself).
+#[test]
+fn audit_shares_a_layer_it_projects() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let li = shared("osm/liechtenstein-2015.osm.pbf");
+    let areas = format!(
+        "[city]\nname = \"Liechtenstein\"\n[layers.areas]\nsource = \"{li}\"\nlayer = \"multipolygons\"\n\
+         where = \"boundary='administrative' AND admin_level='8'\"\nfields = {{ id = \"osm_id\", name = \"name\" }}\n\
+         [layers.roads]\nsource = \"{li}\"\nlayer = \"lines\"\nwhere = \"highway IS NOT NULL\"\n",
+        li = li.display()
+    );
+    let density = "[road_density]\ngrades = \"osm\"\ntargets = { \"*\" = 3.0 }\n";
+    let circle = format!(
+        "[layers.origins]\nsource = \"{li}\"\nlayer = \"multipolygons\"\nwhere = \"landuse = 'residential'\"\n\
+         [[layers.facilities]]\nsource = \"{li}\"\nlayer = \"points\"\n[living_circle]\n",
+        li = li.display()
+    );
+    let audit = |name: &str, text: String| {
+        let city = d.join(format!("{name}.toml"));
+        std::fs::write(&city, text).unwrap();
+        let out = d.join(name);
+        let o = bin()
+            .args(["audit", city.to_str().unwrap(), "-o", out.to_str().unwrap()])
+            .env("PLANAUDIT_TIMINGS", "1")
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{name}: {}", String::from_utf8_lossy(&o.stderr));
+        (out, String::from_utf8_lossy(&o.stderr).into_owned())
+    };
+    let (both, stderr) = audit("both", format!("{areas}{density}{circle}"));
+    let road_reads = stderr.lines().filter(|l| l.starts_with("timing\tread ") && l.contains("#lines")).count();
+    assert_eq!(road_reads, 1, "{stderr}");
+    let (alone_density, _) = audit("density", format!("{areas}{density}"));
+    let (alone_circle, _) = audit("circle", format!("{areas}{circle}"));
+    for (alone, file) in [
+        (&alone_density, "road_density.geojson"),
+        (&alone_circle, "living_circle.geojson"),
+        (&alone_circle, "living_circle_gaps.geojson"),
+    ] {
+        let a = std::fs::read(alone.join(file)).unwrap();
+        assert!(a.len() > 1000, "{file} holds features");
+        assert!(a == std::fs::read(both.join(file)).unwrap(), "{file} differs when the roads are shared");
+    }
+}

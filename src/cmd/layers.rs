@@ -2,16 +2,20 @@
 //!
 //! An audit names the layers that several indicators read (the road layer of road density and
 //! of the living circle), with the fields any of them may ask for. The first indicator to ask
-//! reads such a layer once, with all those fields, and converts it; each asker gets a view holding
-//! the attributes it asked for, as if it had read the layer itself; the last one takes the layer
-//! without a copy. A layer read by one indicator only, or a request for a field that was not
-//! declared, is read as before.
+//! reads such a layer once, with all those fields, and converts it. An asker that only reads the
+//! features ([`Layers::load_shared`]) gets the read itself, with the positions of the attributes
+//! it asked for: nothing is copied, and the layer is freed when the last one is done with it. An
+//! asker that takes the features ([`Layers::load`]) gets a view holding the attributes it asked
+//! for, as if it had read the layer itself: the last one takes the layer without a copy. A layer
+//! read by one indicator only, or a request for a field that was not declared, is read as before.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use super::load;
 use crate::cli::CommonArgs;
 use crate::ingest::{GeomKind, LayerSpec, RawFeature, RawLayer};
+use crate::normalise::crs::Frame;
 use crate::Result;
 
 /// What makes two reads the same: the dataset and layer, the filter, the encoding, the
@@ -43,7 +47,7 @@ struct Shared {
     /// Fields the readings may ask for, beyond those of the first.
     fields: Vec<String>,
     /// The layer with the declared fields, once read, and the names of its attributes in order.
-    read: Option<(RawLayer, Vec<String>)>,
+    read: Option<(Arc<RawLayer>, Vec<String>)>,
 }
 
 /// The layers of one run; see the module documentation. Indicators running on several threads
@@ -94,14 +98,55 @@ impl Layers {
         common: &CommonArgs,
         option: &str,
     ) -> Result<RawLayer> {
+        match self.take_shared(spec, layer_crs, common, option)? {
+            Taken::Own(layer) => Ok(*layer),
+            Taken::Last(read, names) => Ok(match Arc::try_unwrap(read) {
+                Ok(layer) => view(layer, &names, spec),
+                // Still read by an asker of [`Layers::load_shared`].
+                Err(read) => view_copy(&read, &names, spec),
+            }),
+            Taken::Shared(read, names) => Ok(view_copy(&read, &names, spec)),
+        }
+    }
+
+    /// Reads a layer as [`Layers::load`] does, for an asker that only reads its features: a
+    /// shared layer is not copied.
+    pub fn load_shared(
+        &self,
+        spec: &LayerSpec,
+        layer_crs: Option<&str>,
+        common: &CommonArgs,
+        option: &str,
+    ) -> Result<LayerRef> {
+        Ok(match self.take_shared(spec, layer_crs, common, option)? {
+            Taken::Own(layer) => {
+                let at = (0..spec.fields.len() + spec.optional_fields.len()).map(Some).collect();
+                LayerRef { layer: Arc::new(*layer), at }
+            }
+            Taken::Last(read, names) | Taken::Shared(read, names) => {
+                let at = positions(&read, &names, spec);
+                LayerRef { layer: read, at }
+            }
+        })
+    }
+
+    /// One asker's share of a layer: a read of its own, or the shared read (the last asker's
+    /// share, after which the run no longer holds it).
+    fn take_shared(
+        &self,
+        spec: &LayerSpec,
+        layer_crs: Option<&str>,
+        common: &CommonArgs,
+        option: &str,
+    ) -> Result<Taken> {
         let key = LayerKey::of(spec, layer_crs.or(common.crs.as_deref()));
         let Some(entry) = self.shared.get(&key) else {
-            return load(spec, layer_crs, common, option);
+            return Ok(Taken::Own(Box::new(load(spec, layer_crs, common, option)?)));
         };
         // Held while the layer is read: a second asker waits for the first read.
         let mut shared = entry.lock().unwrap_or_else(|e| e.into_inner());
         if shared.uses_left <= 1 && shared.read.is_none() {
-            return load(spec, layer_crs, common, option);
+            return Ok(Taken::Own(Box::new(load(spec, layer_crs, common, option)?)));
         }
         if shared.read.is_none() {
             // The declared fields, beyond those asked for, as optional fields.
@@ -113,28 +158,64 @@ impl Layers {
             }
             let layer = load(&wide, layer_crs, common, option)?;
             let names = wide.fields.iter().chain(&wide.optional_fields).cloned().collect();
-            shared.read = Some((layer, names));
+            shared.read = Some((Arc::new(layer), names));
         }
         let covered = shared.read.as_ref().is_some_and(|(layer, names)| covers(layer, names, spec));
         shared.uses_left = shared.uses_left.saturating_sub(1);
+        let last = shared.uses_left == 0;
         if !covered {
             // A field nobody declared, or a required field the layer lacks: read it as asked
             // (which names the fields the layer has in its error).
-            if shared.uses_left == 0 {
+            if last {
                 shared.read = None;
             }
             drop(shared);
-            return load(spec, layer_crs, common, option);
+            return Ok(Taken::Own(Box::new(load(spec, layer_crs, common, option)?)));
         }
-        if shared.uses_left == 0 {
-            let (layer, names) = shared.read.take().expect("read above");
-            drop(shared);
-            Ok(view(layer, &names, spec))
-        } else {
-            // Under the lock: the copy takes only the geometries and the asked-for attributes.
-            let (layer, names) = shared.read.as_ref().expect("read above");
-            Ok(view_copy(layer, names, spec))
+        let (read, names) =
+            if last { shared.read.take().expect("read above") } else { shared.read.clone().expect("read above") };
+        Ok(if last { Taken::Last(read, names) } else { Taken::Shared(read, names) })
+    }
+}
+
+/// What [`Layers::take_shared`] hands out.
+enum Taken {
+    Own(Box<RawLayer>),
+    /// The shared read, which the run no longer holds, and the names of its attributes.
+    Last(Arc<RawLayer>, Vec<String>),
+    /// The shared read, still held for askers to come.
+    Shared(Arc<RawLayer>, Vec<String>),
+}
+
+/// A layer as an asker of [`Layers::load_shared`] reads it: a layer read for several indicators
+/// (not copied), or of its own, with the attributes it asked for by position.
+pub struct LayerRef {
+    layer: Arc<RawLayer>,
+    /// The attribute of the layer that each field asked for is (fields, then optional fields),
+    /// `None` for an optional field the layer lacks.
+    at: Vec<Option<usize>>,
+}
+
+impl LayerRef {
+    /// The layer: its features (with the attributes of every asker), report and CRS.
+    pub fn layer(&self) -> &RawLayer {
+        &self.layer
+    }
+
+    /// The value of field `k` (of the fields, then the optional fields, asked for) of a feature;
+    /// `None` when null, or when fewer fields were asked for.
+    pub fn attr<'a>(&self, f: &'a RawFeature, k: usize) -> Option<&'a str> {
+        self.at.get(k).copied().flatten().and_then(|i| f.attrs[i].as_deref())
+    }
+
+    /// [`crate::normalise::project`]: the layer as read when that leaves it as it is (a layer in
+    /// the frame's CRS, no polygon without area), else a copy of its own, projected.
+    pub fn project(&mut self, frame: &Frame) -> Result<()> {
+        if crate::normalise::unchanged_by_project(&self.layer, frame) {
+            return Ok(());
         }
+        let own = Arc::make_mut(&mut self.layer);
+        crate::normalise::project(own, frame)
     }
 }
 

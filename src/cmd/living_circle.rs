@@ -8,7 +8,7 @@ use geo::{Centroid, LineString};
 use rayon::prelude::*;
 use serde_json::{json, Value};
 
-use super::layers::Layers;
+use super::layers::{LayerRef, Layers};
 use super::{choose_frame, field_value, finish_run, id_order, lines, sibling, warn_if_apart};
 use crate::cli::{CommonArgs, DistanceArg, LivingCircleArgs, NodingArg, SnapArg, ThresholdsArg};
 use crate::index::graph::{BuildStats, Component, Graph, Noding};
@@ -16,7 +16,7 @@ use crate::index::snap::SnapMode;
 use crate::indicators::living_circle::{
     compute_buffer, compute_network, road_use, LivingCircle, Method, Params, RoadUse,
 };
-use crate::ingest::{GeomKind, LayerReport, LayerSource, LayerSpec, RawLayer};
+use crate::ingest::{GeomKind, LayerReport, LayerSource, LayerSpec, RawFeature, RawLayer};
 use crate::model::{Facility, Origin};
 use crate::normalise::crs::Frame;
 use crate::normalise::facility_types::{Classified, FacilityTypes};
@@ -184,28 +184,27 @@ fn facilities_of(
     out
 }
 
-/// The walking network from the roads layer, whose geometries move into it (the layer keeps
-/// its report).
+/// The walking network from the roads layer (whose lines it borrows while it is built).
 fn network_of(
-    layer: &mut RawLayer,
+    layer: &LayerRef,
     grades: &GradeTable,
     noding: Noding,
     frame: &Frame,
 ) -> Result<(Graph, Vec<u64>, NetworkSummary)> {
-    let mut lines_in: Vec<LineString<f64>> = Vec::new();
+    let mut lines_in: Vec<&LineString<f64>> = Vec::new();
     let mut road_fids = Vec::new();
     let mut roads_walked = 0;
     let mut roads_excluded = BTreeMap::new();
     let mut unknown_grades = BTreeMap::new();
     // Roads in feature-id order: node and component numbers then do not depend on the order in
     // which the layer lists its features.
-    let mut features = std::mem::take(&mut layer.features);
+    let mut features: Vec<&RawFeature> = layer.layer().features.iter().collect();
     let read = features.len();
     features.sort_by_key(|f| f.fid);
     for f in features {
-        let Some(mls) = lines(f.geometry) else { continue };
-        let grade = f.attrs[0].as_deref().unwrap_or("");
-        match road_use(grade, f.attrs[1].as_deref(), f.attrs[2].as_deref(), grades) {
+        let Some(parts) = lines(&f.geometry) else { continue };
+        let grade = layer.attr(f, 0).unwrap_or("");
+        match road_use(grade, layer.attr(f, 1), layer.attr(f, 2), grades) {
             RoadUse::Exclude(reason) => {
                 *roads_excluded.entry(reason).or_insert(0) += 1;
                 continue;
@@ -214,7 +213,7 @@ fn network_of(
             RoadUse::Walk => {}
         }
         roads_walked += 1;
-        for ls in mls.0 {
+        for ls in parts {
             lines_in.push(ls);
             road_fids.push(f.fid);
         }
@@ -223,7 +222,7 @@ fn network_of(
     if graph.edge_count() == 0 {
         let reasons: Vec<String> = roads_excluded.iter().map(|(r, n)| format!("{n} {r}")).collect();
         return Err(Error::EmptyLayer {
-            layer: layer.label(),
+            layer: layer.layer().label(),
             reason: format!(
                 "no walkable road: {} features read, none usable for walking ({})",
                 read,
@@ -338,9 +337,9 @@ pub fn execute_with(args: &LivingCircleArgs, layers: &Layers) -> Result<LivingCi
         );
         let layer = crate::timing::time(
             || "roads living_circle (shared read)".into(),
-            || layers.load(&s, args.road.roads_crs.as_deref(), common, "--roads-crs"),
+            || layers.load_shared(&s, args.road.roads_crs.as_deref(), common, "--roads-crs"),
         )?;
-        warn_if_apart(&origins_layer, &layer);
+        warn_if_apart(&origins_layer, layer.layer());
         roads_layer = Some(layer);
         grade_table = Some(grades);
     }
@@ -354,7 +353,7 @@ pub fn execute_with(args: &LivingCircleArgs, layers: &Layers) -> Result<LivingCi
         project(f, &frame)?;
     }
     if let Some(r) = roads_layer.as_mut() {
-        project(r, &frame)?;
+        r.project(&frame)?;
     }
 
     let origins = crate::timing::time(
@@ -395,10 +394,15 @@ pub fn execute_with(args: &LivingCircleArgs, layers: &Layers) -> Result<LivingCi
         NodingArg::Planar => Noding::Planar,
     };
     let mut outputs = vec![args.output.clone()];
-    let (result, network) = match (roads_layer.as_mut(), &grade_table) {
+    let mut roads_report = None;
+    let (result, network) = match (roads_layer.take(), &grade_table) {
         (Some(roads), Some(grades)) => {
             let (graph, road_fids, summary) =
-                crate::timing::time(|| "network living_circle".into(), || network_of(roads, grades, noding, &frame))?;
+                crate::timing::time(|| "network living_circle".into(), || network_of(&roads, grades, noding, &frame))?;
+            // The graph holds what the search needs: the layer is let go (freed once road
+            // density is done with it too).
+            roads_report = Some(roads.layer().report.clone());
+            drop(roads);
             let result = crate::timing::time(
                 || "compute living_circle".into(),
                 || compute_network(&graph, &origins, &facilities, &tiers, &reqs, &params),
@@ -419,7 +423,7 @@ pub fn execute_with(args: &LivingCircleArgs, layers: &Layers) -> Result<LivingCi
     let osm = roads_src.is_osm() || origins_src.is_osm() || osm_facilities;
     let mut reports = vec![origins_layer.report];
     reports.extend(facility_layers.into_iter().map(|l| l.report));
-    reports.extend(roads_layer.map(|l| l.report));
+    reports.extend(roads_report);
     let run = LivingCircleRun {
         result,
         origins,

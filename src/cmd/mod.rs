@@ -13,7 +13,7 @@ pub mod road_density;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
-use geo::{Geometry, Intersects, MultiLineString, MultiPolygon, Rect};
+use geo::{Geometry, Intersects, LineString, MultiPolygon, Rect};
 use serde_json::Value;
 
 use crate::cli::{CommonArgs, MeasureArg};
@@ -168,11 +168,11 @@ pub fn polygons(g: Geometry<f64>) -> Option<MultiPolygon<f64>> {
     }
 }
 
-/// The lines of a frame geometry, taken without copying its coordinates (`None` for other types).
-pub fn lines(g: Geometry<f64>) -> Option<MultiLineString<f64>> {
+/// The lines of a frame geometry, borrowed (`None` for other types).
+pub fn lines(g: &Geometry<f64>) -> Option<&[LineString<f64>]> {
     match g {
-        Geometry::LineString(l) => Some(MultiLineString(vec![l])),
-        Geometry::MultiLineString(m) => Some(m),
+        Geometry::LineString(l) => Some(std::slice::from_ref(l)),
+        Geometry::MultiLineString(m) => Some(&m.0),
         _ => None,
     }
 }

@@ -128,23 +128,24 @@ pub fn execute_to(args: &RoadDensityArgs, paths: &OutPaths, layers: &Layers) -> 
         optional_fields: vec![],
         geom: GeomKind::Lines,
     };
-    let mut roads_layer = layers.load(&roads_spec, args.road.roads_crs.as_deref(), common, "--roads-crs")?;
-    warn_if_apart(&areas_layer, &roads_layer);
+    let mut roads_layer = layers.load_shared(&roads_spec, args.road.roads_crs.as_deref(), common, "--roads-crs")?;
+    warn_if_apart(&areas_layer, roads_layer.layer());
 
     let frame = choose_frame(common, &areas_layer)?;
     project(&mut areas_layer, &frame)?;
-    project(&mut roads_layer, &frame)?;
+    roads_layer.project(&frame)?;
 
     let areas = area_fields.areas(&areas_spec, &areas_layer);
-    let mut roads = Vec::with_capacity(roads_layer.features.len());
-    // The geometries move into the roads; the layer keeps its report.
-    for f in std::mem::take(&mut roads_layer.features) {
-        let Some(line) = lines(f.geometry) else { continue };
-        let width_m = match (&args.width_field, f.attrs.get(1).and_then(|v| v.as_deref())) {
+    let mut roads_report = roads_layer.layer().report.clone();
+    let mut roads = Vec::with_capacity(roads_layer.layer().features.len());
+    // The roads borrow their lines and grades from the layer (which the living circle may read too).
+    for f in &roads_layer.layer().features {
+        let Some(line) = lines(&f.geometry) else { continue };
+        let width_m = match (&args.width_field, roads_layer.attr(f, 1)) {
             (Some(field), Some(text)) => match text.trim().parse::<f64>() {
                 Ok(w) if w.is_finite() && w >= 0.0 => Some(w),
                 _ => {
-                    roads_layer.report.flag(
+                    roads_report.flag(
                         f.fid,
                         &format!("field '{field}': width '{text}' is not a number of metres (no width check)"),
                     );
@@ -153,7 +154,7 @@ pub fn execute_to(args: &RoadDensityArgs, paths: &OutPaths, layers: &Layers) -> 
             },
             _ => None,
         };
-        let grade_value = f.attrs.into_iter().next().flatten().unwrap_or_default();
+        let grade_value = roads_layer.attr(f, 0).unwrap_or_default();
         roads.push(Road { fid: f.fid, grade_value, width_m, line });
     }
 
@@ -187,7 +188,7 @@ pub fn execute_to(args: &RoadDensityArgs, paths: &OutPaths, layers: &Layers) -> 
     }
     Ok(RoadDensityRun {
         result,
-        reports: vec![areas_layer.report, roads_layer.report],
+        reports: vec![areas_layer.report, roads_report],
         measure,
         frame_crs: frame.crs.clone(),
         outputs,

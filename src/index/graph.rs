@@ -24,6 +24,7 @@
 //! Connected components are computed once and numbered by size (0 = the largest, by nodes, then by
 //! length). Nothing is dropped: small pieces stay in the graph and are reported.
 
+use std::borrow::Borrow;
 use std::collections::HashMap;
 
 use geo::line_intersection::{line_intersection, LineIntersection};
@@ -150,13 +151,14 @@ impl Graph {
     /// assert_eq!((g.node_count(), g.edge_count(), g.components().len()), (5, 4, 1));
     /// # assert!((g.edge(0).length_m - 50.0).abs() < 1e-9);
     /// ```
-    pub fn build(lines: &[LineString<f64>], noding: Noding, frame: &Frame) -> Result<Graph> {
+    pub fn build<L: Borrow<LineString<f64>>>(lines: &[L], noding: Noding, frame: &Frame) -> Result<Graph> {
         let mut stats = BuildStats { lines: lines.len() as u64, ..Default::default() };
+        let lines: Vec<&[Coord<f64>]> = lines.iter().map(|l| l.borrow().0.as_slice()).collect();
         let noded;
         let input: Vec<&[Coord<f64>]> = match noding {
-            Noding::Vertices => lines.iter().map(|l| l.0.as_slice()).collect(),
+            Noding::Vertices => lines,
             Noding::Planar => {
-                let (n, added) = split_at_crossings(lines);
+                let (n, added) = split_at_crossings(&lines);
                 stats.crossing_points = added;
                 noded = n;
                 noded.iter().map(Vec::as_slice).collect()
@@ -483,14 +485,13 @@ struct Insert {
 
 /// Splits lines where they cross or touch: returns the lines with the crossing points inserted as
 /// vertices (the same coordinate in both lines), and how many points were inserted.
-fn split_at_crossings(lines: &[LineString<f64>]) -> (Vec<Vec<Coord<f64>>>, u64) {
-    let segment = |s: SegmentId| {
-        Line::new(lines[s.line as usize].0[s.seg as usize], lines[s.line as usize].0[s.seg as usize + 1])
-    };
+fn split_at_crossings(lines: &[&[Coord<f64>]]) -> (Vec<Vec<Coord<f64>>>, u64) {
+    let segment =
+        |s: SegmentId| Line::new(lines[s.line as usize][s.seg as usize], lines[s.line as usize][s.seg as usize + 1]);
     let mut entries = Vec::new();
     for (li, l) in lines.iter().enumerate() {
-        for si in 0..l.0.len().saturating_sub(1) {
-            let (a, b) = (l.0[si], l.0[si + 1]);
+        for si in 0..l.len().saturating_sub(1) {
+            let (a, b) = (l[si], l[si + 1]);
             let rect = Rectangle::from_corners([a.x.min(b.x), a.y.min(b.y)], [a.x.max(b.x), a.y.max(b.y)]);
             entries.push(GeomWithData::new(rect, SegmentId { line: li as u32, seg: si as u32 }));
         }
@@ -544,11 +545,11 @@ fn split_at_crossings(lines: &[LineString<f64>]) -> (Vec<Vec<Coord<f64>>>, u64) 
         .iter()
         .enumerate()
         .map(|(li, l)| match by_line.get(&(li as u32)) {
-            None => l.0.clone(),
+            None => l.to_vec(),
             Some(ins) => {
-                let mut v = Vec::with_capacity(l.0.len() + ins.len());
+                let mut v = Vec::with_capacity(l.len() + ins.len());
                 let mut k = 0;
-                for (si, c) in l.0.iter().enumerate() {
+                for (si, c) in l.iter().enumerate() {
                     v.push(*c);
                     while k < ins.len() && ins[k].at.seg as usize == si {
                         v.push(ins[k].point);

@@ -133,7 +133,14 @@ pub fn compute(
     params: &Params,
 ) -> Result<RoadDensity> {
     let boxes: Vec<_> = areas.iter().map(|a| a.polygon.bounding_rect()).collect();
-    let candidates = candidates(&boxes, roads, |r| r.line.bounding_rect());
+    let candidates = candidates(&boxes, roads, |r| {
+        r.line.iter().filter_map(|l| l.bounding_rect()).reduce(|a, b| {
+            geo::Rect::new(
+                geo::coord! { x: a.min().x.min(b.min().x), y: a.min().y.min(b.min().y) },
+                geo::coord! { x: a.max().x.max(b.max().x), y: a.max().y.max(b.max().y) },
+            )
+        })
+    });
     let per_area: Vec<Result<Option<AreaOutput>>> = areas
         .par_iter()
         .zip(&candidates)
@@ -181,7 +188,7 @@ fn compute_area(
             Some(_) => excluded.entry(value.to_string()).or_default(),
             None => unknown.entry(value.to_string()).or_default(),
         };
-        bucket.extend(road.line.0.iter().cloned());
+        bucket.extend(road.line.iter().cloned());
         if let (Some(cap), Some(w)) = (cap, road.width_m) {
             if w > cap && grades.get(value).is_some_and(|r| r.counted) {
                 wide.push(road);
@@ -229,7 +236,7 @@ fn compute_area(
     let mut over = KahanSum::default();
     let mut wide_roads = Vec::new();
     for road in wide {
-        let piece = clip_lines(&area.polygon, &road.line);
+        let piece = clip_lines(&area.polygon, &MultiLineString(road.line.to_vec()));
         let km = frame.length_m(&piece)? / M_PER_KM;
         if km <= 0.0 {
             continue;
@@ -238,7 +245,7 @@ fn compute_area(
         wide_roads.push(WideRoad {
             area_id: area.id.clone(),
             road_fid: road.fid,
-            grade: road.grade_value.clone(),
+            grade: road.grade_value.to_string(),
             width_m: road.width_m.unwrap_or(f64::NAN),
             max_width_m: cap.unwrap_or(f64::NAN),
             length_km: km,

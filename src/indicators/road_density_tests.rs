@@ -9,12 +9,15 @@ fn planar() -> Frame {
     Frame::new("EPSG:4527", Method::Planar).unwrap()
 }
 
-fn road(fid: u64, grade: &str, width: Option<f64>, pts: &[(f64, f64)]) -> Road {
+/// A road of one line; its grade and line live for the rest of the test run (roads borrow them
+/// from the layer read in the product).
+fn road(fid: u64, grade: &str, width: Option<f64>, pts: &[(f64, f64)]) -> Road<'static> {
+    let line = LineString::from(pts.iter().map(|&(x, y)| (X0 + x, Y0 + y)).collect::<Vec<_>>());
     Road {
         fid,
-        grade_value: grade.to_string(),
+        grade_value: Box::leak(grade.to_string().into_boxed_str()),
         width_m: width,
-        line: MultiLineString(vec![LineString::from(pts.iter().map(|&(x, y)| (X0 + x, Y0 + y)).collect::<Vec<_>>())]),
+        line: Box::leak(vec![line].into_boxed_slice()),
     }
 }
 
@@ -31,7 +34,7 @@ fn square_area(kind: &str) -> Area {
     }
 }
 
-fn fixture_roads() -> Vec<Road> {
+fn fixture_roads() -> Vec<Road<'static>> {
     vec![
         // Crosses the whole square and sticks out 300 m on each side: 1 km inside.
         road(1, "主干路", Some(50.0), &[(-300.0, 500.0), (1300.0, 500.0)]),

@@ -218,6 +218,21 @@ pub fn project(layer: &mut RawLayer, frame: &Frame) -> Result<()> {
     crate::timing::time(|| stage, || project_features(layer, frame))
 }
 
+/// Whether [`project`] would leave `layer` as it is: a layer waiting for the frame in a CRS PROJ
+/// finds equivalent to the frame's, with no polygon without area. A layer several indicators
+/// read is then used as read, by all of them.
+pub fn unchanged_by_project(layer: &RawLayer, frame: &Frame) -> bool {
+    let Some(def) = layer.pending_crs.as_deref() else { return false };
+    if !crs::same::equivalent(def, &frame.crs) {
+        return false;
+    }
+    let stage = format!("project {} (already in the frame)", layer.source);
+    crate::timing::time(
+        || stage,
+        || !layer.features.par_iter().with_min_len(FEATURES_PER_TASK).any(|f| has_no_area(frame, &f.geometry)),
+    )
+}
+
 fn project_features(layer: &mut RawLayer, frame: &Frame) -> Result<()> {
     let projected: Vec<Result<Projected>> = layer
         .features
