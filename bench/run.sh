@@ -65,8 +65,19 @@ for size in $SIZES; do
   out=target/bench-out/$tag
   rm -rf "$out"; mkdir -p target/bench-out
   echo "== auditing $tag" >&2
-  PLANAUDIT_TIMINGS=1 /usr/bin/time -v "$BIN" audit "$city" -o "$out" > "$out.stdout" 2> "$out.stderr" || {
-    echo "bench: audit of $tag failed, see $out.stderr" >&2; exit 1; }
+  # Best of three as well (this machine's speed drifts by ±10% from run to run); the table and
+  # the stages are those of the fastest run.
+  fastest=""
+  for run in 1 2 3; do
+    rm -rf "$out"
+    PLANAUDIT_TIMINGS=1 /usr/bin/time -v "$BIN" audit "$city" -o "$out" > "$out.stdout" 2> "$out.run$run.stderr" || {
+      echo "bench: audit of $tag failed, see $out.run$run.stderr" >&2; exit 1; }
+    w=$(wall_s "$out.run$run.stderr")
+    if [ -z "$fastest" ] || awk -v a="$w" -v b="$fastest" 'BEGIN{exit !(a<b)}'; then
+      fastest=$w
+      cp "$out.run$run.stderr" "$out.stderr"
+    fi
+  done
   wall=$(wall_s "$out.stderr")
   cpu=$(cpu_s "$out.stderr")
   rss=$(rss_mib "$out.stderr")
