@@ -372,7 +372,10 @@ pub fn read_layer(spec: &LayerSpec) -> Result<RawLayer> {
     // The kept features go straight into one vector, sized from the count the layer states when
     // its format keeps one (GeoPackage, Shapefile and FlatGeobuf headers) and no filter applies;
     // the other outcomes are kept as events, in order.
-    let (sender, receiver) = std::sync::mpsc::sync_channel::<Vec<Record>>(CHUNKS_IN_FLIGHT);
+    let (sender, receiver) = std::sync::mpsc::sync_channel::<Chunk>(CHUNKS_IN_FLIGHT);
+    // The chunks' WKB buffers go back to the reading thread once converted, to be filled again:
+    // the WKB of a whole layer passes through a few buffers, not one fresh allocation a feature.
+    let (give_back, given_back) = std::sync::mpsc::sync_channel::<Vec<u8>>(CHUNKS_IN_FLIGHT + 2);
     let kind = spec.geom;
     let states_count = matches!(ds.driver().short_name().as_str(), "GPKG" | "ESRI Shapefile" | "FlatGeobuf");
     let expected = match spec.filter {
@@ -386,8 +389,10 @@ pub fn read_layer(spec: &LayerSpec) -> Result<RawLayer> {
             let mut features = Vec::new();
             let _ = features.try_reserve_exact(expected.min(MAX_RESERVED_FEATURES) as usize);
             let mut events: Vec<Event> = Vec::new();
-            for chunk in receiver {
-                let outcomes: Vec<Outcome> = chunk.into_par_iter().map(|r| convert_record(r, kind)).collect();
+            for Chunk { wkb, records } in receiver {
+                let outcomes: Vec<Outcome> = records.into_par_iter().map(|r| convert_record(r, &wkb, kind)).collect();
+                // Refused when the reader has stopped or holds enough buffers: then freed here.
+                let _ = give_back.try_send(wkb);
                 for outcome in outcomes {
                     match outcome.result {
                         Err(reason) => {
@@ -408,12 +413,28 @@ pub fn read_layer(spec: &LayerSpec) -> Result<RawLayer> {
             }
             (features, events)
         });
-        let mut chunk = Vec::with_capacity(CHUNK);
-        let mut emit = |record: Record| {
-            chunk.push(record);
-            if chunk.len() == CHUNK {
+        let new_chunk = || Chunk {
+            wkb: given_back
+                .try_recv()
+                .map(|mut b| {
+                    b.clear();
+                    b
+                })
+                .unwrap_or_default(),
+            records: Vec::with_capacity(CHUNK),
+        };
+        let mut chunk = new_chunk();
+        // One feature: its WKB is copied into the chunk's buffer.
+        let mut emit = |fid: u64, body: std::result::Result<(&[u8], Vec<Option<String>>), String>, checked: bool| {
+            let body = body.map(|(wkb, attrs)| {
+                let start = chunk.wkb.len();
+                chunk.wkb.extend_from_slice(wkb);
+                (start..chunk.wkb.len(), attrs)
+            });
+            chunk.records.push(Record { fid, body, checked });
+            if chunk.records.len() == CHUNK {
                 // The worker only stops early by panicking, which `join` reports below.
-                let _ = sender.send(std::mem::replace(&mut chunk, Vec::with_capacity(CHUNK)));
+                let _ = sender.send(std::mem::replace(&mut chunk, new_chunk()));
             }
         };
         // The requested attributes of one feature, from its columns' text (`column(i)` for the
@@ -484,10 +505,10 @@ pub fn read_layer(spec: &LayerSpec) -> Result<RawLayer> {
                         let mut values = row.values;
                         let mut column = |i: usize| wanted.iter().position(|&w| w == i).and_then(|k| values[k].take());
                         let attrs = attrs_of(row.fid, &mut column, &mut report)?;
-                        Ok((wkb.to_vec(), attrs))
+                        Ok((wkb, attrs))
                     }
                 };
-                emit(Record { fid: row.fid, body, checked: false });
+                emit(row.fid, body, false);
                 Ok(())
             });
             result = match read {
@@ -529,7 +550,7 @@ pub fn read_layer(spec: &LayerSpec) -> Result<RawLayer> {
                         Some(geom) => {
                             let t = flat(geom.geometry_type());
                             if type_fits(kind, t) == Some(true) {
-                                export_wkb(geom, &mut wkb).map(|()| wkb.clone())
+                                export_wkb(geom, &mut wkb)
                             } else {
                                 wrong_type += 1;
                                 Err(wrong_type_reason(t, kind))
@@ -538,17 +559,17 @@ pub fn read_layer(spec: &LayerSpec) -> Result<RawLayer> {
                     };
                     let body = match body {
                         Err(e) => Err(e),
-                        Ok(wkb) => {
+                        Ok(()) => {
                             let mut column = |i: usize| feature.field_as_string(i).ok().flatten();
-                            Ok((wkb, attrs_of(fid, &mut column, &mut report)?))
+                            Ok((wkb.as_slice(), attrs_of(fid, &mut column, &mut report)?))
                         }
                     };
-                    emit(Record { fid, body, checked: true });
+                    emit(fid, body, true);
                 }
                 Ok(())
             })()
         });
-        if result.is_ok() && !chunk.is_empty() {
+        if result.is_ok() && !chunk.records.is_empty() {
             let _ = sender.send(chunk);
         }
         drop(sender);
@@ -613,11 +634,18 @@ const CHUNK: usize = 4096;
 /// Chunks read ahead of the conversion at most (bounds the WKB held in memory).
 const CHUNKS_IN_FLIGHT: usize = 4;
 
-/// One feature as the reading thread leaves it: its geometry as WKB with its attributes, or the
-/// reason it is skipped.
+/// Features handed from the reading thread to the conversion: their records, and the WKB of
+/// their geometries one after another.
+struct Chunk {
+    wkb: Vec<u8>,
+    records: Vec<Record>,
+}
+
+/// One feature as the reading thread leaves it: where its geometry's WKB lies in its chunk's
+/// buffer, with its attributes, or the reason it is skipped.
 struct Record {
     fid: u64,
-    body: std::result::Result<(Vec<u8>, Vec<Option<String>>), String>,
+    body: std::result::Result<(std::ops::Range<usize>, Vec<Option<String>>), String>,
     /// Whether the geometry is known to be non-empty and of the role's type.
     checked: bool,
 }
@@ -647,16 +675,17 @@ struct Converted {
     repairs: Vec<&'static str>,
 }
 
-fn convert_record(r: Record, kind: GeomKind) -> Outcome {
+fn convert_record(r: Record, chunk_wkb: &[u8], kind: GeomKind) -> Outcome {
     let mut wrong_type = false;
     let checked = r.checked;
-    let result = r.body.and_then(|(wkb, attrs)| {
-        let decoded = super::wkb::decode(&wkb).map_err(|e| format!("unreadable geometry: {e}"));
+    let result = r.body.and_then(|(at, attrs)| {
+        let wkb = &chunk_wkb[at];
+        let decoded = super::wkb::decode(wkb).map_err(|e| format!("unreadable geometry: {e}"));
         if !checked {
             if matches!(&decoded, Ok((super::wkb::Wkb::Geometry(g), _)) if g.coords_count() == 0) {
                 return Err("empty geometry".to_string());
             }
-            let t = super::wkb::type_code(&wkb).map(|c| {
+            let t = super::wkb::type_code(wkb).map(|c| {
                 // SAFETY: OGR_GT_Flatten is a pure function of its argument.
                 #[allow(unsafe_code)]
                 unsafe {
@@ -670,7 +699,7 @@ fn convert_record(r: Record, kind: GeomKind) -> Outcome {
                 }
             }
         }
-        let (g, repairs) = convert_decoded(decoded?, &wkb, kind)?;
+        let (g, repairs) = convert_decoded(decoded?, wkb, kind)?;
         if !g.coords_iter().all(|c| c.x.is_finite() && c.y.is_finite()) {
             return Err(NON_FINITE.to_string());
         }
