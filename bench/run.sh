@@ -47,6 +47,7 @@ for size in $SIZES; do
   if [ ! -f "$dir/.complete" ]; then
     echo "== generating $tag" >&2
     rm -rf "$dir"
+    mkdir -p "$DATA"
     "$BIN" generate --size "$size" --scale "$SCALE" -o "$dir" > "$DATA/$tag.generate.txt"
     touch "$dir/.complete"
   fi

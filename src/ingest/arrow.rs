@@ -14,11 +14,11 @@ use gdal::cpl::CslStringList;
 use gdal::vector::{Layer, LayerAccess};
 
 /// One row: its FID, its geometry as WKB (`None` for a null geometry) and the requested
-/// attributes as text, in the order asked for (`None` for null).
+/// attributes as text, in the order asked for (`None` for null), which the callback may take.
 pub struct Row<'a> {
     pub fid: u64,
     pub wkb: Option<&'a [u8]>,
-    pub values: Vec<Option<String>>,
+    pub values: &'a mut [Option<String>],
 }
 
 /// Why the stream could not be read.
@@ -349,6 +349,7 @@ pub fn read(
             }
             let wanted: Vec<(usize, Kind)> = wanted.into_iter().flatten().collect();
             let get_next = stream.0.get_next.ok_or_else(|| ArrowError::Unsupported("no get_next".into()))?;
+            let mut row_values: Vec<Option<String>> = Vec::with_capacity(wanted.len());
             loop {
                 let mut batch = Owned(std::mem::zeroed::<gdal_sys::ArrowArray>());
                 // GDAL may also report a failure (a corrupt page) only through its error state,
@@ -383,7 +384,10 @@ pub fn read(
                         }
                         _ => rows,
                     };
-                    let r = Row { fid, wkb: geoms.bytes(i), values: values.iter().map(|v| v.text(i)).collect() };
+                    // One vector for the values of every row.
+                    row_values.clear();
+                    row_values.extend(values.iter().map(|v| v.text(i)));
+                    let r = Row { fid, wkb: geoms.bytes(i), values: &mut row_values };
                     rows += 1;
                     row(r).map_err(ArrowError::Stopped)?;
                 }

@@ -502,7 +502,7 @@ pub fn read_layer(spec: &LayerSpec) -> Result<RawLayer> {
                 let body = match row.wkb {
                     None => Err("no geometry".to_string()),
                     Some(wkb) => {
-                        let mut values = row.values;
+                        let values = row.values;
                         let mut column = |i: usize| wanted.iter().position(|&w| w == i).and_then(|k| values[k].take());
                         let attrs = attrs_of(row.fid, &mut column, &mut report)?;
                         Ok((wkb, attrs))
