@@ -73,16 +73,22 @@ pub enum Error {
     #[error("{path}: {source}")]
     Io { path: PathBuf, source: std::io::Error },
 
+    /// A part of the run stopped by panicking: a bug in planaudit, not in the data or the command.
+    #[error("{0} stopped unexpectedly: an internal error (a bug in planaudit; please report it)")]
+    Internal(String),
+
     /// Any other GDAL failure, with what was being done.
     #[error("{context}: {source}")]
     Gdal { context: String, source: gdal::errors::GdalError },
 }
 
 impl Error {
-    /// The process exit code for this error: 2 for usage errors, 1 for data errors.
+    /// The process exit code for this error: 2 for usage errors, 101 for an internal error (as
+    /// for a panic anywhere else), 1 for data errors.
     pub fn exit_code(&self) -> i32 {
         match self {
             Error::Usage(_) => 2,
+            Error::Internal(_) => 101,
             Error::Partial { source, .. } => source.exit_code(),
             _ => 1,
         }
@@ -91,5 +97,24 @@ impl Error {
     /// Shorthand for an I/O error on a path.
     pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
         Error::Io { path: path.into(), source }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exit_codes_tell_usage_data_and_internal_errors_apart() {
+        assert_eq!(Error::Usage("--grid-m: not a number".into()).exit_code(), 2);
+        assert_eq!(
+            Error::EmptyLayer { layer: "a.gpkg#roads".into(), reason: "the layer is empty".into() }.exit_code(),
+            1
+        );
+        let bug = Error::Internal("road network density".into());
+        assert_eq!(bug.exit_code(), 101);
+        assert!(bug.to_string().starts_with("road network density stopped unexpectedly"), "{bug}");
+        let partial = Error::Partial { source: Box::new(bug), written: vec!["a.geojson".into()] };
+        assert_eq!(partial.exit_code(), 101);
     }
 }

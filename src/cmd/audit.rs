@@ -410,9 +410,7 @@ fn audit_files(city: &City, out_dir: &Path) -> Result<AuditOutcome> {
         ) -> Option<Result<T>> {
             h.map(|h| {
                 progress.step(what);
-                h.join().unwrap_or_else(|_| {
-                    Err(Error::Usage(format!("{what} stopped unexpectedly (a bug: please report it)")))
-                })
+                h.join().unwrap_or_else(|_| Err(Error::Internal(what.to_string())))
             })
         }
         let rd = join("road network density 道路网密度", rd, &mut progress);

@@ -576,10 +576,7 @@ pub fn read_layer(spec: &LayerSpec) -> Result<RawLayer> {
         (result, worker.join())
     });
     read_result?;
-    let converted = converted.map_err(|_| Error::Read {
-        layer: label.clone(),
-        reason: "the geometry conversion stopped unexpectedly".to_string(),
-    })?;
+    let converted = converted.map_err(|_| Error::Internal(format!("{label}: the geometry conversion")))?;
 
     let (features, events) = converted;
     for event in events {
