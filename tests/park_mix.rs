@@ -91,7 +91,8 @@ fn write_landuse(path: &Path) {
             p("0801", rect(3000.0, 400.0, 3500.0, 500.0)),
             // C, covered and more: all residential.
             p("07", rect(4900.0, -100.0, 5300.0, 300.0)),
-            // Far from every park, an unknown code: in no park, but still read, used and flagged.
+            // Far from every park, an unknown code: in no park, but read, used and flagged from a
+            // layer without a spatial index (GeoJSON); not read from one with it.
             p("8888", rect(9000.0, 9000.0, 9100.0, 9100.0)),
         ],
     );
@@ -224,7 +225,7 @@ fn hand_computed_parks() {
         (Some(1), Some(1), Some(1))
     );
     assert_eq!(s["parks"].as_array().unwrap().len(), 3);
-    // Every parcel is read and classified, the one far from the parks too.
+    // Every parcel of a layer without a spatial index is read and classified, the far one too.
     let landuse =
         s["layers"].as_array().unwrap().iter().find(|l| l["layer"].as_str().unwrap().contains("landuse")).unwrap();
     assert_eq!((landuse["read"].as_u64(), landuse["used"].as_u64()), (Some(13), Some(13)), "{landuse}");
@@ -546,4 +547,137 @@ fn baltimore_industrial_parks_against_spatialite() {
         "baltimore: 39 parks in {seconds:.2} s (ellipsoidal run); largest relative difference vs SpatiaLite: \
          mix {worst_mix:.2e}, park area {worst_area:.2e}, planar broad mix {worst_broad:.2e}, overlap {worst_overlap:.2e}"
     );
+}
+
+/// The land-use layer of one park-mix run: its report in `--summary-json`.
+fn landuse_report(summary: &Path) -> Value {
+    let s: Value = serde_json::from_str(&std::fs::read_to_string(summary).unwrap()).unwrap();
+    s["layers"].as_array().unwrap().iter().find(|l| l["layer"].as_str().unwrap().ends_with("#landuse")).unwrap().clone()
+}
+
+/// Baltimore's land use and industrial parks as a GeoPackage: with the R-tree spatial index
+/// (`indexed`), only the parcels whose box meets a park's box are read, one pass per box through
+/// the index; without it every parcel is read and the far ones are left out after. The outputs
+/// must be the same bytes, and the parcels not read counted. Parks in another CRS than the land
+/// use cannot give boxes to the read: every parcel is read.
+#[test]
+fn baltimore_parcels_near_the_parks_are_read_through_the_spatial_index() {
+    let dir = tempfile::tempdir().unwrap();
+    let pbf = shared("osm/baltimore-2015.osm.pbf");
+    let gpkg = |name: &str, index: bool, parks_srs: Option<&str>| {
+        let path = dir.path().join(name);
+        for (layer, filter, srs) in [
+            ("landuse", "landuse IS NOT NULL OR amenity IS NOT NULL", None),
+            ("parks", "landuse = 'industrial'", parks_srs),
+        ] {
+            let mut args = vec!["-f", "GPKG", "-nln", layer, "-where", filter];
+            if path.exists() {
+                args.push("-update");
+            }
+            if !index {
+                args.extend(["-lco", "SPATIAL_INDEX=NO"]);
+            }
+            if let Some(srs) = srs {
+                args.extend(["-t_srs", srs]);
+            }
+            args.extend([path.to_str().unwrap(), pbf.to_str().unwrap(), "multipolygons"]);
+            ogr2ogr(&args);
+        }
+        path
+    };
+    let run = |db: &Path, tag: &str| {
+        let out = dir.path().join(format!("{tag}.geojson"));
+        let summary = dir.path().join(format!("{tag}.json"));
+        let (landuse, parks) = (format!("{}#landuse", db.display()), format!("{}#parks", db.display()));
+        let stdout = run_ok(&[
+            "park-mix",
+            "--landuse",
+            &landuse,
+            "--classes",
+            "osm",
+            "--class-field",
+            "landuse,amenity",
+            "--parks",
+            &parks,
+            "-o",
+            out.to_str().unwrap(),
+            "--summary-json",
+            summary.to_str().unwrap(),
+        ]);
+        let parcels = std::fs::read(dir.path().join(format!("{tag}_parcels.geojson"))).unwrap();
+        (stdout, std::fs::read(&out).unwrap(), parcels, landuse_report(&summary))
+    };
+
+    let (_, all_parks, all_parcels, all) = run(&gpkg("plain.gpkg", false, None), "plain");
+    let (stdout, near_parks, near_parcels, near) = run(&gpkg("indexed.gpkg", true, None), "indexed");
+    assert!(all.get("not_read").is_none(), "{all}");
+    let (read_all, read_near) = (all["read"].as_u64().unwrap(), near["read"].as_u64().unwrap());
+    let not_read = near["not_read"]["its box meets no park's box"].as_u64().unwrap();
+    assert!(read_near > 0 && not_read > read_near, "read {read_near}, not read {not_read}: {near}");
+    assert_eq!(read_near + not_read, read_all, "{near} {all}");
+    assert!(stdout.contains(&format!("not read {not_read}: its box meets no park's box")), "{stdout}");
+    let fc = serde_json::from_slice::<Value>(&near_parks).unwrap();
+    assert_eq!(fc["features"].as_array().unwrap().len(), 39);
+    assert!(near_parks == all_parks, "park_mix.geojson differs when read through the index");
+    assert!(near_parcels == all_parcels, "park_mix_parcels.geojson differs when read through the index");
+
+    let (_, _, _, apart) = run(&gpkg("apart.gpkg", true, Some("EPSG:32618")), "apart");
+    assert!(apart.get("not_read").is_none(), "{apart}");
+    assert_eq!(apart["read"].as_u64(), Some(read_all), "{apart}");
+}
+
+/// The hand-computed case from a GeoPackage, then a FlatGeobuf, with their spatial index: the
+/// same parks, to the byte, with the far parcel (8888) not read, counted as such and not flagged. Parks moved 100 km away
+/// meet no parcel: nothing is read, which is no error, and every park holds no mix land.
+#[test]
+fn hand_computed_parks_read_through_the_spatial_index() {
+    let case = Case::new();
+    let gpkg = case.path("case.gpkg");
+    ogr2ogr(&["-f", "GPKG", "-nln", "landuse", &gpkg, &case.path("landuse.geojson")]);
+    ogr2ogr(&["-f", "GPKG", "-update", "-nln", "parks", &gpkg, &case.path("parks.geojson")]);
+    let sql = "SELECT park_id, name, ST_Translate(geometry, 100000, 0, 0) AS geometry FROM parks";
+    ogr2ogr(&[
+        "-f",
+        "GPKG",
+        "-update",
+        "-nln",
+        "far_parks",
+        "-dialect",
+        "SQLite",
+        "-sql",
+        sql,
+        &gpkg,
+        &case.path("parks.geojson"),
+    ]);
+    let run = |landuse: &str, parks: &str, tag: &str| {
+        let (out, summary) = (case.path(&format!("{tag}.geojson")), case.path(&format!("{tag}.json")));
+        let args = ["park-mix", "--landuse", landuse, "--parks", parks, "--classes", "tdt2023", "-o", &out];
+        let stdout = run_ok(&[&args[..], &PLANAR[..], &["--summary-json", &summary]].concat());
+        (stdout, std::fs::read(&out).unwrap(), landuse_report(Path::new(&summary)))
+    };
+    let (_, from_geojson, all) = run(&case.path("landuse.geojson"), &case.path("parks.geojson"), "geojson");
+    let (stdout, from_gpkg, near) = run(&format!("{gpkg}#landuse"), &format!("{gpkg}#parks"), "gpkg");
+    assert!(from_gpkg == from_geojson, "park_mix.geojson differs when read through the index");
+    assert_eq!((all["read"].as_u64(), near["read"].as_u64()), (Some(13), Some(12)), "{near}");
+    assert_eq!(near["not_read"]["its box meets no park's box"].as_u64(), Some(1), "{near}");
+    let flagged = near["flagged"].to_string();
+    assert!(flagged.contains("'9999'") && !flagged.contains("'8888'"), "{flagged}");
+    assert!(all["flagged"].to_string().contains("'8888'"), "{all}");
+    assert!(stdout.contains("not read 1: its box meets no park's box"), "{stdout}");
+    // FlatGeobuf, read feature by feature rather than through the Arrow stream, with its index.
+    for layer in ["landuse", "parks"] {
+        ogr2ogr(&["-f", "FlatGeobuf", &case.path(&format!("{layer}.fgb")), &case.path(&format!("{layer}.geojson"))]);
+    }
+    let (_, from_fgb, fgb) = run(&case.path("landuse.fgb"), &case.path("parks.fgb"), "fgb");
+    assert!(from_fgb == from_geojson, "park_mix.geojson differs when read through the FlatGeobuf index");
+    assert_eq!(fgb["not_read"]["its box meets no park's box"].as_u64(), Some(1), "{fgb}");
+
+    let (_, far_mix, far) = run(&format!("{gpkg}#landuse"), &format!("{gpkg}#far_parks"), "far");
+    assert_eq!((far["read"].as_u64(), far["used"].as_u64()), (Some(0), Some(0)), "{far}");
+    assert_eq!(far["not_read"]["its box meets no park's box"].as_u64(), Some(13), "{far}");
+    let fc: geojson::FeatureCollection = serde_json::from_slice(&far_mix).unwrap();
+    assert_eq!(fc.features.len(), 3);
+    for f in &fc.features {
+        assert_km2(f, "mix_area_km2", 0.0);
+    }
 }

@@ -587,6 +587,7 @@ pub fn check(city: &City) -> Result<Vec<String>> {
             fields,
             optional_fields: optional,
             geom,
+            within: None,
         };
         let raw = read_layer(&spec)?;
         let override_ = layer.crs.as_deref().or(city.config.city.crs.as_deref());

@@ -149,8 +149,10 @@ impl Layers {
             return Ok(Taken::Own(Box::new(load(spec, layer_crs, common, option)?)));
         }
         if shared.read.is_none() {
-            // The declared fields, beyond those asked for, as optional fields.
+            // The declared fields, beyond those asked for, as optional fields; every feature,
+            // whatever part this asker needs.
             let mut wide = spec.clone();
+            wide.within = None;
             for c in &shared.fields {
                 if !wide.fields.contains(c) && !wide.optional_fields.contains(c) {
                     wide.optional_fields.push(c.clone());

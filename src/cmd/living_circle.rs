@@ -98,6 +98,7 @@ fn spec(
         fields,
         optional_fields: optional,
         geom,
+        within: None,
     }
 }
 

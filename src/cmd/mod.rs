@@ -198,6 +198,9 @@ pub fn report_lines(reports: &[&LayerReport]) -> String {
         for (reason, n) in &r.flagged {
             s.push_str(&format!("\n  flagged {n}: {reason}"));
         }
+        for (reason, n) in &r.not_read {
+            s.push_str(&format!("\n  not read {n}: {reason}"));
+        }
         s.push('\n');
     }
     s

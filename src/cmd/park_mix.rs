@@ -9,10 +9,10 @@ use serde_json::{json, Value};
 
 use super::layers::Layers;
 use super::{choose_frame, finish_run, polygons, sibling, warn_if_apart, AreaFields, FieldChoice};
-use crate::cli::ParkMixArgs;
+use crate::cli::{CommonArgs, ParkMixArgs};
 use crate::index::rtree::BoxIndex;
 use crate::indicators::park_mix::{compute, derive_parks, Params, ParkMix};
-use crate::ingest::{read_layer, GeomKind, LayerReport, LayerSource, LayerSpec};
+use crate::ingest::{read_layer, GeomKind, LayerReport, LayerSource, LayerSpec, RawLayer, Within};
 use crate::model::{Area, Parcel};
 use crate::normalise::classes::{Category, ClassMemo, ClassTable};
 use crate::normalise::project;
@@ -108,6 +108,31 @@ pub fn execute_with(args: &ParkMixArgs, layers: &Layers) -> Result<ParkMixRun> {
     if class_fields.is_empty() {
         return Err(Error::Usage("--class-field: give at least one field name".into()));
     }
+    let park_fields = AreaFields {
+        id: FieldChoice { given: args.id_field.clone(), defaults: &["park_id", "id", "osm_id", "osm_way_id"] },
+        name: FieldChoice { given: args.name_field.clone(), defaults: &["name"] },
+        kind: FieldChoice { given: None, defaults: &[] },
+    };
+    let parks_src = args.parks.as_deref().map(LayerSource::parse);
+    let parks_read = match &parks_src {
+        Some(src) => {
+            let (fields, optional_fields) = park_fields.split();
+            let spec = LayerSpec {
+                source: src.clone(),
+                filter: args.parks_where.clone(),
+                encoding: common.encoding.clone(),
+                role: "parks".into(),
+                fields,
+                optional_fields,
+                geom: GeomKind::Polygons,
+                within: None,
+            };
+            let layer = layers.load(&spec, args.parks_crs.as_deref(), common, "--parks-crs")?;
+            Some((spec, layer))
+        }
+        None => None,
+    };
+
     let landuse_spec = LayerSpec {
         source: landuse_src.clone(),
         filter: args.landuse_where.clone(),
@@ -116,6 +141,7 @@ pub fn execute_with(args: &ParkMixArgs, layers: &Layers) -> Result<ParkMixRun> {
         fields: if given.is_some() { class_fields.clone() } else { vec![] },
         optional_fields: if given.is_some() { vec![] } else { class_fields.clone() },
         geom: GeomKind::Polygons,
+        within: parks_read.as_ref().and_then(|(_, parks)| parcels_within(parks, args, common)),
     };
     let mut landuse = layers.load(&landuse_spec, args.landuse_crs.as_deref(), common, "--landuse-crs")?;
     if given.is_none() && !landuse.optional_present.iter().any(|&p| p) {
@@ -137,30 +163,9 @@ pub fn execute_with(args: &ParkMixArgs, layers: &Layers) -> Result<ParkMixRun> {
         }));
     }
 
-    let park_fields = AreaFields {
-        id: FieldChoice { given: args.id_field.clone(), defaults: &["park_id", "id", "osm_id", "osm_way_id"] },
-        name: FieldChoice { given: args.name_field.clone(), defaults: &["name"] },
-        kind: FieldChoice { given: None, defaults: &[] },
-    };
-    let parks_src = args.parks.as_deref().map(LayerSource::parse);
-    let parks_read = match &parks_src {
-        Some(src) => {
-            let (fields, optional_fields) = park_fields.split();
-            let spec = LayerSpec {
-                source: src.clone(),
-                filter: args.parks_where.clone(),
-                encoding: common.encoding.clone(),
-                role: "parks".into(),
-                fields,
-                optional_fields,
-                geom: GeomKind::Polygons,
-            };
-            let layer = layers.load(&spec, args.parks_crs.as_deref(), common, "--parks-crs")?;
-            warn_if_apart(&layer, &landuse);
-            Some((spec, layer))
-        }
-        None => None,
-    };
+    if let Some((_, parks)) = &parks_read {
+        warn_if_apart(parks, &landuse);
+    }
 
     let frame = choose_frame(common, parks_read.as_ref().map(|(_, l)| l).unwrap_or(&landuse))?;
     // Parcels without area are skipped and counted by `project`.
@@ -176,8 +181,9 @@ pub fn execute_with(args: &ParkMixArgs, layers: &Layers) -> Result<ParkMixRun> {
         None => None,
     };
 
-    // Every parcel is classified (and flagged when its code is unknown); when the parks are
+    // Every parcel read is classified (and flagged when its code is unknown); when the parks are
     // given, only the parcels whose box meets a park's box can touch one, and only they are kept.
+    // (With the parks' boxes in the layer's CRS and a spatial index, only those were read.)
     let near_a_park: Vec<bool> = match &parks_given {
         Some(parks) => {
             let index = BoxIndex::new(parks.iter().map(|p| &p.polygon));
@@ -303,4 +309,21 @@ pub fn run(args: &ParkMixArgs) -> Result<()> {
     print!("{}", table(&run.result, &run.params));
     println!("classes: {} (fields {})", run.classes, run.class_fields.join(", "));
     finish_run(&run.measure, &run.reports, &run.outputs, args.common.summary_json.as_deref(), || summary_json(&run))
+}
+
+/// The parks' boxes, for reading only the parcels that may touch a park (see [`Within`]): when the
+/// parks are still in their own coordinates and the land-use layer is in the same CRS, both
+/// layers' own (the same WKT) or both given the same override; `None` otherwise (every parcel is
+/// read, and those far from the parks are left out after).
+fn parcels_within(parks: &RawLayer, args: &ParkMixArgs, common: &CommonArgs) -> Option<Within> {
+    parks.pending_crs.as_ref()?;
+    let landuse_crs = args.landuse_crs.as_deref().or(common.crs.as_deref());
+    let parks_crs = args.parks_crs.as_deref().or(common.crs.as_deref());
+    let crs_wkt = match (parks_crs, landuse_crs) {
+        (None, None) => Some(parks.crs_wkt.clone()?),
+        (Some(a), Some(b)) if a == b => None,
+        _ => return None,
+    };
+    let boxes = parks.features.iter().filter_map(|f| f.geometry.bounding_rect()).collect();
+    Some(Within { boxes, crs_wkt, reason: "its box meets no park's box".into() })
 }

@@ -116,6 +116,7 @@ pub fn execute_to(args: &RoadDensityArgs, paths: &OutPaths, layers: &Layers) -> 
         fields,
         optional_fields,
         geom: GeomKind::Polygons,
+        within: None,
     };
     let mut areas_layer = layers.load(&areas_spec, args.areas_crs.as_deref(), common, "--areas-crs")?;
 
@@ -127,6 +128,7 @@ pub fn execute_to(args: &RoadDensityArgs, paths: &OutPaths, layers: &Layers) -> 
         fields: std::iter::once(grade_field.clone()).chain(args.width_field.clone()).collect(),
         optional_fields: vec![],
         geom: GeomKind::Lines,
+        within: None,
     };
     let mut roads_layer = layers.load_shared(&roads_spec, args.road.roads_crs.as_deref(), common, "--roads-crs")?;
     warn_if_apart(&areas_layer, roads_layer.layer());

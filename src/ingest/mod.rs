@@ -99,6 +99,22 @@ pub struct LayerSpec {
     /// Optional fields: read when present, `None` for every feature when not.
     pub optional_fields: Vec<String>,
     pub geom: GeomKind,
+    /// Read only the features whose box meets one of these boxes, through the layer's spatial
+    /// index, when it has one and the boxes are in its CRS; `None` reads every feature.
+    pub within: Option<Within>,
+}
+
+/// Boxes that bound what a read needs (the parks' boxes for their parcels). The features outside
+/// them are not read: the layer report counts them under `not_read`, with `reason`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Within {
+    /// In the coordinates of the layer's own CRS.
+    pub boxes: Vec<geo::Rect<f64>>,
+    /// The WKT of the CRS of the boxes, which must be the layer's for the boxes to be used;
+    /// `None` when the caller knows the layer to be in the boxes' CRS (both given one override).
+    pub crs_wkt: Option<String>,
+    /// Why the features outside are not needed, for the report: "box meets no park's box".
+    pub reason: String,
 }
 
 /// One feature as read: geometry in the layer's own coordinates, and the requested attributes in
@@ -127,6 +143,10 @@ pub struct LayerReport {
     pub repairs: BTreeMap<String, u64>,
     /// Features skipped, by reason.
     pub skipped: BTreeMap<String, u64>,
+    /// Features not read because the computation does not need them (outside the boxes of
+    /// [`Within`]), by reason; not counted in `read`.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub not_read: BTreeMap<String, u64>,
     /// Features kept with an attribute that could not be used (a width that is not a number, ...), by reason.
     pub flagged: BTreeMap<String, u64>,
     /// The first few skipped or repaired features, with fid and reason.

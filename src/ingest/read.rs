@@ -2,9 +2,9 @@
 
 use gdal::cpl::CslStringList;
 use gdal::errors::GdalError;
-use gdal::vector::{Geometry as GdalGeometry, LayerAccess, OGRwkbGeometryType};
+use gdal::vector::{Geometry as GdalGeometry, LayerAccess, LayerCaps, OGRwkbGeometryType};
 use gdal::{Dataset, DatasetOptions, GdalOpenFlags};
-use geo::{CoordsIter, Geometry, LineString, MultiPolygon};
+use geo::{CoordsIter, Geometry, LineString, MultiPolygon, Rect};
 
 use super::{parse_other_tags, GeomKind, LayerReport, LayerSource, LayerSpec, RawFeature, RawLayer};
 use crate::{Error, Result};
@@ -377,9 +377,24 @@ pub fn read_layer(spec: &LayerSpec) -> Result<RawLayer> {
     // the WKB of a whole layer passes through a few buffers, not one fresh allocation a feature.
     let (give_back, given_back) = std::sync::mpsc::sync_channel::<Vec<u8>>(CHUNKS_IN_FLIGHT + 2);
     let kind = spec.geom;
+    // The boxes to read, one pass each through the layer's spatial index: only when the caller
+    // gives some in the layer's CRS and the layer has an index (else a pass per box would read
+    // the whole layer each time); otherwise one pass over every feature.
+    let within = spec.within.as_ref().filter(|w| {
+        !w.boxes.is_empty()
+            && (w.crs_wkt.is_none() || w.crs_wkt == crs_wkt)
+            && layer.has_capability(LayerCaps::OLCFastSpatialFilter)
+    });
+    let passes: Vec<Option<Rect<f64>>> = match within {
+        Some(w) => merge_boxes(&w.boxes).into_iter().map(Some).collect(),
+        None => vec![None],
+    };
+    // The features the attribute filter lets through, to count those not read.
+    let in_layer = within.map(|_| layer.feature_count());
+    let mut seen: std::collections::HashSet<u64> = std::collections::HashSet::new();
     let states_count = matches!(ds.driver().short_name().as_str(), "GPKG" | "ESRI Shapefile" | "FlatGeobuf");
     let expected = match spec.filter {
-        None if states_count => layer.try_feature_count().unwrap_or(0),
+        None if states_count && within.is_none() => layer.try_feature_count().unwrap_or(0),
         _ => 0,
     };
     let (read_result, converted) = std::thread::scope(|scope| {
@@ -494,81 +509,100 @@ pub fn read_layer(spec: &LayerSpec) -> Result<RawLayer> {
         wanted.dedup();
         let arrow_columns: Vec<String> = wanted.iter().map(|&i| columns[i].clone()).collect();
 
-        // `None` until one of the two ways has read the layer (or failed).
-        let mut result: Option<Result<()>> = None;
-        if fast_arrow {
-            let read = super::arrow::read(&mut layer, &arrow_columns, |row| {
-                report.read += 1;
-                let body = match row.wkb {
-                    None => Err("no geometry".to_string()),
-                    Some(wkb) => {
-                        let values = row.values;
-                        let mut column = |i: usize| wanted.iter().position(|&w| w == i).and_then(|k| values[k].take());
-                        let attrs = attrs_of(row.fid, &mut column, &mut report)?;
-                        Ok((wkb, attrs))
+        let mut result: Result<()> = Ok(());
+        for pass in &passes {
+            if let Some(b) = pass {
+                layer.set_spatial_filter_rect(b.min().x, b.min().y, b.max().x, b.max().y);
+            }
+            // A feature whose box meets several of the boxes is read once.
+            let mut first_time = |fid: u64| passes.len() < 2 || seen.insert(fid);
+            // `None` until one of the two ways has read the layer (or failed).
+            let mut done: Option<Result<()>> = None;
+            if fast_arrow {
+                let read = super::arrow::read(&mut layer, &arrow_columns, |row| {
+                    if !first_time(row.fid) {
+                        return Ok(());
                     }
-                };
-                emit(row.fid, body, false);
-                Ok(())
-            });
-            result = match read {
-                Ok(_) => Some(Ok(())),
-                Err(super::arrow::ArrowError::Stopped(e)) => Some(Err(e)),
-                Err(super::arrow::ArrowError::Failed { reason, rows }) => Some(Err(Error::Read {
-                    layer: label.clone(),
-                    reason: format!("{reason} (after {rows} features; the file may be truncated or corrupt)"),
-                })),
-                // Nothing was read: the layer is read feature by feature below.
-                Err(super::arrow::ArrowError::Unsupported(_)) => None,
-            };
-        }
-        let result = result.unwrap_or_else(|| {
-            let mut iter = layer.features();
-            let mut wkb = Vec::new();
-            (|| -> Result<()> {
-                for i in 0usize.. {
-                    // A failure while GDAL reads the next feature (a GeoPackage page that is corrupt,
-                    // an .osm.pbf cut short) ends its iteration early, as if the layer ended there.
-                    // Check for it after every feature: a run must never go on with part of a layer.
-                    reset_gdal_error();
-                    let next = iter.next();
-                    if let Some(reason) = gdal_failure() {
-                        return Err(Error::Read {
-                            layer: label.clone(),
-                            reason: format!(
-                                "{reason} (after {} features; the file may be truncated or corrupt)",
-                                report.read
-                            ),
-                        });
-                    }
-                    let Some(feature) = next else { break };
                     report.read += 1;
-                    let fid = feature.fid().unwrap_or(i as u64);
-                    let body = match feature.geometry() {
+                    let body = match row.wkb {
                         None => Err("no geometry".to_string()),
-                        Some(geom) if geom.is_empty() => Err("empty geometry".to_string()),
-                        Some(geom) => {
-                            let t = flat(geom.geometry_type());
-                            if type_fits(kind, t) == Some(true) {
-                                export_wkb(geom, &mut wkb)
-                            } else {
-                                wrong_type += 1;
-                                Err(wrong_type_reason(t, kind))
+                        Some(wkb) => {
+                            let values = row.values;
+                            let mut column =
+                                |i: usize| wanted.iter().position(|&w| w == i).and_then(|k| values[k].take());
+                            let attrs = attrs_of(row.fid, &mut column, &mut report)?;
+                            Ok((wkb, attrs))
+                        }
+                    };
+                    emit(row.fid, body, false);
+                    Ok(())
+                });
+                done = match read {
+                    Ok(_) => Some(Ok(())),
+                    Err(super::arrow::ArrowError::Stopped(e)) => Some(Err(e)),
+                    Err(super::arrow::ArrowError::Failed { reason, rows }) => Some(Err(Error::Read {
+                        layer: label.clone(),
+                        reason: format!("{reason} (after {rows} features; the file may be truncated or corrupt)"),
+                    })),
+                    // Nothing was read: the layer is read feature by feature below.
+                    Err(super::arrow::ArrowError::Unsupported(_)) => None,
+                };
+            }
+            let pass_result = done.unwrap_or_else(|| {
+                let mut iter = layer.features();
+                let mut wkb = Vec::new();
+                (|| -> Result<()> {
+                    for i in 0usize.. {
+                        // A failure while GDAL reads the next feature (a GeoPackage page that is corrupt,
+                        // an .osm.pbf cut short) ends its iteration early, as if the layer ended there.
+                        // Check for it after every feature: a run must never go on with part of a layer.
+                        reset_gdal_error();
+                        let next = iter.next();
+                        if let Some(reason) = gdal_failure() {
+                            return Err(Error::Read {
+                                layer: label.clone(),
+                                reason: format!(
+                                    "{reason} (after {} features; the file may be truncated or corrupt)",
+                                    report.read
+                                ),
+                            });
+                        }
+                        let Some(feature) = next else { break };
+                        let fid = feature.fid().unwrap_or(i as u64);
+                        if !first_time(fid) {
+                            continue;
+                        }
+                        report.read += 1;
+                        let body = match feature.geometry() {
+                            None => Err("no geometry".to_string()),
+                            Some(geom) if geom.is_empty() => Err("empty geometry".to_string()),
+                            Some(geom) => {
+                                let t = flat(geom.geometry_type());
+                                if type_fits(kind, t) == Some(true) {
+                                    export_wkb(geom, &mut wkb)
+                                } else {
+                                    wrong_type += 1;
+                                    Err(wrong_type_reason(t, kind))
+                                }
                             }
-                        }
-                    };
-                    let body = match body {
-                        Err(e) => Err(e),
-                        Ok(()) => {
-                            let mut column = |i: usize| feature.field_as_string(i).ok().flatten();
-                            Ok((wkb.as_slice(), attrs_of(fid, &mut column, &mut report)?))
-                        }
-                    };
-                    emit(fid, body, true);
-                }
-                Ok(())
-            })()
-        });
+                        };
+                        let body = match body {
+                            Err(e) => Err(e),
+                            Ok(()) => {
+                                let mut column = |i: usize| feature.field_as_string(i).ok().flatten();
+                                Ok((wkb.as_slice(), attrs_of(fid, &mut column, &mut report)?))
+                            }
+                        };
+                        emit(fid, body, true);
+                    }
+                    Ok(())
+                })()
+            });
+            if pass_result.is_err() {
+                result = pass_result;
+                break;
+            }
+        }
         if result.is_ok() && !chunk.records.is_empty() {
             let _ = sender.send(chunk);
         }
@@ -578,7 +612,20 @@ pub fn read_layer(spec: &LayerSpec) -> Result<RawLayer> {
     read_result?;
     let converted = converted.map_err(|_| Error::Internal(format!("{label}: the geometry conversion")))?;
 
-    let (features, events) = converted;
+    let (mut features, mut events) = converted;
+    if passes.len() > 1 {
+        // The passes came in box order: the layer's order again, as one pass would give.
+        features.sort_by_key(|f| f.fid);
+        events.sort_by_key(|e| match e {
+            Event::Skipped { fid, .. } | Event::Repaired { fid, .. } => *fid,
+        });
+    }
+    if let (Some(w), Some(n)) = (within, in_layer) {
+        let outside = n.saturating_sub(report.read);
+        if outside > 0 {
+            report.not_read.insert(w.reason.clone(), outside);
+        }
+    }
     for event in events {
         match event {
             Event::Skipped { fid, reason, wrong_type: w } => {
@@ -594,7 +641,8 @@ pub fn read_layer(spec: &LayerSpec) -> Result<RawLayer> {
     }
     report.used = features.len() as u64;
 
-    if features.is_empty() {
+    // Boxes that meet no feature leave nothing to read, which is no error: the layer has features.
+    if features.is_empty() && !(report.read == 0 && in_layer.is_some_and(|n| n > 0)) {
         if report.read > 0 && wrong_type == report.read {
             return Err(Error::WrongGeometry {
                 layer: label,
@@ -624,6 +672,29 @@ pub fn read_layer(spec: &LayerSpec) -> Result<RawLayer> {
         report,
         pending_crs: None,
     })
+}
+
+/// Boxes merged until none meets another: a feature in the overlap of two is then looked up
+/// once, and there are fewer passes. In the order of their lower-left corners.
+fn merge_boxes(boxes: &[Rect<f64>]) -> Vec<Rect<f64>> {
+    let meet = |a: &Rect<f64>, b: &Rect<f64>| {
+        a.min().x <= b.max().x && b.min().x <= a.max().x && a.min().y <= b.max().y && b.min().y <= a.max().y
+    };
+    let mut merged: Vec<Rect<f64>> = Vec::with_capacity(boxes.len());
+    for b in boxes {
+        let mut b = *b;
+        // A box grown by a merge may now meet boxes kept before it.
+        while let Some(i) = merged.iter().position(|m| meet(m, &b)) {
+            let m = merged.swap_remove(i);
+            b = Rect::new(
+                geo::coord! { x: m.min().x.min(b.min().x), y: m.min().y.min(b.min().y) },
+                geo::coord! { x: m.max().x.max(b.max().x), y: m.max().y.max(b.max().y) },
+            );
+        }
+        merged.push(b);
+    }
+    merged.sort_by(|a, b| a.min().x.total_cmp(&b.min().x).then(a.min().y.total_cmp(&b.min().y)));
+    merged
 }
 
 /// Features per chunk handed from the reading thread to the conversion.
@@ -1155,6 +1226,7 @@ mod tests {
                 fields: fields.clone(),
                 optional_fields: vec!["n".into(), "missing".into(), "foot".into()],
                 geom: GeomKind::Lines,
+                within: None,
             })
             .unwrap()
         };
@@ -1176,6 +1248,22 @@ mod tests {
         assert_eq!(first[12].as_deref(), Some("no"));
         let third = &a.features[2].attrs;
         assert_eq!((third[9].as_deref(), third[12].as_deref()), (Some(r#""access"=>"private""#), None));
+    }
+
+    #[test]
+    fn boxes_that_meet_are_merged_into_one() {
+        let r =
+            |x0: f64, y0: f64, x1: f64, y1: f64| Rect::new(geo::coord! { x: x0, y: y0 }, geo::coord! { x: x1, y: y1 });
+        // A chain met only through the box that comes last, a box touching another at a corner,
+        // and one alone.
+        let boxes = [r(0.0, 0.0, 1.0, 1.0), r(2.0, 0.0, 3.0, 1.0), r(10.0, 10.0, 11.0, 11.0), r(0.5, 0.5, 2.5, 0.6)];
+        assert_eq!(merge_boxes(&boxes), vec![r(0.0, 0.0, 3.0, 1.0), r(10.0, 10.0, 11.0, 11.0)]);
+        let touching = [r(5.0, 5.0, 6.0, 6.0), r(4.0, 4.0, 5.0, 5.0)];
+        assert_eq!(merge_boxes(&touching), vec![r(4.0, 4.0, 6.0, 6.0)]);
+        assert_eq!(
+            merge_boxes(&[r(1.0, 1.0, 2.0, 2.0), r(-3.0, 0.0, -2.0, 1.0)]),
+            vec![r(-3.0, 0.0, -2.0, 1.0), r(1.0, 1.0, 2.0, 2.0)]
+        );
     }
 
     #[test]

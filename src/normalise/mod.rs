@@ -137,6 +137,11 @@ fn box_to_lonlat(b: Rect<f64>, crs: &SourceCrs) -> Option<Rect<f64>> {
 /// `false` and the caller converts it now, with [`to_lonlat`] counting what cannot be converted.
 pub fn defer_lonlat(layer: &mut RawLayer, crs: &SourceCrs) -> Result<bool> {
     let SourceCrs::Proj(def) = crs else { return Ok(false) };
+    if layer.features.is_empty() {
+        // Nothing to convert (a read through boxes that met no feature).
+        layer.pending_crs = Some(def.clone());
+        return Ok(true);
+    }
     let Some(b) = bounds(layer) else { return Ok(false) };
     if box_to_lonlat(b, crs).is_none() {
         return Ok(false);
@@ -249,6 +254,7 @@ fn project_features(layer: &mut RawLayer, frame: &Frame) -> Result<()> {
         })
         .collect();
     let report = &mut layer.report;
+    let before = layer.features.len();
     let mut kept = Vec::with_capacity(layer.features.len());
     for (f, outcome) in layer.features.drain(..).zip(projected) {
         match outcome? {
@@ -264,7 +270,7 @@ fn project_features(layer: &mut RawLayer, frame: &Frame) -> Result<()> {
         }
     }
     layer.features = kept;
-    if layer.features.is_empty() {
+    if layer.features.is_empty() && before > 0 {
         let reasons: Vec<String> = layer.report.skipped.iter().map(|(r, n)| format!("{n} {r}")).collect();
         return Err(Error::EmptyLayer {
             layer: layer.label(),

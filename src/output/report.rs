@@ -56,7 +56,7 @@ pub struct MapLayer {
 ///
 /// `summary` carries `rows` (one per area and indicator: `indicator`, `indicator_zh`, `area_id`,
 /// `area_name`, `value`, `target`, `target_max`, `unit`, `met`), `layers` (per input layer:
-/// `layer`, `read`, `used`, `repaired`, `skipped` as reason → count) and `measure` (text).
+/// `layer`, `read`, `used`, `repaired`, `skipped` and `not_read` as reason → count) and `measure` (text).
 /// Missing members are shown as absent, not errors.
 #[derive(Debug, Clone)]
 pub struct ReportInput<'a> {
@@ -409,6 +409,17 @@ fn layer_table(h: &mut String, layers: &[&Value]) {
             Some(v) => (v.as_u64(), String::new()),
             None => (None, String::new()),
         };
+        // Features left unread because the computation does not need them.
+        let mut reasons = reasons;
+        if let Some(Value::Object(m)) = l.get("not_read") {
+            for (k, v) in m {
+                if !reasons.is_empty() {
+                    reasons.push_str("<br>");
+                }
+                let n = v.as_u64().map(|n| n.to_string()).unwrap_or_default();
+                let _ = write!(reasons, "未读取 not read, {}: {n}", escape(k));
+            }
+        }
         let _ = writeln!(
             h,
             "<tr><td class=\"layer\">{}</td><td class=\"num read\">{}</td><td class=\"num used\">{}</td><td class=\"num repaired\">{}</td><td class=\"num skipped\">{}</td><td class=\"reasons\">{}</td></tr>",
