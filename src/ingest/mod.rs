@@ -99,8 +99,9 @@ pub struct LayerSpec {
     /// Optional fields: read when present, `None` for every feature when not.
     pub optional_fields: Vec<String>,
     pub geom: GeomKind,
-    /// Read only the features whose box meets one of these boxes, through the layer's spatial
-    /// index, when it has one and the boxes are in its CRS; `None` reads every feature.
+    /// Read only the features that meet one of these boxes (GDAL's spatial filter), through the
+    /// layer's spatial index, when it has one and the boxes are in its CRS; `None` reads every
+    /// feature.
     pub within: Option<Within>,
 }
 
@@ -113,7 +114,7 @@ pub struct Within {
     /// The WKT of the CRS of the boxes, which must be the layer's for the boxes to be used;
     /// `None` when the caller knows the layer to be in the boxes' CRS (both given one override).
     pub crs_wkt: Option<String>,
-    /// Why the features outside are not needed, for the report: "box meets no park's box".
+    /// Why the features outside are not needed, for the report: "outside every park's box".
     pub reason: String,
 }
 
