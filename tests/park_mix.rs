@@ -549,17 +549,24 @@ fn baltimore_industrial_parks_against_spatialite() {
     );
 }
 
-/// The land-use layer of one park-mix run: its report in `--summary-json`.
-fn landuse_report(summary: &Path) -> Value {
+/// Adds layer `name` to the GeoPackage `gpkg`: the rows of SQLite-dialect `sql` over `source`.
+fn add_layer_by_sql(gpkg: &str, source: &str, name: &str, sql: &str) {
+    ogr2ogr(&["-f", "GPKG", "-update", "-nln", name, "-dialect", "SQLite", "-sql", sql, gpkg, source]);
+}
+
+/// The report of layer `name` (`#name` ends its label) in one park-mix run's `--summary-json`.
+fn layer_report(summary: &Path, name: &str) -> Value {
     let s: Value = serde_json::from_str(&std::fs::read_to_string(summary).unwrap()).unwrap();
-    s["layers"].as_array().unwrap().iter().find(|l| l["layer"].as_str().unwrap().ends_with("#landuse")).unwrap().clone()
+    let label = format!("#{name}");
+    s["layers"].as_array().unwrap().iter().find(|l| l["layer"].as_str().unwrap().ends_with(&label)).unwrap().clone()
 }
 
 /// Baltimore's land use and industrial parks as a GeoPackage: with the R-tree spatial index
-/// (`indexed`), only the parcels that meet a park's box are read, one pass per box through
-/// the index; without it every parcel is read and the far ones are left out after. The outputs
-/// must be the same bytes, and the parcels not read counted. Parks in another CRS than the land
-/// use cannot give boxes to the read: every parcel is read.
+/// (`indexed`), only the parcels that may touch a park are read, one pass per merged park box
+/// through the index; without it every parcel is read and the far ones are left out after. The
+/// outputs must be the same bytes, the parcels not read counted, the features in the layer's
+/// order. Parks far away read nothing and are still reported apart; parks in another CRS than the
+/// land use cannot give boxes to the read: every parcel is read.
 #[test]
 fn baltimore_parcels_near_the_parks_are_read_through_the_spatial_index() {
     let dir = tempfile::tempdir().unwrap();
@@ -585,11 +592,13 @@ fn baltimore_parcels_near_the_parks_are_read_through_the_spatial_index() {
         }
         path
     };
-    let run = |db: &Path, tag: &str| {
+    // park-mix on the land use and `parks` of `db`, with `extra` options: stdout, stderr, the two
+    // outputs and the land-use layer's report.
+    let run = |db: &Path, parks: &str, tag: &str, extra: &[&str]| {
         let out = dir.path().join(format!("{tag}.geojson"));
         let summary = dir.path().join(format!("{tag}.json"));
-        let (landuse, parks) = (format!("{}#landuse", db.display()), format!("{}#parks", db.display()));
-        let stdout = run_ok(&[
+        let (landuse, parks) = (format!("{}#landuse", db.display()), format!("{}#{parks}", db.display()));
+        let args = [
             "park-mix",
             "--landuse",
             &landuse,
@@ -603,32 +612,82 @@ fn baltimore_parcels_near_the_parks_are_read_through_the_spatial_index() {
             out.to_str().unwrap(),
             "--summary-json",
             summary.to_str().unwrap(),
-        ]);
+        ];
+        let o = crate::common::run(&[&args[..], extra].concat());
+        let (stdout, stderr) = (String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
+        assert!(o.status.success(), "{tag}: {stderr}");
         let parcels = std::fs::read(dir.path().join(format!("{tag}_parcels.geojson"))).unwrap();
-        (stdout, std::fs::read(&out).unwrap(), parcels, landuse_report(&summary))
+        (
+            stdout.into_owned(),
+            stderr.into_owned(),
+            std::fs::read(&out).unwrap(),
+            parcels,
+            layer_report(&summary, "landuse"),
+        )
     };
+    // The fids of a report's examples ("feature 123: ...") are in the layer's order.
+    let in_fid_order = |report: &Value| {
+        let fids: Vec<u64> = report["examples"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e.as_str().unwrap().strip_prefix("feature ").unwrap().split(':').next().unwrap().parse().unwrap())
+            .collect();
+        assert!(!fids.is_empty() && fids.windows(2).all(|w| w[0] <= w[1]), "examples out of fid order: {fids:?}");
+    };
+    const NOT_READ: &str = "outside every park's box, or without geometry";
 
-    let (_, all_parks, all_parcels, all) = run(&gpkg("plain.gpkg", false, None), "plain");
-    let (stdout, near_parks, near_parcels, near) = run(&gpkg("indexed.gpkg", true, None), "indexed");
+    let plain = gpkg("plain.gpkg", false, None);
+    let indexed = gpkg("indexed.gpkg", true, None);
+    let (_, _, all_parks, all_parcels, all) = run(&plain, "parks", "plain", &[]);
+    let (stdout, _, near_parks, near_parcels, near) = run(&indexed, "parks", "indexed", &[]);
     assert!(all.get("not_read").is_none(), "{all}");
     let (read_all, read_near) = (all["read"].as_u64().unwrap(), near["read"].as_u64().unwrap());
-    let not_read = near["not_read"]["outside every park's box"].as_u64().unwrap();
+    let not_read = near["not_read"][NOT_READ].as_u64().unwrap();
     assert!(read_near > 0 && not_read > read_near, "read {read_near}, not read {not_read}: {near}");
     assert_eq!(read_near + not_read, read_all, "{near} {all}");
-    assert!(stdout.contains(&format!("not read {not_read}: outside every park's box")), "{stdout}");
+    assert!(stdout.contains(&format!("not read {not_read}: {NOT_READ}")), "{stdout}");
     let fc = serde_json::from_slice::<Value>(&near_parks).unwrap();
     assert_eq!(fc["features"].as_array().unwrap().len(), 39);
     assert!(near_parks == all_parks, "park_mix.geojson differs when read through the index");
     assert!(near_parcels == all_parcels, "park_mix_parcels.geojson differs when read through the index");
+    in_fid_order(&all);
+    in_fid_order(&near);
 
-    let (_, _, _, apart) = run(&gpkg("apart.gpkg", true, Some("EPSG:32618")), "apart");
+    // One park over part of the city: one box, one pass, which GDAL gives in the index's order
+    // (over the whole extent it would not use the index). The same bytes as the whole read, the
+    // features in the layer's order again.
+    let sql = "SELECT 1 AS osm_id, BuildMbr(-76.62, 39.25, -76.56, 39.32, 4326) AS geom";
+    for db in [&plain, &indexed] {
+        let db = db.to_str().unwrap();
+        add_layer_by_sql(db, db, "city_park", sql);
+    }
+    let (_, _, city_all, _, whole) = run(&plain, "city_park", "city_plain", &[]);
+    let (_, _, city_near, _, city) = run(&indexed, "city_park", "city_indexed", &[]);
+    assert!(city_near == city_all, "one box: park_mix.geojson differs when read through the index");
+    assert!(city["read"].as_u64() < whole["read"].as_u64(), "{city}");
+    in_fid_order(&city);
+
+    // Parks 5° east of the land use, in longitude/latitude, measured on the ellipsoid: no parcel
+    // is read, which is no error, and the layers are still found apart.
+    let sql = "SELECT park.osm_id, park.osm_way_id, ST_Translate(park.geom, 5, 0, 0) AS geom FROM parks park";
+    add_layer_by_sql(indexed.to_str().unwrap(), indexed.to_str().unwrap(), "far_parks", sql);
+    let (_, stderr, far_mix, _, far) = run(&indexed, "far_parks", "far", &[]);
+    assert_eq!((far["read"].as_u64(), far["not_read"][NOT_READ].as_u64()), (Some(0), Some(read_all)), "{far}");
+    assert!(stderr.contains("do not overlap at all"), "{stderr}");
+    let fc: geojson::FeatureCollection = serde_json::from_slice(&far_mix).unwrap();
+    assert_eq!(fc.features.len(), 39);
+    assert!(fc.features.iter().all(|f| crate::common::num(f, "mix_area_km2").abs() < ROUNDING_KM2), "{far_mix:?}");
+
+    let (_, _, _, _, apart) = run(&gpkg("apart.gpkg", true, Some("EPSG:32618")), "parks", "apart", &[]);
     assert!(apart.get("not_read").is_none(), "{apart}");
     assert_eq!(apart["read"].as_u64(), Some(read_all), "{apart}");
 }
 
 /// The hand-computed case from a GeoPackage, then a FlatGeobuf, with their spatial index: the
-/// same parks, to the byte, with the far parcel (8888) not read, counted as such and not flagged. Parks moved 100 km away
-/// meet no parcel: nothing is read, which is no error, and every park holds no mix land.
+/// same parks, to the byte, with the far parcel (8888) not read, counted as such and not flagged.
+/// A part read with no usable parcel, and parks moved 100 km away that meet no parcel, are no
+/// error: every park holds no mix land.
 #[test]
 fn hand_computed_parks_read_through_the_spatial_index() {
     let case = Case::new();
@@ -636,45 +695,59 @@ fn hand_computed_parks_read_through_the_spatial_index() {
     ogr2ogr(&["-f", "GPKG", "-nln", "landuse", &gpkg, &case.path("landuse.geojson")]);
     ogr2ogr(&["-f", "GPKG", "-update", "-nln", "parks", &gpkg, &case.path("parks.geojson")]);
     let sql = "SELECT park_id, name, ST_Translate(geometry, 100000, 0, 0) AS geometry FROM parks";
-    ogr2ogr(&[
-        "-f",
-        "GPKG",
-        "-update",
-        "-nln",
-        "far_parks",
-        "-dialect",
-        "SQLite",
-        "-sql",
-        sql,
-        &gpkg,
-        &case.path("parks.geojson"),
-    ]);
+    add_layer_by_sql(&gpkg, &case.path("parks.geojson"), "far_parks", sql);
     let run = |landuse: &str, parks: &str, tag: &str| {
         let (out, summary) = (case.path(&format!("{tag}.geojson")), case.path(&format!("{tag}.json")));
         let args = ["park-mix", "--landuse", landuse, "--parks", parks, "--classes", "tdt2023", "-o", &out];
         let stdout = run_ok(&[&args[..], &PLANAR[..], &["--summary-json", &summary]].concat());
-        (stdout, std::fs::read(&out).unwrap(), landuse_report(Path::new(&summary)))
+        (
+            stdout,
+            std::fs::read(&out).unwrap(),
+            layer_report(
+                Path::new(&summary),
+                landuse.rsplit('#').next().filter(|l| !l.contains('/')).unwrap_or("landuse"),
+            ),
+        )
     };
     let (_, from_geojson, all) = run(&case.path("landuse.geojson"), &case.path("parks.geojson"), "geojson");
     let (stdout, from_gpkg, near) = run(&format!("{gpkg}#landuse"), &format!("{gpkg}#parks"), "gpkg");
     assert!(from_gpkg == from_geojson, "park_mix.geojson differs when read through the index");
     assert_eq!((all["read"].as_u64(), near["read"].as_u64()), (Some(13), Some(12)), "{near}");
-    assert_eq!(near["not_read"]["outside every park's box"].as_u64(), Some(1), "{near}");
+    assert_eq!(near["not_read"]["outside every park's box, or without geometry"].as_u64(), Some(1), "{near}");
     let flagged = near["flagged"].to_string();
     assert!(flagged.contains("'9999'") && !flagged.contains("'8888'"), "{flagged}");
     assert!(all["flagged"].to_string().contains("'8888'"), "{all}");
-    assert!(stdout.contains("not read 1: outside every park's box"), "{stdout}");
+    assert!(stdout.contains("not read 1: outside every park's box, or without geometry"), "{stdout}");
     // FlatGeobuf, read feature by feature rather than through the Arrow stream, with its index.
     for layer in ["landuse", "parks"] {
         ogr2ogr(&["-f", "FlatGeobuf", &case.path(&format!("{layer}.fgb")), &case.path(&format!("{layer}.geojson"))]);
     }
     let (_, from_fgb, fgb) = run(&case.path("landuse.fgb"), &case.path("parks.fgb"), "fgb");
     assert!(from_fgb == from_geojson, "park_mix.geojson differs when read through the FlatGeobuf index");
-    assert_eq!(fgb["not_read"]["outside every park's box"].as_u64(), Some(1), "{fgb}");
+    assert_eq!(fgb["not_read"]["outside every park's box, or without geometry"].as_u64(), Some(1), "{fgb}");
+
+    // Near the parks only a parcel of 0.25 mm², skipped as without area once in the frame; far
+    // away the usable one: the part read has no usable parcel, which is no error (a whole read
+    // would keep the far one).
+    let flat = case.path("flat.geojson");
+    write_layer(
+        Path::new(&flat),
+        vec![
+            (json!({"dlbm": "0701"}), rect(100.0, 100.0, 100.0005, 100.0005)),
+            (json!({"dlbm": "0701"}), rect(9000.0, 9000.0, 9100.0, 9100.0)),
+        ],
+    );
+    ogr2ogr(&["-f", "GPKG", "-update", "-nln", "flat", &gpkg, &flat]);
+    let (_, flat_mix, flat) = run(&format!("{gpkg}#flat"), &format!("{gpkg}#parks"), "flat");
+    assert_eq!((flat["read"].as_u64(), flat["used"].as_u64()), (Some(1), Some(0)), "{flat}");
+    assert_eq!(flat["skipped"].as_object().map(|m| m.len()), Some(1), "{flat}");
+    assert_eq!(flat["not_read"]["outside every park's box, or without geometry"].as_u64(), Some(1), "{flat}");
+    let fc: geojson::FeatureCollection = serde_json::from_slice(&flat_mix).unwrap();
+    assert!(fc.features.iter().all(|f| crate::common::num(f, "mix_area_km2").abs() < ROUNDING_KM2));
 
     let (_, far_mix, far) = run(&format!("{gpkg}#landuse"), &format!("{gpkg}#far_parks"), "far");
     assert_eq!((far["read"].as_u64(), far["used"].as_u64()), (Some(0), Some(0)), "{far}");
-    assert_eq!(far["not_read"]["outside every park's box"].as_u64(), Some(13), "{far}");
+    assert_eq!(far["not_read"]["outside every park's box, or without geometry"].as_u64(), Some(13), "{far}");
     let fc: geojson::FeatureCollection = serde_json::from_slice(&far_mix).unwrap();
     assert_eq!(fc.features.len(), 3);
     for f in &fc.features {

@@ -274,6 +274,7 @@ fn view_copy(layer: &RawLayer, names: &[String], spec: &LayerSpec) -> RawLayer {
         optional_present: at[spec.fields.len()..].iter().map(Option::is_some).collect(),
         report: layer.report.clone(),
         pending_crs: layer.pending_crs.clone(),
+        extent: layer.extent,
     }
 }
 

@@ -325,5 +325,5 @@ fn parcels_within(parks: &RawLayer, args: &ParkMixArgs, common: &CommonArgs) -> 
         _ => return None,
     };
     let boxes = parks.features.iter().filter_map(|f| f.geometry.bounding_rect()).collect();
-    Some(Within { boxes, crs_wkt, reason: "outside every park's box".into() })
+    Some(Within { boxes, crs_wkt, reason: "outside every park's box, or without geometry".into() })
 }

@@ -114,7 +114,8 @@ pub struct Within {
     /// The WKT of the CRS of the boxes, which must be the layer's for the boxes to be used;
     /// `None` when the caller knows the layer to be in the boxes' CRS (both given one override).
     pub crs_wkt: Option<String>,
-    /// Why the features outside are not needed, for the report: "outside every park's box".
+    /// Why the features not read are not needed, for the report: "outside every park's box, or
+    /// without geometry" (features without geometry are in no index).
     pub reason: String,
 }
 
@@ -217,6 +218,10 @@ pub struct RawLayer {
     /// longitude/latitude is put off until the frame is known (a layer already in the frame's CRS
     /// is then kept as it is); `None` once they are in longitude/latitude.
     pub pending_crs: Option<String>,
+    /// The extent of the whole layer as GDAL states it, in the layer's own coordinates, when only
+    /// part of it was read ([`LayerSpec::within`]): what the layer covers, for the checks that
+    /// compare layers; `None` once the coordinates are converted.
+    pub extent: Option<geo::Rect<f64>>,
 }
 
 impl RawLayer {

@@ -389,8 +389,12 @@ pub fn read_layer(spec: &LayerSpec) -> Result<RawLayer> {
         Some(w) => merge_boxes(&w.boxes).into_iter().map(Some).collect(),
         None => vec![None],
     };
-    // The features the attribute filter lets through, to count those not read.
+    // The features the attribute filter lets through, to count those not read, and the extent of
+    // the whole layer, for the checks that compare layers.
     let in_layer = within.map(|_| layer.feature_count());
+    let extent = within
+        .and_then(|_| layer.get_extent().ok())
+        .map(|e| Rect::new(geo::coord! { x: e.MinX, y: e.MinY }, geo::coord! { x: e.MaxX, y: e.MaxY }));
     let mut seen: std::collections::HashSet<u64> = std::collections::HashSet::new();
     let states_count = matches!(ds.driver().short_name().as_str(), "GPKG" | "ESRI Shapefile" | "FlatGeobuf");
     let expected = match spec.filter {
@@ -514,7 +518,7 @@ pub fn read_layer(spec: &LayerSpec) -> Result<RawLayer> {
             if let Some(b) = pass {
                 layer.set_spatial_filter_rect(b.min().x, b.min().y, b.max().x, b.max().y);
             }
-            // A feature whose box meets several of the boxes is read once.
+            // A feature that meets several of the boxes is read once.
             let mut first_time = |fid: u64| passes.len() < 2 || seen.insert(fid);
             // `None` until one of the two ways has read the layer (or failed).
             let mut done: Option<Result<()>> = None;
@@ -568,7 +572,18 @@ pub fn read_layer(spec: &LayerSpec) -> Result<RawLayer> {
                             });
                         }
                         let Some(feature) = next else { break };
-                        let fid = feature.fid().unwrap_or(i as u64);
+                        let fid = match feature.fid() {
+                            Some(fid) => fid,
+                            None if passes.len() < 2 => i as u64,
+                            // Formats with a spatial index number their features; without, a
+                            // feature met by two boxes could not be told from two features.
+                            None => {
+                                return Err(Error::Read {
+                                    layer: label.clone(),
+                                    reason: "a feature without a FID, which a read through several boxes needs".into(),
+                                })
+                            }
+                        };
                         if !first_time(fid) {
                             continue;
                         }
@@ -613,8 +628,9 @@ pub fn read_layer(spec: &LayerSpec) -> Result<RawLayer> {
     let converted = converted.map_err(|_| Error::Internal(format!("{label}: the geometry conversion")))?;
 
     let (mut features, mut events) = converted;
-    if passes.len() > 1 {
-        // The passes came in box order: the layer's order again, as one pass would give.
+    if within.is_some() {
+        // A spatial filter gives the index's order, and passes come in box order: the layer's
+        // order again, as a whole read gives.
         features.sort_by_key(|f| f.fid);
         events.sort_by_key(|e| match e {
             Event::Skipped { fid, .. } | Event::Repaired { fid, .. } => *fid,
@@ -641,8 +657,9 @@ pub fn read_layer(spec: &LayerSpec) -> Result<RawLayer> {
     }
     report.used = features.len() as u64;
 
-    // Boxes that meet no feature leave nothing to read, which is no error: the layer has features.
-    if features.is_empty() && !(report.read == 0 && in_layer.is_some_and(|n| n > 0)) {
+    // A layer read in part (through boxes) may have no usable feature in that part: no error, the
+    // part needed is empty (and what was skipped in it is counted).
+    if features.is_empty() && report.not_read.is_empty() {
         if report.read > 0 && wrong_type == report.read {
             return Err(Error::WrongGeometry {
                 layer: label,
@@ -671,6 +688,7 @@ pub fn read_layer(spec: &LayerSpec) -> Result<RawLayer> {
         optional_present,
         report,
         pending_crs: None,
+        extent,
     })
 }
 

@@ -63,6 +63,8 @@ const FEATURES_PER_TASK: usize = 512;
 /// order afterwards, so the layer and its report are the same whatever the number of threads.
 pub fn to_lonlat(layer: &mut RawLayer, crs: &SourceCrs) -> Result<()> {
     let t = ToLonLat::new(crs, &layer.label())?;
+    let before = layer.features.len();
+    layer.extent = None;
     let converted: Vec<Result<bool>> = layer
         .features
         .par_iter_mut()
@@ -80,7 +82,7 @@ pub fn to_lonlat(layer: &mut RawLayer, crs: &SourceCrs) -> Result<()> {
         }
     }
     layer.features = kept;
-    if layer.features.is_empty() {
+    if layer.features.is_empty() && before > 0 && !read_in_part(layer) {
         return Err(crate::Error::EmptyLayer {
             layer: layer.label(),
             reason: format!(
@@ -92,8 +94,18 @@ pub fn to_lonlat(layer: &mut RawLayer, crs: &SourceCrs) -> Result<()> {
     Ok(())
 }
 
-/// The bounding box of a layer's coordinates as they are.
+/// Whether only part of the layer was read (through boxes, [`crate::ingest::Within`]): that part
+/// may hold no usable feature without the layer being unusable.
+fn read_in_part(layer: &RawLayer) -> bool {
+    !layer.report.not_read.is_empty()
+}
+
+/// The bounding box of a layer's coordinates as they are: of the whole layer, as GDAL states it,
+/// when only part of it was read.
 fn bounds(layer: &RawLayer) -> Option<Rect<f64>> {
+    if layer.extent.is_some() {
+        return layer.extent;
+    }
     layer.features.iter().filter_map(|f| f.geometry.bounding_rect()).reduce(|a, b| {
         Rect::new(
             geo::coord! { x: a.min().x.min(b.min().x), y: a.min().y.min(b.min().y) },
@@ -255,6 +267,7 @@ fn project_features(layer: &mut RawLayer, frame: &Frame) -> Result<()> {
         .collect();
     let report = &mut layer.report;
     let before = layer.features.len();
+    layer.extent = None;
     let mut kept = Vec::with_capacity(layer.features.len());
     for (f, outcome) in layer.features.drain(..).zip(projected) {
         match outcome? {
@@ -270,7 +283,7 @@ fn project_features(layer: &mut RawLayer, frame: &Frame) -> Result<()> {
         }
     }
     layer.features = kept;
-    if layer.features.is_empty() && before > 0 {
+    if layer.features.is_empty() && before > 0 && !read_in_part(layer) {
         let reasons: Vec<String> = layer.report.skipped.iter().map(|(r, n)| format!("{n} {r}")).collect();
         return Err(Error::EmptyLayer {
             layer: layer.label(),
@@ -296,7 +309,7 @@ fn keep_in_frame(layer: &mut RawLayer, frame: &Frame) -> Result<()> {
         }
         !none
     });
-    if layer.features.is_empty() && before > 0 {
+    if layer.features.is_empty() && before > 0 && !read_in_part(layer) {
         let reasons: Vec<String> = layer.report.skipped.iter().map(|(r, n)| format!("{n} {r}")).collect();
         return Err(Error::EmptyLayer {
             layer: layer.label(),
@@ -346,6 +359,7 @@ mod tests {
             optional_present: vec![],
             report,
             pending_crs: None,
+            extent: None,
         }
     }
 
