@@ -1,4 +1,5 @@
-//! Units and numerics shared by every stage: compensated summation and unit conversions.
+//! Units and numerics shared by every stage: compensated summation, unit conversions, the box
+//! around two boxes.
 
 /// Square metres in a square kilometre.
 pub const M2_PER_KM2: f64 = 1.0e6;
@@ -53,6 +54,22 @@ impl std::iter::FromIterator<f64> for KahanSum {
 /// Sums an iterator of f64 with compensation.
 pub fn sum(values: impl IntoIterator<Item = f64>) -> f64 {
     values.into_iter().collect::<KahanSum>().total()
+}
+
+/// The smallest box holding both boxes.
+///
+/// ```
+/// use geo::{coord, Rect};
+/// let a = Rect::new(coord! { x: 0.0, y: 0.0 }, coord! { x: 1.0, y: 1.0 });
+/// let b = Rect::new(coord! { x: 2.0, y: -1.0 }, coord! { x: 3.0, y: 0.5 });
+/// let u = planaudit::units::rect_union(a, b);
+/// assert_eq!((u.min(), u.max()), (coord! { x: 0.0, y: -1.0 }, coord! { x: 3.0, y: 1.0 }));
+/// ```
+pub fn rect_union(a: geo::Rect<f64>, b: geo::Rect<f64>) -> geo::Rect<f64> {
+    geo::Rect::new(
+        geo::coord! { x: a.min().x.min(b.min().x), y: a.min().y.min(b.min().y) },
+        geo::coord! { x: a.max().x.max(b.max().x), y: a.max().y.max(b.max().y) },
+    )
 }
 
 #[cfg(test)]

@@ -133,14 +133,8 @@ pub fn compute(
     params: &Params,
 ) -> Result<RoadDensity> {
     let boxes: Vec<_> = areas.iter().map(|a| a.polygon.bounding_rect()).collect();
-    let candidates = candidates(&boxes, roads, |r| {
-        r.line.iter().filter_map(|l| l.bounding_rect()).reduce(|a, b| {
-            geo::Rect::new(
-                geo::coord! { x: a.min().x.min(b.min().x), y: a.min().y.min(b.min().y) },
-                geo::coord! { x: a.max().x.max(b.max().x), y: a.max().y.max(b.max().y) },
-            )
-        })
-    });
+    let candidates =
+        candidates(&boxes, roads, |r| r.line.iter().filter_map(|l| l.bounding_rect()).reduce(crate::units::rect_union));
     let per_area: Vec<Result<Option<AreaOutput>>> = areas
         .par_iter()
         .zip(&candidates)

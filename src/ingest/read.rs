@@ -695,19 +695,13 @@ pub fn read_layer(spec: &LayerSpec) -> Result<RawLayer> {
 /// Boxes merged until none meets another: a feature in the overlap of two is then looked up
 /// once, and there are fewer passes. In the order of their lower-left corners.
 fn merge_boxes(boxes: &[Rect<f64>]) -> Vec<Rect<f64>> {
-    let meet = |a: &Rect<f64>, b: &Rect<f64>| {
-        a.min().x <= b.max().x && b.min().x <= a.max().x && a.min().y <= b.max().y && b.min().y <= a.max().y
-    };
+    use geo::Intersects as _;
     let mut merged: Vec<Rect<f64>> = Vec::with_capacity(boxes.len());
     for b in boxes {
         let mut b = *b;
         // A box grown by a merge may now meet boxes kept before it.
-        while let Some(i) = merged.iter().position(|m| meet(m, &b)) {
-            let m = merged.swap_remove(i);
-            b = Rect::new(
-                geo::coord! { x: m.min().x.min(b.min().x), y: m.min().y.min(b.min().y) },
-                geo::coord! { x: m.max().x.max(b.max().x), y: m.max().y.max(b.max().y) },
-            );
+        while let Some(i) = merged.iter().position(|m| m.intersects(&b)) {
+            b = crate::units::rect_union(merged.swap_remove(i), b);
         }
         merged.push(b);
     }

@@ -106,12 +106,7 @@ fn bounds(layer: &RawLayer) -> Option<Rect<f64>> {
     if layer.extent.is_some() {
         return layer.extent;
     }
-    layer.features.iter().filter_map(|f| f.geometry.bounding_rect()).reduce(|a, b| {
-        Rect::new(
-            geo::coord! { x: a.min().x.min(b.min().x), y: a.min().y.min(b.min().y) },
-            geo::coord! { x: a.max().x.max(b.max().x), y: a.max().y.max(b.max().y) },
-        )
-    })
+    layer.features.iter().filter_map(|f| f.geometry.bounding_rect()).reduce(crate::units::rect_union)
 }
 
 /// Points per side of a bounding box taken to longitude/latitude (its sides curve).
