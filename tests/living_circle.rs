@@ -153,6 +153,14 @@ fn hand_made_town_network_and_buffer() {
         assert_eq!(block.property(k).unwrap(), true, "{k}");
     }
     assert_eq!(block.property("missing").unwrap(), &serde_json::json!([]));
+    // Every member, in the documented order; the population as read, the parcel's area.
+    let keys = |f: &geojson::Feature| -> Vec<String> { f.properties.as_ref().unwrap().keys().cloned().collect() };
+    let tail = ["snap_m", "component", "area_m2", "population"];
+    let head = ["origin_id", "method", "dist_m", "within_5min", "within_10min", "within_15min", "missing_count"];
+    assert_eq!(keys(&block), [&head[..], &["missing"], &tail].concat());
+    assert_eq!(block.property("missing_count").unwrap(), 0);
+    assert_eq!(block.property("population").unwrap().as_f64(), Some(120.0));
+    assert!((block.property("area_m2").unwrap().as_f64().unwrap() - 6000.0).abs() < 1e-6);
 
     // East bank: the motorway is not walkable, so the walk to the school at (300,0) goes north to
     // the bridge: 10 + 300 + 100 + 300 = 710 m, while the straight line is 110 m.
@@ -162,11 +170,17 @@ fn hand_made_town_network_and_buffer() {
     let missing: Vec<&str> =
         east.property("missing").unwrap().as_array().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
     assert!(missing.contains(&"kindergarten") && missing.contains(&"primary_school"), "{missing:?}");
+    assert_eq!(east.property("missing_count").unwrap(), missing.len());
+    assert_eq!(east.property("population").unwrap().as_f64(), Some(80.0));
+    assert_eq!(east.property("area_m2").unwrap().as_f64(), Some(0.0));
+    assert_eq!(east.property("component"), block.property("component"));
+    assert!(block.property("component").unwrap().is_u64());
 
     // Far: beyond --max-snap, unreachable, counted.
     let far = by_id(&fc, "far");
     assert!(far.property("snap_m").unwrap().is_null());
     assert!(far.property("dist_m").unwrap().as_object().unwrap().values().all(Value::is_null));
+    assert!(far.property("component").unwrap().is_null());
 
     // Gaps: east and far, with what they miss.
     let gaps = read_collection(&t.dir.path().join("lc_gaps.geojson"));
@@ -175,6 +189,15 @@ fn hand_made_town_network_and_buffer() {
     assert_eq!(ids, ["east", "far"]);
     let gap_east = gaps.features.iter().find(|f| text(f, "origin_id") == "east").unwrap();
     assert_eq!(gap_east.property("nearest_m").unwrap()["primary_school"].as_f64(), Some(710.0));
+    // The gap's members in the documented order, one nearest distance for each need it misses.
+    let gap_head = ["origin_id", "method", "tier", "missing_count", "missing", "nearest_m"];
+    assert_eq!(keys(gap_east), [&gap_head[..], &tail].concat());
+    assert_eq!(gap_east.property("tier").unwrap(), "within_15min");
+    let gap_missing = gap_east.property("missing").unwrap().as_array().unwrap();
+    let nearest = gap_east.property("nearest_m").unwrap().as_object().unwrap();
+    assert_eq!(gap_east.property("missing_count").unwrap(), gap_missing.len());
+    assert!(gap_missing.iter().map(|v| v.as_str().unwrap()).eq(nearest.keys().map(String::as_str)));
+    assert_eq!(gap_east.property("population").unwrap().as_f64(), Some(80.0));
 
     // Summary: coverage by count, area, population; the unknown type listed; one unreachable origin.
     let sum: Value = serde_json::from_str(&std::fs::read_to_string(&summary).unwrap()).unwrap();

@@ -357,10 +357,27 @@ pub fn execute_with(args: &LivingCircleArgs, layers: &Layers) -> Result<LivingCi
         r.project(&frame)?;
     }
 
-    let origins = crate::timing::time(
-        || "origins living_circle".into(),
-        || origins_of(&mut origins_layer, &origin_fields, args, &frame),
-    )?;
+    let noding = match args.noding {
+        NodingArg::Vertices => Noding::Vertices,
+        NodingArg::Planar => Noding::Planar,
+    };
+    // The origins and the walking network need nothing of each other: they are made at once.
+    let (origins, network) = rayon::join(
+        || {
+            crate::timing::time(
+                || "origins living_circle".into(),
+                || origins_of(&mut origins_layer, &origin_fields, args, &frame),
+            )
+        },
+        || match (&roads_layer, &grade_table) {
+            (Some(roads), Some(grades)) => Some(crate::timing::time(
+                || "network living_circle".into(),
+                || network_of(roads, grades, noding, &frame),
+            )),
+            _ => None,
+        },
+    );
+    let origins = origins?;
     let mut unknown_types = BTreeMap::new();
     let facilities = facilities_of(&mut facility_layers, &type_fields, &types, &mut unknown_types);
     if facilities.is_empty() {
@@ -390,16 +407,11 @@ pub fn execute_with(args: &LivingCircleArgs, layers: &Layers) -> Result<LivingCi
         service_areas: args.service_areas,
         origins_layer: origins_layer.label(),
     };
-    let noding = match args.noding {
-        NodingArg::Vertices => Noding::Vertices,
-        NodingArg::Planar => Noding::Planar,
-    };
     let mut outputs = vec![args.output.clone()];
     let mut roads_report = None;
-    let (result, network) = match (roads_layer.take(), &grade_table) {
-        (Some(roads), Some(grades)) => {
-            let (graph, road_fids, summary) =
-                crate::timing::time(|| "network living_circle".into(), || network_of(&roads, grades, noding, &frame))?;
+    let (result, network) = match (roads_layer.take(), network) {
+        (Some(roads), Some(network)) => {
+            let (graph, road_fids, summary) = network?;
             // The graph holds what the search needs: the layer is let go (freed once road
             // density is done with it too).
             roads_report = Some(roads.layer().report.clone());
@@ -446,10 +458,7 @@ pub fn execute_with(args: &LivingCircleArgs, layers: &Layers) -> Result<LivingCi
     let names = ["living_circle", "living_circle_gaps", "living_circle_service_areas"]
         .map(|base| format!("{base}_{}", run.result.method.label()));
     let meta = |i: usize| CollectionMeta { name: &names[i], frame: &frame, osm };
-    let features =
-        crate::timing::time(|| "features living_circle".into(), || origin_features(&run.result, &ctx, &run.origins));
-    write_collection(&args.output, &meta(0), &features)?;
-    drop(features);
+    write_collection(&args.output, &meta(0), &origin_features(&run.result, &ctx, &run.origins))?;
     let gaps = sibling(&args.output, "gaps");
     write_collection(&gaps, &meta(1), &gap_features(&run.result, &ctx, &run.origins))?;
     outputs.push(gaps);

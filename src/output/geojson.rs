@@ -30,6 +30,83 @@ pub struct OutFeature {
     pub properties: Map<String, Value>,
 }
 
+/// What the writer needs of a feature: its frame geometry, and its properties as a JSON object.
+///
+/// [`OutFeature`] holds its properties as a map; a large output can instead write them straight
+/// from its results with an [`ObjectWriter`], without building a map per feature.
+pub trait Feature: Sync {
+    fn geometry(&self) -> &Geometry<f64>;
+    /// Appends the properties object to `out`.
+    fn write_properties(&self, out: &mut Vec<u8>) -> serde_json::Result<()>;
+}
+
+impl Feature for OutFeature {
+    fn geometry(&self) -> &Geometry<f64> {
+        &self.geometry
+    }
+
+    fn write_properties(&self, out: &mut Vec<u8>) -> serde_json::Result<()> {
+        serde_json::to_writer(out, &self.properties)
+    }
+}
+
+/// Writes a JSON object a member at a time, in the order given, byte for byte as `serde_json`
+/// writes a [`Map`] of the same members.
+///
+/// ```
+/// use planaudit::output::geojson::ObjectWriter;
+/// let mut out = Vec::new();
+/// let mut o = ObjectWriter::new(&mut out);
+/// o.member("id", "1").unwrap();
+/// let mut d = o.object("dist_m").unwrap();
+/// d.member("school", &Some(12.5)).unwrap();
+/// d.member("clinic", &None::<f64>).unwrap();
+/// d.end();
+/// o.member("ok", &true).unwrap();
+/// o.end();
+/// let map = serde_json::json!({"id": "1", "dist_m": {"school": 12.5, "clinic": null}, "ok": true});
+/// assert_eq!(out, serde_json::to_vec(&map).unwrap());
+/// ```
+pub struct ObjectWriter<'a> {
+    out: &'a mut Vec<u8>,
+    empty: bool,
+}
+
+impl<'a> ObjectWriter<'a> {
+    pub fn new(out: &'a mut Vec<u8>) -> ObjectWriter<'a> {
+        out.push(b'{');
+        ObjectWriter { out, empty: true }
+    }
+
+    /// A member whose value is any serialisable value.
+    pub fn member<V: serde::Serialize + ?Sized>(&mut self, key: &str, value: &V) -> serde_json::Result<()> {
+        self.key(key)?;
+        serde_json::to_writer(&mut *self.out, value)
+    }
+
+    /// A member whose value is an object, written through the writer returned (end it before
+    /// writing the next member).
+    pub fn object(&mut self, key: &str) -> serde_json::Result<ObjectWriter<'_>> {
+        self.key(key)?;
+        Ok(ObjectWriter::new(self.out))
+    }
+
+    fn key(&mut self, key: &str) -> serde_json::Result<()> {
+        if !self.empty {
+            self.out.push(b',');
+        }
+        self.empty = false;
+        serde_json::to_writer(&mut *self.out, key)?;
+        self.out.push(b':');
+        Ok(())
+    }
+
+    /// Closes the object.
+    pub fn end(self) {
+        self.out.push(b'}');
+    }
+}
+
 /// Collection-level metadata.
 pub struct CollectionMeta<'a> {
     pub name: &'a str,
@@ -59,11 +136,11 @@ pub fn to_rfc7946(frame: &Frame, g: &Geometry<f64>) -> Result<Geometry<f64>> {
 /// Features are converted and serialised one at a time straight into the temporary file, so memory
 /// does not grow with the output; a conversion error removes the temporary file and leaves any
 /// previous file in place.
-pub fn write_collection(path: &Path, meta: &CollectionMeta<'_>, features: &[OutFeature]) -> Result<()> {
+pub fn write_collection<F: Feature>(path: &Path, meta: &CollectionMeta<'_>, features: &[F]) -> Result<()> {
     crate::timing::time(|| format!("write {}", meta.name), || write_features(path, meta, features))
 }
 
-fn write_features(path: &Path, meta: &CollectionMeta<'_>, features: &[OutFeature]) -> Result<()> {
+fn write_features<F: Feature>(path: &Path, meta: &CollectionMeta<'_>, features: &[F]) -> Result<()> {
     let mut header = Map::new();
     header.insert("type".into(), "FeatureCollection".into());
     header.insert("name".into(), meta.name.into());
@@ -118,14 +195,14 @@ const FEATURES_PER_TASK: usize = 1024;
 const TASKS_PER_GROUP: usize = 64;
 
 /// One feature's text, preceded by its separator.
-fn feature_text(path: &Path, frame: &Frame, f: &OutFeature, first: bool, buf: &mut Vec<u8>) -> Result<()> {
-    let g = to_rfc7946(frame, &f.geometry)?;
+fn feature_text<F: Feature>(path: &Path, frame: &Frame, f: &F, first: bool, buf: &mut Vec<u8>) -> Result<()> {
+    let g = to_rfc7946(frame, f.geometry())?;
     buf.extend_from_slice(if first { b"\n" } else { b",\n" });
     // The member order of geojson::Feature's serialisation: type, geometry, properties.
     buf.extend_from_slice(b"{\"type\":\"Feature\",\"geometry\":");
     serde_json::to_writer(&mut *buf, &geojson::Geometry::from(&g)).map_err(|e| crate::Error::io(path, e.into()))?;
     buf.extend_from_slice(b",\"properties\":");
-    serde_json::to_writer(&mut *buf, &f.properties).map_err(|e| crate::Error::io(path, e.into()))?;
+    f.write_properties(buf).map_err(|e| crate::Error::io(path, e.into()))?;
     buf.push(b'}');
     Ok(())
 }

@@ -4,11 +4,10 @@ use std::io::Write;
 use std::path::Path;
 
 use geo::Geometry;
-use rayon::prelude::*;
 use serde_json::{json, Map, Value};
 
 use super::atomic::write_atomic;
-use super::geojson::OutFeature;
+use super::geojson::{Feature, ObjectWriter, OutFeature};
 use super::{round2, round6};
 use crate::index::graph::Graph;
 use crate::index::snap::{Anchor, Snap};
@@ -27,12 +26,9 @@ pub struct Context<'a> {
     pub population: bool,
 }
 
-fn metres(d: f64) -> Value {
-    if d.is_finite() {
-        json!(round2(d))
-    } else {
-        Value::Null
-    }
+/// A distance in metres to the centimetre; `None` (JSON null) when there is none.
+fn metres(d: f64) -> Option<f64> {
+    d.is_finite().then(|| round2(d))
 }
 
 /// The name of tier `t`'s flag: `within_15min`.
@@ -41,90 +37,112 @@ pub fn tier_key(tiers: &Tiers, t: usize) -> String {
 }
 
 /// The needs origin `o` misses (for tier `tier`, or for any tier), in table order, once each.
-fn missing(lc: &LivingCircle, ctx: &Context, o: usize, tier: Option<usize>) -> Vec<String> {
-    let mut out: Vec<String> = Vec::new();
+fn missing<'a>(lc: &LivingCircle, ctx: &'a Context, o: usize, tier: Option<usize>) -> Vec<&'a str> {
+    let mut out: Vec<&str> = Vec::new();
     for (r, req) in ctx.reqs.iter().enumerate() {
         let counts = tier.is_none_or(|t| ctx.tiers.counts_for(req.tier, t));
-        if counts && !lc.meets(o, r) && !out.contains(&req.need) {
-            out.push(req.need.clone());
+        if counts && !lc.meets(o, r) && !out.contains(&req.need.as_str()) {
+            out.push(&req.need);
         }
     }
     out
 }
 
-fn common_tail(p: &mut Map<String, Value>, lc: &LivingCircle, ctx: &Context, o: usize, origin: &Origin) {
-    p.insert("snap_m".into(), lc.snaps[o].map(|s| metres(s.snap_m)).unwrap_or(Value::Null));
-    p.insert("component".into(), json!(lc.components[o]));
-    p.insert("area_m2".into(), json!(round2(origin.area_m2)));
+fn common_tail(
+    p: &mut ObjectWriter,
+    lc: &LivingCircle,
+    ctx: &Context,
+    o: usize,
+    origin: &Origin,
+) -> serde_json::Result<()> {
+    p.member("snap_m", &lc.snaps[o].and_then(|s| metres(s.snap_m)))?;
+    p.member("component", &lc.components[o])?;
+    p.member("area_m2", &round2(origin.area_m2))?;
     if ctx.population {
-        p.insert("population".into(), json!(origin.population));
+        p.member("population", &origin.population)?;
     }
+    Ok(())
 }
 
-/// The properties of origin `o`, in the documented order.
-pub fn origin_properties(lc: &LivingCircle, ctx: &Context, o: usize, origin: &Origin) -> Map<String, Value> {
-    let mut p = Map::new();
-    p.insert("origin_id".into(), json!(origin.id));
-    p.insert("method".into(), json!(lc.method.label()));
-    let d = lc.distances(o);
-    let dist: Map<String, Value> =
-        lc.types.iter().zip(d).map(|(&k, &m)| (ctx.types.rows[k].code.clone(), metres(m))).collect();
-    p.insert("dist_m".into(), Value::Object(dist));
-    for t in 0..ctx.tiers.tiers.len() {
-        p.insert(tier_key(ctx.tiers, t), json!(lc.within_tier(o, t)));
+/// An origin's output feature: its geometry as read, and its properties, written straight from
+/// the result (no map per feature is built).
+pub struct OriginFeature<'a> {
+    lc: &'a LivingCircle,
+    ctx: &'a Context<'a>,
+    o: usize,
+    origin: &'a Origin,
+    /// Whether this is the origin's gap feature (it misses a need of the largest tier) rather
+    /// than its full record.
+    gap: Option<usize>,
+}
+
+impl Feature for OriginFeature<'_> {
+    fn geometry(&self) -> &Geometry<f64> {
+        &self.origin.geometry
     }
-    let miss = missing(lc, ctx, o, None);
-    // The count, for map styles: MapLibre and QGIS colour by a number more easily than by a list.
-    p.insert("missing_count".into(), json!(miss.len()));
-    p.insert("missing".into(), json!(miss));
-    common_tail(&mut p, lc, ctx, o, origin);
-    p
-}
 
-/// One feature per origin, with the origin's geometry as read (built in parallel, in order).
-pub fn origin_features(lc: &LivingCircle, ctx: &Context, origins: &[Origin]) -> Vec<OutFeature> {
-    origins
-        .par_iter()
-        .enumerate()
-        .map(|(o, origin)| OutFeature {
-            geometry: origin.geometry.clone(),
-            properties: origin_properties(lc, ctx, o, origin),
-        })
-        .collect()
-}
-
-/// The origins not within the largest tier, with the needs they miss and the distance to each
-/// (built in parallel, in order).
-pub fn gap_features(lc: &LivingCircle, ctx: &Context, origins: &[Origin]) -> Vec<OutFeature> {
-    let Some(last) = ctx.tiers.tiers.len().checked_sub(1) else { return vec![] };
-    origins
-        .par_iter()
-        .enumerate()
-        .filter(|&(o, _)| !lc.within_tier(o, last))
-        .map(|(o, origin)| {
-            let miss = missing(lc, ctx, o, Some(last));
-            let nearest: Map<String, Value> = miss
-                .iter()
-                .map(|need| {
+    fn write_properties(&self, out: &mut Vec<u8>) -> serde_json::Result<()> {
+        let (lc, ctx, o, origin) = (self.lc, self.ctx, self.o, self.origin);
+        let mut p = ObjectWriter::new(out);
+        p.member("origin_id", &origin.id)?;
+        p.member("method", lc.method.label())?;
+        match self.gap {
+            None => {
+                let mut dist = p.object("dist_m")?;
+                for (&k, &m) in lc.types.iter().zip(lc.distances(o)) {
+                    dist.member(&ctx.types.rows[k].code, &metres(m))?;
+                }
+                dist.end();
+                for t in 0..ctx.tiers.tiers.len() {
+                    p.member(&tier_key(ctx.tiers, t), &lc.within_tier(o, t))?;
+                }
+                let miss = missing(lc, ctx, o, None);
+                // The count, for map styles: MapLibre and QGIS colour by a number more easily than
+                // by a list.
+                p.member("missing_count", &miss.len())?;
+                p.member("missing", &miss)?;
+            }
+            Some(last) => {
+                let miss = missing(lc, ctx, o, Some(last));
+                p.member("tier", &tier_key(ctx.tiers, last))?;
+                p.member("missing_count", &miss.len())?;
+                p.member("missing", &miss)?;
+                let mut nearest = p.object("nearest_m")?;
+                for need in miss {
                     let d = ctx
                         .reqs
                         .iter()
-                        .filter(|r| &r.need == need)
+                        .filter(|r| r.need == need)
                         .map(|r| lc.need_distance(o, r))
                         .fold(f64::INFINITY, f64::min);
-                    (need.clone(), metres(d))
-                })
-                .collect();
-            let mut p = Map::new();
-            p.insert("origin_id".into(), json!(origin.id));
-            p.insert("method".into(), json!(lc.method.label()));
-            p.insert("tier".into(), json!(tier_key(ctx.tiers, last)));
-            p.insert("missing_count".into(), json!(miss.len()));
-            p.insert("missing".into(), json!(miss));
-            p.insert("nearest_m".into(), Value::Object(nearest));
-            common_tail(&mut p, lc, ctx, o, origin);
-            OutFeature { geometry: origin.geometry.clone(), properties: p }
-        })
+                    nearest.member(need, &metres(d))?;
+                }
+                nearest.end();
+            }
+        }
+        common_tail(&mut p, lc, ctx, o, origin)?;
+        p.end();
+        Ok(())
+    }
+}
+
+/// One feature per origin, in origin order, with the properties in the documented order.
+pub fn origin_features<'a>(
+    lc: &'a LivingCircle,
+    ctx: &'a Context<'a>,
+    origins: &'a [Origin],
+) -> Vec<OriginFeature<'a>> {
+    origins.iter().enumerate().map(|(o, origin)| OriginFeature { lc, ctx, o, origin, gap: None }).collect()
+}
+
+/// The origins not within the largest tier, with the needs they miss and the distance to each.
+pub fn gap_features<'a>(lc: &'a LivingCircle, ctx: &'a Context<'a>, origins: &'a [Origin]) -> Vec<OriginFeature<'a>> {
+    let Some(last) = ctx.tiers.tiers.len().checked_sub(1) else { return vec![] };
+    origins
+        .iter()
+        .enumerate()
+        .filter(|&(o, _)| !lc.within_tier(o, last))
+        .map(|(o, origin)| OriginFeature { lc, ctx, o, origin, gap: Some(last) })
         .collect()
 }
 
