@@ -30,6 +30,8 @@ use std::collections::HashMap;
 use geo::line_intersection::{line_intersection, LineIntersection};
 use geo::{Coord, Line, LineString};
 use rayon::prelude::*;
+
+use super::hilbert::hilbert_order;
 use rstar::primitives::{GeomWithData, Rectangle};
 use rstar::{RTree, RTreeObject};
 
@@ -402,45 +404,13 @@ fn planar(a: Coord<f64>, b: Coord<f64>) -> f64 {
 /// Reorders `nodes` along a Hilbert curve over their bounding box (ties kept in their order); returns
 /// the new id of every old one.
 fn hilbert_renumber(nodes: &mut Vec<Coord<f64>>) -> Vec<u32> {
-    let (mut lo, mut hi) =
-        (Coord { x: f64::INFINITY, y: f64::INFINITY }, Coord { x: f64::NEG_INFINITY, y: f64::NEG_INFINITY });
-    for c in nodes.iter() {
-        (lo.x, lo.y, hi.x, hi.y) = (lo.x.min(c.x), lo.y.min(c.y), hi.x.max(c.x), hi.y.max(c.y));
-    }
-    const SIDE: f64 = 65535.0;
-    let cell = |v: f64, lo: f64, hi: f64| if hi > lo { ((v - lo) / (hi - lo) * SIDE).round() as u32 } else { 0 };
-    let mut order: Vec<(u32, u32)> = nodes
-        .iter()
-        .enumerate()
-        .map(|(i, c)| (hilbert_d(cell(c.x, lo.x, hi.x), cell(c.y, lo.y, hi.y)), i as u32))
-        .collect();
-    order.par_sort_unstable();
+    let order = hilbert_order(nodes);
     let mut new_of = vec![0u32; nodes.len()];
-    for (new, &(_, old)) in order.iter().enumerate() {
+    for (new, &old) in order.iter().enumerate() {
         new_of[old as usize] = new as u32;
     }
-    *nodes = order.iter().map(|&(_, old)| nodes[old as usize]).collect();
+    *nodes = order.iter().map(|&old| nodes[old as usize]).collect();
     new_of
-}
-
-/// The distance along a Hilbert curve of order 16 of the cell `(x, y)`, each below 2^16.
-fn hilbert_d(mut x: u32, mut y: u32) -> u32 {
-    let mut d = 0u32;
-    let mut s = 1u32 << 15;
-    while s > 0 {
-        let rx = u32::from(x & s > 0);
-        let ry = u32::from(y & s > 0);
-        d += s * s * ((3 * rx) ^ ry);
-        // Rotate the quadrant.
-        if ry == 0 {
-            if rx == 1 {
-                (x, y) = (0xffff - x, 0xffff - y);
-            }
-            std::mem::swap(&mut x, &mut y);
-        }
-        s /= 2;
-    }
-    d
 }
 
 /// Adjacency in CSR form: `offsets[n]..offsets[n + 1]` indexes the neighbours of node `n` in the

@@ -225,20 +225,3 @@ fn ellipsoidal_edge_lengths_are_the_frames_bit_for_bit() {
         }
     }
 }
-
-/// The curve that orders the nodes: its first 4^8 cells are the 256 × 256 square at the origin, each
-/// once, and each cell is next to the one before it.
-#[test]
-fn hilbert_curve_visits_neighbouring_cells() {
-    let mut cells: Vec<(u32, u32, u32)> =
-        (0..256u32).flat_map(|x| (0..256u32).map(move |y| (super::hilbert_d(x, y), x, y))).collect();
-    cells.sort_unstable();
-    for (i, &(d, _, _)) in cells.iter().enumerate() {
-        assert_eq!(d, i as u32);
-    }
-    for w in cells.windows(2) {
-        let step = w[0].1.abs_diff(w[1].1) + w[0].2.abs_diff(w[1].2);
-        assert_eq!(step, 1, "{:?} to {:?}", w[0], w[1]);
-    }
-    assert_eq!(super::hilbert_d(65535, 0), u32::MAX);
-}

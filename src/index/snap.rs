@@ -5,7 +5,7 @@
 //! - [`SnapMode::Node`]: the nearest graph node, with no leg added to distances, as OSMnx
 //!   (`nearest_nodes`) and pandana (`get_node_ids`) do. Results then equal theirs on the same graph.
 //!
-//! Both use an R-tree (edge segments, or nodes) queried once per point. A point farther than the
+//! Both use a packed R-tree ([`super::packed`]) of edge segments or nodes, queried once per point. A point farther than the
 //! snap limit is not snapped; the caller counts it as unreachable.
 //!
 //! # Units
@@ -14,10 +14,10 @@
 //! 1e-6 of the geodesic for ellipsoidal measurement over the few hundred metres of a snap.
 
 use geo::Coord;
-use rstar::primitives::{GeomWithData, Line};
-use rstar::RTree;
+use rayon::prelude::*;
 
 use super::graph::Graph;
+use super::packed::{Bbox, PackedRTree};
 
 /// How points attach to the network.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -63,23 +63,39 @@ impl Snap {
     }
 }
 
-/// A segment of an edge, as the payload of the segment R-tree.
+/// A segment of an edge, as an item of the segment tree.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct SegmentRef {
     pub edge: u32,
     /// Frame distance from the edge's `from` node to the segment's start.
     pub start_planar_m: f64,
+    /// Its ends, in the edge's direction (kept here: a query reads them for every segment it
+    /// meets).
+    pub from: Coord<f64>,
+    pub to: Coord<f64>,
 }
 
-type SegmentEntry = GeomWithData<Line<[f64; 2]>, SegmentRef>;
-type NodeEntry = GeomWithData<[f64; 2], u32>;
+/// The point of segment `a`–`b` nearest `p`, and where it lies as the fraction of the way from
+/// `a` to `b`: `b` itself at 1 (as `a` at 0), so that a point nearest a vertex two segments
+/// share is as far from either.
+fn nearest_on(p: Coord<f64>, a: Coord<f64>, b: Coord<f64>) -> (Coord<f64>, f64) {
+    let d = b - a;
+    let len_sq = d.x * d.x + d.y * d.y;
+    let t = if len_sq > 0.0 { (((p.x - a.x) * d.x + (p.y - a.y) * d.y) / len_sq).clamp(0.0, 1.0) } else { 0.0 };
+    (if t >= 1.0 { b } else { a + d * t }, t)
+}
+
+fn dist2(a: Coord<f64>, b: Coord<f64>) -> f64 {
+    let d = a - b;
+    d.x * d.x + d.y * d.y
+}
 
 enum Tree {
-    Segments(RTree<SegmentEntry>),
-    Nodes(RTree<NodeEntry>),
+    Segments { tree: PackedRTree, segments: Vec<SegmentRef> },
+    Nodes(PackedRTree),
 }
 
-/// An R-tree over the network for one snap mode.
+/// A tree over the network for one snap mode.
 pub struct Snapper {
     tree: Tree,
 }
@@ -94,31 +110,36 @@ pub enum Unsnapped {
 }
 
 impl Snapper {
-    /// Bulk-loads the tree for `mode`.
+    /// Builds the tree for `mode`.
     pub fn new(graph: &Graph, mode: SnapMode) -> Snapper {
         let tree = match mode {
             SnapMode::Edge => {
-                let mut entries = Vec::with_capacity(graph.edge_count() * 2);
-                for e in 0..graph.edge_count() as u32 {
-                    let mut start = 0.0;
-                    for w in graph.edge_coords(e).windows(2) {
-                        entries.push(GeomWithData::new(
-                            Line::new([w[0].x, w[0].y], [w[1].x, w[1].y]),
-                            SegmentRef { edge: e, start_planar_m: start },
-                        ));
-                        start += (w[1].x - w[0].x).hypot(w[1].y - w[0].y);
-                    }
-                }
-                Tree::Segments(RTree::bulk_load(entries))
+                let segments: Vec<SegmentRef> = (0..graph.edge_count() as u32)
+                    .into_par_iter()
+                    .flat_map_iter(|edge| {
+                        let mut start_planar_m = 0.0;
+                        graph.edge_coords(edge).windows(2).map(move |w| {
+                            let s = SegmentRef { edge, start_planar_m, from: w[0], to: w[1] };
+                            start_planar_m += (w[1].x - w[0].x).hypot(w[1].y - w[0].y);
+                            s
+                        })
+                    })
+                    .collect();
+                let boxes: Vec<Bbox> = segments
+                    .par_iter()
+                    .map(|s| [s.from.x.min(s.to.x), s.from.y.min(s.to.y), s.from.x.max(s.to.x), s.from.y.max(s.to.y)])
+                    .collect();
+                Tree::Segments { tree: PackedRTree::new(&boxes), segments }
             }
-            SnapMode::Node => Tree::Nodes(RTree::bulk_load(
-                (0..graph.node_count() as u32)
+            SnapMode::Node => {
+                let boxes: Vec<Bbox> = (0..graph.node_count() as u32)
                     .map(|n| {
                         let c = graph.node(n);
-                        GeomWithData::new([c.x, c.y], n)
+                        [c.x, c.y, c.x, c.y]
                     })
-                    .collect(),
-            )),
+                    .collect();
+                Tree::Nodes(PackedRTree::new(&boxes))
+            }
         };
         Snapper { tree }
     }
@@ -126,34 +147,33 @@ impl Snapper {
     /// The mode this snapper serves.
     pub fn mode(&self) -> SnapMode {
         match self.tree {
-            Tree::Segments(_) => SnapMode::Edge,
+            Tree::Segments { .. } => SnapMode::Edge,
             Tree::Nodes(_) => SnapMode::Node,
         }
     }
 
-    /// Snaps one frame point, within `max_snap_m` metres.
+    /// Snaps one frame point, within `max_snap_m` metres. Among edges or nodes at the same
+    /// distance, the first segment (in edge order) or the lowest node.
     pub fn snap(&self, graph: &Graph, p: Coord<f64>, max_snap_m: f64) -> Result<Snap, Unsnapped> {
-        let q = [p.x, p.y];
         let snap = match &self.tree {
-            Tree::Segments(tree) => {
-                let s = tree.nearest_neighbor(&q).ok_or(Unsnapped::NoNetwork)?;
-                let edge = graph.edge(s.data.edge);
-                let (a, b) = (s.geom().from, s.geom().to);
-                let (dx, dy) = (b[0] - a[0], b[1] - a[1]);
-                let len_sq = dx * dx + dy * dy;
-                let t =
-                    if len_sq > 0.0 { (((p.x - a[0]) * dx + (p.y - a[1]) * dy) / len_sq).clamp(0.0, 1.0) } else { 0.0 };
-                let on = Coord { x: a[0] + t * dx, y: a[1] + t * dy };
+            Tree::Segments { tree, segments } => {
+                let near = |i: u32| {
+                    let s = &segments[i as usize];
+                    dist2(p, nearest_on(p, s.from, s.to).0)
+                };
+                let (i, _) = tree.nearest(p, near).ok_or(Unsnapped::NoNetwork)?;
+                let s = &segments[i as usize];
+                let (a, b) = (s.from, s.to);
+                let (on, t) = nearest_on(p, a, b);
+                let edge = graph.edge(s.edge);
                 let scale = edge.scale();
-                let along_m = ((s.data.start_planar_m + t * len_sq.sqrt()) * scale).clamp(0.0, edge.length_m);
-                Snap {
-                    anchor: Anchor::Edge { edge: s.data.edge, along_m },
-                    snap_m: (p.x - on.x).hypot(p.y - on.y) * scale,
-                }
+                let d = b - a;
+                let along_m =
+                    ((s.start_planar_m + t * (d.x * d.x + d.y * d.y).sqrt()) * scale).clamp(0.0, edge.length_m);
+                Snap { anchor: Anchor::Edge { edge: s.edge, along_m }, snap_m: (p.x - on.x).hypot(p.y - on.y) * scale }
             }
             Tree::Nodes(tree) => {
-                let n = tree.nearest_neighbor(&q).ok_or(Unsnapped::NoNetwork)?;
-                let node = n.data;
+                let (node, _) = tree.nearest(p, |n| dist2(p, graph.node(n))).ok_or(Unsnapped::NoNetwork)?;
                 let scale = graph.adjacent_edges(node).first().map(|&e| graph.edge(e).scale()).unwrap_or(1.0);
                 let c = graph.node(node);
                 Snap { anchor: Anchor::Node(node), snap_m: (p.x - c.x).hypot(p.y - c.y) * scale }
