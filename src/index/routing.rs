@@ -31,6 +31,41 @@ pub struct Search {
     heap: RadixHeap,
     /// The sources of a search, by component.
     by_component: Vec<Source>,
+    /// Nodes settled by the last search.
+    settled: usize,
+}
+
+/// The nodes whose distances a search must give (the ends of the homes' edges, or their nodes).
+/// A search given them stops in a component once all of the component's are settled, and skips a
+/// component without any: the distances of those nodes are the same as a full search's, those of
+/// the others are left unfinished.
+#[derive(Debug, Clone)]
+pub struct Targets {
+    is_target: Vec<bool>,
+    /// Target nodes by component.
+    per_component: Vec<u32>,
+}
+
+impl Targets {
+    pub fn new(graph: &Graph, nodes: impl IntoIterator<Item = u32>) -> Targets {
+        let mut is_target = vec![false; graph.node_count()];
+        let mut per_component = vec![0u32; graph.components().len()];
+        for n in nodes {
+            if !std::mem::replace(&mut is_target[n as usize], true) {
+                per_component[graph.component_of(n) as usize] += 1;
+            }
+        }
+        Targets { is_target, per_component }
+    }
+
+    /// The nodes a snapped point reads its distance from.
+    pub fn of_snap(graph: &Graph, snap: &Snap) -> impl Iterator<Item = u32> {
+        let (a, b) = match snap.anchor {
+            Anchor::Node(n) => (n, None),
+            Anchor::Edge { edge, .. } => (graph.edge(edge).from, Some(graph.edge(edge).to)),
+        };
+        std::iter::once(a).chain(b)
+    }
 }
 
 impl Search {
@@ -47,12 +82,26 @@ impl Search {
     /// A node's distance does not depend on that order (it is the least sum over its settled
     /// neighbours, each final when settled), so the result is the same as one search over all.
     pub fn run(&mut self, graph: &Graph, sources: &[Source], max_m: f64) -> &[f64] {
+        self.run_for(graph, sources, max_m, None)
+    }
+
+    /// [`Search::run`], exact at `targets` only when they are given (see [`Targets`]).
+    pub fn run_for(&mut self, graph: &Graph, sources: &[Source], max_m: f64, targets: Option<&Targets>) -> &[f64] {
         self.dist.clear();
         self.dist.resize(graph.node_count(), f64::INFINITY);
+        self.settled = 0;
         self.by_component.clear();
         self.by_component.extend(sources.iter().filter(|s| s.dist_m <= max_m).copied());
         self.by_component.sort_by_key(|s| graph.component_of(s.node));
         for run in self.by_component.chunk_by(|a, b| graph.component_of(a.node) == graph.component_of(b.node)) {
+            // Target nodes of the component not yet settled.
+            let mut left = match targets {
+                None => u32::MAX,
+                Some(t) => match t.per_component[graph.component_of(run[0].node) as usize] {
+                    0 => continue,
+                    n => n,
+                },
+            };
             self.heap.clear();
             for s in run {
                 if s.dist_m < self.dist[s.node as usize] {
@@ -64,6 +113,14 @@ impl Search {
                 if dist_m > self.dist[node as usize] {
                     continue; // a stale entry: the node was settled closer
                 }
+                // Settled: each node once, its distance final.
+                self.settled += 1;
+                if targets.is_some_and(|t| t.is_target[node as usize]) {
+                    left -= 1;
+                    if left == 0 {
+                        break;
+                    }
+                }
                 for a in graph.adjacent(node) {
                     let d = dist_m + a.length_m;
                     if d <= max_m && d < self.dist[a.node as usize] {
@@ -74,6 +131,11 @@ impl Search {
             }
         }
         &self.dist
+    }
+
+    /// The nodes the last search settled.
+    pub fn settled(&self) -> usize {
+        self.settled
     }
 }
 

@@ -127,6 +127,16 @@ fn binary_heap_search(g: &Graph, sources: &[Source], max_m: f64) -> Vec<f64> {
     dist
 }
 
+/// `count` sources on random nodes of `n`, each at `dist(u)` metres for a uniform `u` in [0, 1).
+fn random_sources(next: &mut impl FnMut() -> f64, n: u32, count: usize, dist: impl Fn(f64) -> f64) -> Vec<Source> {
+    (0..count)
+        .map(|_| {
+            let node = (next() * n as f64) as u32 % n;
+            Source { node, dist_m: dist(next()) }
+        })
+        .collect()
+}
+
 /// Bit for bit the distances of the binary-heap search, on random graphs with ellipsoidal lengths
 /// (not round numbers), many sources (some on one node, some at equal distances), and bounds that
 /// cut the search; one `Search` reused across graphs of different sizes.
@@ -139,9 +149,7 @@ fn same_bits_as_a_binary_heap_search() {
     for round in 0..40 {
         let g = random_graph(&frame, &mut next, 30 + round * 3, 40 + round * 5);
         let n = g.node_count() as u32;
-        let mut sources: Vec<Source> = (0..1 + round % 9)
-            .map(|_| Source { node: (next() * n as f64) as u32 % n, dist_m: (next() * 8.0).floor() * 12.5 })
-            .collect();
+        let mut sources = random_sources(&mut next, n, 1 + round % 9, |u| (u * 8.0).floor() * 12.5);
         sources.push(sources[0]);
         // A source in each of the next two components too, when the graph has them.
         for c in 1..3 {
@@ -165,6 +173,42 @@ fn same_bits_as_a_binary_heap_search() {
     }
     assert!(reached > 1000, "the searches must reach many nodes ({reached})");
     assert!(several_components >= 10, "sources in several components in {several_components} rounds");
+}
+
+/// A search given targets: bit for bit the full search's distance at every target; a component
+/// without a target is not searched; the search settles fewer nodes than the full one, once it
+/// has settled every target of a component.
+#[test]
+fn targets_get_the_full_distances() {
+    let frame = Frame::new("EPSG:4527", Method::Ellipsoidal).unwrap();
+    let mut next = rng(0x5eed_0009);
+    let mut search = Search::new();
+    let (mut fewer, mut skipped) = (0, 0);
+    for round in 0..40 {
+        let g = random_graph(&frame, &mut next, 40 + round * 3, 25 + round * 2);
+        let n = g.node_count() as u32;
+        let mut sources = random_sources(&mut next, n, 2 + round % 5, |u| u * 30.0);
+        // A source in the second component, which has no target.
+        let second = (0..n).find(|&v| g.component_of(v) == 1);
+        sources.extend(second.map(|node| Source { node, dist_m: 0.0 }));
+        let targets: Vec<u32> =
+            (0..1 + round % 6).map(|_| (next() * n as f64) as u32 % n).filter(|&v| g.component_of(v) != 1).collect();
+        let max_m = [f64::INFINITY, 300.0 + next() * 700.0][round % 2];
+        let full = search.run(&g, &sources, max_m).to_vec();
+        let settled_full = search.settled();
+        let got = search.run_for(&g, &sources, max_m, Some(&Targets::new(&g, targets.iter().copied()))).to_vec();
+        for &t in &targets {
+            assert_eq!(got[t as usize].to_bits(), full[t as usize].to_bits(), "round {round} target {t}");
+        }
+        if let Some(node) = second {
+            assert!(got[node as usize].is_infinite(), "round {round}: the component without a target was searched");
+            skipped += 1;
+        }
+        assert!(search.settled() <= settled_full);
+        fewer += usize::from(search.settled() < settled_full);
+    }
+    assert!(skipped >= 20, "a second component in {skipped} rounds");
+    assert!(fewer >= 30, "fewer nodes settled in {fewer} rounds");
 }
 
 /// Random snaps on random edges (some homes on a facility's edge): the distance read off the node

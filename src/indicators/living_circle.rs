@@ -37,7 +37,7 @@ use rstar::primitives::GeomWithData;
 use rstar::RTree;
 
 use crate::index::graph::Graph;
-use crate::index::routing::{distance_to, sources, EdgeSources, Search};
+use crate::index::routing::{distance_to, sources, EdgeSources, Search, Targets};
 use crate::index::snap::{Snap, SnapMode, Snapper, Unsnapped};
 use crate::model::{Facility, Origin};
 use crate::normalise::crs::Frame;
@@ -317,6 +317,10 @@ pub fn compute_network(
     // gives its type's column of distances (and service area); they are put together in type order.
     let mut order: Vec<usize> = (0..facilities.len()).collect();
     order.sort_by_key(|&i| facilities[i].kind);
+    // Without service areas only the homes' distances are needed: each search stops where they are
+    // all known.
+    let targets = (!params.service_areas)
+        .then(|| Targets::new(graph, origin_snaps.iter().flatten().flat_map(|s| Targets::of_snap(graph, s))));
     let per_type: Vec<TypeResult> = types
         .par_iter()
         .map_init(Search::new, |search, &kind| {
@@ -340,7 +344,7 @@ pub fn compute_network(
                 return TypeResult { stats, column: None, service_area: None };
             }
             let (srcs, same_edge) = sources(graph, &snaps);
-            let node_dist = search.run(graph, &srcs, params.max_walk_m);
+            let node_dist = search.run_for(graph, &srcs, params.max_walk_m, targets.as_ref());
             let column = origin_snaps
                 .iter()
                 .map(|s| s.map_or(f64::INFINITY, |s| distance_to(graph, node_dist, &same_edge, &s, params.max_walk_m)))
