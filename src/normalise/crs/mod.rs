@@ -16,7 +16,7 @@ pub mod same;
 use geo::{Coord, Geometry, MapCoords, MapCoordsInPlace};
 use std::cell::RefCell;
 use std::rc::Rc;
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use proj::{Proj, ProjCreateError};
 
@@ -113,7 +113,7 @@ fn crs_label(def: &str) -> String {
 /// It holds only its CRS pair. PROJ objects must not be used by two threads at once, and
 /// creating one searches PROJ's database for the operation (about 0.1 s), so each pair has:
 /// - one shared object, created when the pair is first asked for (which checks that PROJ can use
-///   it), that threads outside rayon's pool (an audit's indicator threads, the main thread) use
+///   it; threads asking for the pair meanwhile wait for it), that threads outside rayon's pool (an audit's indicator threads, the main thread) use
 ///   under the pair's lock: they convert a layer's extent, or a small output that rayon does not
 ///   split;
 /// - an object of its own for each thread of rayon's pool, where whole layers are converted,
@@ -176,6 +176,14 @@ fn single_operation(proj: &Proj) -> Option<String> {
 /// The CRS pairs in use, in the order they were first asked for.
 static PAIRS: Mutex<Vec<&'static Pair>> = Mutex::new(Vec::new());
 
+/// A lock for each CRS pair asked for, held while its PROJ object is created.
+type Gate = (String, String, Arc<Mutex<()>>);
+static GATES: Mutex<Vec<Gate>> = Mutex::new(Vec::new());
+
+/// The pairs whose shared PROJ objects were created, once each (for the tests).
+#[cfg(test)]
+static CREATED: Mutex<Vec<(String, String)>> = Mutex::new(Vec::new());
+
 thread_local! {
     /// This thread's PROJ objects, by pair number (threads of rayon's pool only).
     static PROJS: RefCell<Vec<Option<Rc<Proj>>>> = const { RefCell::new(Vec::new()) };
@@ -208,14 +216,28 @@ impl Transform {
         if let Some(t) = known() {
             return Ok(t);
         }
-        // Created without the list locked (it takes a while); a thread that created the same
-        // pair meanwhile wins, and this object is dropped.
+        // Created without the list locked (it takes a while), under the pair's own gate: threads
+        // asking for a pair at once wait for the first to create it rather than each creating one.
+        let gate = {
+            let mut gates = GATES.lock().unwrap_or_else(PoisonError::into_inner);
+            match gates.iter().find(|(f, t, _)| f == from && t == to) {
+                Some((_, _, g)) => Arc::clone(g),
+                None => {
+                    let g = Arc::new(Mutex::new(()));
+                    gates.push((from.to_string(), to.to_string(), Arc::clone(&g)));
+                    g
+                }
+            }
+        };
+        let _creating = gate.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(t) = known() {
+            return Ok(t);
+        }
         let proj = Proj::new_known_crs(from, to, None)?;
+        #[cfg(test)]
+        CREATED.lock().unwrap_or_else(PoisonError::into_inner).push((from.to_string(), to.to_string()));
         let pipeline = single_operation(&proj);
         let mut pairs = PAIRS.lock().unwrap_or_else(PoisonError::into_inner);
-        if let Some(&pair) = pairs.iter().find(|p| p.from == from && p.to == to) {
-            return Ok(Transform { pair });
-        }
         let pair: &'static Pair = Box::leak(Box::new(Pair {
             number: pairs.len(),
             from: from.to_string(),
@@ -481,6 +503,28 @@ impl Frame {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Threads asking for a new pair at once get one transformation, created once.
+    #[test]
+    fn a_pair_asked_for_at_once_is_created_once() {
+        let (from, to) = ("EPSG:32650", LONLAT_CRS);
+        let barrier = std::sync::Barrier::new(4);
+        let got: Vec<usize> = std::thread::scope(|s| {
+            let handles: Vec<_> = (0..4)
+                .map(|_| {
+                    s.spawn(|| {
+                        barrier.wait();
+                        let t = Transform::new(from, to).unwrap();
+                        t.pair as *const Pair as usize
+                    })
+                })
+                .collect();
+            handles.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        assert!(got.iter().all(|&p| p == got[0]), "one pair for every thread");
+        let created = CREATED.lock().unwrap().iter().filter(|(f, t)| f == from && t == to).count();
+        assert_eq!(created, 1);
+    }
 
     #[test]
     fn gk_zone_39_round_trip() {
