@@ -361,7 +361,10 @@ pub fn execute_with(args: &LivingCircleArgs, layers: &Layers) -> Result<LivingCi
         NodingArg::Vertices => Noding::Vertices,
         NodingArg::Planar => Noding::Planar,
     };
-    // The origins and the walking network need nothing of each other: they are made at once.
+    let mut unknown_types = BTreeMap::new();
+    let facilities = facilities_of(&mut facility_layers, &type_fields, &types, &mut unknown_types);
+    // The origins and the walking network need nothing of each other: they are made at once (the
+    // network only when there is a facility to walk to; the origins' errors come first).
     let (origins, network) = rayon::join(
         || {
             crate::timing::time(
@@ -370,7 +373,7 @@ pub fn execute_with(args: &LivingCircleArgs, layers: &Layers) -> Result<LivingCi
             )
         },
         || match (&roads_layer, &grade_table) {
-            (Some(roads), Some(grades)) => Some(crate::timing::time(
+            (Some(roads), Some(grades)) if !facilities.is_empty() => Some(crate::timing::time(
                 || "network living_circle".into(),
                 || network_of(roads, grades, noding, &frame),
             )),
@@ -378,8 +381,6 @@ pub fn execute_with(args: &LivingCircleArgs, layers: &Layers) -> Result<LivingCi
         },
     );
     let origins = origins?;
-    let mut unknown_types = BTreeMap::new();
-    let facilities = facilities_of(&mut facility_layers, &type_fields, &types, &mut unknown_types);
     if facilities.is_empty() {
         let labels: Vec<String> = facility_layers.iter().map(RawLayer::label).collect();
         let mut found: Vec<(&String, &u64)> = unknown_types.iter().collect();

@@ -42,7 +42,9 @@ impl PackedRTree {
         let mut refs = hilbert_order(&centres);
         drop(centres);
         let n = items.len();
-        let mut boxes: Vec<Bbox> = Vec::with_capacity(n + n / (NODE_SIZE - 1) + 1);
+        let total = n + n / (NODE_SIZE - 1) + 1;
+        assert!(total < u32::MAX as usize, "a packed R-tree holds fewer than 2^32 boxes ({n} items)");
+        let mut boxes: Vec<Bbox> = Vec::with_capacity(total);
         boxes.par_extend(refs.par_iter().map(|&i| items[i as usize]));
         let mut level_ends = vec![n];
         let mut start = 0;

@@ -78,11 +78,17 @@ pub struct SegmentRef {
 /// The point of segment `a`–`b` nearest `p`, and where it lies as the fraction of the way from
 /// `a` to `b`: `b` itself at 1 (as `a` at 0), so that a point nearest a vertex two segments
 /// share is as far from either.
+/// The point is kept within the segment's box, which rounding could leave by an ulp: the box's
+/// distance then never exceeds the segment's, as the tree's search needs.
 fn nearest_on(p: Coord<f64>, a: Coord<f64>, b: Coord<f64>) -> (Coord<f64>, f64) {
     let d = b - a;
     let len_sq = d.x * d.x + d.y * d.y;
     let t = if len_sq > 0.0 { (((p.x - a.x) * d.x + (p.y - a.y) * d.y) / len_sq).clamp(0.0, 1.0) } else { 0.0 };
-    (if t >= 1.0 { b } else { a + d * t }, t)
+    if t >= 1.0 {
+        return (b, t);
+    }
+    let on = a + d * t;
+    (Coord { x: on.x.clamp(a.x.min(b.x), a.x.max(b.x)), y: on.y.clamp(a.y.min(b.y), a.y.max(b.y)) }, t)
 }
 
 fn dist2(a: Coord<f64>, b: Coord<f64>) -> f64 {
@@ -155,6 +161,9 @@ impl Snapper {
     /// Snaps one frame point, within `max_snap_m` metres. Among edges or nodes at the same
     /// distance, the first segment (in edge order) or the lowest node.
     pub fn snap(&self, graph: &Graph, p: Coord<f64>, max_snap_m: f64) -> Result<Snap, Unsnapped> {
+        if !(p.x.is_finite() && p.y.is_finite()) {
+            return Err(Unsnapped::TooFar { nearest_m: f64::INFINITY });
+        }
         let snap = match &self.tree {
             Tree::Segments { tree, segments } => {
                 let near = |i: u32| {
@@ -246,6 +255,22 @@ mod tests {
         // Beyond the limit: not snapped, with the distance.
         let far = Coord { x: x0 - 5000.0, y: y0 };
         assert!(matches!(snapper.snap(&g, far, 500.0), Err(Unsnapped::TooFar { nearest_m }) if nearest_m > 2000.0));
+        // On a node, every edge that ends there is at distance 0: the first edge is taken.
+        let mut ties = 0;
+        for n in 0..g.node_count() as u32 {
+            let Some(&first) = g.adjacent_edges(n).iter().min() else { continue };
+            ties += usize::from(g.adjacent_edges(n).len() > 1);
+            let s = snapper.snap(&g, g.node(n), 1.0).unwrap();
+            let Anchor::Edge { edge, .. } = s.anchor else { panic!("edge mode") };
+            assert_eq!(edge, first, "node {n}");
+            assert_eq!(s.snap_m, 0.0);
+        }
+        assert!(ties > 50, "nodes where edges meet: {ties}");
+        // A point that is not a number is beyond any limit.
+        let nan = Coord { x: f64::NAN, y: y0 };
+        assert!(
+            matches!(snapper.snap(&g, nan, 500.0), Err(Unsnapped::TooFar { nearest_m }) if nearest_m.is_infinite())
+        );
     }
 
     #[test]
