@@ -58,6 +58,9 @@ pub struct Origin {
     pub population: Option<f64>,
     /// The geometry as read (polygon or point), for the output.
     pub geometry: Geometry<f64>,
+    /// The same in longitude/latitude when it was converted to be measured (the output then
+    /// does not convert it again).
+    pub lonlat: Option<Geometry<f64>>,
 }
 
 /// A facility (a school, a clinic, ...) of a known type, reduced to a point.

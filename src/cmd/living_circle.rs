@@ -109,27 +109,19 @@ fn origins_of(layer: &mut RawLayer, names: &[String], args: &LivingCircleArgs, f
         None => vec!["id".into(), "osm_id".into(), "osm_way_id".into()],
     };
     // Centroids and areas in parallel; what they give is counted in feature order below.
-    let measured: Vec<(Option<geo::Point<f64>>, Result<f64>)> = layer
-        .features
-        .par_iter()
-        .map(|f| {
-            let area_m2 = match &f.geometry {
-                geo::Geometry::Polygon(p) => frame.polygon_area_m2(p),
-                geo::Geometry::MultiPolygon(mp) => frame.area_m2(mp),
-                _ => Ok(0.0),
-            };
-            (f.geometry.centroid(), area_m2)
-        })
-        .collect();
+    // Each geometry is taken to longitude/latitude once, for its area and for the output.
+    type Measured = (Option<geo::Point<f64>>, Result<(f64, geo::Geometry<f64>)>);
+    let measured: Vec<Measured> =
+        layer.features.par_iter().map(|f| (f.geometry.centroid(), frame.area_m2_and_lonlat(&f.geometry))).collect();
     let mut out = Vec::with_capacity(layer.features.len());
     let report = &mut layer.report;
-    for (f, (centre, area_m2)) in layer.features.drain(..).zip(measured) {
+    for (f, (centre, measured)) in layer.features.drain(..).zip(measured) {
         let Some(centre) = centre else {
             report.used -= 1;
             report.skip(f.fid, "no centroid (empty geometry)");
             continue;
         };
-        let area_m2 = area_m2?;
+        let (area_m2, lonlat) = measured?;
         let population = match &args.population_field {
             None => None,
             Some(field) => match field_value(names, &f.attrs, field) {
@@ -147,7 +139,15 @@ fn origins_of(layer: &mut RawLayer, names: &[String], args: &LivingCircleArgs, f
             },
         };
         let id = id_names.iter().find_map(|n| field_value(names, &f.attrs, n)).unwrap_or_else(|| f.fid.to_string());
-        out.push(Origin { id, fid: f.fid, point: centre.0, area_m2, population, geometry: f.geometry });
+        out.push(Origin {
+            id,
+            fid: f.fid,
+            point: centre.0,
+            area_m2,
+            population,
+            geometry: f.geometry,
+            lonlat: Some(lonlat),
+        });
     }
     out.sort_by(|a, b| id_order(&a.id, &b.id).then(a.fid.cmp(&b.fid)));
     Ok(out)

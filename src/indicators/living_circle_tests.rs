@@ -63,6 +63,7 @@ fn origin(id: &str, x: f64, y: f64) -> Origin {
         area_m2: 100.0,
         population: Some(10.0),
         geometry: Geometry::Point(Point(c(x, y))),
+        lonlat: None,
     }
 }
 

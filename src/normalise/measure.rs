@@ -23,7 +23,9 @@
 
 use geo::orient::{Direction, Orient};
 use geo::{Area, Distance, Geodesic};
-use geo::{Coord, Euclidean, GeodesicArea, Length, LineString, MultiLineString, MultiPolygon, Point, Polygon};
+use geo::{
+    Coord, Euclidean, GeodesicArea, Geometry, Length, LineString, MultiLineString, MultiPolygon, Point, Polygon,
+};
 
 use super::crs::{Frame, Method};
 use crate::units::KahanSum;
@@ -90,13 +92,7 @@ impl Frame {
     pub fn polygon_area_m2(&self, p: &Polygon<f64>) -> Result<f64> {
         Ok(match self.method {
             Method::Planar => p.unsigned_area(),
-            Method::Ellipsoidal => {
-                // Orient first: exterior counter-clockwise, holes clockwise. Taking the absolute
-                // value of a sum of signed ring areas is wrong when rings arrive inconsistently
-                // oriented (GDAL's OSM driver does that).
-                let ll = self.unproject(p)?.orient(Direction::Default);
-                ll.geodesic_area_signed().abs()
-            }
+            Method::Ellipsoidal => lonlat_polygon_area_m2(&self.unproject(p)?),
         })
     }
 
@@ -108,6 +104,34 @@ impl Frame {
         }
         Ok(sum.total())
     }
+
+    /// The area in square metres of a frame geometry (0 unless a polygon or multipolygon) and the
+    /// geometry in longitude/latitude, each coordinate converted once for both: bit for bit
+    /// [`Frame::polygon_area_m2`] or [`Frame::area_m2`], and [`Frame::unproject`].
+    pub fn area_m2_and_lonlat(&self, g: &Geometry<f64>) -> Result<(f64, Geometry<f64>)> {
+        let ll = self.unproject(g)?;
+        // Planar areas are measured in the frame, ellipsoidal ones on the converted coordinates.
+        type PolygonArea = fn(&Polygon<f64>) -> f64;
+        let (measured, polygon_area_m2): (&Geometry<f64>, PolygonArea) = match self.method {
+            Method::Planar => (g, |p| p.unsigned_area()),
+            Method::Ellipsoidal => (&ll, lonlat_polygon_area_m2),
+        };
+        let area_m2 = match measured {
+            Geometry::Polygon(p) => polygon_area_m2(p),
+            Geometry::MultiPolygon(mp) => mp.0.iter().map(polygon_area_m2).collect::<KahanSum>().total(),
+            _ => 0.0,
+        };
+        Ok((area_m2, ll))
+    }
+}
+
+/// The geodesic area in square metres of a longitude/latitude polygon, holes subtracted, whatever
+/// the ring orientation.
+fn lonlat_polygon_area_m2(ll: &Polygon<f64>) -> f64 {
+    // Orient first: exterior counter-clockwise, holes clockwise. Taking the absolute value of a
+    // sum of signed ring areas is wrong when rings arrive inconsistently oriented (GDAL's OSM
+    // driver does that).
+    ll.orient(Direction::Default).geodesic_area_signed().abs()
 }
 
 /// Segments shorter than this (metres) are measured by the mid-latitude formula.
@@ -148,6 +172,33 @@ mod tests {
 
     fn lu_an() -> Frame {
         Frame::auto(116.5, 31.75).unwrap()
+    }
+
+    /// One conversion for the area and the output: the same bits as measuring and converting apart,
+    /// on both methods, for a polygon with a hole, a multipolygon and a point.
+    #[test]
+    fn area_and_lonlat_in_one_conversion() {
+        let (x, y) = (39_452_000.0, 3_514_000.0);
+        let with_hole = polygon!(
+            exterior: [(x: x, y: y), (x: x + 130.7, y: y + 3.1), (x: x + 121.3, y: y + 88.9), (x: x - 4.2, y: y + 91.5)],
+            interiors: [[(x: x + 20.0, y: y + 20.0), (x: x + 40.0, y: y + 20.0), (x: x + 30.0, y: y + 45.0)]],
+        );
+        let other = polygon![(x: x + 500.0, y: y), (x: x + 560.0, y: y + 10.0), (x: x + 530.0, y: y + 70.0)];
+        let mp = MultiPolygon(vec![with_hole.clone(), other]);
+        for method in [Method::Ellipsoidal, Method::Planar] {
+            let f = Frame::new("EPSG:4527", method).unwrap();
+            let cases = [
+                (Geometry::Polygon(with_hole.clone()), f.polygon_area_m2(&with_hole).unwrap()),
+                (Geometry::MultiPolygon(mp.clone()), f.area_m2(&mp).unwrap()),
+                (Geometry::Point(Point::new(x, y)), 0.0),
+            ];
+            for (g, area_m2) in cases {
+                let (a, ll) = f.area_m2_and_lonlat(&g).unwrap();
+                assert_eq!(a.to_bits(), area_m2.to_bits(), "{method:?} {g:?}");
+                assert_eq!(ll, f.unproject(&g).unwrap(), "{method:?}");
+            }
+            assert!(f.polygon_area_m2(&with_hole).unwrap() > 10_000.0);
+        }
     }
 
     /// A 1 km square drawn in the Gauss–Krüger plane at Lu'an, 0.5° west of the central meridian.

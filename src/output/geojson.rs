@@ -36,6 +36,11 @@ pub struct OutFeature {
 /// from its results with an [`ObjectWriter`], without building a map per feature.
 pub trait Feature: Sync {
     fn geometry(&self) -> &Geometry<f64>;
+    /// The geometry as the output holds it ([`to_rfc7946`]); a feature that keeps its geometry in
+    /// longitude/latitude gives it without converting again.
+    fn rfc7946(&self, frame: &Frame) -> Result<Geometry<f64>> {
+        to_rfc7946(frame, self.geometry())
+    }
     /// Appends the properties object to `out`.
     fn write_properties(&self, out: &mut Vec<u8>) -> serde_json::Result<()>;
 }
@@ -122,13 +127,17 @@ fn round(v: f64) -> f64 {
 
 /// Takes a frame geometry to rounded, RFC 7946-oriented longitude/latitude.
 pub fn to_rfc7946(frame: &Frame, g: &Geometry<f64>) -> Result<Geometry<f64>> {
-    let ll = frame.unproject(g)?;
+    Ok(lonlat_to_rfc7946(frame.unproject(g)?))
+}
+
+/// Orients and rounds a longitude/latitude geometry as RFC 7946 output wants it.
+pub fn lonlat_to_rfc7946(ll: Geometry<f64>) -> Geometry<f64> {
     let oriented = match ll {
         Geometry::Polygon(p) => Geometry::Polygon(p.orient(Direction::Default)),
         Geometry::MultiPolygon(mp) => Geometry::MultiPolygon(mp.orient(Direction::Default)),
         other => other,
     };
-    Ok(oriented.map_coords(|c| geo::coord! { x: round(c.x), y: round(c.y) }))
+    oriented.map_coords(|c| geo::coord! { x: round(c.x), y: round(c.y) })
 }
 
 /// Writes a FeatureCollection atomically, one feature per line.
@@ -196,7 +205,7 @@ const TASKS_PER_GROUP: usize = 64;
 
 /// One feature's text, preceded by its separator.
 fn feature_text<F: Feature>(path: &Path, frame: &Frame, f: &F, first: bool, buf: &mut Vec<u8>) -> Result<()> {
-    let g = to_rfc7946(frame, f.geometry())?;
+    let g = f.rfc7946(frame)?;
     buf.extend_from_slice(if first { b"\n" } else { b",\n" });
     // The member order of geojson::Feature's serialisation: type, geometry, properties.
     buf.extend_from_slice(b"{\"type\":\"Feature\",\"geometry\":");

@@ -7,12 +7,13 @@ use geo::Geometry;
 use serde_json::{json, Map, Value};
 
 use super::atomic::write_atomic;
-use super::geojson::{Feature, ObjectWriter, OutFeature};
+use super::geojson::{lonlat_to_rfc7946, to_rfc7946, Feature, ObjectWriter, OutFeature};
 use super::{round2, round6};
 use crate::index::graph::Graph;
 use crate::index::snap::{Anchor, Snap};
 use crate::indicators::living_circle::{Coverage, LivingCircle};
 use crate::model::{Facility, Origin};
+use crate::normalise::crs::Frame;
 use crate::normalise::facility_types::FacilityTypes;
 use crate::normalise::tiers::{Requirement, Tiers};
 use crate::Result;
@@ -79,6 +80,13 @@ pub struct OriginFeature<'a> {
 impl Feature for OriginFeature<'_> {
     fn geometry(&self) -> &Geometry<f64> {
         &self.origin.geometry
+    }
+
+    fn rfc7946(&self, frame: &Frame) -> Result<Geometry<f64>> {
+        match &self.origin.lonlat {
+            Some(ll) => Ok(lonlat_to_rfc7946(ll.clone())),
+            None => to_rfc7946(frame, &self.origin.geometry),
+        }
     }
 
     fn write_properties(&self, out: &mut Vec<u8>) -> serde_json::Result<()> {
