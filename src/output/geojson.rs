@@ -142,9 +142,10 @@ pub fn lonlat_to_rfc7946(ll: Geometry<f64>) -> Geometry<f64> {
 
 /// Writes a FeatureCollection atomically, one feature per line.
 ///
-/// Features are converted and serialised one at a time straight into the temporary file, so memory
-/// does not grow with the output; a conversion error removes the temporary file and leaves any
-/// previous file in place.
+/// Features are converted and serialised in parallel, a group at a time, and each group is written
+/// to the temporary file while the next is made: memory holds two groups' text, whatever the size
+/// of the output. A conversion error removes the temporary file and leaves any previous file in
+/// place.
 pub fn write_collection<F: Feature>(path: &Path, meta: &CollectionMeta<'_>, features: &[F]) -> Result<()> {
     crate::timing::time(|| format!("write {}", meta.name), || write_features(path, meta, features))
 }
@@ -164,31 +165,36 @@ fn write_features<F: Feature>(path: &Path, meta: &CollectionMeta<'_>, features: 
     let head = serde_json::to_string(&Value::Object(header)).expect("a header always serialises");
     let head = head.strip_suffix('}').expect("an object ends with }");
     let mut failure = None;
+    let groups: Vec<&[F]> = features.chunks(FEATURES_PER_TASK * TASKS_PER_GROUP).collect();
+    // Features are turned into text in parallel, a group at a time, one task a chunk.
+    let text_of = |g: usize| -> Vec<Result<Vec<u8>>> {
+        groups[g]
+            .par_chunks(FEATURES_PER_TASK)
+            .enumerate()
+            .map(|(t, chunk)| {
+                let mut buf = Vec::with_capacity(chunk.len() * 256);
+                for (k, f) in chunk.iter().enumerate() {
+                    let first = g == 0 && t == 0 && k == 0;
+                    feature_text(path, meta.frame, f, first, &mut buf)?;
+                }
+                Ok(buf)
+            })
+            .collect()
+    };
     let written = write_atomic(path, |w| {
         write!(w, "{head},\"features\":[")?;
-        // Features are turned into text in parallel, a group at a time, and written in order.
-        for (g, group) in features.chunks(FEATURES_PER_TASK * TASKS_PER_GROUP).enumerate() {
-            let texts: Vec<Result<Vec<u8>>> = group
-                .par_chunks(FEATURES_PER_TASK)
-                .enumerate()
-                .map(|(t, chunk)| {
-                    let mut buf = Vec::with_capacity(chunk.len() * 256);
-                    for (k, f) in chunk.iter().enumerate() {
-                        let first = g == 0 && t == 0 && k == 0;
-                        feature_text(path, meta.frame, f, first, &mut buf)?;
-                    }
-                    Ok(buf)
-                })
-                .collect();
-            for text in texts {
-                match text {
-                    Ok(b) => w.write_all(&b)?,
-                    Err(e) => {
-                        failure = Some(e);
-                        return Err(std::io::Error::other("geometry conversion failed"));
-                    }
-                }
+        let mut texts = if groups.is_empty() { Vec::new() } else { text_of(0) };
+        for g in 0..groups.len() {
+            // A group's text is written in order while the next group's is made.
+            let (done, next) = rayon::join(
+                || write_texts(w, texts),
+                || if g + 1 < groups.len() { text_of(g + 1) } else { Vec::new() },
+            );
+            if let Some(e) = done? {
+                failure = Some(e);
+                return Err(std::io::Error::other("geometry conversion failed"));
             }
+            texts = next;
         }
         w.write_all(b"\n]}\n")
     });
@@ -198,10 +204,22 @@ fn write_features<F: Feature>(path: &Path, meta: &CollectionMeta<'_>, features: 
     }
 }
 
+/// Writes the texts of a group in order, up to the first that failed, whose error it returns.
+fn write_texts(w: &mut impl Write, texts: Vec<Result<Vec<u8>>>) -> std::io::Result<Option<crate::Error>> {
+    for text in texts {
+        match text {
+            Ok(b) => w.write_all(&b)?,
+            Err(e) => return Ok(Some(e)),
+        }
+    }
+    Ok(None)
+}
+
 /// Features turned into text by one task.
 const FEATURES_PER_TASK: usize = 1024;
-/// Tasks whose text is held before it is written.
-const TASKS_PER_GROUP: usize = 64;
+/// Tasks whose text makes a group: one group is written while the next is made, so two are held
+/// at a time.
+const TASKS_PER_GROUP: usize = 16;
 
 /// One feature's text, preceded by its separator.
 fn feature_text<F: Feature>(path: &Path, frame: &Frame, f: &F, first: bool, buf: &mut Vec<u8>) -> Result<()> {
@@ -252,5 +270,60 @@ mod tests {
             let scaled = c.x * 1e7;
             assert!((scaled - scaled.round()).abs() < 1e-3, "rounded to 7 decimals: {}", c.x);
         }
+    }
+
+    /// Points a little apart at Lu'an, each with its index as a property.
+    fn numbered_points(frame: &Frame, n: usize) -> Vec<OutFeature> {
+        let c = frame.project_coord(Coord { x: 116.5, y: 31.75 }).unwrap();
+        (0..n)
+            .map(|i| {
+                let mut properties = Map::new();
+                properties.insert("i".into(), i.into());
+                let geometry = Geometry::Point(geo::Point::new(c.x + i as f64, c.y));
+                OutFeature { geometry, properties }
+            })
+            .collect()
+    }
+
+    #[test]
+    fn many_groups_keep_their_order() {
+        let frame = Frame::new("EPSG:4527", Method::Ellipsoidal).unwrap();
+        // Two whole groups and a part of a third.
+        let n = FEATURES_PER_TASK * TASKS_PER_GROUP * 2 + 7;
+        let features = numbered_points(&frame, n);
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.geojson");
+        write_collection(&path, &CollectionMeta { name: "t", frame: &frame, osm: false }, &features).unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        let geojson::GeoJson::FeatureCollection(fc) = text.parse().unwrap() else { panic!("not a collection") };
+        assert_eq!(fc.features.len(), n);
+        let mut last_x = f64::NEG_INFINITY;
+        for (i, f) in fc.features.iter().enumerate() {
+            assert_eq!(f.properties.as_ref().unwrap()["i"], i);
+            let g: Geometry<f64> = f.geometry.clone().unwrap().try_into().unwrap();
+            let Geometry::Point(p) = g else { panic!("not a point") };
+            // Each point lies 1 m east of the one before.
+            assert!(p.x() > last_x, "feature {i}");
+            last_x = p.x();
+        }
+        // One feature per line, after the header line.
+        assert_eq!(text.lines().count(), n + 2);
+    }
+
+    #[test]
+    fn failure_in_a_later_group_keeps_the_old_file() {
+        let frame = Frame::new("EPSG:4527", Method::Ellipsoidal).unwrap();
+        let n = FEATURES_PER_TASK * TASKS_PER_GROUP + 10;
+        let mut features = numbered_points(&frame, n);
+        // Far beyond what PROJ takes back to longitude/latitude, in the second group.
+        features[n - 3].geometry = Geometry::Point(geo::Point::new(1e12, 1e12));
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.geojson");
+        std::fs::write(&path, "old").unwrap();
+        let err = write_collection(&path, &CollectionMeta { name: "t", frame: &frame, osm: false }, &features);
+        assert!(err.is_err());
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "old");
+        let names: Vec<_> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+        assert_eq!(names.len(), 1, "temporary file removed: {names:?}");
     }
 }
