@@ -40,6 +40,11 @@ pub enum Error {
     #[error("{layer}: the layer has no coordinate reference system; give one with {option} (an EPSG code such as EPSG:4527, or gcj02 / bd09)")]
     NoCrs { layer: String, option: String },
 
+    /// A layer in a local engineering CRS (a city's own grid, a GeoPackage's undefined Cartesian
+    /// SRS): its coordinates cannot be placed on the earth without the CRS they really are in.
+    #[error("{layer}: the layer's coordinate system '{name}' is a local grid, not tied to the earth; give the CRS its coordinates are really in with {option} (an EPSG code such as EPSG:4527, or gcj02 / bd09)")]
+    LocalCrs { layer: String, name: String, option: String },
+
     /// A CRS definition that PROJ cannot use, or a transformation that failed.
     #[error("coordinate system: {0}")]
     Crs(String),

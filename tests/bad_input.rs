@@ -99,6 +99,44 @@ fn no_crs_is_an_error_until_overridden() {
 }
 
 #[test]
+fn local_grid_is_an_error_until_overridden() {
+    let dir = tempfile::tempdir().unwrap();
+    let (areas, roads) = hand_layers(dir.path());
+    let o = dir.path().join("o.geojson");
+    // A city's own grid in a Shapefile's .prj, and a GeoPackage's undefined Cartesian SRS.
+    let shp = dir.path().join("roads.shp");
+    ogr2ogr(&["-f", "ESRI Shapefile", "-a_srs", r#"LOCAL_CS["城市独立坐标系",UNIT["metre",1]]"#, s(&shp), &roads]);
+    let gpkg = dir.path().join("roads.gpkg");
+    ogr2ogr(&["-f", "GPKG", "-a_srs", r#"LOCAL_CS["Undefined Cartesian SRS",UNIT["metre",1]]"#, s(&gpkg), &roads]);
+    for (path, name) in [(&shp, "城市独立坐标系"), (&gpkg, "Undefined Cartesian SRS")] {
+        run_err(
+            &["road-density", "--roads", s(path), "--areas", &areas, "-o", s(&o)],
+            1,
+            &[s(path), name, "local grid", "--roads-crs"],
+        );
+        let stdout =
+            run_ok(&["road-density", "--roads", s(path), "--roads-crs", "EPSG:4527", "--areas", &areas, "-o", s(&o)]);
+        assert!(stdout.contains("skipped 0"), "{stdout}");
+    }
+    // Given as the override itself: a usage error.
+    run_err(
+        &[
+            "road-density",
+            "--roads",
+            s(&shp),
+            "--roads-crs",
+            r#"LOCAL_CS["grid",UNIT["metre",1]]"#,
+            "--areas",
+            &areas,
+            "-o",
+            s(&o),
+        ],
+        2,
+        &["'grid'", "local grid"],
+    );
+}
+
+#[test]
 fn invalid_empty_and_out_of_range_features_are_counted() {
     let dir = tempfile::tempdir().unwrap();
     let (_, roads) = hand_layers(dir.path());

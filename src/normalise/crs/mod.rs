@@ -56,6 +56,12 @@ impl SourceCrs {
             "wgs84" => SourceCrs::Proj(LONLAT_CRS.to_string()),
             "cgcs2000" => SourceCrs::Proj("EPSG:4490".to_string()),
             _ if t.chars().all(|c| c.is_ascii_digit()) => SourceCrs::Proj(format!("EPSG:{t}")),
+            _ if local_crs_name(t).is_some() => {
+                return Err(Error::Usage(format!(
+                    "CRS '{}': a local grid is not tied to the earth; give the CRS the coordinates are really in (an EPSG code such as EPSG:4527, or gcj02 / bd09)",
+                    local_crs_name(t).unwrap_or_default()
+                )))
+            }
             _ => SourceCrs::Proj(t.to_string()),
         })
     }
@@ -69,7 +75,10 @@ impl SourceCrs {
     ) -> Result<SourceCrs> {
         match (override_, own_wkt) {
             (Some(o), _) => Ok(o.clone()),
-            (None, Some(wkt)) if !wkt.trim().is_empty() => Ok(SourceCrs::Proj(wkt.to_string())),
+            (None, Some(wkt)) if !wkt.trim().is_empty() => match local_crs_name(wkt) {
+                Some(name) => Err(Error::LocalCrs { layer: layer.to_string(), name, option: option.to_string() }),
+                None => Ok(SourceCrs::Proj(wkt.to_string())),
+            },
             _ => Err(Error::NoCrs { layer: layer.to_string(), option: option.to_string() }),
         }
     }
@@ -82,6 +91,26 @@ impl SourceCrs {
             SourceCrs::Proj(def) => crs_label(def),
         }
     }
+}
+
+/// The name of a local engineering CRS given as WKT (`ENGCRS`, `ENGINEERINGCRS` or WKT1's
+/// `LOCAL_CS`), which PROJ has no transformation to longitude/latitude for; `None` for any other
+/// definition.
+///
+/// ```
+/// use planaudit::normalise::crs::local_crs_name;
+/// assert_eq!(local_crs_name(r#"ENGCRS["Undefined Cartesian SRS",EDATUM[""]]"#).as_deref(), Some("Undefined Cartesian SRS"));
+/// assert_eq!(local_crs_name(r#" LOCAL_CS["city grid",UNIT["metre",1]]"#).as_deref(), Some("city grid"));
+/// assert_eq!(local_crs_name(r#"PROJCRS["CGCS2000 / 3-degree Gauss-Kruger zone 39"]"#), None);
+/// assert_eq!(local_crs_name("EPSG:4527"), None);
+/// ```
+pub fn local_crs_name(wkt: &str) -> Option<String> {
+    let (keyword, rest) = wkt.trim_start().split_once('[')?;
+    if !["ENGCRS", "ENGINEERINGCRS", "LOCAL_CS"].contains(&keyword.trim().to_ascii_uppercase().as_str()) {
+        return None;
+    }
+    let name = rest.trim_start().strip_prefix('"').and_then(|r| r.split_once('"')).map_or("", |(n, _)| n);
+    Some(name.to_string())
 }
 
 /// A label for a PROJ definition: its authority code when PROJ can identify one, else its name.
@@ -233,7 +262,10 @@ impl Transform {
         if let Some(t) = known() {
             return Ok(t);
         }
-        let proj = Proj::new_known_crs(from, to, None)?;
+        // The proj crate panics when PROJ fails without an error number (as for a local CRS, which
+        // no operation connects to the earth): that is an error of the CRS, not of this program.
+        let proj = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| Proj::new_known_crs(from, to, None)))
+            .unwrap_or_else(|_| Err(ProjCreateError::ProjError(format!("no transformation from {from} to {to}"))))?;
         #[cfg(test)]
         CREATED.lock().unwrap_or_else(PoisonError::into_inner).push((from.to_string(), to.to_string()));
         let pipeline = single_operation(&proj);
