@@ -296,8 +296,9 @@ type CellLength = ((i64, i64), f64);
 /// Square cells of `cell_m` aligned on the frame's origin, clipped to the area.
 ///
 /// Each counted road piece is split where it crosses a grid line and every sub-segment goes to
-/// the cell that holds its midpoint, with cells half-open (`[x0, x1) × [y0, y1)`): a road lying on
-/// a cell edge counts in exactly one cell, so the cells' lengths add up to the area's length.
+/// the cell that holds its midpoint, with cells half-open (`[x0, x1) × [y0, y1)`), or the nearest
+/// cell of the area when that one has none of it ([`cell_of`]): a road lying on a cell edge counts
+/// in exactly one cell, so the cells' lengths add up to the area's length.
 fn grid_cells(
     area: &Area,
     pieces: &[LineString<f64>],
@@ -370,6 +371,39 @@ fn grid_cells(
         .collect())
 }
 
+/// How far (metres) a point may lie outside every cell of its area and still be given to the
+/// nearest: clipping to the area moves a road on the area's boundary by a fraction of a
+/// micrometre, which can take it across a grid line the boundary lies on.
+const CELL_SNAP_M: f64 = 1e-3;
+
+/// The cell of the area that a sub-segment's midpoint goes to: the half-open cell holding it, or,
+/// when that cell has no area inside, the nearest cell of the area within [`CELL_SNAP_M`] (a
+/// midpoint on a cell edge is at distance 0 from the cells on both sides), the cells west and
+/// south first at equal distance; `None` when no cell of the area is that near.
+fn cell_of(
+    mid: geo::Coord<f64>,
+    cells: &BTreeMap<(i64, i64), (MultiPolygon<f64>, f64)>,
+    cell_m: f64,
+) -> Option<(i64, i64)> {
+    let (col, row) = ((mid.x / cell_m).floor() as i64, (mid.y / cell_m).floor() as i64);
+    if cells.contains_key(&(row, col)) {
+        return Some((row, col));
+    }
+    let distance_m = |(r, c): (i64, i64)| {
+        let dx = (c as f64 * cell_m - mid.x).max(mid.x - (c + 1) as f64 * cell_m).max(0.0);
+        let dy = (r as f64 * cell_m - mid.y).max(mid.y - (r + 1) as f64 * cell_m).max(0.0);
+        dx.hypot(dy)
+    };
+    [(0, -1), (-1, 0), (-1, -1), (0, 1), (1, 0), (1, 1), (-1, 1), (1, -1)]
+        .into_iter()
+        .map(|(dr, dc)| (row + dr, col + dc))
+        .filter(|k| cells.contains_key(k))
+        .map(|k| (distance_m(k), k))
+        .filter(|(d, _)| *d <= CELL_SNAP_M)
+        .min_by(|a, b| a.0.total_cmp(&b.0))
+        .map(|(_, k)| k)
+}
+
 /// The cell and length in metres of every sub-segment of a road piece split at the grid lines, in
 /// order along the piece; sub-segments in no cell of the area are left out.
 fn piece_lengths(
@@ -382,18 +416,7 @@ fn piece_lengths(
     for seg in piece.lines() {
         for (a, b) in split_at_grid(seg.start, seg.end, cell_m) {
             let mid = geo::coord! { x: (a.x + b.x) / 2.0, y: (a.y + b.y) / 2.0 };
-            let (col, row) = ((mid.x / cell_m).floor() as i64, (mid.y / cell_m).floor() as i64);
-            // A sub-segment on the area's boundary may sit on the edge of a cell that has no
-            // area inside: give it to the neighbour across that edge.
-            let on_x_edge = (mid.x / cell_m - col as f64).abs() < 1e-9;
-            let on_y_edge = (mid.y / cell_m - row as f64).abs() < 1e-9;
-            let key = [(row, col), (row, col - 1), (row - 1, col), (row - 1, col - 1)]
-                .into_iter()
-                .enumerate()
-                .filter(|(i, _)| *i == 0 || (i & 1 == 0 || on_x_edge) && (i & 2 == 0 || on_y_edge))
-                .map(|(_, k)| k)
-                .find(|k| cells.contains_key(k));
-            if let Some(key) = key {
+            if let Some(key) = cell_of(mid, cells, cell_m) {
                 out.push((key, frame.line_length_m(&LineString::from(vec![a, b]))?));
             }
         }
