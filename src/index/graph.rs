@@ -6,7 +6,8 @@
 //!   end and every vertex used more than once (by two lines, or twice by one line). This is right for
 //!   OpenStreetMap, where ways that meet share a node and a bridge does not meet the road under it.
 //! - [`Noding::Planar`]: lines are also split where they cross or touch (T junctions, overlaps), for
-//!   data drawn without shared vertices. Crossing candidates come from an R-tree of segments, so the
+//!   data drawn without shared vertices. A vertex within [`NODE_TOLERANCE_M`] of another line
+//!   touches it (a T junction drawn by snapping an end onto a road lands a hair to either side). Crossing candidates come from an R-tree of segments, so the
 //!   cost is O(S log S) for S segments plus the crossings found, never a comparison of every pair.
 //!
 //! Vertices closer than [`NODE_TOLERANCE_M`] are one node: coordinates are keyed on a 0.01 m grid
@@ -453,6 +454,23 @@ struct Insert {
     point: Coord<f64>,
 }
 
+/// Whether `p` lies within [`NODE_TOLERANCE_M`] of the segment `s`, beside its interior rather than
+/// at one of its ends.
+fn near_interior(p: Coord<f64>, s: Line<f64>) -> bool {
+    let d = s.delta();
+    let length_sq = d.x * d.x + d.y * d.y;
+    if length_sq <= 0.0 {
+        return false;
+    }
+    let v = p - s.start;
+    let t = (v.x * d.x + v.y * d.y) / length_sq;
+    let foot = s.start + d * t;
+    (0.0..=1.0).contains(&t)
+        && planar(p, foot) < NODE_TOLERANCE_M
+        && planar(p, s.start) >= NODE_TOLERANCE_M / 10.0
+        && planar(p, s.end) >= NODE_TOLERANCE_M / 10.0
+}
+
 /// Splits lines where they cross or touch: returns the lines with the crossing points inserted as
 /// vertices (the same coordinate in both lines), and how many points were inserted.
 fn split_at_crossings(lines: &[&[Coord<f64>]]) -> (Vec<Vec<Coord<f64>>>, u64) {
@@ -477,7 +495,11 @@ fn split_at_crossings(lines: &[&[Coord<f64>]]) -> (Vec<Vec<Coord<f64>>>, u64) {
     for entry in tree.iter() {
         let a = entry.data;
         let sa = segment(a);
+        // Widened by the node tolerance, for the ends that stop a hair short of the segment.
         let env = entry.geom().envelope();
+        let (lo, hi) = (env.lower(), env.upper());
+        let t = NODE_TOLERANCE_M;
+        let env = rstar::AABB::from_corners([lo[0] - t, lo[1] - t], [hi[0] + t, hi[1] + t]);
         for other in tree.locate_in_envelope_intersecting(&env) {
             let b = other.data;
             if b <= a {
@@ -485,7 +507,16 @@ fn split_at_crossings(lines: &[&[Coord<f64>]]) -> (Vec<Vec<Coord<f64>>>, u64) {
             }
             let sb = segment(b);
             match line_intersection(sa, sb) {
-                None => {}
+                None => {
+                    // A line end drawn onto another road ("snap to line") is computed on it and
+                    // lands a hair to either side: an end within the node tolerance of the other
+                    // segment's interior is put into that segment, as the same coordinate.
+                    for (p, at, s) in [(sb.start, a, sa), (sb.end, a, sa), (sa.start, b, sb), (sa.end, b, sb)] {
+                        if near_interior(p, s) {
+                            add(at, s, p);
+                        }
+                    }
+                }
                 Some(LineIntersection::SinglePoint { intersection, .. }) => {
                     // A point computed next to a segment end is that end, exactly, so that both lines
                     // get the same coordinate and the grid key joins them.

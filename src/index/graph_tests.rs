@@ -95,6 +95,32 @@ fn planar_noding_splits_crossings_touches_and_overlaps() {
     assert_eq!(g.stats.crossing_points, 2);
 }
 
+/// T junctions drawn by snapping a line's end onto another road: the end is computed on the road
+/// and lands a hair to either side of it. Every one joins the road.
+#[test]
+fn planar_noding_joins_ends_snapped_onto_a_road() {
+    let (x1, y1) = (X0 + 300.0, Y0 + 100.0);
+    let mut lines = vec![LineString::from(vec![(X0, Y0), (x1, y1)])];
+    // At sevenths and thirteenths of the road, none of which a double holds exactly.
+    let ts: Vec<f64> = (1..7).map(|k| k as f64 / 7.0).chain((1..13).map(|k| k as f64 / 13.0)).collect();
+    for t in &ts {
+        let (x, y) = (X0 + (x1 - X0) * t, Y0 + (y1 - Y0) * t);
+        lines.push(LineString::from(vec![(x, y + 50.0), (x, y)]));
+    }
+    let stems = ts.len();
+    let vertices = Graph::build(&lines, Noding::Vertices, &planar()).unwrap();
+    assert_eq!(vertices.components().len(), stems + 1);
+    let g = Graph::build(&lines, Noding::Planar, &planar()).unwrap();
+    assert_eq!(g.components().len(), 1);
+    assert_eq!(g.stats.crossing_points, stems as u64);
+    // The road in stems + 1 pieces, and the stems.
+    assert_eq!(g.edge_count(), 2 * stems + 1);
+    assert!((g.length_m() - (300f64.hypot(100.0) + 50.0 * stems as f64)).abs() < 1e-6, "{}", g.length_m());
+    // An end 2 cm from the road is a gap in the drawing, not a junction.
+    let apart = [lines[0].clone(), LineString::from(vec![(X0 + 150.0, Y0 + 100.0), (X0 + 150.0, Y0 + 50.02)])];
+    assert_eq!(Graph::build(&apart, Noding::Planar, &planar()).unwrap().components().len(), 2);
+}
+
 /// Degenerate lines are counted, not silently lost; disconnected pieces are kept and sized.
 #[test]
 fn degenerate_lines_and_components() {
