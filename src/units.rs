@@ -1,5 +1,6 @@
 //! Units and numerics shared by every stage: compensated summation, unit conversions, the box
-//! around two boxes.
+//! around two boxes, the precision numbers are reported at (which the indicators also judge them
+//! at, so that a reported value never contradicts its verdict).
 
 /// Square metres in a square kilometre.
 pub const M2_PER_KM2: f64 = 1.0e6;
@@ -48,6 +49,25 @@ impl std::iter::FromIterator<f64> for KahanSum {
             s.add(v);
         }
         s
+    }
+}
+
+/// Rounds a reported number to 6 decimals (1 m in km, 1 m² in km², a millionth of a share), so
+/// that outputs are stable and every file states the same figure.
+pub fn round6(v: f64) -> f64 {
+    if v.is_finite() {
+        (v * 1e6).round() / 1e6
+    } else {
+        v
+    }
+}
+
+/// Rounds a distance in metres to 2 decimals (1 cm), the precision of the data behind it.
+pub fn round2(v: f64) -> f64 {
+    if v.is_finite() {
+        (v * 100.0).round() / 100.0
+    } else {
+        v
     }
 }
 

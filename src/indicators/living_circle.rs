@@ -16,7 +16,8 @@
 //! # Computation
 //! One multi-source Dijkstra per facility type ([`crate::index::routing`]), bounded at `max_walk_m`;
 //! each origin then reads its distance off its edge's end nodes. Cost: O(types × E log V) for the
-//! searches plus O(origins × types) for the reads; no search per origin.
+//! searches plus O(origins × types) for the reads; no search per origin. A need is met when the
+//! distance, as reported (to the centimetre), is within the need's distance.
 //!
 //! # Preconditions
 //! Geometries are in the frame's metres; the graph was built from the walkable roads
@@ -486,7 +487,8 @@ fn finish(
         area.add(a);
         pop.add(p);
         for (r, req) in reqs.iter().enumerate() {
-            let ok = req_cols[r].iter().any(|&c| d[c] <= req.distance_m);
+            // Judged on the distance as reported, to the centimetre.
+            let ok = req_cols[r].iter().any(|&c| crate::units::round2(d[c]) <= req.distance_m);
             met[o * nr + r] = ok;
         }
         for t in 0..ntier {

@@ -133,6 +133,22 @@ fn hand_computed_grid() {
     assert_eq!(lc.need_coverage[1].covered, 3, "everyone is within 500 m of the school");
 }
 
+/// A distance is judged as it is reported, to the centimetre: 300.004 m from the kindergarten is
+/// reported as 300.00 m and counts within the 300 m need; 300.006 m (300.01 m) does not.
+#[test]
+fn distances_are_judged_as_reported() {
+    let s = setup();
+    let g = Graph::build(&grid(), Noding::Vertices, &planar()).unwrap();
+    // On the edge (0,0)–(100,0) and round the grid: 300.004 m and 300.006 m along the streets.
+    let facilities = vec![facility(&s, "kindergarten", 300.0, 0.0)];
+    let origins = vec![origin("in", -0.004, 0.0), origin("out", -0.006, 0.0)];
+    let lc = compute_network(&g, &origins, &facilities, &s.tiers, &s.reqs, &Params::default()).unwrap();
+    assert!((dist(&lc, &s, 0, "kindergarten") - 300.004).abs() < 1e-6, "{}", dist(&lc, &s, 0, "kindergarten"));
+    assert!((dist(&lc, &s, 1, "kindergarten") - 300.006).abs() < 1e-6);
+    assert!(lc.meets(0, 0), "300.004 m is reported as 300.00 m");
+    assert!(!lc.meets(1, 0), "300.006 m is reported as 300.01 m");
+}
+
 /// Node snapping (OSMnx/pandana convention): the nearest node, no legs.
 #[test]
 fn node_snapping_has_no_legs() {

@@ -95,14 +95,21 @@ pub enum Status {
 }
 
 impl Status {
-    /// The status of a share; both bounds count as within.
+    /// The status of a share, judged as it is reported (to 6 decimals); both bounds count as within.
+    /// A share clipping left a few parts in 1e10 off a bound is reported as the bound, and is
+    /// within.
     ///
     /// ```
     /// use planaudit::indicators::park_mix::Status;
     /// assert_eq!(Status::of(0.2, 0.2, 0.3), Status::Within);
     /// assert_eq!(Status::of(0.31, 0.2, 0.3), Status::Above);
+    /// assert_eq!(Status::of(0.2 - 3e-11, 0.2, 0.3), Status::Within);
+    /// assert_eq!(Status::of(0.3 + 3e-11, 0.2, 0.3), Status::Within);
+    /// assert_eq!(Status::of(0.199_999_4, 0.2, 0.3), Status::Below);
+    /// assert_eq!(Status::of(0.300_000_6, 0.2, 0.3), Status::Above);
     /// ```
     pub fn of(share: f64, band_min: f64, band_max: f64) -> Status {
+        let share = crate::units::round6(share);
         if share < band_min {
             Status::Below
         } else if share > band_max {

@@ -224,7 +224,8 @@ fn compute_area(
     }
     let density = road_length_km / area_km2;
     let target = target_for(area.kind.as_deref(), kinds, params);
-    let meets = target.map(|t| density >= t);
+    // Judged on the density as reported, to 6 decimals.
+    let meets = target.map(|t| crate::units::round6(density) >= t);
     let shortfall = target.map(|t| (t * area_km2 - road_length_km).max(0.0));
 
     let mut over = KahanSum::default();

@@ -105,6 +105,22 @@ fn targets_from_options() {
 }
 
 #[test]
+fn density_is_judged_as_reported() {
+    let grades = GradeTable::load("cn").unwrap();
+    let kinds = Kinds::builtin().unwrap();
+    let params = Params { targets: vec![("county_town".into(), 1.0)], ..Default::default() };
+    // 0.4 mm short of 1 km in 1 km²: reported as 1.000000 km/km², which meets 1.0; 0.6 mm short is
+    // reported as 0.999999 and does not.
+    for (short_m, meets) in [(0.0004, true), (0.0006, false)] {
+        let roads = vec![road(1, "支路", None, &[(0.0, 500.0), (1000.0 - short_m, 500.0)])];
+        let r = compute(&[square_area("县城")], &roads, &grades, &kinds, &planar(), &params).unwrap();
+        let a = &r.areas[0];
+        assert!((a.density_km_per_km2 - (1.0 - short_m / 1000.0)).abs() < 1e-9, "{}", a.density_km_per_km2);
+        assert_eq!(a.meets_target, Some(meets), "{short_m} m short");
+    }
+}
+
+#[test]
 fn grid_cells_sum_to_the_area() {
     let r = run("县城", &Params { grid_cell_m: Some(300.0), ..Default::default() });
     let cell_area: f64 = crate::units::sum(r.grid.iter().map(|c| c.area_km2));

@@ -9,21 +9,4 @@ pub mod road_density;
 pub mod styles;
 pub mod summary;
 
-/// Rounds a reported number to 6 decimals (1 m in km, 1 m² in km², a millionth of a share), so
-/// that outputs are stable and every file states the same figure.
-pub fn round6(v: f64) -> f64 {
-    if v.is_finite() {
-        (v * 1e6).round() / 1e6
-    } else {
-        v
-    }
-}
-
-/// Rounds a distance in metres to 2 decimals (1 cm), the precision of the data behind it.
-pub fn round2(v: f64) -> f64 {
-    if v.is_finite() {
-        (v * 100.0).round() / 100.0
-    } else {
-        v
-    }
-}
+pub use crate::units::{round2, round6};
