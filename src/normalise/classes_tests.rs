@@ -115,6 +115,8 @@ fn gbt21010_pitfalls() {
     assert_eq!(cat(&t, "06"), None, "工矿仓储 as a whole has no single category");
     // 用地用海 level-3 codes (mixed layers) take their 用地用海 class, not a GB/T 21010 prefix's.
     assert_eq!(cat(&t, "090101"), Some(Commercial));
+    assert_eq!(cat(&t, "090301"), Some(Commercial), "the 2020 trial's 娱乐用地");
+    assert_eq!(cat(&t, "090302"), Some(Commercial), "the 2020 trial's 康体用地");
     assert_eq!(cat(&t, "100102"), Some(Industrial));
     assert_eq!(cat(&t, "110101"), Some(Warehouse));
     assert_eq!(cat(&t, "120803"), Some(Transport));
