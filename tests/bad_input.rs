@@ -228,6 +228,13 @@ fn usage_errors_exit_2() {
         (vec!["--measure", "planar"], vec!["--planar-crs"]),
         (vec!["--measure", "planar", "--planar-crs", "EPSG:4326"], vec!["not a projected CRS"]),
         (vec!["--grid", "0"], vec!["--grid"]),
+        (vec!["--grid", "1e-300"], vec!["--grid 1e-300", "between 10 and 100000 metres"]),
+        (vec!["--grid", "1e300"], vec!["--grid 1e300"]),
+        (vec!["--measure", "planar", "--planar-crs", "EPSG:2263"], vec!["--planar-crs EPSG:2263", "332.", "in metres"]),
+        (
+            vec!["--measure", "planar", "--planar-crs", "EPSG:4978"],
+            vec!["--planar-crs EPSG:4978", "north", "in metres"],
+        ),
         (vec!["--max-width", "40"], vec!["--width-field"]),
         (vec!["--no-such-flag"], vec!["--no-such-flag"]),
     ] {

@@ -54,7 +54,11 @@ pub fn choose_frame(common: &CommonArgs, study: &RawLayer) -> Result<Frame> {
                 SourceCrs::Proj(def) => def,
                 other => return Err(Error::Usage(format!("--planar-crs {} is not a projected CRS", other.label()))),
             };
-            Frame::new(&crs, Method::Planar)
+            let frame = Frame::new(&crs, Method::Planar)?;
+            if let Some(b) = lonlat_bounds(study) {
+                frame.check_scale(b.center(), "--planar-crs")?;
+            }
+            Ok(frame)
         }
         MeasureArg::Ellipsoidal => {
             if common.planar_crs.is_some() {

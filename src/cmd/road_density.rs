@@ -71,12 +71,20 @@ pub fn execute(args: &RoadDensityArgs) -> Result<RoadDensityRun> {
     execute_to(args, &OutPaths::beside(&args.output), &Layers::default())
 }
 
+/// Cell sizes the density grid takes, in metres: from a block face (10 m, a million cells in 100 km²)
+/// to a whole county (100 km).
+const GRID_M: std::ops::RangeInclusive<f64> = 10.0..=100_000.0;
+
 /// Checks the options that need no data: grid, widths, targets, the grade table. `planaudit check`
 /// runs this too, so that a city file with a bad option fails there and not only in the audit.
 pub fn check_options(args: &RoadDensityArgs) -> Result<()> {
     if let Some(g) = args.grid {
-        if !(g.is_finite() && g > 0.0) {
-            return Err(Error::Usage(format!("--grid {g}: the cell size must be a positive number of metres")));
+        if !(GRID_M.contains(&g)) {
+            return Err(Error::Usage(format!(
+                "--grid {g:?}: the cell size must be between {} and {} metres",
+                GRID_M.start(),
+                GRID_M.end()
+            )));
         }
     }
     if let Some(w) = args.max_width {

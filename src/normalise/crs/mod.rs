@@ -470,6 +470,39 @@ impl Frame {
         Ok(Frame { crs: crs.to_string(), method, from_lonlat, to_lonlat })
     }
 
+    /// Checks that the frame measures in metres, about true to scale, at a longitude/latitude point:
+    /// steps of 100 m east and north on the ground must measure within a factor of 2 of 100 m in
+    /// the frame, and within 10% of each other. A CRS in feet (3.28 times), a geocentric CRS
+    /// (north steps shrink by the sine of the latitude) or one far outside its zone fails, with a
+    /// usage error naming `option`.
+    pub fn check_scale(&self, at: Coord<f64>, option: &str) -> Result<()> {
+        use geo::{Destination, Distance, Geodesic, Point};
+        let step_m = 100.0;
+        let here = Point(at);
+        let proj = self.from_lonlat.proj_for(&self.crs)?;
+        let mut scales = [f64::NAN; 2];
+        for (scale, bearing) in scales.iter_mut().zip([90.0, 0.0]) {
+            let there = Geodesic.destination(here, bearing, step_m);
+            let ground_m = Geodesic.distance(here, there);
+            if let (Some(a), Some(b)) = (project_with(&proj, at), project_with(&proj, there.0)) {
+                *scale = (b.x - a.x).hypot(b.y - a.y) / ground_m;
+            }
+        }
+        let [east, north] = scales;
+        let true_enough = |s: f64| (0.5..=2.0).contains(&s);
+        if !(true_enough(east) && true_enough(north) && (east / north - 1.0).abs() <= 0.1) {
+            return Err(Error::Usage(format!(
+                "{option} {}: 100 m on the ground at ({:.4}, {:.4}) measures {:.1} m east and {:.1} m north in it; planar measurement needs a projected CRS in metres, true to scale at the data (such as the CGCS2000 Gauss–Krüger zone, EPSG:4513–4533)",
+                self.crs,
+                at.x,
+                at.y,
+                east * step_m,
+                north * step_m
+            )));
+        }
+        Ok(())
+    }
+
     /// The automatic ellipsoidal frame for data centred at `lon`, `lat`.
     pub fn auto(lon: f64, lat: f64) -> Result<Frame> {
         Frame::new(&format!("EPSG:{}", auto_frame_epsg(lon, lat)), Method::Ellipsoidal)
