@@ -137,6 +137,27 @@ fn local_grid_is_an_error_until_overridden() {
 }
 
 #[test]
+fn closed_standard_output_is_not_a_failure() {
+    let dir = tempfile::tempdir().unwrap();
+    let (areas, roads) = hand_layers(dir.path());
+    let o = dir.path().join("o.geojson");
+    // A reader that stops at once, as `planaudit … | head -0` does.
+    let mut child = bin()
+        .args(["road-density", "--roads", &roads, "--areas", &areas, "-o", s(&o)])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(!stderr.contains("panicked") && !stderr.contains("warning"), "{stderr}");
+    // The files are written all the same.
+    assert!(o.exists());
+}
+
+#[test]
 fn invalid_empty_and_out_of_range_features_are_counted() {
     let dir = tempfile::tempdir().unwrap();
     let (_, roads) = hand_layers(dir.path());

@@ -515,8 +515,8 @@ fn report_map(layer: &str, path: &Path) -> Option<MapLayer> {
 
 /// Prints an audit's rows and files.
 pub fn print_outcome(city: &City, o: &AuditOutcome) {
-    println!("{}: {} indicator rows, {} targets missed", city.config.city.name, o.rows.len(), o.missed);
-    println!("indicator\tarea_id\tarea_name\tvalue\ttarget\tunit\tmet");
+    outln!("{}: {} indicator rows, {} targets missed", city.config.city.name, o.rows.len(), o.missed);
+    outln!("indicator\tarea_id\tarea_name\tvalue\ttarget\tunit\tmet");
     for r in &o.rows {
         let t = match (r.target, r.target_max) {
             (Some(a), Some(b)) => format!("{a}-{b}"),
@@ -528,7 +528,7 @@ pub fn print_outcome(city: &City, o: &AuditOutcome) {
             Some(false) => "NO",
             None => "-",
         };
-        println!(
+        outln!(
             "{}\t{}\t{}\t{:.3}\t{}\t{}\t{}",
             r.indicator,
             r.area_id,
@@ -539,9 +539,9 @@ pub fn print_outcome(city: &City, o: &AuditOutcome) {
             met
         );
     }
-    print!("{}", super::report_lines(&o.layers.iter().collect::<Vec<_>>()));
+    out!("{}", super::report_lines(&o.layers.iter().collect::<Vec<_>>()));
     for p in &o.outputs {
-        println!("wrote {}", p.display());
+        outln!("wrote {}", p.display());
     }
 }
 
@@ -677,9 +677,9 @@ pub fn run(args: &AuditArgs) -> Result<u8> {
 pub fn run_check(args: &CheckArgs) -> Result<()> {
     let city = City::load(&args.config)?;
     for line in check(&city)? {
-        println!("{line}");
+        outln!("{line}");
     }
-    println!("{}: ok", args.config.display());
+    outln!("{}: ok", args.config.display());
     Ok(())
 }
 
@@ -691,6 +691,6 @@ pub fn run_init(args: &InitArgs) -> Result<()> {
     crate::output::atomic::write_atomic(&args.path, |w| {
         std::io::Write::write_all(w, crate::config::TEMPLATE.as_bytes())
     })?;
-    println!("wrote {}", args.path.display());
+    outln!("wrote {}", args.path.display());
     Ok(())
 }

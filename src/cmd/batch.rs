@@ -240,7 +240,7 @@ pub fn run(args: &BatchArgs) -> Result<u8> {
     let failed = statuses.iter().filter(|s| s.status == "failed").count();
     let missed = statuses.iter().filter(|s| s.status == "missed").count();
     if !args.quiet {
-        println!(
+        outln!(
             "{} cities: {} ok, {} missed targets, {} failed, {} skipped; wrote {}",
             statuses.len(),
             statuses.iter().filter(|s| s.status == "ok").count(),

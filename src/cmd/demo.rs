@@ -20,7 +20,7 @@ pub fn run(args: &DemoArgs) -> Result<()> {
     demo_city::generate(&dir, &DemoOptions::default())?;
     let config = dir.join("city.toml");
     write_atomic(&config, |w| std::io::Write::write_all(w, TEMPLATE.as_bytes()))?;
-    println!("demo city written to {}", dir.display());
+    outln!("demo city written to {}", dir.display());
     let city = City::load(&config)?;
     let outcome = audit(&city, out)?;
     print_outcome(&city, &outcome);

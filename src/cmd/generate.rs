@@ -25,7 +25,7 @@ pub fn run(args: &GenerateArgs) -> Result<()> {
     let config = args.output.join("city.toml");
     write_atomic(&config, |w| std::io::Write::write_all(w, TEMPLATE.as_bytes()))?;
     let c = manifest.counts;
-    println!(
+    outln!(
         "{} (scale {}) written to {}: {} built-up areas, {} road segments, {} parcels, {} parks, {} facilities",
         size.name(),
         args.scale,

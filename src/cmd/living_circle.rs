@@ -532,16 +532,16 @@ pub fn summary_json(run: &LivingCircleRun, args: &LivingCircleArgs) -> Value {
 pub fn run(args: &LivingCircleArgs) -> Result<()> {
     let run = execute(args)?;
     let ctx = run.context();
-    println!("method: {}", run.result.method.describe());
-    print!("{}", table(&run.result, &ctx));
-    println!(
+    outln!("method: {}", run.result.method.describe());
+    out!("{}", table(&run.result, &ctx));
+    outln!(
         "origins: {}, unreachable (beyond --max-snap {} m): {}",
         run.origins.len(),
         args.max_snap,
         run.result.unreachable_origins
     );
     if let Some(n) = &run.network {
-        println!(
+        outln!(
             "network: {} nodes, {} edges, {:.3} km, {} components (largest {} nodes)",
             n.nodes,
             n.edges,
@@ -552,7 +552,7 @@ pub fn run(args: &LivingCircleArgs) -> Result<()> {
     }
     if !run.unknown_types.is_empty() {
         let total: u64 = run.unknown_types.values().sum();
-        println!(
+        outln!(
             "facilities of types the table does not know (not routed): {total} in {} types",
             run.unknown_types.len()
         );

@@ -1,6 +1,16 @@
 //! One file per subcommand, plus the glue they share: reading a layer into longitude/latitude,
 //! choosing the frame, printing what was read.
 
+/// `print!` to standard output through [`write_stdout`]: a closed output does not panic.
+macro_rules! out {
+    ($($arg:tt)*) => { $crate::cmd::write_stdout(format_args!($($arg)*)) };
+}
+
+/// `println!` to standard output through [`write_stdout`]: a closed output does not panic.
+macro_rules! outln {
+    ($($arg:tt)*) => { $crate::cmd::write_stdout(format_args!("{}\n", format_args!($($arg)*))) };
+}
+
 pub mod audit;
 pub mod batch;
 pub mod demo;
@@ -23,6 +33,26 @@ use crate::normalise::crs::{Frame, Method, SourceCrs};
 use crate::normalise::{defer_lonlat, lonlat_bounds, to_lonlat};
 use crate::output::atomic::write_atomic;
 use crate::{Error, Result};
+
+/// Whether standard output could not be written (a reader such as `head` stopped reading).
+static STDOUT_CLOSED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Writes to standard output, as `print!` does, except that an output that cannot be written ends
+/// the printout instead of panicking: the run still writes its files and exits with its own code.
+/// A reader that stopped reading (`planaudit audit city.toml | head`) is silent; any other error
+/// is a warning on standard error, once.
+pub fn write_stdout(args: std::fmt::Arguments<'_>) {
+    use std::sync::atomic::Ordering;
+    if STDOUT_CLOSED.load(Ordering::Relaxed) {
+        return;
+    }
+    let mut stdout = std::io::stdout().lock();
+    if let Err(e) = stdout.write_fmt(args).and_then(|()| stdout.flush()) {
+        if !STDOUT_CLOSED.swap(true, Ordering::Relaxed) && e.kind() != std::io::ErrorKind::BrokenPipe {
+            eprintln!("planaudit: warning: standard output: {e}; the rest of the printout is dropped");
+        }
+    }
+}
 
 /// Reads a layer and converts it to WGS84 longitude/latitude; a layer in a CRS PROJ knows keeps
 /// its coordinates until [`project`] takes it into the frame (see [`defer_lonlat`]).
@@ -241,14 +271,14 @@ pub fn finish_run(
     summary: Option<&Path>,
     summary_json: impl FnOnce() -> Value,
 ) -> Result<()> {
-    println!("measure: {measure}");
-    print!("{}", report_lines(&reports.iter().collect::<Vec<_>>()));
+    outln!("measure: {measure}");
+    out!("{}", report_lines(&reports.iter().collect::<Vec<_>>()));
     for p in outputs {
-        println!("wrote {}", p.display());
+        outln!("wrote {}", p.display());
     }
     if let Some(path) = summary {
         write_json(path, &summary_json())?;
-        println!("wrote {}", path.display());
+        outln!("wrote {}", path.display());
     }
     Ok(())
 }

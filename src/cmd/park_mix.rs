@@ -306,8 +306,8 @@ pub fn summary_json(run: &ParkMixRun) -> Value {
 /// `planaudit park-mix`.
 pub fn run(args: &ParkMixArgs) -> Result<()> {
     let run = execute(args)?;
-    print!("{}", table(&run.result, &run.params));
-    println!("classes: {} (fields {})", run.classes, run.class_fields.join(", "));
+    out!("{}", table(&run.result, &run.params));
+    outln!("classes: {} (fields {})", run.classes, run.class_fields.join(", "));
     finish_run(&run.measure, &run.reports, &run.outputs, args.common.summary_json.as_deref(), || summary_json(&run))
 }
 

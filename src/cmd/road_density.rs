@@ -232,6 +232,6 @@ pub fn summary_json(run: &RoadDensityRun) -> Value {
 /// `planaudit road-density`.
 pub fn run(args: &RoadDensityArgs) -> Result<()> {
     let run = execute(args)?;
-    print!("{}", table(&run.result));
+    out!("{}", table(&run.result));
     finish_run(&run.measure, &run.reports, &run.outputs, args.common.summary_json.as_deref(), || summary_json(&run))
 }
