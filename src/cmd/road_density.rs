@@ -151,8 +151,12 @@ pub fn execute_to(args: &RoadDensityArgs, paths: &OutPaths, layers: &Layers) -> 
     // The roads borrow their lines and grades from the layer (which the living circle may read too).
     for f in &roads_layer.layer().features {
         let Some(line) = lines(&f.geometry) else { continue };
-        let width_m = match (&args.width_field, roads_layer.attr(f, 1)) {
-            (Some(field), Some(text)) => match text.trim().parse::<f64>() {
+        let width_m = match (&args.width_field, roads_layer.attr(f, 1).map(str::trim).filter(|t| !t.is_empty())) {
+            (Some(field), None) => {
+                roads_report.flag(f.fid, &format!("field '{field}': no width (no width check)"));
+                None
+            }
+            (Some(field), Some(text)) => match text.parse::<f64>() {
                 Ok(w) if w.is_finite() && w >= 0.0 => Some(w),
                 _ => {
                     roads_report.flag(
@@ -162,7 +166,7 @@ pub fn execute_to(args: &RoadDensityArgs, paths: &OutPaths, layers: &Layers) -> 
                     None
                 }
             },
-            _ => None,
+            (None, _) => None,
         };
         let grade_value = roads_layer.attr(f, 0).unwrap_or_default();
         roads.push(Road { fid: f.fid, grade_value, width_m, line });

@@ -4,7 +4,9 @@
 //! density = Σ centreline length of urban roads inside the area (km) ÷ area (km²), in km/km².
 //! Urban roads are the grades a [`GradeTable`] marks `counted` (快速路, 主干路, 次干路, 支路 by default;
 //! DOMAIN.md §C3). Each road is clipped to the closed area polygon: a road lying on the boundary
-//! counts in full (in every area whose boundary it lies on).
+//! counts in full (in every area whose boundary it lies on). Roads drawn over one another count
+//! once (step 3 of §C3: the union of the counted centrelines), whatever their grades; the lengths
+//! by grade then add up to more than the total.
 //!
 //! The shortfall is the road length still needed to reach the target:
 //! `max(0, target × area_km2 − road_length_km)`.
@@ -190,16 +192,28 @@ fn compute_area(
         }
     }
 
-    let mut length = KahanSum::default();
+    // Roads drawn over one another count once (DOMAIN.md §C3 step 3): a clip keeps the union of its
+    // lines, so with several counted grades their roads are also clipped together, for the total
+    // and the grid. The grades' lengths then add up to more than the total where roads of two
+    // grades lie on one another.
+    let all_counted: Option<Vec<LineString<f64>>> =
+        (counted.len() > 1).then(|| counted.values().flatten().cloned().collect());
     let mut by_grade = BTreeMap::new();
-    let mut counted_pieces: Vec<LineString<f64>> = Vec::new();
+    let mut one_grade = None;
     for (grade, lines) in counted {
         let clipped = clip_lines(&area.polygon, &MultiLineString(lines));
-        let m = frame.length_m(&clipped)?;
-        length.add(m);
-        by_grade.insert(grade, m / M_PER_KM);
-        counted_pieces.extend(clipped.0);
+        let km = frame.length_m(&clipped)? / M_PER_KM;
+        // A grade whose roads only come near the area (their boxes meet it) is not listed.
+        if km > 0.0 {
+            by_grade.insert(grade, km);
+        }
+        one_grade = Some(clipped);
     }
+    let counted_pieces = match all_counted {
+        Some(lines) => clip_lines(&area.polygon, &MultiLineString(lines)),
+        None => one_grade.unwrap_or(MultiLineString(vec![])),
+    };
+    let road_length_m = frame.length_m(&counted_pieces)?;
     let measure_groups = |groups: BTreeMap<String, Vec<LineString<f64>>>| -> Result<BTreeMap<String, f64>> {
         let mut m = BTreeMap::new();
         for (value, lines) in groups {
@@ -214,7 +228,7 @@ fn compute_area(
     let excluded_by_value = measure_groups(excluded)?;
     let unknown_grades = measure_groups(unknown)?;
 
-    let road_length_km = length.total() / M_PER_KM;
+    let road_length_km = road_length_m / M_PER_KM;
     let area_km2 = frame.area_m2(&area.polygon)? / M2_PER_KM2;
     if area_km2 <= 0.0 {
         return Err(Error::EmptyLayer {
@@ -228,6 +242,15 @@ fn compute_area(
     let meets = target.map(|t| crate::units::round6(density) >= t);
     let shortfall = target.map(|t| (t * area_km2 - road_length_km).max(0.0));
 
+    // Each wide road is listed with its own length; their total counts roads drawn over one
+    // another once, as the road length does.
+    let over_km = match wide.len() {
+        0 | 1 => None,
+        _ => {
+            let lines = wide.iter().flat_map(|r| r.line.iter().cloned()).collect();
+            Some(frame.length_m(&clip_lines(&area.polygon, &MultiLineString(lines)))? / M_PER_KM)
+        }
+    };
     let mut over = KahanSum::default();
     let mut wide_roads = Vec::new();
     for road in wide {
@@ -240,7 +263,7 @@ fn compute_area(
         wide_roads.push(WideRoad {
             area_id: area.id.clone(),
             road_fid: road.fid,
-            grade: road.grade_value.to_string(),
+            grade: road.grade_value.trim().to_string(),
             width_m: road.width_m.unwrap_or(f64::NAN),
             max_width_m: cap.unwrap_or(f64::NAN),
             length_km: km,
@@ -249,7 +272,7 @@ fn compute_area(
     }
 
     let grid = match params.grid_cell_m {
-        Some(cell_m) => grid_cells(area, &counted_pieces, cell_m, target, frame)?,
+        Some(cell_m) => grid_cells(area, &counted_pieces.0, cell_m, target, frame)?,
         None => Vec::new(),
     };
 
@@ -268,7 +291,7 @@ fn compute_area(
         excluded_by_value,
         unknown_grades,
         max_width_m: cap,
-        roads_over_max_width_km: cap.map(|_| over.total()),
+        roads_over_max_width_km: cap.map(|_| over_km.unwrap_or(over.total())),
         polygon: area.polygon.clone(),
     };
     Ok(Some((density_row, wide_roads, grid)))

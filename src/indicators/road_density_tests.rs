@@ -121,6 +121,36 @@ fn density_is_judged_as_reported() {
 }
 
 #[test]
+fn roads_drawn_over_one_another_count_once() {
+    let grades = GradeTable::load("cn").unwrap();
+    let kinds = Kinds::builtin().unwrap();
+    let params = Params { has_width: true, grid_cell_m: Some(500.0), ..Default::default() };
+    let line = [(100.0, 100.0), (900.0, 100.0)];
+    let cases = [
+        // The same road twice, and once more as another grade: 0.8 km of road.
+        (vec![road(1, "支路", None, &line), road(2, "支路", None, &line), road(3, "次干路", None, &line)], 0.8),
+        // Two wide roads on one another (the county-town cap is 40 m): 0.8 km, and 0.8 km too wide.
+        (vec![road(1, " 支路 ", Some(50.0), &line), road(2, "支路", Some(50.0), &line)], 0.8),
+        // 800 m, and 500 m inside the area overlapping it by 400 m: 0.9 km.
+        (vec![road(1, "支路", None, &line), road(2, "主干路", None, &[(500.0, 100.0), (1200.0, 100.0)])], 0.9),
+    ];
+    for (i, (roads, want_km)) in cases.into_iter().enumerate() {
+        let r = compute(&[square_area("县城")], &roads, &grades, &kinds, &planar(), &params).unwrap();
+        let a = &r.areas[0];
+        assert!((a.road_length_km - want_km).abs() < 1e-9, "case {i}: {}", a.road_length_km);
+        let cells = crate::units::sum(r.grid.iter().map(|c| c.road_length_km));
+        assert!((cells - want_km).abs() < 1e-9, "case {i}: cells {cells}");
+        // Each grade on its own: every grade listed has its own length, none is listed at zero.
+        assert!(a.by_grade.values().all(|&km| km > 0.0 && km <= want_km + 1e-9), "case {i}: {:?}", a.by_grade);
+        if i == 1 {
+            assert!((a.roads_over_max_width_km.unwrap() - 0.8).abs() < 1e-9, "{:?}", a.roads_over_max_width_km);
+            assert_eq!(r.wide_roads.len(), 2);
+            assert_eq!(r.wide_roads[0].grade, "支路", "grade values are trimmed");
+        }
+    }
+}
+
+#[test]
 fn grid_cells_sum_to_the_area() {
     let r = run("县城", &Params { grid_cell_m: Some(300.0), ..Default::default() });
     let cell_area: f64 = crate::units::sum(r.grid.iter().map(|c| c.area_km2));

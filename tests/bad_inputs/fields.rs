@@ -76,14 +76,20 @@ fn unexpected_values_are_flagged_or_skipped() {
 
     // Only road-density (and the audit) read the width.
     let road = Role::Road;
-    let bad = w.with_extra(
-        road,
-        "wide.geojson",
-        &[(line(&[(50.0, 0.0), (50.0, 100.0)]), json!({"grade": "支路", "width_m": "wide"}))],
-    );
-    for cmd in [Cmd::RoadDensity, Cmd::Audit] {
-        let f = check(&w, "width as text", cmd, road, &bad, &[], &flagged(road, "is not a number of metres"));
-        assert!(f.is_none(), "{}", f.unwrap());
+    for (name, width, reason) in [
+        ("width as text", json!("wide"), "is not a number of metres"),
+        ("width null", json!(null), "no width (no width check)"),
+        ("width empty", json!(" "), "no width (no width check)"),
+    ] {
+        let bad = w.with_extra(
+            road,
+            "wide.geojson",
+            &[(line(&[(50.0, 0.0), (50.0, 100.0)]), json!({"grade": "支路", "width_m": width}))],
+        );
+        for cmd in [Cmd::RoadDensity, Cmd::Audit] {
+            let f = check(&w, name, cmd, road, &bad, &[], &flagged(road, reason));
+            assert!(f.is_none(), "{}", f.unwrap());
+        }
     }
 }
 
