@@ -20,7 +20,7 @@ pub struct Cli {
 pub enum Command {
     /// Road network density (km/km²) of each built-up area against the plan's targets.
     ///
-    /// Each road is clipped to each area polygon (roads on the boundary count in full) and measured;
+    /// Each road is clipped to each area polygon (roads drawn on the boundary's vertices count in full) and measured;
     /// only the grades the table counts (快速路, 主干路, 次干路, 支路; with the osm preset trunk …
     /// living_street) enter the density. Targets: 中心城区 8.3, 县城 7.0 km/km² unless --target says
     /// otherwise. Writes OUT (one feature per area), OUT_grid with --grid, OUT_wide_roads with
@@ -135,7 +135,7 @@ pub struct RoadsArgs {
 
 /// Road network density per built-up area.
 ///
-/// Each road is clipped to each area polygon (roads on the boundary count in full) and measured;
+/// Each road is clipped to each area polygon (roads drawn on the boundary's vertices count in full) and measured;
 /// only the grades the table counts (快速路, 主干路, 次干路, 支路; with the osm preset trunk … living_street)
 /// enter the density. Cost: one R-tree query and one clip per grade per area.
 #[derive(Debug, Clone, Args)]

@@ -4,7 +4,7 @@
 //! density = Σ centreline length of urban roads inside the area (km) ÷ area (km²), in km/km².
 //! Urban roads are the grades a [`GradeTable`] marks `counted` (快速路, 主干路, 次干路, 支路 by default;
 //! DOMAIN.md §C3). Each road is clipped to the closed area polygon: a road lying on the boundary
-//! counts in full (in every area whose boundary it lies on). Roads drawn over one another count
+//! counts in full (in every area whose boundary it lies on; see Limitations for what "on" means). Roads drawn over one another count
 //! once (step 3 of §C3: the union of the counted centrelines), whatever their grades; the lengths
 //! by grade then add up to more than the total.
 //!
@@ -17,6 +17,12 @@
 //! # Limitations
 //! Dual carriageways digitised as two one-way lines count twice (DOMAIN.md §C3 step 3); roads
 //! inside gated compounds count when the grade field says they are urban roads.
+//!
+//! "On the boundary" is exact: a road drawn on the area's own boundary vertices counts in full.
+//! A road drawn along the boundary through other vertices, or converted from another CRS than the
+//! area's, lies within rounding of it (nanometres to centimetres) and counts where rounding puts it:
+//! in full, in part or not at all. GEOS clips such roads the same way; draw boundary roads on the
+//! boundary's vertices, in the areas' CRS.
 //!
 //! # Reference
 //! DOMAIN.md §C (中发〔2016〕6号; 中国主要城市道路网密度监测报告 method: centreline mileage in the
