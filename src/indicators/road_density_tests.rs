@@ -206,6 +206,24 @@ fn boundary_roads_on_grid_lines_stay_in_the_grid() {
 }
 
 #[test]
+fn road_on_the_boundary_vertices_of_a_rotated_area_counts_in_full() {
+    let grades = GradeTable::load("cn").unwrap();
+    let kinds = Kinds::builtin().unwrap();
+    for degrees in [10.0f64, 30.0, 45.0, 61.0] {
+        let (sin, cos) = degrees.to_radians().sin_cos();
+        let corner = |x: f64, y: f64| (x * cos - y * sin + 100.0, x * sin + y * cos + 100.0);
+        let corners = [corner(0.0, 0.0), corner(1000.0, 0.0), corner(1000.0, 1000.0), corner(0.0, 1000.0)];
+        let mut area = square_area("县城");
+        let ring: Vec<(f64, f64)> = corners.iter().chain(&corners[..1]).map(|&(x, y)| (X0 + x, Y0 + y)).collect();
+        area.polygon = MultiPolygon(vec![Polygon::new(LineString::from(ring), vec![])]);
+        // Along three edges, on the area's own vertices.
+        let roads = vec![road(1, "支路", None, &[corners[0], corners[1], corners[2], corners[3]])];
+        let r = compute(&[area], &roads, &grades, &kinds, &planar(), &Params::default()).unwrap();
+        assert!((r.areas[0].road_length_km - 3.0).abs() < 1e-9, "{degrees}°: {}", r.areas[0].road_length_km);
+    }
+}
+
+#[test]
 fn boundary_road_counts_once_per_area_it_bounds() {
     let grades = GradeTable::load("cn").unwrap();
     let kinds = Kinds::builtin().unwrap();
