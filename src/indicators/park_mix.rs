@@ -33,6 +33,9 @@
 //! 3. Holes are filled: land that the park encloses belongs to it.
 //! 4. The parcels themselves are united back in. The arcs of the buffer are polygonal, so at corners
 //!    the closing could fall a few millimetres short of a parcel.
+//! 5. Parks that meet are one park: a group of parcels inside the land another park encloses (its
+//!    filled hole) joins that park, and steps 2–4 are done again for it, until no two parks meet.
+//!    Parks never overlap, and no land is counted in two.
 //!
 //! # Preconditions
 //! All geometries are in the frame's metres. Polygons are valid (ingest repairs them), and a
@@ -56,7 +59,9 @@
 use std::collections::BTreeMap;
 
 use geo::orient::{Direction, Orient};
-use geo::{unary_union, BooleanOps, BoundingRect, Buffer, Distance, Euclidean, MultiPolygon, Polygon, Rect};
+use geo::{
+    unary_union, BooleanOps, BoundingRect, Buffer, Distance, Euclidean, Intersects, MultiPolygon, Polygon, Rect,
+};
 use rayon::prelude::*;
 
 use crate::index::rtree::{candidates, BoxIndex};
@@ -396,23 +401,49 @@ pub fn derive_parks(parcels: &[Parcel], category: Category, gap_m: f64) -> Vec<D
     }
     let mut groups: Vec<Vec<usize>> = groups.into_values().collect();
     groups.sort_by_key(|g| g[0]);
-    groups
-        .into_par_iter()
-        .enumerate()
-        .map(|(n, group)| {
-            let union = dissolve(group.iter().map(|&i| &members[i].polygon));
-            DerivedPark {
-                area: Area {
-                    id: (n + 1).to_string(),
-                    fid: members[group[0]].fid,
-                    name: None,
-                    kind: None,
-                    polygon: close_gaps(&union, gap_m / 2.0),
-                },
-                parcels: group.len(),
+    loop {
+        let polygons: Vec<MultiPolygon<f64>> = groups
+            .par_iter()
+            .map(|group| close_gaps(&dissolve(group.iter().map(|&i| &members[i].polygon)), gap_m / 2.0))
+            .collect();
+        // A group inside the enclosed land of another (filled as its hole) is part of that park:
+        // parks that meet are joined, and their land made again.
+        let index = BoxIndex::new(polygons.iter());
+        let mut parks = UnionFind::new(groups.len());
+        let mut joined = false;
+        for (i, p) in polygons.iter().enumerate() {
+            let Some(b) = p.bounding_rect() else { continue };
+            for j in index.query(&b).into_iter().filter(|&j| j > i) {
+                if p.intersects(&polygons[j]) {
+                    parks.union(i, j);
+                    joined = true;
+                }
             }
-        })
-        .collect()
+        }
+        if !joined {
+            return groups
+                .into_iter()
+                .zip(polygons)
+                .enumerate()
+                .map(|(n, (group, polygon))| DerivedPark {
+                    area: Area { id: (n + 1).to_string(), fid: members[group[0]].fid, name: None, kind: None, polygon },
+                    parcels: group.len(),
+                })
+                .collect();
+        }
+        let mut merged: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
+        for (g, group) in groups.into_iter().enumerate() {
+            merged.entry(parks.find(g)).or_default().extend(group);
+        }
+        groups = merged
+            .into_values()
+            .map(|mut g| {
+                g.sort_unstable();
+                g
+            })
+            .collect();
+        groups.sort_by_key(|g| g[0]);
+    }
 }
 
 /// Whether two multipolygons are less than `gap_m` apart; touching or overlapping ones always are.

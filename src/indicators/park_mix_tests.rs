@@ -267,15 +267,22 @@ fn derived_parks_merge_near_parcels_only() {
     assert_eq!(derive_parks(&parcels, Residential, 50.0).len(), 1);
 }
 
+/// Four industrial strips, fids 1 to 4, `width_m` wide, around the square courtyard of a `side_m`
+/// square at the origin.
+fn industrial_ring(side_m: f64, width_m: f64) -> Vec<Parcel> {
+    let (w, s) = (width_m, side_m);
+    vec![
+        industrial(1, rect(0.0, 0.0, s, w)),
+        industrial(2, rect(0.0, s - w, s, s)),
+        industrial(3, rect(0.0, w, w, s - w)),
+        industrial(4, rect(s - w, w, s, s - w)),
+    ]
+}
+
 #[test]
 fn derived_park_encloses_what_it_surrounds() {
     // A ring of four industrial strips around a 200 m residential square.
-    let mut parcels = vec![
-        industrial(1, rect(0.0, 0.0, 400.0, 100.0)),
-        industrial(2, rect(0.0, 300.0, 400.0, 400.0)),
-        industrial(3, rect(0.0, 100.0, 100.0, 300.0)),
-        industrial(4, rect(300.0, 100.0, 400.0, 300.0)),
-    ];
+    let mut parcels = industrial_ring(400.0, 100.0);
     let t = ClassTable::load("tdt2023").unwrap();
     parcels.push(parcel(&t, 5, "0701", rect(100.0, 100.0, 300.0, 300.0)));
     let parks = derive_parks(&parcels, Industrial, 50.0);
@@ -285,4 +292,21 @@ fn derived_park_encloses_what_it_surrounds() {
     let r = compute(&areas, &parcels, &planar(), &Params::default()).unwrap();
     close(r.parks[0].park_area_km2, 0.16, "the ring's outline");
     close(r.parks[0].mix_share, 0.25, "the enclosed housing counts");
+}
+
+#[test]
+fn parcels_in_the_enclosed_land_of_a_park_join_it() {
+    // A ring of industrial strips around a 600 m courtyard, an industrial block in the middle of
+    // the courtyard, far beyond the gap from the ring.
+    let mut parcels = industrial_ring(1000.0, 200.0);
+    parcels.push(industrial(5, rect(400.0, 400.0, 600.0, 600.0)));
+    let parks = derive_parks(&parcels, Industrial, 50.0);
+    assert_eq!(parks.len(), 1, "one park, not the block again");
+    assert_eq!((parks[0].area.fid, parks[0].parcels), (1, 5));
+    assert!((parks[0].area.polygon.unsigned_area() - 1_000_000.0).abs() < 1e-3);
+    // A block outside the ring stays a park of its own, numbered by its smallest fid.
+    parcels.insert(0, industrial(0, rect(2000.0, 0.0, 2100.0, 100.0)));
+    let parks = derive_parks(&parcels, Industrial, 50.0);
+    let summary: Vec<(&str, u64, usize)> = parks.iter().map(|p| (p.area.id.as_str(), p.area.fid, p.parcels)).collect();
+    assert_eq!(summary, [("1", 0, 1), ("2", 1, 5)]);
 }
