@@ -23,7 +23,7 @@ pub mod road_density;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
-use geo::{Geometry, Intersects, LineString, MultiPolygon, Rect};
+use geo::{Geometry, LineString, MultiPolygon, Rect};
 use serde_json::Value;
 
 use crate::cli::{CommonArgs, MeasureArg};
@@ -118,9 +118,15 @@ pub fn warn_if_apart(a: &RawLayer, b: &RawLayer) {
 /// are reported as overlapping only in part.
 const MIN_OVERLAP_SHARE: f64 = 0.5;
 
+/// Extents farther apart than this (metres) do not overlap at all.
+const APART_M: f64 = 1000.0;
+
+/// Metres in a degree of latitude (and of longitude at the equator), near enough for [`APART_M`].
+const M_PER_DEGREE: f64 = 111_195.0;
+
 /// The doubts about two layers that should cover the same ground, from their longitude/latitude
 /// extents:
-/// - they do not overlap at all;
+/// - they do not overlap at all: they are more than 1 km apart;
 /// - less than half of the smaller extent lies inside the larger one;
 /// - one of them lines up with the other only once moved back by the GCJ-02 offset at that place
 ///   (about 500 m in eastern China): most likely Amap or Tencent data read as WGS84. This is
@@ -138,11 +144,22 @@ const MIN_OVERLAP_SHARE: f64 = 0.5;
 /// let w = overlap_warnings("a", true_, "b", gcj);
 /// assert!(w.iter().any(|m| m.contains("GCJ-02")), "{w:?}");
 /// assert!(overlap_warnings("a", true_, "b", true_).is_empty());
+/// // A home 100 m east of the facilities' extent, and a layer 50 km away.
+/// let home = Rect::new(coord! { x: 116.5211, y: 31.71 }, coord! { x: 116.5211, y: 31.71 });
+/// assert!(overlap_warnings("a", true_, "home", home).is_empty());
+/// let far = Rect::new(coord! { x: 117.05, y: 31.70 }, coord! { x: 117.07, y: 31.72 });
+/// assert!(overlap_warnings("a", true_, "far", far)[0].contains("do not overlap at all"));
 /// ```
 pub fn overlap_warnings(a_label: &str, a: Rect<f64>, b_label: &str, b: Rect<f64>) -> Vec<String> {
     use crate::normalise::crs::offsets::{outside_china, wgs84_to_gcj02};
     let mut out = Vec::new();
-    if !a.intersects(&b) {
+    // Apart by more than a kilometre: a few features just beyond each other's extent are not.
+    let gap_deg = |lo_a: f64, hi_a: f64, lo_b: f64, hi_b: f64| (lo_b - hi_a).max(lo_a - hi_b).max(0.0);
+    let cos_lat = a.center().y.to_radians().cos().abs();
+    let gap_m = (gap_deg(a.min().x, a.max().x, b.min().x, b.max().x) * M_PER_DEGREE * cos_lat)
+        .hypot(gap_deg(a.min().y, a.max().y, b.min().y, b.max().y) * M_PER_DEGREE);
+    // (NaN extents count as apart.)
+    if gap_m.is_nan() || gap_m > APART_M {
         out.push(format!(
             "{a_label} and {b_label} do not overlap at all; check their coordinate systems (--crs, gcj02)"
         ));
