@@ -137,6 +137,37 @@ fn local_grid_is_an_error_until_overridden() {
 }
 
 #[test]
+fn layer_far_from_where_its_crs_is_used() {
+    let dir = tempfile::tempdir().unwrap();
+    let (areas, _) = hand_layers(dir.path());
+    // A road at Lu'an in EPSG:4548 (the same zone without its prefix), x and y swapped: it
+    // converts without error to the western Pacific.
+    let (x, y) = (480_100.0, 3_515_000.0);
+    let layer = |coordinates: serde_json::Value| {
+        serde_json::json!({
+            "type": "FeatureCollection",
+            "crs": {"type": "name", "properties": {"name": "urn:ogc:def:crs:EPSG::4548"}},
+            "features": [{"type": "Feature", "properties": {"grade": "支路"},
+                "geometry": {"type": "LineString", "coordinates": coordinates}}]
+        })
+        .to_string()
+    };
+    let swapped = dir.path().join("swapped.geojson");
+    std::fs::write(&swapped, layer(serde_json::json!([[y, x], [y + 1000.0, x]]))).unwrap();
+    let o = dir.path().join("o.geojson");
+    run_err(
+        &["road-density", "--roads", s(&swapped), "--areas", &areas, "-o", s(&o)],
+        1,
+        &["swapped.geojson", "EPSG:4548", "115.50–118.50°E", "axis order"],
+    );
+    assert!(!o.exists());
+    // Not swapped, the same layer is read.
+    let right = dir.path().join("right.geojson");
+    std::fs::write(&right, layer(serde_json::json!([[x, y], [x, y + 1000.0]]))).unwrap();
+    run_ok(&["road-density", "--roads", s(&right), "--areas", &areas, "-o", s(&o)]);
+}
+
+#[test]
 fn closed_standard_output_is_not_a_failure() {
     let dir = tempfile::tempdir().unwrap();
     let (areas, roads) = hand_layers(dir.path());

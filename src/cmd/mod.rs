@@ -30,7 +30,7 @@ use crate::cli::{CommonArgs, MeasureArg};
 use crate::ingest::{read_layer, LayerReport, LayerSpec, RawLayer};
 use crate::model::Area;
 use crate::normalise::crs::{Frame, Method, SourceCrs};
-use crate::normalise::{defer_lonlat, lonlat_bounds, to_lonlat};
+use crate::normalise::{check_area_of_use, defer_lonlat, lonlat_bounds, to_lonlat};
 use crate::output::atomic::write_atomic;
 use crate::{Error, Result};
 
@@ -69,6 +69,7 @@ pub fn load(spec: &LayerSpec, layer_crs: Option<&str>, common: &CommonArgs, opti
     if !defer_lonlat(&mut layer, &crs)? {
         crate::timing::time(|| format!("to_lonlat {}", spec.source), || to_lonlat(&mut layer, &crs))?;
     }
+    check_area_of_use(&layer, &crs)?;
     Ok(layer)
 }
 

@@ -157,6 +157,41 @@ pub fn defer_lonlat(layer: &mut RawLayer, crs: &SourceCrs) -> Result<bool> {
     Ok(true)
 }
 
+/// How far (degrees) a layer may reach beyond the area of use of its CRS: a whole Gauss–Krüger zone
+/// (data of a city across a zone boundary kept in one zone's CRS is fine; a zone's data with x and
+/// y swapped lands thousands of kilometres away).
+const AREA_OF_USE_MARGIN_DEG: f64 = 3.0;
+
+/// Checks that a layer lies where its CRS is used (PROJ's area of use, widened by
+/// [`AREA_OF_USE_MARGIN_DEG`]): coordinates in the wrong CRS, or with x and y swapped, convert
+/// without error to a place the CRS was never meant for, and every number measured there is wrong.
+/// A data error naming the layer, the CRS, where the layer landed and where the CRS is used.
+pub fn check_area_of_use(layer: &RawLayer, crs: &SourceCrs) -> Result<()> {
+    let Some(b) = lonlat_bounds(layer) else { return Ok(()) };
+    let Some(area) = ToLonLat::new(crs, &layer.label())?.area_of_use() else { return Ok(()) };
+    let m = AREA_OF_USE_MARGIN_DEG;
+    let apart = b.max().x < area.min().x - m
+        || b.min().x > area.max().x + m
+        || b.max().y < area.min().y - m
+        || b.min().y > area.max().y + m;
+    if apart {
+        return Err(Error::Crs(format!(
+            "{}: in {} the layer lies at {:.2}–{:.2}°E, {:.2}–{:.2}°N, far from where that CRS is used ({:.2}–{:.2}°E, {:.2}–{:.2}°N): check the CRS (--crs) and the axis order (x and y swapped?)",
+            layer.label(),
+            crs.label(),
+            b.min().x,
+            b.max().x,
+            b.min().y,
+            b.max().y,
+            area.min().x,
+            area.max().x,
+            area.min().y,
+            area.max().y
+        )));
+    }
+    Ok(())
+}
+
 /// The longitude/latitude bounding box of a layer (of its extent taken to longitude/latitude when
 /// its conversion is put off).
 pub fn lonlat_bounds(layer: &RawLayer) -> Option<Rect<f64>> {

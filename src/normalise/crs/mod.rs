@@ -119,15 +119,8 @@ fn crs_label(def: &str) -> String {
         return def.to_string();
     }
     // WKT: take the authority of the outermost object when present, else the name.
-    if let Some(pos) = def.rfind("ID[\"EPSG\",") {
-        let rest = &def[pos + 10..];
-        if let Some(end) = rest.find(']') {
-            let code = rest[..end].trim();
-            // The outermost ID is the last one at bracket depth 1; a cheap check: it is near the end.
-            if def.len() - pos < 40 {
-                return format!("EPSG:{code}");
-            }
-        }
+    if let Some(code) = outer_epsg_code(def) {
+        return format!("EPSG:{code}");
     }
     if let Some(start) = def.find('"') {
         if let Some(len) = def[start + 1..].find('"') {
@@ -135,6 +128,20 @@ fn crs_label(def: &str) -> String {
         }
     }
     "custom CRS".to_string()
+}
+
+/// The EPSG code of the outermost object of a WKT definition (WKT2 `ID["EPSG",4548]`, WKT1
+/// `AUTHORITY["EPSG","4548"]`), if it has one.
+fn outer_epsg_code(def: &str) -> Option<u32> {
+    let (pos, rest) = ["ID[\"EPSG\",", "AUTHORITY[\"EPSG\",\""]
+        .iter()
+        .filter_map(|key| def.rfind(key).map(|pos| (pos, &def[pos + key.len()..])))
+        .max_by_key(|(pos, _)| *pos)?;
+    // The outermost authority is the last one at bracket depth 1; a cheap check: it is near the end.
+    if def.len() - pos >= 40 {
+        return None;
+    }
+    rest.trim_start().split(|c: char| !c.is_ascii_digit()).next()?.parse().ok()
 }
 
 /// A PROJ transformation from one CRS to another that any thread may use.
@@ -361,6 +368,24 @@ impl ToLonLat {
             ),
         };
         Ok(ToLonLat { kind, layer: layer.to_string() })
+    }
+
+    /// Where the source CRS is meant to be used, as PROJ's database records it for the conversion
+    /// (west, south, east, north in degrees); `None` when PROJ records none (a custom definition)
+    /// or the area crosses the antimeridian, and for GCJ-02 and BD-09.
+    pub fn area_of_use(&self) -> Option<geo::Rect<f64>> {
+        let ToLonLatKind::Proj(t) = self.kind else { return None };
+        // The CRS's own area (the conversion's is the whole world); for WKT1, which records none,
+        // that of its EPSG code.
+        let area_of = |def: &str| {
+            let crs = std::panic::catch_unwind(|| Proj::new(def)).ok()?.ok()?;
+            crs.area_of_use().ok()?.0
+        };
+        let from = &t.pair.from;
+        let a = area_of(from).or_else(|| area_of(&format!("EPSG:{}", outer_epsg_code(from)?)))?;
+        let finite = [a.west, a.south, a.east, a.north].iter().all(|v| v.is_finite());
+        (finite && a.west <= a.east && a.south <= a.north)
+            .then(|| geo::Rect::new(Coord { x: a.west, y: a.south }, Coord { x: a.east, y: a.north }))
     }
 
     /// Converts one coordinate; `None` when it cannot be converted or lands outside ±180/±90.
