@@ -110,6 +110,21 @@ pub struct CommonArgs {
     /// Also write a machine-readable summary here.
     #[arg(long, value_name = "FILE")]
     pub summary_json: Option<PathBuf>,
+    /// A city file's `[city] crs`: the CRS of layers that have none of their own (not an option).
+    #[arg(skip)]
+    pub fallback_crs: Option<String>,
+    /// A city file's `encoding` of each layer, by source (not an option; `encoding` applies to the
+    /// others).
+    #[arg(skip)]
+    pub layer_encodings: Vec<(String, String)>,
+}
+
+impl CommonArgs {
+    /// The Shapefile encoding for a layer source: its own from the city file, else `--encoding`.
+    pub fn encoding_for(&self, source: &crate::ingest::LayerSource) -> Option<String> {
+        let key = source.to_string();
+        self.layer_encodings.iter().find(|(s, _)| *s == key).map(|(_, e)| e.clone()).or_else(|| self.encoding.clone())
+    }
 }
 
 /// The road layer and its grade table, shared by road-density and living-circle.

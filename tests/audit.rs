@@ -57,6 +57,43 @@ fn init_check_audit_and_fail_on_miss() {
     assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
 }
 
+/// `[city] crs` is for layers without a CRS of their own; a layer's own `encoding` is used by
+/// the audit as by `check`.
+#[test]
+fn city_crs_is_a_fallback_and_layer_encodings_count() {
+    let dir = tempfile::tempdir().unwrap();
+    let city = demo_city(dir.path());
+    let base = city.parent().unwrap();
+    let audit = |toml: &str, out: &str| -> String {
+        let path = base.join(format!("{out}.toml"));
+        std::fs::write(&path, toml).unwrap();
+        run_ok(&["audit", path.to_str().unwrap(), "-o", base.join(out).to_str().unwrap(), "--quiet"]);
+        std::fs::read_to_string(base.join(out).join("summary.csv")).unwrap()
+    };
+    let original = std::fs::read_to_string(&city).unwrap();
+    let plain = audit(&original, "plain");
+    // Every demo layer has its own CRS (EPSG:4527): a wrong [city] crs changes nothing.
+    let first = original.find("# crs = \"EPSG:4527\"").unwrap();
+    let wrong =
+        format!("{}crs = \"EPSG:4526\"{}", &original[..first], &original[first + "# crs = \"EPSG:4527\"".len()..]);
+    assert_eq!(audit(&wrong, "citycrs"), plain);
+    // The areas in GBK without a .cpg: the layer's own encoding reads them.
+    let shp = base.join("gbk_areas.shp");
+    ogr2ogr(&[
+        "-f",
+        "ESRI Shapefile",
+        "-lco",
+        "ENCODING=CP936",
+        shp.to_str().unwrap(),
+        base.join("built_up_areas.shp").to_str().unwrap(),
+    ]);
+    std::fs::remove_file(base.join("gbk_areas.cpg")).unwrap();
+    let gbk =
+        original.replacen("source = \"built_up_areas.shp\"\n", "source = \"gbk_areas.shp\"\nencoding = \"GBK\"\n", 1);
+    assert_ne!(gbk, original);
+    assert_eq!(audit(&gbk, "gbk"), plain);
+}
+
 #[test]
 fn config_errors_name_key_and_line() {
     let dir = tempfile::tempdir().unwrap();

@@ -35,12 +35,29 @@ pub struct AuditOutcome {
 fn common(city: &City, summary: Option<PathBuf>) -> CommonArgs {
     let c = &city.config.city;
     CommonArgs {
-        crs: c.crs.clone(),
+        // `[city] crs` is for the layers that have none, not an override of every layer's.
+        crs: None,
+        fallback_crs: c.crs.clone(),
         encoding: c.encoding.clone(),
+        layer_encodings: layer_encodings(city),
         measure: if c.measure == "planar" { MeasureArg::Planar } else { MeasureArg::Ellipsoidal },
         planar_crs: c.planar_crs.clone(),
         summary_json: summary,
     }
+}
+
+/// The `encoding` each layer of a city file gives, by source as the commands read it.
+fn layer_encodings(city: &City) -> Vec<(String, String)> {
+    let l = &city.config.layers;
+    [&l.areas, &l.roads, &l.landuse, &l.parks, &l.origins]
+        .into_iter()
+        .flatten()
+        .chain(&l.facilities)
+        .filter_map(|layer| {
+            let source = crate::ingest::LayerSource::parse(&layer.source_text(&city.base)).to_string();
+            layer.encoding.clone().map(|e| (source, e))
+        })
+        .collect()
 }
 
 /// The road layer of a city file with the grade table of its `[road_density]` section.
@@ -296,11 +313,12 @@ fn file_states(dir: &Path) -> std::collections::BTreeMap<PathBuf, (u64, Option<s
 /// indicators read (the roads of road density and of the living circle) is then read once.
 fn shared_layers(city: &City, out_dir: &Path) -> Layers {
     let mut layers = Layers::default();
-    let encoding = city.config.city.encoding.as_deref();
+    let common = common(city, None);
     let mut declare =
         |source: &str, filter: &Option<String>, crs: &Option<String>, geom: GeomKind, fields: Vec<String>| {
             let crs = crs.as_deref().or(city.config.city.crs.as_deref());
-            layers.share(source, filter.as_deref(), encoding, crs, geom, 1, &fields);
+            let encoding = common.encoding_for(&crate::ingest::LayerSource::parse(source));
+            layers.share(source, filter.as_deref(), encoding.as_deref(), crs, geom, 1, &fields);
         };
     // The fields the city file names for a layer.
     let named = |l: Option<&LayerConfig>| -> Vec<String> {
@@ -590,11 +608,11 @@ pub fn check(city: &City) -> Result<Vec<String>> {
             within: None,
         };
         let raw = read_layer(&spec)?;
-        let override_ = layer.crs.as_deref().or(city.config.city.crs.as_deref());
         let crs = SourceCrs::resolve(
             &raw.label(),
             raw.crs_wkt.as_deref(),
-            override_.map(SourceCrs::parse).transpose()?.as_ref(),
+            layer.crs.as_deref().map(SourceCrs::parse).transpose()?.as_ref(),
+            city.config.city.crs.as_deref().map(SourceCrs::parse).transpose()?.as_ref(),
             &format!("layers.{name}.crs"),
         )?;
         ToLonLat::new(&crs, &raw.label())?;

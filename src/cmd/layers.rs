@@ -139,7 +139,7 @@ impl Layers {
         common: &CommonArgs,
         option: &str,
     ) -> Result<Taken> {
-        let key = LayerKey::of(spec, layer_crs.or(common.crs.as_deref()));
+        let key = LayerKey::of(spec, layer_crs.or(common.crs.as_deref()).or(common.fallback_crs.as_deref()));
         let Some(entry) = self.shared.get(&key) else {
             return Ok(Taken::Own(Box::new(load(spec, layer_crs, common, option)?)));
         };

@@ -93,7 +93,7 @@ fn spec(
     LayerSpec {
         source: source.clone(),
         filter: filter.clone(),
-        encoding: common.encoding.clone(),
+        encoding: common.encoding_for(source),
         role: role.into(),
         fields,
         optional_fields: optional,

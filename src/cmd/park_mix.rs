@@ -120,7 +120,7 @@ pub fn execute_with(args: &ParkMixArgs, layers: &Layers) -> Result<ParkMixRun> {
             let spec = LayerSpec {
                 source: src.clone(),
                 filter: args.parks_where.clone(),
-                encoding: common.encoding.clone(),
+                encoding: common.encoding_for(&src),
                 role: "parks".into(),
                 fields,
                 optional_fields,
@@ -136,7 +136,7 @@ pub fn execute_with(args: &ParkMixArgs, layers: &Layers) -> Result<ParkMixRun> {
     let landuse_spec = LayerSpec {
         source: landuse_src.clone(),
         filter: args.landuse_where.clone(),
-        encoding: common.encoding.clone(),
+        encoding: common.encoding_for(&landuse_src),
         role: "land-use class".into(),
         fields: if given.is_some() { class_fields.clone() } else { vec![] },
         optional_fields: if given.is_some() { vec![] } else { class_fields.clone() },

@@ -119,7 +119,7 @@ pub fn execute_to(args: &RoadDensityArgs, paths: &OutPaths, layers: &Layers) -> 
     let areas_spec = LayerSpec {
         source: areas_src.clone(),
         filter: args.areas_where.clone(),
-        encoding: common.encoding.clone(),
+        encoding: common.encoding_for(&areas_src),
         role: "areas".into(),
         fields,
         optional_fields,
@@ -131,7 +131,7 @@ pub fn execute_to(args: &RoadDensityArgs, paths: &OutPaths, layers: &Layers) -> 
     let roads_spec = LayerSpec {
         source: roads_src.clone(),
         filter: args.road.roads_where.clone(),
-        encoding: common.encoding.clone(),
+        encoding: common.encoding_for(&roads_src),
         role: "roads".into(),
         fields: std::iter::once(grade_field.clone()).chain(args.width_field.clone()).collect(),
         optional_fields: vec![],

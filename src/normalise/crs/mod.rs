@@ -66,20 +66,27 @@ impl SourceCrs {
         })
     }
 
-    /// Resolves a layer's CRS: the override if given, else the layer's own, else an error that says so.
+    /// Resolves a layer's CRS: the override if given, else the layer's own, else the fallback (a
+    /// city file's `[city] crs`, for layers that have none), else an error that says so. A local
+    /// grid (`LOCAL_CS`, `ENGCRS`) is not tied to the earth and counts as none.
     pub fn resolve(
         layer: &str,
         own_wkt: Option<&str>,
         override_: Option<&SourceCrs>,
+        fallback: Option<&SourceCrs>,
         option: &str,
     ) -> Result<SourceCrs> {
-        match (override_, own_wkt) {
-            (Some(o), _) => Ok(o.clone()),
-            (None, Some(wkt)) if !wkt.trim().is_empty() => match local_crs_name(wkt) {
-                Some(name) => Err(Error::LocalCrs { layer: layer.to_string(), name, option: option.to_string() }),
-                None => Ok(SourceCrs::Proj(wkt.to_string())),
-            },
-            _ => Err(Error::NoCrs { layer: layer.to_string(), option: option.to_string() }),
+        let own = own_wkt.filter(|w| !w.trim().is_empty());
+        match (override_, own, fallback) {
+            (Some(o), _, _) => Ok(o.clone()),
+            (None, Some(wkt), _) if local_crs_name(wkt).is_none() => Ok(SourceCrs::Proj(wkt.to_string())),
+            (None, _, Some(f)) => Ok(f.clone()),
+            (None, Some(wkt), None) => Err(Error::LocalCrs {
+                layer: layer.to_string(),
+                name: local_crs_name(wkt).unwrap_or_default(),
+                option: option.to_string(),
+            }),
+            (None, None, None) => Err(Error::NoCrs { layer: layer.to_string(), option: option.to_string() }),
         }
     }
 
@@ -710,7 +717,22 @@ mod tests {
 
     #[test]
     fn missing_crs_names_the_layer() {
-        let e = SourceCrs::resolve("roads.shp#roads", None, None, "--roads-crs").unwrap_err();
+        let e = SourceCrs::resolve("roads.shp#roads", None, None, None, "--roads-crs").unwrap_err();
         assert!(e.to_string().contains("roads.shp#roads") && e.to_string().contains("--roads-crs"));
+    }
+
+    #[test]
+    fn fallback_only_for_layers_without_a_crs() {
+        let own = r#"PROJCRS["CGCS2000 / 3-degree Gauss-Kruger zone 39",ID["EPSG",4527]]"#;
+        let local = r#"LOCAL_CS["grid",UNIT["metre",1]]"#;
+        let fallback = SourceCrs::Proj("EPSG:4526".into());
+        let override_ = SourceCrs::Proj("EPSG:4528".into());
+        let resolve = |wkt, o, f| SourceCrs::resolve("l", wkt, o, f, "--crs").map(|c| c.label());
+        assert_eq!(resolve(Some(own), None, Some(&fallback)).unwrap(), "EPSG:4527", "its own wins");
+        assert_eq!(resolve(Some(own), Some(&override_), Some(&fallback)).unwrap(), "EPSG:4528");
+        assert_eq!(resolve(None, None, Some(&fallback)).unwrap(), "EPSG:4526");
+        assert_eq!(resolve(Some(" "), None, Some(&fallback)).unwrap(), "EPSG:4526");
+        assert_eq!(resolve(Some(local), None, Some(&fallback)).unwrap(), "EPSG:4526", "a local grid is none");
+        assert!(matches!(SourceCrs::resolve("l", Some(local), None, None, "--crs"), Err(Error::LocalCrs { .. })));
     }
 }
