@@ -120,7 +120,7 @@ pub fn execute_with(args: &ParkMixArgs, layers: &Layers) -> Result<ParkMixRun> {
             let spec = LayerSpec {
                 source: src.clone(),
                 filter: args.parks_where.clone(),
-                encoding: common.encoding_for(&src),
+                encoding: common.encoding_for(src),
                 role: "parks".into(),
                 fields,
                 optional_fields,
