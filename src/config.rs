@@ -208,7 +208,8 @@ impl City {
         Ok(City { path: path.to_path_buf(), base, config })
     }
 
-    /// The local files the city's layers read (a Shapefile with its side files), for freshness checks.
+    /// The local files the city reads: its layers (a Shapefile with its side files) and the lookup
+    /// tables it gives as files, for freshness checks.
     pub fn input_files(&self) -> Vec<PathBuf> {
         let layers = &self.config.layers;
         let mut files = Vec::new();
@@ -224,6 +225,20 @@ impl City {
                 }
             }
             files.push(p);
+        }
+        // Lookup tables given as files (a preset name is no file).
+        let c = &self.config;
+        let tables = [
+            c.road_density.as_ref().and_then(|r| r.grades.as_ref()),
+            c.park_mix.as_ref().and_then(|p| p.classes.as_ref()),
+            c.living_circle.as_ref().and_then(|l| l.facility_types.as_ref()),
+            c.living_circle.as_ref().and_then(|l| l.tiers.as_ref()),
+        ];
+        for t in tables.into_iter().flatten() {
+            let p = PathBuf::from(resolve(&self.base, t));
+            if p.is_file() {
+                files.push(p);
+            }
         }
         files
     }

@@ -87,4 +87,59 @@ fn batch_of_cities_with_one_broken() {
     let o = run(&["batch", d.join("manifest.toml").to_str().unwrap(), "-o", out.to_str().unwrap()]);
     let stderr = String::from_utf8_lossy(&o.stderr);
     assert!(stderr.contains("liechtenstein: missed") && stderr.contains("demo: skipped"), "{stderr}");
+    // A city filled from the template is up to date too (its file is only written when it changes).
+    assert!(stderr.contains("luan: skipped"), "{stderr}");
+
+    // Lu'an now fails: its rows from the earlier run leave the combined summary.
+    let manifest = std::fs::read_to_string(d.join("manifest.toml")).unwrap();
+    std::fs::write(d.join("manifest.toml"), manifest.replace("level = '区县'", "no_such_field = 2")).unwrap();
+    let o = run(&["batch", d.join("manifest.toml").to_str().unwrap(), "-o", out.to_str().unwrap()]);
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(stderr.contains("luan: failed"), "{stderr}");
+    assert!(out.join("luan/summary.csv").exists(), "the earlier run's files are still there");
+    let combined = std::fs::read_to_string(out.join("summary.csv")).unwrap();
+    assert!(!combined.lines().any(|l| l.starts_with("六安市,")), "{combined}");
+    assert_eq!(combined.lines().count(), 1 + 7 + 11, "{combined}");
+}
+
+/// What makes a city stale beyond its layers, and --fail-on-miss over cities skipped as up to date.
+#[test]
+fn batch_freshness_and_missed_targets_of_skipped_cities() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    run_ok(&["demo", "-o", d.join("demo").to_str().unwrap()]);
+    let city = d.join("demo/demo_city/city.toml");
+    // The grade table as a file of the city's own.
+    let text = std::fs::read_to_string(&city).unwrap();
+    assert!(text.contains("grades = \"cn\""));
+    std::fs::write(&city, text.replacen("grades = \"cn\"", "grades = \"my_grades.toml\"", 1)).unwrap();
+    let grades = d.join("demo/demo_city/my_grades.toml");
+    std::fs::write(&grades, include_str!("../src/presets/grades_cn.toml")).unwrap();
+    let manifest = d.join("m.toml");
+    std::fs::write(&manifest, "[[city]]\nname = \"demo\"\nconfig = \"demo/demo_city/city.toml\"\n").unwrap();
+    let out = d.join("out");
+    let batch = |extra: &[&str]| {
+        let mut args = vec!["batch", manifest.to_str().unwrap(), "-o", out.to_str().unwrap()];
+        args.extend(extra);
+        let o = run(&args);
+        (o.status.code(), String::from_utf8_lossy(&o.stderr).into_owned())
+    };
+    assert_eq!(batch(&["--fail-on-miss"]), (Some(3), "demo: missed: some targets missed\n".into()));
+    // Skipped, but its targets are still missed.
+    let (code, stderr) = batch(&["--fail-on-miss"]);
+    assert!(stderr.contains("demo: skipped"), "{stderr}");
+    assert_eq!(code, Some(3), "{stderr}");
+    // A changed grade table is a changed input.
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    std::fs::write(&grades, include_str!("../src/presets/grades_cn.toml")).unwrap();
+    assert!(batch(&[]).1.contains("demo: missed"));
+    assert!(batch(&[]).1.contains("demo: skipped"));
+    // The manifest pointing the city to another (older) city file.
+    let other = d.join("demo/demo_city/other.toml");
+    std::fs::copy(&city, &other).unwrap();
+    let older = std::fs::metadata(&city).unwrap().modified().unwrap() - std::time::Duration::from_secs(3600);
+    std::fs::File::options().write(true).open(&other).unwrap().set_modified(older).unwrap();
+    std::fs::write(&manifest, "[[city]]\nname = \"demo\"\nconfig = \"demo/demo_city/other.toml\"\n").unwrap();
+    assert!(batch(&[]).1.contains("demo: missed"), "another city file is not up to date");
+    run_err(&["batch", manifest.to_str().unwrap(), "-o", out.to_str().unwrap(), "--jobs", "0"], 2, &["--jobs 0"]);
 }

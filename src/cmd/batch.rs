@@ -107,10 +107,14 @@ pub fn plan(manifest: &Path, out_dir: &Path) -> Result<Vec<BatchCity>> {
                 for (k, v) in &c.vars {
                     filled = filled.replace(&format!("{{{k}}}"), v);
                 }
-                // The filled-in file sits beside the template so its relative paths still hold.
+                // The filled-in file sits beside the template so its relative paths still hold. Its
+                // name carries a hash of its text: batches filling one template differently never
+                // write each other's file, and an unchanged city keeps its file and its date.
                 let dir = tpath.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-                let p = dir.join(format!(".{name}.city.toml"));
-                write_atomic(&p, |w| w.write_all(filled.as_bytes()))?;
+                let p = dir.join(format!(".{name}.{:016x}.city.toml", fnv1a(filled.as_bytes())));
+                if std::fs::read(&p).ok().as_deref() != Some(filled.as_bytes()) {
+                    write_atomic(&p, |w| w.write_all(filled.as_bytes()))?;
+                }
                 p
             }
             (None, None) => {
@@ -125,6 +129,11 @@ pub fn plan(manifest: &Path, out_dir: &Path) -> Result<Vec<BatchCity>> {
     Ok(cities)
 }
 
+/// The 64-bit FNV-1a hash of some bytes (stable across builds, unlike the standard hasher).
+fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, &b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3))
+}
+
 fn mtime(p: &Path) -> Option<SystemTime> {
     std::fs::metadata(p).and_then(|m| m.modified()).ok()
 }
@@ -135,6 +144,14 @@ pub fn up_to_date(city: &BatchCity) -> bool {
     let Some(done) = mtime(&summary) else { return false };
     let Ok(text) = std::fs::read_to_string(&summary) else { return false };
     let Ok(v) = serde_json::from_str::<serde_json::Value>(&text) else { return false };
+    // Made from this city file (a manifest may point a city to another one).
+    let same_config = |recorded: &str| match (std::fs::canonicalize(recorded), std::fs::canonicalize(&city.config)) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => false,
+    };
+    if !v["config"].as_str().is_some_and(same_config) {
+        return false;
+    }
     let Some(outputs) = v["outputs"].as_array() else { return false };
     if !outputs.iter().all(|o| o.as_str().is_some_and(|p| Path::new(p).exists())) {
         return false;
@@ -176,7 +193,10 @@ pub fn run(args: &BatchArgs) -> Result<u8> {
     let cities = plan(&args.manifest, &args.output)?;
     let exe = std::env::current_exe().map_err(|e| Error::io("planaudit executable", e))?;
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let jobs = args.jobs.unwrap_or(cores).max(1);
+    if args.jobs == Some(0) {
+        return Err(Error::Usage("--jobs 0: give at least 1 (cities audited at once)".into()));
+    }
+    let jobs = args.jobs.unwrap_or(cores);
     let threads = (cores / jobs.min(cities.len().max(1))).max(1);
     let next = AtomicUsize::new(0);
     let results: Mutex<Vec<Option<CityStatus>>> = Mutex::new(vec![None; cities.len()]);
@@ -211,10 +231,14 @@ pub fn run(args: &BatchArgs) -> Result<u8> {
     let statuses: Vec<CityStatus> =
         results.into_inner().expect("no thread panics holding the lock").into_iter().flatten().collect();
 
-    // The combined summary: every city's rows, in manifest order.
+    // The combined summary: the rows of every city audited now or up to date, in manifest order;
+    // a city that failed has no rows (its folder may hold an earlier run's).
     let mut combined = String::from(CSV_HEADER);
     combined.push('\n');
-    for city in &cities {
+    for (city, st) in cities.iter().zip(&statuses) {
+        if st.status == "failed" {
+            continue;
+        }
         if let Ok(text) = std::fs::read_to_string(city.out_dir.join("summary.csv")) {
             for line in text.lines().skip(1) {
                 combined.push_str(line);
@@ -238,7 +262,19 @@ pub fn run(args: &BatchArgs) -> Result<u8> {
     write_json(&args.output.join("batch.json"), &serde_json::json!({ "cities": statuses }))?;
 
     let failed = statuses.iter().filter(|s| s.status == "failed").count();
-    let missed = statuses.iter().filter(|s| s.status == "missed").count();
+    // A city skipped as up to date misses what its last audit missed.
+    let missed_before = |c: &BatchCity| {
+        std::fs::read_to_string(c.out_dir.join("summary.json"))
+            .ok()
+            .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+            .and_then(|v| v["missed_targets"].as_u64())
+            .is_some_and(|n| n > 0)
+    };
+    let missed = statuses
+        .iter()
+        .zip(&cities)
+        .filter(|(s, c)| s.status == "missed" || (s.status == "skipped" && missed_before(c)))
+        .count();
     if !args.quiet {
         outln!(
             "{} cities: {} ok, {} missed targets, {} failed, {} skipped; wrote {}",
