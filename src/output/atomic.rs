@@ -1,6 +1,7 @@
 //! Atomic file writes: write to a temporary file in the same folder, flush it to disk, then rename
 //! it over the target. A run killed at any moment leaves either the old complete file or the new
-//! complete file, never a half-written one.
+//! complete file, never a half-written one. Its temporary file (`.NAME.tmp.PID`) stays behind; the
+//! next write of the same file removes those of processes that no longer run.
 
 use std::fs::File;
 use std::io::{BufWriter, Write};
@@ -14,11 +15,30 @@ pub fn temp_path(path: &Path) -> PathBuf {
     path.with_file_name(format!(".{name}.tmp.{}", std::process::id()))
 }
 
+/// Removes the temporary files of earlier writes of `path` whose process is gone (killed while
+/// writing); those of running processes are left alone. Best effort: a file that cannot be
+/// removed stays.
+fn remove_stale_temps(path: &Path) {
+    let (Some(dir), Some(name)) = (path.parent(), path.file_name()) else { return };
+    let dir = if dir.as_os_str().is_empty() { Path::new(".") } else { dir };
+    let prefix = format!(".{}.tmp.", name.to_string_lossy());
+    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    for entry in entries.flatten() {
+        let file_name = entry.file_name();
+        let Some(pid) = file_name.to_str().and_then(|n| n.strip_prefix(&prefix)) else { continue };
+        let running = pid.parse::<u32>().map_or(true, |pid| Path::new(&format!("/proc/{pid}")).exists());
+        if !running {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
+}
+
 /// Writes a file atomically through `write`.
 pub fn write_atomic(path: &Path, write: impl FnOnce(&mut BufWriter<File>) -> std::io::Result<()>) -> Result<()> {
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
     }
+    remove_stale_temps(path);
     let tmp = temp_path(path);
     let result = (|| {
         let file = File::create(&tmp)?;
@@ -56,5 +76,24 @@ mod tests {
         assert!(!temp_path(&p).exists(), "temporary file removed");
         let names: Vec<_> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
         assert_eq!(names.len(), 1, "{names:?}");
+    }
+
+    #[test]
+    fn temporary_files_of_killed_writes_are_removed() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("x.json");
+        // A write killed long ago (no such process), one of a running process (init), one of
+        // another file, and a name that only looks alike.
+        let dead = dir.path().join(".x.json.tmp.4294967295");
+        let running = dir.path().join(".x.json.tmp.1");
+        let other = dir.path().join(".y.json.tmp.4294967295");
+        let alike = dir.path().join(".x.json.tmp.");
+        for f in [&dead, &running, &other, &alike] {
+            std::fs::write(f, "half").unwrap();
+        }
+        write_atomic(&p, |w| w.write_all(b"new")).unwrap();
+        assert!(!dead.exists());
+        assert!(running.exists() && other.exists() && alike.exists());
+        assert_eq!(std::fs::read(&p).unwrap(), b"new");
     }
 }
