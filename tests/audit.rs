@@ -113,10 +113,30 @@ fn config_errors_name_key_and_line() {
         (original.replace("layer = \"roads\"", "layer = \"streets\""), 1, vec!["no layer named 'streets'", "roads"]),
         (original.replace("grade = \"grade\"", "grade = \"dj\""), 1, vec!["no field 'dj'", "grade, width_m"]),
         (original.replace("fields = { grade", "fields = { colour = \"x\", grade"), 2, vec!["unknown role 'colour'"]),
+        // Options of the later indicators and their tables: found before anything is written.
+        (original.replace("classes = \"tdt2023\"", "classes = \"tdt2024\""), 2, vec!["bad.toml", "tdt2024"]),
+        (original.replace("band = [20, 30]", "band = [30, 20]"), 2, vec!["bad.toml", "30-20"]),
+        (original.replace("walk_speed_m_per_min = 60", "walk_speed_m_per_min = 0"), 2, vec!["bad.toml", "walk-speed"]),
+        (original.replace("measure = \"ellipsoidal\"", "measure = \"planar\""), 2, vec!["bad.toml", "planar_crs"]),
+        (
+            original.replace("coverage_targets = { \"15\" = 0.8 }", "coverage_targets = { \"15min\" = 0.8 }"),
+            2,
+            vec!["bad.toml", "'15min' is no tier", "5, 10, 15"],
+        ),
+        (
+            original.replace("coverage_targets = { \"15\" = 0.8 }", "coverage_targets = { \"15\" = 80 }"),
+            2,
+            vec!["bad.toml", "not a share from 0 to 1"],
+        ),
     ];
     for (text_, code, words) in cases {
+        assert_ne!(text_, original, "{words:?}");
         std::fs::write(&bad, &text_).unwrap();
+        let _ = std::fs::remove_dir_all(&out);
         run_err(&["audit", bad.to_str().unwrap(), "-o", out.to_str().unwrap()], code, &words);
+        if code == 2 {
+            assert!(!out.exists(), "{words:?}: nothing is written");
+        }
         run_err(&["check", bad.to_str().unwrap()], code, &words);
     }
     run_err(&["audit", "/nonexistent/city.toml", "-o", out.to_str().unwrap()], 1, &["/nonexistent/city.toml"]);

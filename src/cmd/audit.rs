@@ -349,6 +349,51 @@ fn shared_layers(city: &City, out_dir: &Path) -> Layers {
     layers
 }
 
+/// Checks every option of a city file that needs no data (the indicators' options and tables,
+/// the measurement, the coverage targets against the tier table), naming the city file: an audit
+/// runs this before any indicator writes, and `check` runs it too.
+fn check_options(city: &City, out_dir: &Path) -> Result<()> {
+    let label = city.path.display();
+    let in_file = |e: Error| match e {
+        Error::Usage(m) => Error::Usage(format!("{label}: {m}")),
+        other => other,
+    };
+    let common = common(city, None);
+    if matches!(common.measure, MeasureArg::Planar) && common.planar_crs.is_none() {
+        return Err(Error::Usage(format!(
+            "{label}: [city] measure = \"planar\" needs planar_crs (the projected CRS to measure in)"
+        )));
+    }
+    if let Some(crs) = &common.planar_crs {
+        SourceCrs::parse(crs).map_err(in_file)?;
+    }
+    if let Some(args) = road_density_args(city, out_dir) {
+        super::road_density::check_options(&args).map_err(in_file)?;
+    }
+    if let Some(args) = park_mix_args(city, out_dir) {
+        super::park_mix::check_options(&args).map_err(in_file)?;
+    }
+    if let (Some(args), Some(lc)) = (living_circle_args(city, out_dir), &city.config.living_circle) {
+        let tiers = super::living_circle::check_options(&args).map_err(in_file)?;
+        let minutes: Vec<String> = tiers.tiers.iter().map(|t| t.minutes.to_string()).collect();
+        for (key, share) in &lc.coverage_targets {
+            if !minutes.contains(key) {
+                return Err(Error::Usage(format!(
+                    "{label}: [living_circle] coverage_targets: '{key}' is no tier of the tier table {} (tiers: {})",
+                    tiers.name,
+                    minutes.join(", ")
+                )));
+            }
+            if !(0.0..=1.0).contains(share) {
+                return Err(Error::Usage(format!(
+                    "{label}: [living_circle] coverage_targets: \"{key}\" = {share} is not a share from 0 to 1 (0.8 for 80%)"
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
 /// [`audit`] without the account of what was written when it fails.
 fn audit_files(city: &City, out_dir: &Path) -> Result<AuditOutcome> {
     let steps = [
@@ -376,7 +421,8 @@ fn audit_files(city: &City, out_dir: &Path) -> Result<AuditOutcome> {
         wide_roads: out_dir.join("wide_roads.geojson"),
     };
 
-    // Every overwrite check before any indicator writes.
+    // Every option and overwrite check before any indicator writes.
+    check_options(city, out_dir)?;
     let summaries = [out_dir.join("summary.csv"), out_dir.join("summary.json")];
     if let Some(args) = &rd_args {
         let outs = [rd_paths.areas.clone(), rd_paths.grid.clone(), rd_paths.wide_roads.clone()];
@@ -567,9 +613,7 @@ pub fn print_outcome(city: &City, o: &AuditOutcome) {
 /// counts. Nothing is computed.
 pub fn check(city: &City) -> Result<Vec<String>> {
     let mut lines = Vec::new();
-    if let Some(args) = road_density_args(city, Path::new(".")) {
-        super::road_density::check_options(&args)?;
-    }
+    check_options(city, Path::new("."))?;
     let layers = &city.config.layers;
     let mut specs: Vec<(String, &LayerConfig, GeomKind)> = Vec::new();
     for (name, layer, geom) in [

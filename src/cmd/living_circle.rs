@@ -247,6 +247,76 @@ fn network_of(
 /// The optional road fields that can bar walking on a road (OSM `foot=no`, `access=private`).
 pub const WALK_FIELDS: [&str; 2] = ["foot", "access"];
 
+/// The options of a run that need no data, checked, with the tables they name.
+struct Options {
+    max_snap_m: f64,
+    types: FacilityTypes,
+    tiers: Tiers,
+    reqs: Vec<Requirement>,
+    max_walk_m: f64,
+    type_fields: Vec<String>,
+    roads_src: LayerSource,
+    origins_src: LayerSource,
+    facility_srcs: Vec<LayerSource>,
+    osm_facilities: bool,
+}
+
+impl Options {
+    fn of(args: &LivingCircleArgs) -> Result<Options> {
+        let max_snap_m = positive("--max-snap", args.max_snap)?;
+        let walk_speed = positive("--walk-speed", args.walk_speed)?;
+        let roads_src = LayerSource::parse(&args.road.roads);
+        let origins_src = LayerSource::parse(&args.origins);
+        let facility_srcs: Vec<LayerSource> = args.facilities.iter().map(|f| LayerSource::parse(f)).collect();
+        let osm_facilities = facility_srcs.iter().any(LayerSource::is_osm);
+        let types = FacilityTypes::load(args.facility_types.as_deref().unwrap_or(preset_for(osm_facilities, "cn")))?;
+        let tiers = Tiers::load(args.tiers.as_deref().unwrap_or(preset_for(osm_facilities, "gb50180")))?;
+        let thresholds = match args.thresholds {
+            ThresholdsArg::Table => Thresholds::Table,
+            ThresholdsArg::Minutes => Thresholds::Minutes { walk_speed_m_per_min: walk_speed },
+        };
+        let reqs = tiers.requirements(&types, thresholds)?;
+        let largest = reqs.iter().map(|r| r.distance_m).fold(0.0, f64::max);
+        let max_walk_m = match args.max_walk {
+            None => 2.0 * largest.max(1.0),
+            Some(m) => {
+                let m = positive("--max-walk", m)?;
+                if m < largest {
+                    return Err(Error::Usage(format!(
+                        "--max-walk {m}: must be at least the largest service distance of the tiers ({largest} m)"
+                    )));
+                }
+                m
+            }
+        };
+        let type_fields: Vec<String> = match &args.type_field {
+            Some(t) => t.split(',').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect(),
+            None => types.fields.clone(),
+        };
+        if type_fields.is_empty() {
+            return Err(Error::Usage("--type-field: name at least one field".into()));
+        }
+        Ok(Options {
+            max_snap_m,
+            types,
+            tiers,
+            reqs,
+            max_walk_m,
+            type_fields,
+            roads_src,
+            origins_src,
+            facility_srcs,
+            osm_facilities,
+        })
+    }
+}
+
+/// Checks the options that need no data (distances, speed, the facility-type and tier tables);
+/// returns the tier table, whose tiers a city file's coverage targets must name.
+pub fn check_options(args: &LivingCircleArgs) -> Result<Tiers> {
+    Options::of(args).map(|o| o.tiers)
+}
+
 /// Runs the indicator and writes its files; returns what it did.
 pub fn execute(args: &LivingCircleArgs) -> Result<LivingCircleRun> {
     execute_with(args, &Layers::default())
@@ -254,40 +324,11 @@ pub fn execute(args: &LivingCircleArgs) -> Result<LivingCircleRun> {
 
 /// [`execute`], reading layers through `layers` (shared with the other indicators of an audit).
 pub fn execute_with(args: &LivingCircleArgs, layers: &Layers) -> Result<LivingCircleRun> {
-    let max_snap_m = positive("--max-snap", args.max_snap)?;
-    let walk_speed = positive("--walk-speed", args.walk_speed)?;
+    let o = Options::of(args)?;
+    let (types, tiers, reqs, type_fields) = (o.types, o.tiers, o.reqs, o.type_fields);
+    let (roads_src, origins_src, facility_srcs) = (o.roads_src, o.origins_src, o.facility_srcs);
+    let (max_snap_m, max_walk_m, osm_facilities) = (o.max_snap_m, o.max_walk_m, o.osm_facilities);
     let common = &args.common;
-    let roads_src = LayerSource::parse(&args.road.roads);
-    let origins_src = LayerSource::parse(&args.origins);
-    let facility_srcs: Vec<LayerSource> = args.facilities.iter().map(|f| LayerSource::parse(f)).collect();
-    let osm_facilities = facility_srcs.iter().any(LayerSource::is_osm);
-    let types = FacilityTypes::load(args.facility_types.as_deref().unwrap_or(preset_for(osm_facilities, "cn")))?;
-    let tiers = Tiers::load(args.tiers.as_deref().unwrap_or(preset_for(osm_facilities, "gb50180")))?;
-    let thresholds = match args.thresholds {
-        ThresholdsArg::Table => Thresholds::Table,
-        ThresholdsArg::Minutes => Thresholds::Minutes { walk_speed_m_per_min: walk_speed },
-    };
-    let reqs = tiers.requirements(&types, thresholds)?;
-    let largest = reqs.iter().map(|r| r.distance_m).fold(0.0, f64::max);
-    let max_walk_m = match args.max_walk {
-        None => 2.0 * largest.max(1.0),
-        Some(m) => {
-            let m = positive("--max-walk", m)?;
-            if m < largest {
-                return Err(Error::Usage(format!(
-                    "--max-walk {m}: must be at least the largest service distance of the tiers ({largest} m)"
-                )));
-            }
-            m
-        }
-    };
-    let type_fields: Vec<String> = match &args.type_field {
-        Some(t) => t.split(',').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect(),
-        None => types.fields.clone(),
-    };
-    if type_fields.is_empty() {
-        return Err(Error::Usage("--type-field: name at least one field".into()));
-    }
 
     // Origins: id and population fields are required when named.
     let mut origin_fields: Vec<String> = args.id_field.iter().chain(&args.population_field).cloned().collect();

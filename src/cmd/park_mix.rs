@@ -62,6 +62,56 @@ pub fn parse_band(text: &str) -> Result<(f64, f64)> {
     Ok((min / 100.0, max / 100.0))
 }
 
+/// The options of a run that need no data, checked.
+struct Options {
+    band_min: f64,
+    band_max: f64,
+    mix: Vec<Category>,
+    from_class: Option<Category>,
+    gap_m: f64,
+    classes: ClassTable,
+    landuse_src: LayerSource,
+}
+
+impl Options {
+    fn of(args: &ParkMixArgs) -> Result<Options> {
+        let (band_min, band_max) = parse_band(&args.band)?;
+        let mix = match &args.mix {
+            Some(m) => Category::parse_list(m, "--mix")?,
+            None => Category::DEFAULT_MIX.to_vec(),
+        };
+        let from_class = match &args.parks_from_class {
+            Some(c) => Some(Category::parse(c).ok_or_else(|| {
+                Error::Usage(format!("--parks-from-class {c}: unknown category; categories: {}", Category::names()))
+            })?),
+            None => None,
+        };
+        let gap_m = args.merge_gap_m.unwrap_or(DEFAULT_MERGE_GAP_M);
+        if !(gap_m.is_finite() && gap_m >= 0.0) {
+            return Err(Error::Usage(format!("--merge-gap-m {gap_m}: must be a non-negative number of metres")));
+        }
+        let landuse_src = LayerSource::parse(&args.landuse);
+        let classes = match (&args.classes, landuse_src.is_osm()) {
+            (Some(c), _) => ClassTable::load(c)?,
+            (None, true) => ClassTable::load("osm")?,
+            (None, false) => {
+                return Err(Error::Usage(format!(
+                    "--classes is needed for {}: a preset ({}) or a TOML file",
+                    landuse_src,
+                    crate::normalise::classes::preset_names()
+                )))
+            }
+        };
+        Ok(Options { band_min, band_max, mix, from_class, gap_m, classes, landuse_src })
+    }
+}
+
+/// Checks the options that need no data (band, mix, categories, the class table), so that an
+/// audit finds a bad one before any indicator writes, and `planaudit check` finds it at all.
+pub fn check_options(args: &ParkMixArgs) -> Result<()> {
+    Options::of(args).map(|_| ())
+}
+
 /// Runs the indicator and writes its files; returns what it did.
 pub fn execute(args: &ParkMixArgs) -> Result<ParkMixRun> {
     execute_with(args, &Layers::default())
@@ -69,33 +119,7 @@ pub fn execute(args: &ParkMixArgs) -> Result<ParkMixRun> {
 
 /// [`execute`], reading layers through `layers` (shared with the other indicators of an audit).
 pub fn execute_with(args: &ParkMixArgs, layers: &Layers) -> Result<ParkMixRun> {
-    let (band_min, band_max) = parse_band(&args.band)?;
-    let mix = match &args.mix {
-        Some(m) => Category::parse_list(m, "--mix")?,
-        None => Category::DEFAULT_MIX.to_vec(),
-    };
-    let from_class = match &args.parks_from_class {
-        Some(c) => Some(Category::parse(c).ok_or_else(|| {
-            Error::Usage(format!("--parks-from-class {c}: unknown category; categories: {}", Category::names()))
-        })?),
-        None => None,
-    };
-    let gap_m = args.merge_gap_m.unwrap_or(DEFAULT_MERGE_GAP_M);
-    if !(gap_m.is_finite() && gap_m >= 0.0) {
-        return Err(Error::Usage(format!("--merge-gap-m {gap_m}: must be a non-negative number of metres")));
-    }
-    let landuse_src = LayerSource::parse(&args.landuse);
-    let classes = match (&args.classes, landuse_src.is_osm()) {
-        (Some(c), _) => ClassTable::load(c)?,
-        (None, true) => ClassTable::load("osm")?,
-        (None, false) => {
-            return Err(Error::Usage(format!(
-                "--classes is needed for {}: a preset ({}) or a TOML file",
-                landuse_src,
-                crate::normalise::classes::preset_names()
-            )))
-        }
-    };
+    let Options { band_min, band_max, mix, from_class, gap_m, classes, landuse_src } = Options::of(args)?;
     let common = &args.common;
 
     // Class fields named on the command line must exist; the table's defaults are tried, and at
