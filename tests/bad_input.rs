@@ -251,6 +251,17 @@ fn empty_layer_and_bad_filter() {
         1,
         &["roads.geojson", "attribute filter"],
     );
+    // A GeoPackage takes any filter and fails on it when reading starts: still the filter's error.
+    let gpkg = dir.path().join("roads.gpkg");
+    ogr2ogr(&["-f", "GPKG", s(&gpkg), &roads]);
+    let gpkg_roads = format!("{}#roads", s(&gpkg));
+    for filter in ["grade ==== 1", "no_such_field = 1"] {
+        run_err(
+            &["road-density", "--roads", &gpkg_roads, "--roads-where", filter, "--areas", &areas, "-o", s(&o)],
+            1,
+            &["roads.gpkg#roads", "attribute filter", filter, "syntax"],
+        );
+    }
     let empty = dir.path().join("empty.geojson");
     write_4527(&empty, &[]);
     run_err(&["road-density", "--roads", s(&empty), "--areas", &areas, "-o", s(&o)], 1, &["empty.geojson", "empty"]);

@@ -292,6 +292,25 @@ fn select_layer<'a>(ds: &'a Dataset, source: &LayerSource) -> Result<gdal::vecto
     })
 }
 
+/// The error of a read GDAL stopped after `rows` features. Some drivers (GeoPackage) take any
+/// attribute filter and fail on it only when reading starts: a failure before the first feature
+/// with a filter names the filter first.
+fn read_failure(label: &str, filter: Option<&str>, reason: &str, rows: u64) -> Error {
+    match filter {
+        Some(filter) if rows == 0 => Error::BadFilter {
+            layer: label.to_string(),
+            filter: filter.to_string(),
+            reason: format!(
+                "GDAL stopped before the first feature ({reason}): check the filter's fields and syntax (OGR SQL); if they are right, the file may be corrupt"
+            ),
+        },
+        _ => Error::Read {
+            layer: label.to_string(),
+            reason: format!("{reason} (after {rows} features; the file may be truncated or corrupt)"),
+        },
+    }
+}
+
 /// Reads a whole layer for one role.
 ///
 /// Every feature the layer returns is either kept (possibly repaired) or counted as skipped with
@@ -544,10 +563,9 @@ pub fn read_layer(spec: &LayerSpec) -> Result<RawLayer> {
                 done = match read {
                     Ok(_) => Some(Ok(())),
                     Err(super::arrow::ArrowError::Stopped(e)) => Some(Err(e)),
-                    Err(super::arrow::ArrowError::Failed { reason, rows }) => Some(Err(Error::Read {
-                        layer: label.clone(),
-                        reason: format!("{reason} (after {rows} features; the file may be truncated or corrupt)"),
-                    })),
+                    Err(super::arrow::ArrowError::Failed { reason, rows }) => {
+                        Some(Err(read_failure(&label, spec.filter.as_deref(), &reason, rows)))
+                    }
                     // Nothing was read: the layer is read feature by feature below.
                     Err(super::arrow::ArrowError::Unsupported(_)) => None,
                 };
@@ -563,13 +581,7 @@ pub fn read_layer(spec: &LayerSpec) -> Result<RawLayer> {
                         reset_gdal_error();
                         let next = iter.next();
                         if let Some(reason) = gdal_failure() {
-                            return Err(Error::Read {
-                                layer: label.clone(),
-                                reason: format!(
-                                    "{reason} (after {} features; the file may be truncated or corrupt)",
-                                    report.read
-                                ),
-                            });
+                            return Err(read_failure(&label, spec.filter.as_deref(), &reason, report.read));
                         }
                         let Some(feature) = next else { break };
                         let fid = match feature.fid() {
