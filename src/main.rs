@@ -52,8 +52,18 @@ fn tune_allocator() {
     }
 }
 
+/// PROJ logs its errors on stderr unless told not to; planaudit reports them in its own words.
+/// `PROJ_DEBUG` set in the environment still decides.
+fn quiet_proj() {
+    if std::env::var_os("PROJ_DEBUG").is_none() {
+        // Before any thread starts or any PROJ context exists (PROJ reads it when it makes one).
+        std::env::set_var("PROJ_DEBUG", "0");
+    }
+}
+
 fn main() -> ExitCode {
     tune_allocator();
+    quiet_proj();
     let cli = match Cli::try_parse() {
         Ok(c) => c,
         Err(e) => {

@@ -293,6 +293,9 @@ fn usage_errors_exit_2() {
         (vec!["--grid", "0"], vec!["--grid"]),
         (vec!["--grid", "1e-300"], vec!["--grid 1e-300", "between 10 and 100000 metres"]),
         (vec!["--grid", "1e300"], vec!["--grid 1e300"]),
+        // PROJ would take "foo" for Amersfoort; an unknown code is a typo, not bad data.
+        (vec!["--crs", "foo"], vec!["'foo'", "not a CRS definition"]),
+        (vec!["--roads-crs", "EPSG:99999"], vec!["'EPSG:99999'", "PROJ cannot use it"]),
         (vec!["--measure", "planar", "--planar-crs", "EPSG:2263"], vec!["--planar-crs EPSG:2263", "332.", "in metres"]),
         (
             vec!["--measure", "planar", "--planar-crs", "EPSG:4978"],
@@ -303,7 +306,8 @@ fn usage_errors_exit_2() {
     ] {
         let args = with(&extra);
         let refs: Vec<&str> = args.iter().map(String::as_str).collect();
-        run_err(&refs, 2, &words);
+        let stderr = run_err(&refs, 2, &words);
+        assert!(!stderr.contains("proj_create"), "PROJ's own log is quiet: {stderr}");
     }
     run_err(&["no-such-command"], 2, &["no-such-command"]);
     // No network: URLs and GDAL's network file systems are refused before GDAL sees them.

@@ -45,8 +45,24 @@ impl SourceCrs {
     /// assert_eq!(SourceCrs::parse("4527").unwrap(), SourceCrs::Proj("EPSG:4527".into()));
     /// assert_eq!(SourceCrs::parse("GCJ-02").unwrap(), SourceCrs::Gcj02);
     /// assert!(SourceCrs::parse("").is_err());
+    /// assert!(SourceCrs::parse("foo").is_err());
+    /// assert!(SourceCrs::parse("EPSG:99999").is_err());
     /// ```
     pub fn parse(text: &str) -> Result<SourceCrs> {
+        let crs = SourceCrs::parse_text(text)?;
+        // A CRS PROJ cannot take to longitude/latitude is a mistyped option, not bad data.
+        if let SourceCrs::Proj(def) = &crs {
+            Transform::new(def, LONLAT_CRS).map_err(|e| {
+                Error::Usage(format!(
+                    "CRS '{}': PROJ cannot use it ({e}); give an EPSG code such as EPSG:4527, or gcj02 / bd09",
+                    text.trim()
+                ))
+            })?;
+        }
+        Ok(crs)
+    }
+
+    fn parse_text(text: &str) -> Result<SourceCrs> {
         let t = text.trim();
         let lower = t.to_ascii_lowercase().replace(['-', '_'], "");
         Ok(match lower.as_str() {
@@ -62,7 +78,13 @@ impl SourceCrs {
                     local_crs_name(t).unwrap_or_default()
                 )))
             }
-            _ => SourceCrs::Proj(t.to_string()),
+            _ if is_definition(t) => SourceCrs::Proj(t.to_string()),
+            // PROJ would look anything else up by name, approximately ("foo" finds Amersfoort).
+            _ => {
+                return Err(Error::Usage(format!(
+                    "CRS '{t}': not a CRS definition; give an authority code (EPSG:4527), WKT, a PROJ string (+proj=...), or gcj02 / bd09"
+                )))
+            }
         })
     }
 
@@ -98,6 +120,19 @@ impl SourceCrs {
             SourceCrs::Proj(def) => crs_label(def),
         }
     }
+}
+
+/// Whether a text is a CRS definition PROJ reads as such, rather than a name it would look up
+/// approximately: an authority code (`EPSG:4527`, `ESRI:102100`), an OGC URN, WKT, a PROJ string or
+/// PROJJSON.
+fn is_definition(t: &str) -> bool {
+    let code = t.split_once(':').is_some_and(|(auth, code)| {
+        !auth.is_empty() && auth.chars().all(|c| c.is_ascii_alphanumeric()) && code.trim().parse::<u32>().is_ok()
+    });
+    let wkt = t.split_once('[').is_some_and(|(kw, _)| {
+        !kw.is_empty() && kw.trim().chars().all(|c| c.is_ascii_uppercase() || c == '_' || c.is_ascii_digit())
+    });
+    code || wkt || t.starts_with("urn:ogc:def:") || t.starts_with('+') || t.starts_with("proj=") || t.starts_with('{')
 }
 
 /// The name of a local engineering CRS given as WKT (`ENGCRS`, `ENGINEERINGCRS` or WKT1's
