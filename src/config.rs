@@ -179,14 +179,16 @@ impl LayerConfig {
     }
 }
 
-/// Resolves a dataset path against the city file's folder; connection strings (`PG:...`) and
-/// absolute paths stay as they are.
+/// Resolves a dataset path against the city file's folder; absolute paths and connection strings
+/// (`PG:...`: a colon, and no such file in the folder) stay as they are.
 pub fn resolve(base: &Path, source: &str) -> String {
     let p = Path::new(source);
-    if p.is_absolute() || source.contains(':') && !source.starts_with('.') {
+    let joined = base.join(p);
+    let connection = source.contains(':') && !source.starts_with('.') && !joined.exists();
+    if p.is_absolute() || connection {
         source.to_string()
     } else {
-        base.join(p).display().to_string()
+        joined.display().to_string()
     }
 }
 
@@ -346,5 +348,16 @@ mod tests {
         assert_eq!(resolve(Path::new("/data/city"), "roads.gpkg"), "/data/city/roads.gpkg");
         assert_eq!(resolve(Path::new("/data/city"), "/abs/r.gpkg"), "/abs/r.gpkg");
         assert_eq!(resolve(Path::new("/data/city"), "PG:dbname=x"), "PG:dbname=x");
+    }
+
+    #[test]
+    fn relative_paths_with_a_colon_are_files_when_they_exist() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("roads_2024:v2.gpkg"), "").unwrap();
+        let want = dir.path().join("roads_2024:v2.gpkg").display().to_string();
+        assert_eq!(resolve(dir.path(), "roads_2024:v2.gpkg"), want);
+        assert_eq!(resolve(dir.path(), "PG:dbname=city"), "PG:dbname=city");
+        assert_eq!(resolve(dir.path(), "roads.gpkg"), dir.path().join("roads.gpkg").display().to_string());
+        assert_eq!(resolve(dir.path(), "/data/roads.gpkg"), "/data/roads.gpkg");
     }
 }
