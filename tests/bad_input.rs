@@ -168,6 +168,49 @@ fn layer_far_from_where_its_crs_is_used() {
 }
 
 #[test]
+fn multipoint_facilities_and_homes() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_, roads) = hand_layers(dir.path());
+    // A kindergarten at two sites 800 m apart, on the 支路 x = 100 m and x = 900 m, and a home at
+    // the first site: 0 m away, not at least 400 m from the midpoint; a home of two points around
+    // that site walks from between them.
+    let fac = dir.path().join("fac.csv");
+    std::fs::write(&fac, "WKT,type\n\"MULTIPOINT ((39480100 3515500),(39480900 3515500))\",幼儿园\n").unwrap();
+    let org = dir.path().join("org.csv");
+    std::fs::write(
+        &org,
+        "WKT,id\n\"POINT (39480100 3515500)\",h1\n\"MULTIPOINT ((39480100 3515400),(39480100 3515600))\",h2\n",
+    )
+    .unwrap();
+    let o = dir.path().join("lc.geojson");
+    let args = [
+        "living-circle",
+        "--roads",
+        &roads,
+        "--origins",
+        s(&org),
+        "--origins-crs",
+        "EPSG:4527",
+        "--facilities",
+        s(&fac),
+        "--facilities-crs",
+        "EPSG:4527",
+        "--type-field",
+        "type",
+        "-o",
+        s(&o),
+    ];
+    let stdout = run_ok(&args);
+    assert!(stdout.contains("multipoint: each of its points is a location of the facility"), "{stdout}");
+    assert!(stdout.contains("multipoint: walks from the centroid of its points"), "{stdout}");
+    let fc = read_collection(&o);
+    for f in &fc.features {
+        let d = &f.properties.as_ref().unwrap()["dist_m"]["kindergarten"];
+        assert!(d.as_f64().is_some_and(|d| d.abs() < 0.01), "{d}");
+    }
+}
+
+#[test]
 fn closed_standard_output_is_not_a_failure() {
     let dir = tempfile::tempdir().unwrap();
     let (areas, roads) = hand_layers(dir.path());

@@ -121,6 +121,9 @@ fn origins_of(layer: &mut RawLayer, names: &[String], args: &LivingCircleArgs, f
             report.skip(f.fid, "no centroid (empty geometry)");
             continue;
         };
+        if matches!(&f.geometry, geo::Geometry::MultiPoint(mp) if mp.0.len() > 1) {
+            report.flag(f.fid, "multipoint: walks from the centroid of its points");
+        }
         let (area_m2, lonlat) = measured?;
         let population = match &args.population_field {
             None => None,
@@ -164,13 +167,23 @@ fn facilities_of(
     let mut out = Vec::new();
     for (li, layer) in layers.iter_mut().enumerate() {
         for f in &layer.features {
-            let point = f.geometry.centroid();
-            match (types.classify(fields, &f.attrs), point) {
+            // A multipoint is one facility at several places (entrances, sites): each is a
+            // location of it, as its centroid between them is none.
+            let points: Vec<geo::Coord<f64>> = match &f.geometry {
+                geo::Geometry::MultiPoint(mp) if mp.0.len() > 1 => mp.0.iter().map(|p| p.0).collect(),
+                g => g.centroid().map(|p| vec![p.0]).unwrap_or_default(),
+            };
+            match (types.classify(fields, &f.attrs), points.first()) {
                 (_, None) => {
                     layer.report.used -= 1;
                     layer.report.skip(f.fid, "no centroid (empty geometry)");
                 }
-                (Classified::Known(kind), Some(p)) => out.push(Facility { layer: li, fid: f.fid, kind, point: p.0 }),
+                (Classified::Known(kind), Some(_)) => {
+                    if points.len() > 1 {
+                        layer.report.flag(f.fid, "multipoint: each of its points is a location of the facility");
+                    }
+                    out.extend(points.iter().map(|&point| Facility { layer: li, fid: f.fid, kind, point }));
+                }
                 (Classified::Unknown(code), Some(_)) => {
                     *unknown.entry(code).or_insert(0) += 1;
                     layer.report.flag(f.fid, "facility type not in the table (listed in unknown_types, not routed)");
