@@ -55,6 +55,12 @@ fn batch_of_cities_with_one_broken() {
     assert_eq!(by_name("liechtenstein")["status"], "missed");
     assert_eq!(by_name("luan")["status"], "ok");
     assert_eq!(by_name("broken")["status"], "failed");
+    // The audit of OpenStreetMap data says so in its summary too; the demo's does not.
+    let summary = |city: &str| -> serde_json::Value {
+        serde_json::from_str(&std::fs::read_to_string(out.join(city).join("summary.json")).unwrap()).unwrap()
+    };
+    assert_eq!(summary("liechtenstein")["attribution"], "© OpenStreetMap contributors");
+    assert!(summary("demo").get("attribution").is_none());
 
     // The combined summary holds every good city's rows, each equal to its own summary.csv.
     let combined = std::fs::read_to_string(out.join("summary.csv")).unwrap();

@@ -235,10 +235,15 @@ fn liechtenstein_against_spatialite() {
         "boundary='administrative' AND admin_level='8'",
         "-o",
         out.to_str().unwrap(),
+        "--summary-json",
+        dir.path().join("li_summary.json").to_str().unwrap(),
     ]);
     let fc = read_collection(&out);
     assert_eq!(fc.features.len(), 11);
     assert_eq!(fc.foreign_members.as_ref().unwrap()["attribution"], "© OpenStreetMap contributors");
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("li_summary.json")).unwrap()).unwrap();
+    assert_eq!(summary["attribution"], "© OpenStreetMap contributors", "the summary carries it too");
 
     let reference = li_reference(dir.path(), pbf_s, &format!("highway IN ({OSM_URBAN})"), None);
     let mut worst = 0.0f64;

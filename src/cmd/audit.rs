@@ -545,6 +545,7 @@ fn audit_files(city: &City, out_dir: &Path) -> Result<AuditOutcome> {
         "indicators": Value::Object(indicators),
         "outputs": outputs.iter().map(|p| p.display().to_string()).collect::<Vec<_>>(),
     });
+    let summary = super::with_attribution(summary, &layers);
 
     // The report reads the summary and the layers just written.
     let maps = written.iter().filter_map(|(l, p)| report_map(l, p)).collect();

@@ -297,10 +297,20 @@ pub fn finish_run(
         outln!("wrote {}", p.display());
     }
     if let Some(path) = summary {
-        write_json(path, &summary_json())?;
+        write_json(path, &with_attribution(summary_json(), reports))?;
         outln!("wrote {}", path.display());
     }
     Ok(())
+}
+
+/// A summary with the OpenStreetMap attribution (ODbL 1.0) when any layer it reports on came
+/// from OpenStreetMap, as its GeoJSON carries.
+pub fn with_attribution(mut summary: Value, reports: &[LayerReport]) -> Value {
+    let osm = reports.iter().any(|r| crate::ingest::LayerSource::parse(&r.layer).is_osm());
+    if let (true, Some(o)) = (osm, summary.as_object_mut()) {
+        o.insert("attribution".into(), crate::output::geojson::OSM_ATTRIBUTION.into());
+    }
+    summary
 }
 
 /// Writes a JSON value atomically, pretty-printed.
