@@ -211,6 +211,20 @@ fn multipoint_facilities_and_homes() {
 }
 
 #[test]
+fn target_for_a_kind_no_area_has_is_a_warning() {
+    let dir = tempfile::tempdir().unwrap();
+    let (areas, roads) = hand_layers(dir.path());
+    let o = dir.path().join("o.geojson");
+    let out = run(&["road-density", "--roads", &roads, "--areas", &areas, "--target", "中心城=10.5", "-o", s(&o)]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(stderr.contains("target 中心城=10.5: no area is of kind '中心城' (kinds: 中心城区, 县城)"), "{stderr}");
+    // A kind the areas have, by another name the kinds table knows, is no warning.
+    let out = run(&["road-density", "--roads", &roads, "--areas", &areas, "--target", "county_town=7.5", "-o", s(&o)]);
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("warning"), "{}", String::from_utf8_lossy(&out.stderr));
+}
+
+#[test]
 fn closed_standard_output_is_not_a_failure() {
     let dir = tempfile::tempdir().unwrap();
     let (areas, roads) = hand_layers(dir.path());

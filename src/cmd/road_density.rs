@@ -146,6 +146,18 @@ pub fn execute_to(args: &RoadDensityArgs, paths: &OutPaths, layers: &Layers) -> 
     roads_layer.project(&frame)?;
 
     let areas = area_fields.areas(&areas_spec, &areas_layer);
+    // A target for a kind no area is of is most likely misspelt: it would set no target at all.
+    for (kind, value) in &targets {
+        if !areas.iter().any(|a| a.kind.as_deref().is_some_and(|k| kinds.same(kind, k))) {
+            let mut found: Vec<&str> = areas.iter().filter_map(|a| a.kind.as_deref()).collect();
+            found.sort_unstable();
+            found.dedup();
+            eprintln!(
+                "planaudit: warning: target {kind}={value}: no area is of kind '{kind}' (kinds: {})",
+                if found.is_empty() { "none".to_string() } else { found.join(", ") }
+            );
+        }
+    }
     let mut roads_report = roads_layer.layer().report.clone();
     let mut roads = Vec::with_capacity(roads_layer.layer().features.len());
     // The roads borrow their lines and grades from the layer (which the living circle may read too).
