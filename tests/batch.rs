@@ -148,4 +148,13 @@ fn batch_freshness_and_missed_targets_of_skipped_cities() {
     std::fs::write(&manifest, "[[city]]\nname = \"demo\"\nconfig = \"demo/demo_city/other.toml\"\n").unwrap();
     assert!(batch(&[]).1.contains("demo: missed"), "another city file is not up to date");
     run_err(&["batch", manifest.to_str().unwrap(), "-o", out.to_str().unwrap(), "--jobs", "0"], 2, &["--jobs 0"]);
+    // Template placeholders and vars must match.
+    std::fs::write(d.join("t.toml"), "[city]\nname = \"{name}\"\n[layers.areas]\nsource = \"{areas}\"\n").unwrap();
+    for (vars, words) in [
+        ("{ name = \"x\" }", vec!["city 'c'", "no vars.areas"]),
+        ("{ name = \"x\", areas = \"a.shp\", colour = \"red\" }", vec!["vars.colour", "no {colour}"]),
+    ] {
+        std::fs::write(&manifest, format!("template = \"t.toml\"\n[[city]]\nname = \"c\"\nvars = {vars}\n")).unwrap();
+        run_err(&["batch", manifest.to_str().unwrap(), "-o", out.to_str().unwrap()], 2, &words);
+    }
 }

@@ -105,7 +105,18 @@ pub fn plan(manifest: &Path, out_dir: &Path) -> Result<Vec<BatchCity>> {
             (None, Some((text, tpath))) => {
                 let mut filled = text.clone();
                 for (k, v) in &c.vars {
-                    filled = filled.replace(&format!("{{{k}}}"), v);
+                    let placeholder = format!("{{{k}}}");
+                    if !text.contains(&placeholder) {
+                        return Err(Error::Usage(format!(
+                            "{label}: city '{name}': vars.{k}: the template has no {placeholder}"
+                        )));
+                    }
+                    filled = filled.replace(&placeholder, v);
+                }
+                if let Some(left) = placeholders(&filled).first() {
+                    return Err(Error::Usage(format!(
+                        "{label}: city '{name}': no vars.{left} for the template's {{{left}}}"
+                    )));
                 }
                 // The filled-in file sits beside the template so its relative paths still hold. Its
                 // name carries a hash of its text: batches filling one template differently never
@@ -127,6 +138,16 @@ pub fn plan(manifest: &Path, out_dir: &Path) -> Result<Vec<BatchCity>> {
         return Err(Error::Usage(format!("{label}: no [[city]]")));
     }
     Ok(cities)
+}
+
+/// The `{word}` placeholders left in a filled template (TOML's inline tables have spaces or are
+/// empty, so they are none).
+fn placeholders(text: &str) -> Vec<&str> {
+    text.split('{')
+        .skip(1)
+        .filter_map(|rest| rest.split_once('}').map(|(word, _)| word))
+        .filter(|w| !w.is_empty() && w.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'))
+        .collect()
 }
 
 /// The 64-bit FNV-1a hash of some bytes (stable across builds, unlike the standard hasher).
