@@ -251,6 +251,9 @@ fn single_operation(proj: &Proj) -> Option<String> {
     )
 }
 
+/// The areas of use of the CRSs asked for ([`ToLonLat::area_of_use`]), by definition.
+static AREAS: Mutex<Vec<(String, Option<geo::Rect<f64>>)>> = Mutex::new(Vec::new());
+
 /// The CRS pairs in use, in the order they were first asked for.
 static PAIRS: Mutex<Vec<&'static Pair>> = Mutex::new(Vec::new());
 
@@ -417,17 +420,28 @@ impl ToLonLat {
     /// or the area crosses the antimeridian, and for GCJ-02 and BD-09.
     pub fn area_of_use(&self) -> Option<geo::Rect<f64>> {
         let ToLonLatKind::Proj(t) = self.kind else { return None };
-        // The CRS's own area (the conversion's is the whole world); for WKT1, which records none,
-        // that of its EPSG code.
+        let from = &t.pair.from;
+        // Looked up once per CRS (creating a PROJ object searches its database), under the lock.
+        let mut known = AREAS.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some((_, area)) = known.iter().find(|(def, _)| def == from) {
+            return *area;
+        }
+        // The CRS's own area (the conversion's is the whole world): that of its EPSG code when it
+        // has one (WKT1 records no area), else its definition's.
         let area_of = |def: &str| {
             let crs = std::panic::catch_unwind(|| Proj::new(def)).ok()?.ok()?;
             crs.area_of_use().ok()?.0
         };
-        let from = &t.pair.from;
-        let a = area_of(from).or_else(|| area_of(&format!("EPSG:{}", outer_epsg_code(from)?)))?;
-        let finite = [a.west, a.south, a.east, a.north].iter().all(|v| v.is_finite());
-        (finite && a.west <= a.east && a.south <= a.north)
-            .then(|| geo::Rect::new(Coord { x: a.west, y: a.south }, Coord { x: a.east, y: a.north }))
+        let area = match outer_epsg_code(from) {
+            Some(code) => area_of(&format!("EPSG:{code}")),
+            None => area_of(from),
+        }
+        .filter(|a| {
+            [a.west, a.south, a.east, a.north].iter().all(|v| v.is_finite()) && a.west <= a.east && a.south <= a.north
+        })
+        .map(|a| geo::Rect::new(Coord { x: a.west, y: a.south }, Coord { x: a.east, y: a.north }));
+        known.push((from.clone(), area));
+        area
     }
 
     /// Converts one coordinate; `None` when it cannot be converted or lands outside ±180/±90.
