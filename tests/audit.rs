@@ -94,6 +94,48 @@ fn city_crs_is_a_fallback_and_layer_encodings_count() {
     assert_eq!(audit(&gbk, "gbk"), plain);
 }
 
+/// An audit into a folder of an earlier one removes the earlier layers and styles it does not
+/// write itself: every map in the folder belongs to its summary.
+#[test]
+fn earlier_layers_not_written_again_are_removed() {
+    let dir = tempfile::tempdir().unwrap();
+    let city = demo_city(dir.path());
+    let out = dir.path().join("out");
+    run_ok(&["audit", city.to_str().unwrap(), "-o", out.to_str().unwrap(), "--quiet"]);
+    assert!(out.join("wide_roads.geojson").exists() && out.join("styles/road_density_grid.qml").exists());
+    // A user file of the same kind stays.
+    std::fs::write(out.join("notes.geojson"), "{}").unwrap();
+    let text = std::fs::read_to_string(&city).unwrap();
+    let narrower = text
+        .replace("fields = { grade = \"grade\", width = \"width_m\" }", "fields = { grade = \"grade\" }")
+        .replace("grid_m = 500", "# grid_m = 500");
+    assert_ne!(narrower, text);
+    let other = city.with_file_name("narrower.toml");
+    std::fs::write(&other, narrower).unwrap();
+    let stdout = run_ok(&["audit", other.to_str().unwrap(), "-o", out.to_str().unwrap(), "--quiet"]);
+    assert!(stdout.contains("removed") && stdout.contains("wide_roads.geojson"), "{stdout}");
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
+    let listed: Vec<String> =
+        summary["outputs"].as_array().unwrap().iter().map(|p| p.as_str().unwrap().to_string()).collect();
+    for f in walk(&out) {
+        let name = f.file_name().unwrap().to_str().unwrap().to_string();
+        if name == "notes.geojson" {
+            continue;
+        }
+        assert!(listed.iter().any(|l| l.ends_with(&name)), "{name} is not in the summary's outputs");
+    }
+    for gone in [
+        "wide_roads.geojson",
+        "road_density_grid.geojson",
+        "styles/wide_roads.qml",
+        "styles/road_density_grid.maplibre.json",
+    ] {
+        assert!(!out.join(gone).exists(), "{gone}");
+    }
+    assert!(out.join("notes.geojson").exists() && out.join("road_density.geojson").exists());
+}
+
 #[test]
 fn config_errors_name_key_and_line() {
     let dir = tempfile::tempdir().unwrap();

@@ -423,6 +423,7 @@ fn audit_files(city: &City, out_dir: &Path) -> Result<AuditOutcome> {
 
     // Every option and overwrite check before any indicator writes.
     check_options(city, out_dir)?;
+    let earlier = earlier_outputs(out_dir);
     let summaries = [out_dir.join("summary.csv"), out_dir.join("summary.json")];
     if let Some(args) = &rd_args {
         let outs = [rd_paths.areas.clone(), rd_paths.grid.clone(), rd_paths.wide_roads.clone()];
@@ -546,6 +547,7 @@ fn audit_files(city: &City, out_dir: &Path) -> Result<AuditOutcome> {
         "outputs": outputs.iter().map(|p| p.display().to_string()).collect::<Vec<_>>(),
     });
     let summary = super::with_attribution(summary, &layers);
+    remove_stale(&earlier, &outputs);
 
     // The report reads the summary and the layers just written.
     let maps = written.iter().filter_map(|(l, p)| report_map(l, p)).collect();
@@ -557,6 +559,43 @@ fn audit_files(city: &City, out_dir: &Path) -> Result<AuditOutcome> {
     write_json(&json_path, &summary)?;
     progress.done();
     Ok(AuditOutcome { rows, layers, outputs, missed })
+}
+
+/// The layers and styles an earlier audit into `out_dir` wrote, by its summary.json: those of
+/// planaudit's own names, in the folder and its `styles/`.
+fn earlier_outputs(out_dir: &Path) -> Vec<PathBuf> {
+    let Ok(text) = std::fs::read_to_string(out_dir.join("summary.json")) else { return Vec::new() };
+    let Ok(summary) = serde_json::from_str::<Value>(&text) else { return Vec::new() };
+    let layers = crate::output::styles::STYLED_LAYERS.iter().chain(&["living_circle_service_areas"]);
+    let names: Vec<(String, bool)> = layers
+        .flat_map(|l| {
+            [(format!("{l}.geojson"), false), (format!("{l}.maplibre.json"), true), (format!("{l}.qml"), true)]
+        })
+        .collect();
+    summary["outputs"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|p| {
+            let p = Path::new(p.as_str()?);
+            let in_styles = p.parent().and_then(Path::file_name).is_some_and(|d| d == "styles");
+            let name = p.file_name()?.to_str()?;
+            let (name, styled) = names.iter().find(|(n, _)| n == name)?;
+            (*styled == in_styles).then(|| if *styled { out_dir.join("styles").join(name) } else { out_dir.join(name) })
+        })
+        .collect()
+}
+
+/// Removes what an earlier audit into the folder wrote and this one did not (a layer the city file
+/// no longer configures), so that no map is loaded beside results it does not belong to.
+fn remove_stale(earlier: &[PathBuf], written: &[PathBuf]) {
+    let names: Vec<_> = written.iter().filter_map(|p| Some((p.file_name()?, p.parent()?.file_name()))).collect();
+    for p in earlier {
+        let key = (p.file_name().unwrap_or_default(), p.parent().and_then(Path::file_name));
+        if !names.contains(&key) && p.is_file() && std::fs::remove_file(p).is_ok() {
+            outln!("removed {} (an earlier audit's, not written by this one)", p.display());
+        }
+    }
 }
 
 /// The report map of an output layer: titles and drawing style.
