@@ -141,10 +141,22 @@ fn styles_read_only_properties_the_outputs_carry() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("out");
     run_ok(&["demo", "-o", out.to_str().unwrap()]);
+    // The demo audit writes every styled layer but the service areas, which the demo city with
+    // service_areas = true writes too.
+    let city = out.join("demo_city/city.toml");
+    let text = std::fs::read_to_string(&city).unwrap();
+    let with_areas = text.replacen("[living_circle]\n", "[living_circle]\nservice_areas = true\n", 1);
+    assert_ne!(with_areas, text);
+    let city_areas = city.with_file_name("service_areas.toml");
+    std::fs::write(&city_areas, with_areas).unwrap();
+    let out_areas = dir.path().join("out_areas");
+    run_ok(&["audit", city_areas.to_str().unwrap(), "-o", out_areas.to_str().unwrap(), "--quiet"]);
+    assert!(out_areas.join("styles/living_circle_service_areas.qml").exists(), "the audit writes its style");
     for layer in STYLED_LAYERS {
-        // The demo audit writes every styled layer: check against its real output, and that the
-        // promised properties of issues 3 and 4 are there too.
-        let available = property_names(&out.join(format!("{layer}.geojson")));
+        // Check against the real output, and that the promised properties of issues 3 and 4 are
+        // there too.
+        let folder = if *layer == "living_circle_service_areas" { &out_areas } else { &out };
+        let available = property_names(&folder.join(format!("{layer}.geojson")));
         if let Some((_, names)) = PROMISED.iter().find(|(l, _)| l == layer) {
             for n in *names {
                 assert!(available.contains(*n), "{layer}: promised property {n} missing from the output");

@@ -566,7 +566,7 @@ fn audit_files(city: &City, out_dir: &Path) -> Result<AuditOutcome> {
 fn earlier_outputs(out_dir: &Path) -> Vec<PathBuf> {
     let Ok(text) = std::fs::read_to_string(out_dir.join("summary.json")) else { return Vec::new() };
     let Ok(summary) = serde_json::from_str::<Value>(&text) else { return Vec::new() };
-    let layers = crate::output::styles::STYLED_LAYERS.iter().chain(&["living_circle_service_areas"]);
+    let layers = crate::output::styles::STYLED_LAYERS.iter();
     let names: Vec<(String, bool)> = layers
         .flat_map(|l| {
             [(format!("{l}.geojson"), false), (format!("{l}.maplibre.json"), true), (format!("{l}.qml"), true)]

@@ -69,6 +69,12 @@ const STYLES: &[LayerStyle] = &[
         qml: include_str!("../../styles/living_circle_gaps.qml"),
         fields: &["missing_count"],
     },
+    LayerStyle {
+        layer: "living_circle_service_areas",
+        maplibre: include_str!("../../styles/living_circle_service_areas.maplibre.json"),
+        qml: include_str!("../../styles/living_circle_service_areas.qml"),
+        fields: &["service_m"],
+    },
 ];
 
 /// The output layers that have styles, by layer name (the GeoJSON file stem).
@@ -80,6 +86,7 @@ pub const STYLED_LAYERS: &[&str] = &[
     "park_mix_parcels",
     "living_circle",
     "living_circle_gaps",
+    "living_circle_service_areas",
 ];
 
 fn find(layer: &str) -> Option<&'static LayerStyle> {
