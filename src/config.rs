@@ -301,16 +301,16 @@ pub fn parse(text: &str, label: &str) -> Result<CityConfig> {
             l.facilities.iter().all(|f| f.filter == first.filter && f.crs == first.crs && f.fields == first.fields),
             "[[layers.facilities]]: every facilities layer must share where, crs and fields",
         )?;
-        for (key, allowed) in [
-            (&lc.thresholds, &["table", "minutes"][..]),
-            (&lc.snap, &["edge", "node"][..]),
-            (&lc.noding, &["vertices", "planar"][..]),
-            (&lc.method, &["network", "buffer"][..]),
+        for (name, key, allowed) in [
+            ("thresholds", &lc.thresholds, &["table", "minutes"][..]),
+            ("snap", &lc.snap, &["edge", "node"][..]),
+            ("noding", &lc.noding, &["vertices", "planar"][..]),
+            ("method", &lc.method, &["network", "buffer"][..]),
         ] {
             if let Some(v) = key {
                 need(
                     allowed.contains(&v.as_str()),
-                    &format!("living_circle: \"{v}\" is not one of {}", allowed.join(", ")),
+                    &format!("living_circle.{name}: \"{v}\" is not one of {}", allowed.join(", ")),
                 )?;
             }
         }

@@ -158,6 +158,11 @@ fn config_errors_name_key_and_line() {
         // Options of the later indicators and their tables: found before anything is written.
         (original.replace("classes = \"tdt2023\"", "classes = \"tdt2024\""), 2, vec!["bad.toml", "tdt2024"]),
         (original.replace("band = [20, 30]", "band = [30, 20]"), 2, vec!["bad.toml", "30-20"]),
+        (
+            original.replace("snap = \"edge\"", "snap = \"nodes\""),
+            2,
+            vec!["bad.toml", "living_circle.snap", "\"nodes\""],
+        ),
         (original.replace("walk_speed_m_per_min = 60", "walk_speed_m_per_min = 0"), 2, vec!["bad.toml", "walk-speed"]),
         (original.replace("measure = \"ellipsoidal\"", "measure = \"planar\""), 2, vec!["bad.toml", "planar_crs"]),
         (
