@@ -165,6 +165,18 @@ fn layer_far_from_where_its_crs_is_used() {
     let right = dir.path().join("right.geojson");
     std::fs::write(&right, layer(serde_json::json!([[x, y], [x, y + 1000.0]]))).unwrap();
     run_ok(&["road-density", "--roads", s(&right), "--areas", &areas, "-o", s(&o)]);
+    // check finds it too, as the audit would.
+    let city = dir.path().join("city.toml");
+    let toml = |roads: &Path| {
+        format!(
+            "[city]\nname = \"x\"\n[layers.areas]\nsource = \"{areas}\"\n[layers.roads]\nsource = \"{}\"\nfields = {{ grade = \"grade\" }}\n[road_density]\n",
+            roads.display()
+        )
+    };
+    std::fs::write(&city, toml(&swapped)).unwrap();
+    run_err(&["check", s(&city)], 1, &["swapped.geojson", "EPSG:4548", "axis order"]);
+    std::fs::write(&city, toml(&right)).unwrap();
+    run_ok(&["check", s(&city)]);
 }
 
 #[test]
@@ -358,6 +370,13 @@ fn usage_errors_exit_2() {
             vec!["--measure", "planar", "--planar-crs", "EPSG:4978"],
             vec!["--planar-crs EPSG:4978", "north", "in metres"],
         ),
+        // Web Mercator at 31.7°N measures 100 m as 117 m each way: areas 38% too large.
+        (
+            vec!["--measure", "planar", "--planar-crs", "EPSG:3857"],
+            vec!["--planar-crs EPSG:3857", "117.", "true to scale"],
+        ),
+        // A 6° zone 41° west of the data.
+        (vec!["--measure", "planar", "--planar-crs", "EPSG:4491"], vec!["--planar-crs EPSG:4491", "true to scale"]),
         (vec!["--max-width", "40"], vec!["--width-field"]),
         (vec!["--no-such-flag"], vec!["--no-such-flag"]),
     ] {
@@ -367,6 +386,13 @@ fn usage_errors_exit_2() {
         assert!(!stderr.contains("proj_create"), "PROJ's own log is quiet: {stderr}");
     }
     run_err(&["no-such-command"], 2, &["no-such-command"]);
+    // An equal-area projection keeps areas wherever it is used, though it stretches one axis.
+    let albers = "+proj=aea +lat_1=25 +lat_2=47 +lon_0=105 +ellps=GRS80 +units=m";
+    run_ok(&[&base[..], &["--measure", "planar", "--planar-crs", albers]].concat());
+    // CRS definitions PROJ reads exactly, in the forms bureaus meet.
+    for crs in ["EPSG:4527+5773", "URN:OGC:DEF:CRS:EPSG::4527", "http://www.opengis.net/def/crs/EPSG/0/4527"] {
+        run_ok(&[&base[..], &["--crs", crs]].concat());
+    }
     // No network: URLs and GDAL's network file systems are refused before GDAL sees them.
     for url in ["https://example.org/roads.geojson", "/vsicurl/https://example.org/r.gpkg"] {
         run_err(&["road-density", "--roads", url, "--areas", &areas, "-o", s(&o)], 2, &["local files only"]);

@@ -691,7 +691,7 @@ pub fn check(city: &City) -> Result<Vec<String>> {
             geom,
             within: None,
         };
-        let raw = read_layer(&spec)?;
+        let mut raw = read_layer(&spec)?;
         let crs = SourceCrs::resolve(
             &raw.label(),
             raw.crs_wkt.as_deref(),
@@ -700,6 +700,11 @@ pub fn check(city: &City) -> Result<Vec<String>> {
             &format!("layers.{name}.crs"),
         )?;
         ToLonLat::new(&crs, &raw.label())?;
+        // Where the layer lands, as the audit will check it.
+        if !crate::normalise::defer_lonlat(&mut raw, &crs)? {
+            crate::normalise::to_lonlat(&mut raw, &crs)?;
+        }
+        crate::normalise::check_area_of_use(&raw, &crs)?;
         lines.push(format!(
             "layers.{name}: {} — {} features read, {} usable, {} repaired, {} skipped; CRS {}",
             raw.label(),

@@ -246,7 +246,8 @@ fn compute_area(
     let target = target_for(area.kind.as_deref(), kinds, params);
     // Judged on the density as reported, to 6 decimals.
     let meets = target.map(|t| crate::units::round6(density) >= t);
-    let shortfall = target.map(|t| (t * area_km2 - road_length_km).max(0.0));
+    // Zero when the target is met (as reported), whatever rounding the density left.
+    let shortfall = target.map(|t| if meets == Some(true) { 0.0 } else { (t * area_km2 - road_length_km).max(0.0) });
 
     // Each wide road is listed with its own length; their total counts roads drawn over one
     // another once, as the road length does.

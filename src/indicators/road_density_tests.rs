@@ -117,6 +117,8 @@ fn density_is_judged_as_reported() {
         let a = &r.areas[0];
         assert!((a.density_km_per_km2 - (1.0 - short_m / 1000.0)).abs() < 1e-9, "{}", a.density_km_per_km2);
         assert_eq!(a.meets_target, Some(meets), "{short_m} m short");
+        // A target met as reported has no shortfall.
+        assert_eq!(a.shortfall_km.unwrap() > 0.0, !meets, "{:?}", a.shortfall_km);
     }
 }
 

@@ -157,10 +157,12 @@ pub fn defer_lonlat(layer: &mut RawLayer, crs: &SourceCrs) -> Result<bool> {
     Ok(true)
 }
 
-/// How far (degrees) a layer may reach beyond the area of use of its CRS: a whole Gauss–Krüger zone
-/// (data of a city across a zone boundary kept in one zone's CRS is fine; a zone's data with x and
-/// y swapped lands thousands of kilometres away).
-const AREA_OF_USE_MARGIN_DEG: f64 = 3.0;
+/// How far (degrees of longitude, of latitude) a layer may reach beyond the area of use of its
+/// CRS. EPSG's areas for China's Gauss–Krüger zones cover the mainland only: Taiwan lies 4° outside
+/// some, the Nansha islands 12° south of EPSG:4547's and Zengmu Ansha 18°; a city across a zone
+/// boundary may be kept in one zone. A Gauss–Krüger layer with x and y swapped lands 20° and more
+/// east of its zone.
+const AREA_OF_USE_MARGIN_DEG: (f64, f64) = (10.0, 20.0);
 
 /// Checks that a layer lies where its CRS is used (PROJ's area of use, widened by
 /// [`AREA_OF_USE_MARGIN_DEG`]): coordinates in the wrong CRS, or with x and y swapped, convert
@@ -169,11 +171,11 @@ const AREA_OF_USE_MARGIN_DEG: f64 = 3.0;
 pub fn check_area_of_use(layer: &RawLayer, crs: &SourceCrs) -> Result<()> {
     let Some(b) = lonlat_bounds(layer) else { return Ok(()) };
     let Some(area) = ToLonLat::new(crs, &layer.label())?.area_of_use() else { return Ok(()) };
-    let m = AREA_OF_USE_MARGIN_DEG;
-    let apart = b.max().x < area.min().x - m
-        || b.min().x > area.max().x + m
-        || b.max().y < area.min().y - m
-        || b.min().y > area.max().y + m;
+    let (mx, my) = AREA_OF_USE_MARGIN_DEG;
+    let apart = b.max().x < area.min().x - mx
+        || b.min().x > area.max().x + mx
+        || b.max().y < area.min().y - my
+        || b.min().y > area.max().y + my;
     if apart {
         return Err(Error::Crs(format!(
             "{}: in {} the layer lies at {:.2}–{:.2}°E, {:.2}–{:.2}°N, far from where that CRS is used ({:.2}–{:.2}°E, {:.2}–{:.2}°N): check the CRS (--crs) and the axis order (x and y swapped?)",

@@ -1,7 +1,7 @@
 //! Atomic file writes: write to a temporary file in the same folder, flush it to disk, then rename
 //! it over the target. A run killed at any moment leaves either the old complete file or the new
-//! complete file, never a half-written one. Its temporary file (`.NAME.tmp.PID`) stays behind; the
-//! next write of the same file removes those of processes that no longer run.
+//! complete file, never a half-written one. Its temporary file (`.NAME.tmp.PID`) stays behind; a
+//! later write of the same file removes those of processes that no longer run, an hour on.
 
 use std::fs::File;
 use std::io::{BufWriter, Write};
@@ -15,9 +15,12 @@ pub fn temp_path(path: &Path) -> PathBuf {
     path.with_file_name(format!(".{name}.tmp.{}", std::process::id()))
 }
 
+/// How old a temporary file of a process that is gone must be before it is removed.
+const STALE_AFTER: std::time::Duration = std::time::Duration::from_secs(3600);
+
 /// Removes the temporary files of earlier writes of `path` whose process is gone (killed while
-/// writing); those of running processes are left alone. Best effort: a file that cannot be
-/// removed stays.
+/// writing) and that are an hour old; those of running processes are left alone. Best effort: a
+/// file that cannot be removed stays.
 fn remove_stale_temps(path: &Path) {
     let (Some(dir), Some(name)) = (path.parent(), path.file_name()) else { return };
     let dir = if dir.as_os_str().is_empty() { Path::new(".") } else { dir };
@@ -27,7 +30,10 @@ fn remove_stale_temps(path: &Path) {
         let file_name = entry.file_name();
         let Some(pid) = file_name.to_str().and_then(|n| n.strip_prefix(&prefix)) else { continue };
         let running = pid.parse::<u32>().map_or(true, |pid| Path::new(&format!("/proc/{pid}")).exists());
-        if !running {
+        // An hour old too: a process of another machine or container writing into the same folder
+        // has no /proc entry here, and is done with its file long before.
+        let old = entry.metadata().and_then(|m| m.modified()).ok().and_then(|t| t.elapsed().ok());
+        if !running && old.is_some_and(|age| age >= STALE_AFTER) {
             let _ = std::fs::remove_file(entry.path());
         }
     }
@@ -88,12 +94,18 @@ mod tests {
         let running = dir.path().join(".x.json.tmp.1");
         let other = dir.path().join(".y.json.tmp.4294967295");
         let alike = dir.path().join(".x.json.tmp.");
-        for f in [&dead, &running, &other, &alike] {
+        // And one of a process gone a moment ago, which may be another machine's still writing.
+        let recent = dir.path().join(".x.json.tmp.4294967294");
+        let two_hours_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(7200);
+        for f in [&dead, &running, &other, &alike, &recent] {
             std::fs::write(f, "half").unwrap();
+            if f != &recent {
+                std::fs::File::options().write(true).open(f).unwrap().set_modified(two_hours_ago).unwrap();
+            }
         }
         write_atomic(&p, |w| w.write_all(b"new")).unwrap();
         assert!(!dead.exists());
-        assert!(running.exists() && other.exists() && alike.exists());
+        assert!(running.exists() && other.exists() && alike.exists() && recent.exists());
         assert_eq!(std::fs::read(&p).unwrap(), b"new");
     }
 }

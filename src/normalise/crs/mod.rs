@@ -123,16 +123,23 @@ impl SourceCrs {
 }
 
 /// Whether a text is a CRS definition PROJ reads as such, rather than a name it would look up
-/// approximately: an authority code (`EPSG:4527`, `ESRI:102100`), an OGC URN, WKT, a PROJ string or
-/// PROJJSON.
+/// approximately: an authority code (`EPSG:4527`, `OGC:CRS84`, `EPSG:4527+5773`), an OGC URN or URI,
+/// WKT, a PROJ string or PROJJSON.
 fn is_definition(t: &str) -> bool {
+    let lower = t.to_ascii_lowercase();
+    // AUTH:CODE, codes of letters too (OGC:CRS84, IGNF:LAMB93), compound (EPSG:4527+5773).
     let code = t.split_once(':').is_some_and(|(auth, code)| {
-        !auth.is_empty() && auth.chars().all(|c| c.is_ascii_alphanumeric()) && code.trim().parse::<u32>().is_ok()
+        let word = |w: &str| !w.is_empty() && w.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+        word(auth) && !code.is_empty() && code.split('+').all(|part| word(part.trim()))
     });
     let wkt = t.split_once('[').is_some_and(|(kw, _)| {
-        !kw.is_empty() && kw.trim().chars().all(|c| c.is_ascii_uppercase() || c == '_' || c.is_ascii_digit())
+        let kw = kw.trim();
+        !kw.is_empty() && kw.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
     });
-    code || wkt || t.starts_with("urn:ogc:def:") || t.starts_with('+') || t.starts_with("proj=") || t.starts_with('{')
+    let uri = ["urn:ogc:def:", "http://www.opengis.net/def/", "https://www.opengis.net/def/"]
+        .iter()
+        .any(|p| lower.starts_with(p));
+    code || wkt || uri || t.starts_with('+') || lower.starts_with("proj=") || t.starts_with('{')
 }
 
 /// The name of a local engineering CRS given as WKT (`ENGCRS`, `ENGINEERINGCRS` or WKT1's
@@ -175,15 +182,29 @@ fn crs_label(def: &str) -> String {
 /// The EPSG code of the outermost object of a WKT definition (WKT2 `ID["EPSG",4548]`, WKT1
 /// `AUTHORITY["EPSG","4548"]`), if it has one.
 fn outer_epsg_code(def: &str) -> Option<u32> {
-    let (pos, rest) = ["ID[\"EPSG\",", "AUTHORITY[\"EPSG\",\""]
-        .iter()
-        .filter_map(|key| def.rfind(key).map(|pos| (pos, &def[pos + key.len()..])))
-        .max_by_key(|(pos, _)| *pos)?;
-    // The outermost authority is the last one at bracket depth 1; a cheap check: it is near the end.
-    if def.len() - pos >= 40 {
-        return None;
+    // The authority at bracket depth 1, outside quoted text: the outermost object's own, not that
+    // of its datum, axis or unit.
+    let (mut depth, mut quoted) = (0usize, false);
+    let mut found = None;
+    for (i, c) in def.char_indices() {
+        match c {
+            '"' => quoted = !quoted,
+            '[' | '(' if !quoted => depth += 1,
+            ']' | ')' if !quoted => depth = depth.saturating_sub(1),
+            _ if !quoted && depth == 1 && (c == 'A' || c == 'I') => {
+                let rest = &def[i..];
+                for key in ["AUTHORITY[\"EPSG\",\"", "ID[\"EPSG\","] {
+                    let before = def[..i].chars().next_back();
+                    if rest.starts_with(key) && before.is_some_and(|b| b == ',' || b.is_whitespace()) {
+                        found =
+                            rest[key.len()..].trim_start().split(|c: char| !c.is_ascii_digit()).next()?.parse().ok();
+                    }
+                }
+            }
+            _ => {}
+        }
     }
-    rest.trim_start().split(|c: char| !c.is_ascii_digit()).next()?.parse().ok()
+    found
 }
 
 /// A PROJ transformation from one CRS to another that any thread may use.
@@ -553,9 +574,10 @@ impl Frame {
 
     /// Checks that the frame measures in metres, about true to scale, at a longitude/latitude point:
     /// steps of 100 m east and north on the ground must measure within a factor of 2 of 100 m in
-    /// the frame, and within 10% of each other. A CRS in feet (3.28 times), a geocentric CRS
-    /// (north steps shrink by the sine of the latitude) or one far outside its zone fails, with a
-    /// usage error naming `option`.
+    /// the frame, and the area they span within 10% of the ground's. A CRS in feet (3.28 times
+    /// each way), a geocentric CRS (north steps shrink by the sine of the latitude), Web Mercator
+    /// away from the equator or a Gauss–Krüger zone far from the data fails, with a usage error
+    /// naming `option`; an equal-area projection passes wherever it is used.
     pub fn check_scale(&self, at: Coord<f64>, option: &str) -> Result<()> {
         use geo::{Destination, Distance, Geodesic, Point};
         let step_m = 100.0;
@@ -570,8 +592,10 @@ impl Frame {
             }
         }
         let [east, north] = scales;
-        let true_enough = |s: f64| (0.5..=2.0).contains(&s);
-        if !(true_enough(east) && true_enough(north) && (east / north - 1.0).abs() <= 0.1) {
+        // Areas within 10% (an equal-area projection keeps them exactly, a conformal one near its
+        // zone within a few parts in a thousand), and neither axis off by more than a factor of 2.
+        let axis = |s: f64| (0.5..=2.0).contains(&s);
+        if !(axis(east) && axis(north) && (east * north - 1.0).abs() <= 0.1) {
             return Err(Error::Usage(format!(
                 "{option} {}: 100 m on the ground at ({:.4}, {:.4}) measures {:.1} m east and {:.1} m north in it; planar measurement needs a projected CRS in metres, true to scale at the data (such as the CGCS2000 Gauss–Krüger zone, EPSG:4513–4533)",
                 self.crs,
@@ -768,6 +792,20 @@ mod tests {
     fn missing_crs_names_the_layer() {
         let e = SourceCrs::resolve("roads.shp#roads", None, None, None, "--roads-crs").unwrap_err();
         assert!(e.to_string().contains("roads.shp#roads") && e.to_string().contains("--roads-crs"));
+    }
+
+    #[test]
+    fn outer_epsg_code_is_the_objects_own() {
+        let wkt1 = r#"PROJCS["CGCS2000 / 3-degree Gauss-Kruger zone 39",GEOGCS["China Geodetic Coordinate System 2000",DATUM["China_2000",SPHEROID["CGCS2000",6378137,298.257222101,AUTHORITY["EPSG","1024"]],AUTHORITY["EPSG","1043"]],PRIMEM["Greenwich",0,AUTHORITY["EPSG","8901"]],UNIT["degree",0.0174532925199433,AUTHORITY["EPSG","9122"]],AUTHORITY["EPSG","4490"]],PROJECTION["Transverse_Mercator"],UNIT["metre",1,AUTHORITY["EPSG","9001"]],AUTHORITY["EPSG","4527"]]"#;
+        assert_eq!(outer_epsg_code(wkt1), Some(4527));
+        // Without an authority of its own, only its parts' (a unit, a datum) remain: none.
+        let custom = r#"GEOGCS["custom",DATUM["d",SPHEROID["s",6378137,298.257223563]],PRIMEM["Greenwich",0],UNIT["degree",0.0174532925199433,AUTHORITY["EPSG","9122"]]]"#;
+        assert_eq!(outer_epsg_code(custom), None);
+        let projcs = &wkt1[..wkt1.rfind(",AUTHORITY").unwrap()];
+        assert_eq!(outer_epsg_code(&format!("{projcs}]")), None, "the metre's 9001 is not the CRS's");
+        let wkt2 = r#"PROJCRS["x",BASEGEOGCRS["y",ID["EPSG",4490]],CS[Cartesian,2],LENGTHUNIT["metre",1,ID["EPSG",9001]],ID["EPSG",4527]]"#;
+        assert_eq!(outer_epsg_code(wkt2), Some(4527));
+        assert_eq!(crs_label(custom), "custom");
     }
 
     #[test]
