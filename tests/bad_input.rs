@@ -220,6 +220,12 @@ fn multipoint_facilities_and_homes() {
         let d = &f.properties.as_ref().unwrap()["dist_m"]["kindergarten"];
         assert!(d.as_f64().is_some_and(|d| d.abs() < 0.01), "{d}");
     }
+    // One kindergarten, at two places.
+    let summary_path = dir.path().join("lc.json");
+    run_ok(&[&args[..], &["--summary-json", s(&summary_path)]].concat());
+    let summary: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&summary_path).unwrap()).unwrap();
+    let text = summary.to_string();
+    assert!(text.contains("\"facilities\":1") && !text.contains("\"facilities\":2"), "{text}");
 }
 
 #[test]

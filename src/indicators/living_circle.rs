@@ -152,6 +152,7 @@ pub fn road_use(grade: &str, foot: Option<&str>, access: Option<&str>, grades: &
 /// What happened to the facilities of one routed type.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
 pub struct FacilityStats {
+    /// Facilities (features: a multipoint facility's points, each a location, count once).
     pub facilities: u64,
     /// Farther than the snap limit from the network: not used.
     pub beyond_max_snap: u64,
@@ -329,8 +330,13 @@ pub fn compute_network(
             let end = order.partition_point(|&i| facilities[i].kind <= kind);
             let mut stats = FacilityStats::default();
             let mut snaps = Vec::with_capacity(end - start);
-            for &i in &order[start..end] {
-                stats.facilities += 1;
+            for (k, &i) in order[start..end].iter().enumerate() {
+                // The points of one multipoint facility are neighbours here (a stable sort).
+                let same_feature =
+                    |j: usize| facilities[j].layer == facilities[i].layer && facilities[j].fid == facilities[i].fid;
+                if k == 0 || !same_feature(order[start + k - 1]) {
+                    stats.facilities += 1;
+                }
                 match &facility_snaps[i] {
                     None => stats.beyond_max_snap += 1,
                     Some(s) => {
@@ -411,7 +417,10 @@ pub fn compute_buffer(
             .filter(|(_, f)| f.kind == kind)
             .map(|(i, f)| GeomWithData::new([f.point.x, f.point.y], i))
             .collect();
-        facility_stats[ti].facilities = entries.len() as u64;
+        let mut features: Vec<(usize, u64)> =
+            facilities.iter().filter(|f| f.kind == kind).map(|f| (f.layer, f.fid)).collect();
+        features.dedup();
+        facility_stats[ti].facilities = features.len() as u64;
         trees.push(RTree::bulk_load(entries));
     }
     // One row of distances per origin, computed in parallel.
