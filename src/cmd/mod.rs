@@ -58,7 +58,8 @@ pub fn write_stdout(args: std::fmt::Arguments<'_>) {
 /// its coordinates until [`project`] takes it into the frame (see [`defer_lonlat`]).
 ///
 /// The CRS is the layer's own unless `layer_crs` (`--roads-crs`) or `common.crs` (`--crs`)
-/// overrides it (a layer without one takes a city file's `[city] crs`); `option` names the per-layer option in the error for a layer without a CRS.
+/// overrides it (a layer without one takes a city file's `[city] crs`); `option` names the
+/// per-layer option in the error for a layer without a CRS.
 pub fn load(spec: &LayerSpec, layer_crs: Option<&str>, common: &CommonArgs, option: &str) -> Result<RawLayer> {
     let mut layer = crate::timing::time(|| format!("read {}", spec.source), || read_layer(spec))?;
     for w in &layer.report.warnings {

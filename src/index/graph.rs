@@ -7,8 +7,9 @@
 //!   OpenStreetMap, where ways that meet share a node and a bridge does not meet the road under it.
 //! - [`Noding::Planar`]: lines are also split where they cross or touch (T junctions, overlaps), for
 //!   data drawn without shared vertices. A vertex within [`NODE_TOLERANCE_M`] of another line
-//!   touches it (a T junction drawn by snapping an end onto a road lands a hair to either side). Crossing candidates come from an R-tree of segments, so the
-//!   cost is O(S log S) for S segments plus the crossings found, never a comparison of every pair.
+//!   touches it (a T junction drawn by snapping an end onto a road lands a hair to either side).
+//!   Crossing candidates come from an R-tree of segments, so the cost is O(S log S) for S segments
+//!   plus the crossings found, never a comparison of every pair.
 //!
 //! Vertices closer than [`NODE_TOLERANCE_M`] are one node: coordinates are keyed on a 0.01 m grid
 //! (rounded to the nearest grid point), so two vertices in one grid cell are the same vertex. Two

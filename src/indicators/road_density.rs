@@ -4,12 +4,12 @@
 //! density = Σ centreline length of urban roads inside the area (km) ÷ area (km²), in km/km².
 //! Urban roads are the grades a [`GradeTable`] marks `counted` (快速路, 主干路, 次干路, 支路 by default;
 //! DOMAIN.md §C3). Each road is clipped to the closed area polygon: a road lying on the boundary
-//! counts in full (in every area whose boundary it lies on; see Limitations for what "on" means). Roads drawn over one another count
-//! once (step 3 of §C3: the union of the counted centrelines), whatever their grades; the lengths
-//! by grade then add up to more than the total.
+//! counts in full (in every area whose boundary it lies on; see Limitations for what "on" means).
+//! Roads drawn over one another count once (step 3 of §C3: the union of the counted centrelines),
+//! whatever their grades; the lengths by grade then add up to more than the total.
 //!
 //! The shortfall is the road length still needed to reach the target:
-//! `max(0, target × area_km2 − road_length_km)`.
+//! `max(0, target × area_km2 − road_length_km)`, and 0 when the target is met as reported.
 //!
 //! # Preconditions
 //! Geometries are in the frame's metres; polygons are valid (ingest repairs them).
