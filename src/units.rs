@@ -7,6 +7,10 @@ pub const M2_PER_KM2: f64 = 1.0e6;
 /// Metres in a kilometre.
 pub const M_PER_KM: f64 = 1.0e3;
 
+/// Metres per degree of latitude (and of longitude at the equator) on a sphere of the mean Earth
+/// radius (6,371,008.8 m, IUGG): for scale bars and rough distances, never for a reported number.
+pub const M_PER_DEGREE: f64 = 111_195.08;
+
 /// Neumaier's variant of Kahan summation: keeps the rounding error of every addition
 /// so that summing many small lengths onto a large total loses nothing visible.
 ///

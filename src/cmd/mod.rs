@@ -125,9 +125,6 @@ const MIN_OVERLAP_SHARE: f64 = 0.5;
 /// Extents farther apart than this (metres) do not overlap at all.
 const APART_M: f64 = 1000.0;
 
-/// Metres in a degree of latitude (and of longitude at the equator), near enough for [`APART_M`].
-const M_PER_DEGREE: f64 = 111_195.0;
-
 /// The doubts about two layers that should cover the same ground, from their longitude/latitude
 /// extents:
 /// - they do not overlap at all: they are more than 1 km apart;
@@ -160,8 +157,8 @@ pub fn overlap_warnings(a_label: &str, a: Rect<f64>, b_label: &str, b: Rect<f64>
     // Apart by more than a kilometre: a few features just beyond each other's extent are not.
     let gap_deg = |lo_a: f64, hi_a: f64, lo_b: f64, hi_b: f64| (lo_b - hi_a).max(lo_a - hi_b).max(0.0);
     let cos_lat = a.center().y.to_radians().cos().abs();
-    let gap_m = (gap_deg(a.min().x, a.max().x, b.min().x, b.max().x) * M_PER_DEGREE * cos_lat)
-        .hypot(gap_deg(a.min().y, a.max().y, b.min().y, b.max().y) * M_PER_DEGREE);
+    let gap_m = (gap_deg(a.min().x, a.max().x, b.min().x, b.max().x) * crate::units::M_PER_DEGREE * cos_lat)
+        .hypot(gap_deg(a.min().y, a.max().y, b.min().y, b.max().y) * crate::units::M_PER_DEGREE);
     // (NaN extents count as apart.)
     if gap_m.is_nan() || gap_m > APART_M {
         out.push(format!(

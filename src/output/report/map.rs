@@ -27,9 +27,8 @@ use serde_json::Value;
 use super::{escape, fmt_num, MapStyle};
 use crate::{Error, Result};
 
-/// Metres per degree of latitude on a sphere of the mean Earth radius (6,371,008.8 m, IUGG), used
-/// only for the scale bar.
-const M_PER_DEG: f64 = 111_195.08;
+/// Metres per degree of latitude, used only for the scale bar.
+const M_PER_DEG: f64 = crate::units::M_PER_DEGREE;
 
 /// Width and tallest height of a map drawn as one panel, in SVG units, chosen so that one unit is
 /// about one CSS pixel in the page's column (and text keeps its size).
