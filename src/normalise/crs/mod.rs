@@ -210,7 +210,10 @@ fn outer_epsg_code(def: &str) -> Option<u32> {
 /// A PROJ transformation from one CRS to another that any thread may use.
 ///
 /// It holds only its CRS pair. PROJ objects must not be used by two threads at once, and
-/// creating one searches PROJ's database for the operation (about 0.1 s), so each pair has:
+/// creating one searches PROJ's database for the operation (about 0.05 s), so each pair is searched
+/// for once: a pair whose CRSs PROJ finds equivalent to those of a pair in use (a layer's WKT and
+/// the EPSG code the frame names) is that pair, and the reverse of a pair made of one operation
+/// is that operation inverted. Each pair has:
 /// - one shared object, created when the pair is first asked for (which checks that PROJ can use
 ///   it; threads asking for the pair meanwhile wait for it), that threads outside rayon's pool (an audit's indicator threads, the main thread) use
 ///   under the pair's lock: they convert a layer's extent, or a small output that rayon does not
@@ -272,19 +275,50 @@ fn single_operation(proj: &Proj) -> Option<String> {
     )
 }
 
+/// The inverse of a single operation's PROJ string (as [`single_operation`] gives it): a
+/// pipeline's steps in reverse order, each inverted (`+inv` added or taken off); one operation
+/// inverted the same way. A pipeline's own parameters (before its first step) stay first.
+fn inverse_operation(def: &str) -> String {
+    fn invert<'a>(tokens: &[&'a str]) -> Vec<&'a str> {
+        let mut out: Vec<&str> = tokens.iter().copied().filter(|t| *t != "+inv").collect();
+        if out.len() == tokens.len() {
+            out.insert(1.min(out.len()), "+inv");
+        }
+        out
+    }
+    let tokens: Vec<&str> = def.split_whitespace().collect();
+    let mut parts = tokens.split(|t| *t == "+step");
+    let own = parts.next().unwrap_or_default();
+    let steps: Vec<&[&str]> = parts.collect();
+    if steps.is_empty() {
+        return invert(own).join(" ");
+    }
+    let mut out = own.to_vec();
+    for step in steps.iter().rev() {
+        out.push("+step");
+        out.extend(invert(step));
+    }
+    out.join(" ")
+}
+
 /// The areas of use of the CRSs asked for ([`ToLonLat::area_of_use`]), by definition.
 static AREAS: Mutex<Vec<(String, Option<geo::Rect<f64>>)>> = Mutex::new(Vec::new());
 
 /// The CRS pairs in use, in the order they were first asked for.
 static PAIRS: Mutex<Vec<&'static Pair>> = Mutex::new(Vec::new());
 
+/// The definitions each pair was asked for by: its own, and those PROJ judged equivalent to them
+/// (a layer's WKT and the EPSG code it names share one pair).
+static KEYS: Mutex<Vec<(String, String, &'static Pair)>> = Mutex::new(Vec::new());
+
 /// A lock for each CRS pair asked for, held while its PROJ object is created.
 type Gate = (String, String, Arc<Mutex<()>>);
 static GATES: Mutex<Vec<Gate>> = Mutex::new(Vec::new());
 
-/// The pairs whose shared PROJ objects were created, once each (for the tests).
+/// The pairs whose shared PROJ objects were created, once each, and whether PROJ's database was
+/// searched for it (for the tests).
 #[cfg(test)]
-static CREATED: Mutex<Vec<(String, String)>> = Mutex::new(Vec::new());
+static CREATED: Mutex<Vec<(String, String, bool)>> = Mutex::new(Vec::new());
 
 thread_local! {
     /// This thread's PROJ objects, by pair number (threads of rayon's pool only).
@@ -312,8 +346,8 @@ impl Transform {
     /// object, so that a CRS PROJ cannot use is an error here.
     fn new(from: &str, to: &str) -> std::result::Result<Transform, ProjCreateError> {
         let known = || {
-            let pairs = PAIRS.lock().unwrap_or_else(PoisonError::into_inner);
-            pairs.iter().find(|p| p.from == from && p.to == to).map(|&pair| Transform { pair })
+            let keys = KEYS.lock().unwrap_or_else(PoisonError::into_inner);
+            keys.iter().find(|(f, t, _)| f == from && t == to).map(|&(_, _, pair)| Transform { pair })
         };
         if let Some(t) = known() {
             return Ok(t);
@@ -335,13 +369,43 @@ impl Transform {
         if let Some(t) = known() {
             return Ok(t);
         }
-        // The proj crate panics when PROJ fails without an error number (as for a local CRS, which
-        // no operation connects to the earth): that is an error of the CRS, not of this program.
-        let proj = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| Proj::new_known_crs(from, to, None)))
-            .unwrap_or_else(|_| Err(ProjCreateError::ProjError(format!("no transformation from {from} to {to}"))))?;
+        let key = |pair: &'static Pair| {
+            let mut keys = KEYS.lock().unwrap_or_else(PoisonError::into_inner);
+            keys.push((from.to_string(), to.to_string(), pair));
+            Transform { pair }
+        };
+        // A pair of CRSs equivalent to those of a pair in use is that pair; the reverse of a pair
+        // made of one operation is that operation inverted. Either way PROJ's database is not
+        // searched again (it takes a while, about a third of a city audit's CPU time).
+        let pairs: Vec<&'static Pair> = PAIRS.lock().unwrap_or_else(PoisonError::into_inner).clone();
+        let same = |a: &str, b: &str| a == b || same::equivalent(a, b);
+        if let Some(&pair) = pairs.iter().find(|p| same(&p.from, from) && same(&p.to, to)) {
+            return Ok(key(pair));
+        }
+        let reverse = pairs.iter().find(|p| p.pipeline.is_some() && same(&p.from, to) && same(&p.to, from));
+        let inverted = reverse.and_then(|p| p.pipeline.as_deref()).map(inverse_operation).and_then(|def| {
+            let proj = Proj::new(&def).ok()?;
+            Some((proj, Some(def)))
+        });
         #[cfg(test)]
-        CREATED.lock().unwrap_or_else(PoisonError::into_inner).push((from.to_string(), to.to_string()));
-        let pipeline = single_operation(&proj);
+        let searched = inverted.is_none();
+        let (proj, pipeline) = match inverted {
+            Some(made) => made,
+            None => {
+                // The proj crate panics when PROJ fails without an error number (as for a local
+                // CRS, which no operation connects to the earth): that is an error of the CRS, not
+                // of this program.
+                let proj =
+                    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| Proj::new_known_crs(from, to, None)))
+                        .unwrap_or_else(|_| {
+                            Err(ProjCreateError::ProjError(format!("no transformation from {from} to {to}")))
+                        })?;
+                let pipeline = single_operation(&proj);
+                (proj, pipeline)
+            }
+        };
+        #[cfg(test)]
+        CREATED.lock().unwrap_or_else(PoisonError::into_inner).push((from.to_string(), to.to_string(), searched));
         let mut pairs = PAIRS.lock().unwrap_or_else(PoisonError::into_inner);
         let pair: &'static Pair = Box::leak(Box::new(Pair {
             number: pairs.len(),
@@ -351,7 +415,8 @@ impl Transform {
             shared: Mutex::new(SentProj(proj)),
         }));
         pairs.push(pair);
-        Ok(Transform { pair })
+        drop(pairs);
+        Ok(key(pair))
     }
 
     /// This thread's PROJ object for the pair: on a thread of rayon's pool its own, created on
@@ -692,8 +757,51 @@ mod tests {
             handles.into_iter().map(|h| h.join().unwrap()).collect()
         });
         assert!(got.iter().all(|&p| p == got[0]), "one pair for every thread");
-        let created = CREATED.lock().unwrap().iter().filter(|(f, t)| f == from && t == to).count();
+        let created = CREATED.lock().unwrap().iter().filter(|(f, t, _)| f == from && t == to).count();
         assert_eq!(created, 1);
+    }
+
+    /// The reverse of a pair made of one operation is that operation inverted, not a second search
+    /// of PROJ's database, and converts as the searched one would, to the bit.
+    #[test]
+    fn a_reverse_pair_inverts_the_operation_found() {
+        let mut next = crate::testing::uniform(0x9e3779b97f4a7c15);
+        for (crs, west, south) in [("EPSG:4531", 127.5, 40.0), ("EPSG:32633", 12.0, 45.0)] {
+            Transform::new(crs, LONLAT_CRS).unwrap();
+            let reverse = Transform::new(LONLAT_CRS, crs).unwrap();
+            let made: Vec<bool> =
+                CREATED.lock().unwrap().iter().filter(|(f, t, _)| f == LONLAT_CRS && t == crs).map(|c| c.2).collect();
+            assert_eq!(made, [false], "{crs}: made once, without a search");
+            let searched = Proj::new_known_crs(LONLAT_CRS, crs, None).unwrap();
+            let inverted = reverse.proj_for(crs).unwrap();
+            for _ in 0..5000 {
+                let (x, y) = (west + 3.0 * next(), south + 5.0 * next());
+                let a = searched.convert((x, y)).unwrap();
+                let b = inverted.convert((x, y)).unwrap();
+                assert_eq!((a.0.to_bits(), a.1.to_bits()), (b.0.to_bits(), b.1.to_bits()), "{crs} at {x}, {y}");
+            }
+        }
+        assert_eq!(inverse_operation("+proj=utm +zone=33 +ellps=WGS84"), "+proj=utm +inv +zone=33 +ellps=WGS84");
+        assert_eq!(inverse_operation("+proj=utm +inv +zone=33"), "+proj=utm +zone=33");
+        assert_eq!(
+            inverse_operation("+proj=pipeline +ellps=GRS80 +step +inv +proj=a +k=1 +step +proj=b +step +proj=c +inv"),
+            "+proj=pipeline +ellps=GRS80 +step +proj=c +step +proj=b +inv +step +proj=a +k=1"
+        );
+    }
+
+    /// A layer's WKT (as GDAL gives it) and the EPSG code PROJ finds it equivalent to share one
+    /// pair (the frame's conversions are then not searched for again); a CRS that is not
+    /// equivalent gets its own.
+    #[test]
+    fn equivalent_definitions_share_a_pair() {
+        let wkt = r#"PROJCS["CGCS2000 / 3-degree Gauss-Kruger zone 42",GEOGCS["China Geodetic Coordinate System 2000",DATUM["China_2000",SPHEROID["CGCS2000",6378137,298.257222101,AUTHORITY["EPSG","1024"]],AUTHORITY["EPSG","1043"]],PRIMEM["Greenwich",0,AUTHORITY["EPSG","8901"]],UNIT["degree",0.0174532925199433,AUTHORITY["EPSG","9122"]],AUTHORITY["EPSG","4490"]],PROJECTION["Transverse_Mercator"],PARAMETER["latitude_of_origin",0],PARAMETER["central_meridian",126],PARAMETER["scale_factor",1],PARAMETER["false_easting",42500000],PARAMETER["false_northing",0],UNIT["metre",1,AUTHORITY["EPSG","9001"]],AXIS["Northing",NORTH],AXIS["Easting",EAST],AUTHORITY["EPSG","4530"]]"#;
+        let layer = Transform::new(wkt, LONLAT_CRS).unwrap();
+        let code = Transform::new("EPSG:4530", LONLAT_CRS).unwrap();
+        assert!(std::ptr::eq(layer.pair, code.pair), "one pair");
+        let other = Transform::new("EPSG:4529", LONLAT_CRS).unwrap();
+        assert!(!std::ptr::eq(layer.pair, other.pair), "zone 41 is not zone 42");
+        let p = code.proj_for("EPSG:4530").unwrap().convert((42_500_000.0f64, 4_000_000.0f64)).unwrap();
+        assert!((p.0 - 126.0).abs() < 1e-9, "{p:?}");
     }
 
     #[test]
