@@ -420,6 +420,14 @@ fn gbk_shapefile_with_and_without_cpg() {
     run_ok(&["road-density", "--roads", &roads, "--areas", s(&shp), "-o", s(&o)]);
     assert_eq!(text(&read_collection(&o).features[0], "kind_label"), "中心城区");
 
+    // A .cpg naming the Windows code page as some GIS software writes it, which GDAL alone does
+    // not decode.
+    for cpg in ["ANSI 936", "ansi936\r\n"] {
+        std::fs::write(dir.path().join("areas_gbk.cpg"), cpg).unwrap();
+        run_ok(&["road-density", "--roads", &roads, "--areas", s(&shp), "-o", s(&o)]);
+        assert_eq!(text(&read_collection(&o).features[0], "kind_label"), "中心城区", ".cpg {cpg:?}");
+    }
+
     std::fs::remove_file(dir.path().join("areas_gbk.cpg")).unwrap();
     run_ok(&["road-density", "--roads", &roads, "--areas", s(&shp), "--encoding", "GBK", "-o", s(&o)]);
     let f = &read_collection(&o).features[0];

@@ -159,7 +159,24 @@ pub fn looks_like_gbk_as_latin1(text: &str) -> bool {
     total >= 4
 }
 
-/// Opens a dataset for vector reading, with an optional Shapefile encoding override.
+/// The encoding a Shapefile's `.cpg` names as a Windows code page, `ANSI 936` (as some GIS
+/// software writes it) for GBK: `CP936`, which GDAL knows (it reads `936` and `CP936`, but takes
+/// `ANSI 936` for an encoding of that name and decodes nothing). `None` for any other `.cpg`,
+/// which GDAL reads itself.
+fn cpg_code_page(dataset: &str) -> Option<String> {
+    let path = std::path::Path::new(dataset);
+    if !path.extension().is_some_and(|e| e.eq_ignore_ascii_case("shp")) {
+        return None;
+    }
+    let cpg = std::fs::read_to_string(side_file(path, "cpg")?).ok()?;
+    let (word, code) = cpg.trim().split_at_checked(4)?;
+    let code = code.trim();
+    (word.eq_ignore_ascii_case("ANSI") && !code.is_empty() && code.bytes().all(|b| b.is_ascii_digit()))
+        .then(|| format!("CP{code}"))
+}
+
+/// Opens a dataset for vector reading, with an optional Shapefile encoding override (else the
+/// `.cpg`'s, see [`cpg_code_page`]).
 fn open(source: &LayerSource, encoding: Option<&str>) -> Result<Dataset> {
     quiet_gdal();
     if is_network(&source.dataset) {
@@ -168,7 +185,8 @@ fn open(source: &LayerSource, encoding: Option<&str>) -> Result<Dataset> {
             source.dataset
         )));
     }
-    let enc_opt = encoding.map(|e| format!("ENCODING={e}"));
+    let enc_opt =
+        encoding.map(str::to_string).or_else(|| cpg_code_page(&source.dataset)).map(|e| format!("ENCODING={e}"));
     let open_options: Vec<&str> = enc_opt.iter().map(String::as_str).collect();
     let options = DatasetOptions {
         open_flags: GdalOpenFlags::GDAL_OF_VECTOR | GdalOpenFlags::GDAL_OF_READONLY,
