@@ -1,15 +1,15 @@
 //! Whether two CRS definitions are the same coordinate system, as PROJ judges it: a layer already
 //! in the frame's CRS is kept as it is rather than taken to longitude/latitude and back.
 
-use std::cell::RefCell;
-use std::collections::HashMap;
 use std::ffi::CString;
+use std::sync::{Mutex, PoisonError};
 
 /// Whether `a` and `b` (EPSG codes, WKT, PROJ strings) define the same CRS, names and axis order
 /// of geographic CRSs aside (`PJ_COMP_EQUIVALENT_EXCEPT_AXIS_ORDER_GEOGCRS`). Coordinates come
 /// from GDAL in the traditional GIS order (easting, northing) whatever the axis order a definition
 /// declares, so the axis order is not part of the question. `false` when PROJ cannot read either.
-/// Answers are kept per thread.
+/// Answers are kept for the process (indicators on threads of their own ask the same question),
+/// each asked of PROJ once.
 ///
 /// ```
 /// use planaudit::normalise::crs::same::equivalent;
@@ -18,15 +18,15 @@ use std::ffi::CString;
 /// assert!(!equivalent("EPSG:4527", "not a CRS"));
 /// ```
 pub fn equivalent(a: &str, b: &str) -> bool {
-    thread_local! {
-        static ANSWERS: RefCell<HashMap<(String, String), bool>> = RefCell::new(HashMap::new());
-    }
-    let key = (a.to_string(), b.to_string());
-    if let Some(v) = ANSWERS.with(|m| m.borrow().get(&key).copied()) {
+    static ANSWERS: Mutex<Vec<(String, String, bool)>> = Mutex::new(Vec::new());
+    // Held while PROJ is asked: a question asked twice at once is asked of PROJ once.
+    let mut answers = ANSWERS.lock().unwrap_or_else(PoisonError::into_inner);
+    let known = answers.iter().find(|(x, y, _)| x == a && y == b);
+    if let Some(&(_, _, v)) = known {
         return v;
     }
     let v = ask_proj(a, b);
-    ANSWERS.with(|m| m.borrow_mut().insert(key, v));
+    answers.push((a.to_string(), b.to_string(), v));
     v
 }
 
