@@ -241,44 +241,6 @@ pub fn living_circle_rows(run: &LivingCircleRun, targets: &std::collections::BTr
         .collect()
 }
 
-/// A path as the file system resolves it: symbolic links, `.` and `..` followed. For a path that
-/// does not exist yet, its deepest existing ancestor is resolved and the rest appended.
-fn resolved(p: &Path) -> PathBuf {
-    let abs = std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf());
-    let mut rest = Vec::new();
-    let mut cur = abs.as_path();
-    loop {
-        if let Ok(c) = cur.canonicalize() {
-            return rest.iter().rev().fold(c, |acc: PathBuf, part| acc.join(part));
-        }
-        match (cur.parent(), cur.file_name()) {
-            (Some(parent), Some(name)) => {
-                rest.push(name.to_os_string());
-                cur = parent;
-            }
-            _ => return abs,
-        }
-    }
-}
-
-/// Refuses an output folder whose files would overwrite an input (the city file, or a layer's
-/// dataset), however either path is spelled (`./`, `..`, symbolic links).
-fn refuse_overwrite(inputs: &[String], outputs: &[PathBuf]) -> Result<()> {
-    for o in outputs {
-        let o_abs = resolved(o);
-        for i in inputs {
-            let ds = LayerSource::parse(i).dataset;
-            if resolved(Path::new(&ds)) == o_abs {
-                return Err(Error::Usage(format!(
-                    "output {} would overwrite the input {ds}; choose another -o",
-                    o.display()
-                )));
-            }
-        }
-    }
-    Ok(())
-}
-
 /// Runs every indicator the city file configures and writes the outputs into `out_dir`.
 ///
 /// Either every output is written and `summary.json` (written last) lists them, or the error
@@ -425,23 +387,15 @@ fn audit_files(city: &City, out_dir: &Path) -> Result<AuditOutcome> {
     check_options(city, out_dir)?;
     let earlier = earlier_outputs(out_dir);
     let summaries = [out_dir.join("summary.csv"), out_dir.join("summary.json")];
+    let city_file = [city.path.display().to_string()];
     if let Some(args) = &rd_args {
-        let outs = [rd_paths.areas.clone(), rd_paths.grid.clone(), rd_paths.wide_roads.clone()];
-        refuse_overwrite(
-            &[args.road.roads.clone(), args.areas.clone(), city.path.display().to_string()],
-            &[&outs[..], &summaries[..]].concat(),
-        )?;
+        super::road_density::refuse_overwrite(args, &rd_paths, &city_file, &summaries)?;
     }
     if let Some(args) = &pm_args {
-        let inputs: Vec<String> = std::iter::once(args.landuse.clone()).chain(args.parks.clone()).collect();
-        refuse_overwrite(&inputs, &[args.output.clone(), super::sibling(&args.output, "parcels")])?;
+        super::park_mix::refuse_overwrite(args, &city_file, &[])?;
     }
     if let Some(args) = &lc_args {
-        let mut inputs = vec![args.road.roads.clone(), args.origins.clone()];
-        inputs.extend(args.facilities.iter().cloned());
-        let outs =
-            [args.output.clone(), super::sibling(&args.output, "gaps"), super::sibling(&args.output, "service_areas")];
-        refuse_overwrite(&inputs, &outs)?;
+        super::living_circle::refuse_overwrite(args, &city_file, &[])?;
     }
 
     // The three indicators run side by side; a layer two of them read (the roads of road density

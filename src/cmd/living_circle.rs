@@ -332,7 +332,26 @@ pub fn check_options(args: &LivingCircleArgs) -> Result<Tiers> {
 
 /// Runs the indicator and writes its files; returns what it did.
 pub fn execute(args: &LivingCircleArgs) -> Result<LivingCircleRun> {
+    refuse_overwrite(args, &[], args.common.summary_json.as_slice())?;
     execute_with(args, &Layers::default())
+}
+
+/// Refuses outputs (the origins, the gaps, the service areas and `more_outputs`) that would
+/// overwrite an input (the layers and `more_inputs`).
+pub(crate) fn refuse_overwrite(
+    args: &LivingCircleArgs,
+    more_inputs: &[String],
+    more_outputs: &[PathBuf],
+) -> Result<()> {
+    let mut inputs = vec![args.road.roads.clone(), args.origins.clone()];
+    inputs.extend(args.facilities.iter().cloned());
+    inputs.extend(more_inputs.iter().cloned());
+    let outputs = [
+        &[args.output.clone(), super::sibling(&args.output, "gaps"), super::sibling(&args.output, "service_areas")],
+        more_outputs,
+    ]
+    .concat();
+    super::refuse_overwrite(&inputs, &outputs)
 }
 
 /// [`execute`], reading layers through `layers` (shared with the other indicators of an audit).

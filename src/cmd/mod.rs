@@ -396,3 +396,41 @@ pub fn grade_table(road: &crate::cli::RoadsArgs) -> Result<(crate::normalise::gr
     let field = road.grade_field.clone().unwrap_or_else(|| table.field.clone());
     Ok((table, field))
 }
+
+/// A path as the file system resolves it: symbolic links, `.` and `..` followed. For a path that
+/// does not exist yet, its deepest existing ancestor is resolved and the rest appended.
+pub(crate) fn resolved(p: &Path) -> PathBuf {
+    let abs = std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf());
+    let mut rest = Vec::new();
+    let mut cur = abs.as_path();
+    loop {
+        if let Ok(c) = cur.canonicalize() {
+            return rest.iter().rev().fold(c, |acc: PathBuf, part| acc.join(part));
+        }
+        match (cur.parent(), cur.file_name()) {
+            (Some(parent), Some(name)) => {
+                rest.push(name.to_os_string());
+                cur = parent;
+            }
+            _ => return abs,
+        }
+    }
+}
+
+/// Refuses outputs that would overwrite an input (a layer's dataset, the city file), however
+/// either path is spelled (`./`, `..`, symbolic links): a usage error naming both.
+pub(crate) fn refuse_overwrite(inputs: &[String], outputs: &[PathBuf]) -> Result<()> {
+    for o in outputs {
+        let o_abs = resolved(o);
+        for i in inputs {
+            let ds = crate::ingest::LayerSource::parse(i).dataset;
+            if resolved(Path::new(&ds)) == o_abs {
+                return Err(Error::Usage(format!(
+                    "output {} would overwrite the input {ds}; choose another output path",
+                    o.display()
+                )));
+            }
+        }
+    }
+    Ok(())
+}

@@ -114,7 +114,17 @@ pub fn check_options(args: &ParkMixArgs) -> Result<()> {
 
 /// Runs the indicator and writes its files; returns what it did.
 pub fn execute(args: &ParkMixArgs) -> Result<ParkMixRun> {
+    refuse_overwrite(args, &[], args.common.summary_json.as_slice())?;
     execute_with(args, &Layers::default())
+}
+
+/// Refuses outputs (the parks, their parcels and `more_outputs`) that would overwrite an input (the
+/// layers and `more_inputs`).
+pub(crate) fn refuse_overwrite(args: &ParkMixArgs, more_inputs: &[String], more_outputs: &[PathBuf]) -> Result<()> {
+    let inputs: Vec<String> =
+        std::iter::once(args.landuse.clone()).chain(args.parks.clone()).chain(more_inputs.iter().cloned()).collect();
+    let outputs = [&[args.output.clone(), super::sibling(&args.output, "parcels")], more_outputs].concat();
+    super::refuse_overwrite(&inputs, &outputs)
 }
 
 /// [`execute`], reading layers through `layers` (shared with the other indicators of an audit).

@@ -68,7 +68,22 @@ impl OutPaths {
 
 /// Runs the indicator and writes its files where `args.output` says; returns what it did.
 pub fn execute(args: &RoadDensityArgs) -> Result<RoadDensityRun> {
-    execute_to(args, &OutPaths::beside(&args.output), &Layers::default())
+    let paths = OutPaths::beside(&args.output);
+    refuse_overwrite(args, &paths, &[], args.common.summary_json.as_slice())?;
+    execute_to(args, &paths, &Layers::default())
+}
+
+/// Refuses outputs (`paths` and `more_outputs`) that would overwrite an input (the layers and
+/// `more_inputs`).
+pub(crate) fn refuse_overwrite(
+    args: &RoadDensityArgs,
+    paths: &OutPaths,
+    more_inputs: &[String],
+    more_outputs: &[PathBuf],
+) -> Result<()> {
+    let inputs = [&[args.road.roads.clone(), args.areas.clone()], more_inputs].concat();
+    let outputs = [&[paths.areas.clone(), paths.grid.clone(), paths.wide_roads.clone()], more_outputs].concat();
+    super::refuse_overwrite(&inputs, &outputs)
 }
 
 /// Cell sizes the density grid takes, in metres: from a block face (10 m, a million cells in 100 km²)

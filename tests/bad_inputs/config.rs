@@ -1,6 +1,8 @@
 //! City files: unknown keys, wrong types, paths that do not exist, outputs that would overwrite an
 //! input. Usage errors exit 2 naming the key and line; missing data exits 1 naming the resolved path.
 
+use std::path::PathBuf;
+
 use super::world::*;
 use crate::common::{run, run_err, run_ok, walk};
 
@@ -167,6 +169,76 @@ fn outputs_never_overwrite_inputs() {
         assert!(stderr.contains("would overwrite the input"), "{name}: {stderr}");
         for (p, bytes) in before {
             assert_eq!(std::fs::read(&p).unwrap(), bytes, "{name}: {p} changed");
+        }
+    }
+}
+
+/// The single commands refuse an output (`-o`, the files named beside it, `--summary-json`) that
+/// would overwrite one of their input layers, however spelled, and leave every input as it was.
+#[test]
+fn single_commands_never_overwrite_inputs() {
+    let w = World::new();
+    std::fs::create_dir_all(w.path("d")).unwrap();
+    let inputs = |cmd: Cmd| match cmd {
+        Cmd::RoadDensity => vec![Role::Road, Role::Area],
+        Cmd::ParkMix => vec![Role::Parcel, Role::Area],
+        _ => vec![Role::Road, Role::Origin, Role::Facility],
+    };
+    let snapshot = || -> Vec<(PathBuf, Vec<u8>)> {
+        let mut files: Vec<PathBuf> = walk(w.dir.path());
+        files.sort();
+        files
+            .into_iter()
+            .map(|p| {
+                let bytes = std::fs::read(&p).unwrap();
+                (p, bytes)
+            })
+            .collect()
+    };
+    for cmd in [Cmd::RoadDensity, Cmd::ParkMix, Cmd::LivingCircle] {
+        for role in inputs(cmd) {
+            let input = w.good_path(role);
+            let name = input.file_name().unwrap().to_str().unwrap().to_string();
+            let spelled = w.path("d").join("..").join(&name);
+            let out = w.path("out.geojson");
+            let cases: Vec<(String, Vec<String>)> = vec![
+                (format!("-o {name}"), w.args(cmd, role, &input.display().to_string(), &input, &[])),
+                (format!("-o d/../{name}"), w.args(cmd, role, &input.display().to_string(), &spelled, &[])),
+                (
+                    format!("--summary-json {name}"),
+                    w.args(cmd, role, &input.display().to_string(), &out, &["--summary-json", input.to_str().unwrap()]),
+                ),
+                (
+                    format!("-o beside {name}"),
+                    w.args(
+                        cmd,
+                        role,
+                        &input.display().to_string(),
+                        &w.path(&name.replace(".geojson", "_x.geojson")),
+                        &[],
+                    ),
+                ),
+            ];
+            for (case, args) in cases {
+                let before = snapshot();
+                let args: Vec<&str> = args.iter().map(String::as_str).collect();
+                let o = run(&args);
+                let stderr = String::from_utf8_lossy(&o.stderr);
+                let what = format!("{cmd:?} {case}");
+                if case.starts_with("-o beside") {
+                    // Not an input: the run goes on (and is cleaned up after).
+                    assert_eq!(o.status.code(), Some(0), "{what}: {stderr}");
+                    for f in walk(w.dir.path()) {
+                        if !before.iter().any(|(p, _)| *p == f) {
+                            std::fs::remove_file(f).unwrap();
+                        }
+                    }
+                } else {
+                    assert_eq!(o.status.code(), Some(2), "{what}: {stderr}");
+                    assert!(stderr.contains("would overwrite the input"), "{what}: {stderr}");
+                }
+                assert_eq!(snapshot(), before, "{what}: an input changed");
+            }
         }
     }
 }
