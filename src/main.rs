@@ -87,7 +87,7 @@ fn main() -> ExitCode {
     match result {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
-            eprintln!("planaudit: error: {e}");
+            cmd::write_stderr(format_args!("planaudit: error: {e}\n"));
             ExitCode::from(e.exit_code() as u8)
         }
     }

@@ -21,6 +21,11 @@ pub fn time<T>(stage: impl FnOnce() -> String, f: impl FnOnce() -> T) -> T {
     let first = *FIRST.get_or_init(|| start);
     let out = f();
     let end = Instant::now();
-    eprintln!("timing\t{}\t{:.3}\t{:.3}", stage(), (end - start).as_secs_f64(), (end - first).as_secs_f64());
+    crate::cmd::write_stderr(format_args!(
+        "timing\t{}\t{:.3}\t{:.3}\n",
+        stage(),
+        (end - start).as_secs_f64(),
+        (end - first).as_secs_f64()
+    ));
     out
 }

@@ -263,6 +263,28 @@ fn closed_standard_output_is_not_a_failure() {
     assert!(o.exists());
 }
 
+/// A closed standard error (`planaudit … 2>&1 | head -0`) keeps the exit code of the error, with
+/// and without warnings printed before it: 1 for a data error, 2 for a usage error, never 101.
+#[test]
+fn closed_standard_error_keeps_the_exit_code() {
+    let dir = tempfile::tempdir().unwrap();
+    let (areas, roads) = hand_layers(dir.path());
+    let o = dir.path().join("o.geojson");
+    let missing = dir.path().join("missing.geojson");
+    let cases: [(&[&str], i32); 3] = [
+        (&["road-density", "--roads", &roads, "--areas", s(&missing), "-o", s(&o)], 1),
+        (&["road-density", "--roads", &roads, "--areas", &areas, "--grid", "1", "-o", s(&o)], 2),
+        // A warning (a target for a kind no area has) on the way to success.
+        (&["road-density", "--roads", &roads, "--areas", &areas, "--target", "新区=5", "-o", s(&o)], 0),
+    ];
+    for (args, code) in cases {
+        let (reader, writer) = std::io::pipe().unwrap();
+        drop(reader);
+        let status = bin().args(args).stdout(std::process::Stdio::null()).stderr(writer).status().unwrap();
+        assert_eq!(status.code(), Some(code), "{args:?}");
+    }
+}
+
 #[test]
 fn invalid_empty_and_out_of_range_features_are_counted() {
     let dir = tempfile::tempdir().unwrap();

@@ -696,20 +696,20 @@ impl Progress {
         if self.show {
             let width = 20;
             let filled = (self.done - 1) * width / self.total.max(1);
-            eprint!(
+            super::write_stderr(format_args!(
                 "\r\x1b[2K[{}{}] {}/{} {what} … {:.1} s",
                 "#".repeat(filled),
                 " ".repeat(width - filled),
                 self.done,
                 self.total,
                 self.started.elapsed().as_secs_f64()
-            );
+            ));
         }
     }
 
     fn done(&self) {
         if self.show {
-            eprintln!(
+            super::errln!(
                 "\r\x1b[2K[{}] {}/{} done in {:.1} s",
                 "#".repeat(20),
                 self.total,

@@ -238,7 +238,7 @@ pub fn run(args: &BatchArgs) -> Result<u8> {
                     run_one(&exe, city, threads)
                 };
                 if !args.quiet {
-                    eprintln!(
+                    super::errln!(
                         "{}: {}{}",
                         st.name,
                         st.status,

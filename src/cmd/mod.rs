@@ -11,6 +11,13 @@ macro_rules! outln {
     ($($arg:tt)*) => { $crate::cmd::write_stdout(format_args!("{}\n", format_args!($($arg)*))) };
 }
 
+/// `eprintln!` to standard error through [`write_stderr`]: a closed standard error does not panic
+/// (the exit code still says what happened).
+macro_rules! errln {
+    ($($arg:tt)*) => { $crate::cmd::write_stderr(format_args!("{}\n", format_args!($($arg)*))) };
+}
+pub(crate) use errln;
+
 pub mod audit;
 pub mod batch;
 pub mod demo;
@@ -49,9 +56,15 @@ pub fn write_stdout(args: std::fmt::Arguments<'_>) {
     let mut stdout = std::io::stdout().lock();
     if let Err(e) = stdout.write_fmt(args).and_then(|()| stdout.flush()) {
         if !STDOUT_CLOSED.swap(true, Ordering::Relaxed) && e.kind() != std::io::ErrorKind::BrokenPipe {
-            eprintln!("planaudit: warning: standard output: {e}; the rest of the printout is dropped");
+            errln!("planaudit: warning: standard output: {e}; the rest of the printout is dropped");
         }
     }
+}
+
+/// Writes to standard error; a write that fails (the reader of a pipe has gone) is dropped, where
+/// `eprintln!` would panic and turn a data or usage error's exit code into 101.
+pub fn write_stderr(args: std::fmt::Arguments<'_>) {
+    let _ = std::io::stderr().lock().write_fmt(args);
 }
 
 /// Reads a layer and converts it to WGS84 longitude/latitude; a layer in a CRS PROJ knows keeps
@@ -63,7 +76,7 @@ pub fn write_stdout(args: std::fmt::Arguments<'_>) {
 pub fn load(spec: &LayerSpec, layer_crs: Option<&str>, common: &CommonArgs, option: &str) -> Result<RawLayer> {
     let mut layer = crate::timing::time(|| format!("read {}", spec.source), || read_layer(spec))?;
     for w in &layer.report.warnings {
-        eprintln!("planaudit: warning: {w}");
+        errln!("planaudit: warning: {w}");
     }
     let override_ = layer_crs.or(common.crs.as_deref()).map(SourceCrs::parse).transpose()?;
     let fallback = common.fallback_crs.as_deref().map(SourceCrs::parse).transpose()?;
@@ -113,7 +126,7 @@ pub fn choose_frame(common: &CommonArgs, study: &RawLayer) -> Result<Frame> {
 pub fn warn_if_apart(a: &RawLayer, b: &RawLayer) {
     if let (Some(ra), Some(rb)) = (lonlat_bounds(a), lonlat_bounds(b)) {
         for w in overlap_warnings(&a.label(), ra, &b.label(), rb) {
-            eprintln!("planaudit: warning: {w}");
+            errln!("planaudit: warning: {w}");
         }
     }
 }

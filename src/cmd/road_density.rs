@@ -167,7 +167,7 @@ pub fn execute_to(args: &RoadDensityArgs, paths: &OutPaths, layers: &Layers) -> 
             let mut found: Vec<&str> = areas.iter().filter_map(|a| a.kind.as_deref()).collect();
             found.sort_unstable();
             found.dedup();
-            eprintln!(
+            super::errln!(
                 "planaudit: warning: target {kind}={value}: no area is of kind '{kind}' (kinds: {})",
                 if found.is_empty() { "none".to_string() } else { found.join(", ") }
             );
