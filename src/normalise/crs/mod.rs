@@ -223,7 +223,12 @@ fn outer_epsg_code(def: &str) -> Option<u32> {
 ///   single operation, without a second search) and kept for its life.
 ///
 /// Every object of a pair converts exactly as a new one would, so results do not depend on the
-/// thread.
+/// thread. An inverted operation converts as PROJ's search for the reverse does, to the bit, for
+/// the Gauss–Krüger and UTM zones and most other CRSs; for a few (EPSG:5681–5685, whose reverse
+/// PROJ builds on another ellipsoid, and EPSG:27500, 1 ulp) within 0.1 mm. Layers and the frame
+/// ask for the way to longitude/latitude first, so the way back is always the inverse and the
+/// bits do not depend on which thread asked first. Equivalent definitions (PROJ's judgement, to
+/// its relative tolerance of 1e-10) share the pair of the first one asked for.
 #[derive(Clone, Copy)]
 struct Transform {
     pair: &'static Pair,
@@ -276,11 +281,18 @@ fn single_operation(proj: &Proj) -> Option<String> {
 }
 
 /// The inverse of a single operation's PROJ string (as [`single_operation`] gives it): a
-/// pipeline's steps in reverse order, each inverted (`+inv` added or taken off); one operation
-/// inverted the same way. A pipeline's own parameters (before its first step) stay first.
+/// pipeline's steps in reverse order, each inverted (`+inv` added or taken off, `+omit_fwd` and
+/// `+omit_inv` swapped); one operation inverted the same way. A pipeline's own parameters (before
+/// its first step) stay first.
 fn inverse_operation(def: &str) -> String {
     fn invert<'a>(tokens: &[&'a str]) -> Vec<&'a str> {
-        let mut out: Vec<&str> = tokens.iter().copied().filter(|t| *t != "+inv").collect();
+        // A step left out one way is left out the other way once the pipeline is inverted.
+        let swap = |t: &'a str| match t {
+            "+omit_fwd" => "+omit_inv",
+            "+omit_inv" => "+omit_fwd",
+            t => t,
+        };
+        let mut out: Vec<&str> = tokens.iter().copied().filter(|t| *t != "+inv").map(swap).collect();
         if out.len() == tokens.len() {
             out.insert(1.min(out.len()), "+inv");
         }
@@ -478,6 +490,8 @@ pub struct ToLonLat {
     kind: ToLonLatKind,
     /// The layer, for messages.
     layer: String,
+    /// The source CRS's definition as given (its pair may have been made for an equivalent one).
+    def: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -498,15 +512,18 @@ impl ToLonLat {
                     .map_err(|e| Error::Crs(format!("{layer}: PROJ cannot use the CRS {}: {e}", crs_label(def))))?,
             ),
         };
-        Ok(ToLonLat { kind, layer: layer.to_string() })
+        let def = match src {
+            SourceCrs::Proj(def) => Some(def.clone()),
+            _ => None,
+        };
+        Ok(ToLonLat { kind, layer: layer.to_string(), def })
     }
 
     /// Where the source CRS is meant to be used, as PROJ's database records it for the conversion
     /// (west, south, east, north in degrees); `None` when PROJ records none (a custom definition)
     /// or the area crosses the antimeridian, and for GCJ-02 and BD-09.
     pub fn area_of_use(&self) -> Option<geo::Rect<f64>> {
-        let ToLonLatKind::Proj(t) = self.kind else { return None };
-        let from = &t.pair.from;
+        let from = self.def.as_ref()?;
         // Looked up once per CRS (creating a PROJ object searches its database), under the lock.
         let mut known = AREAS.lock().unwrap_or_else(PoisonError::into_inner);
         if let Some((_, area)) = known.iter().find(|(def, _)| def == from) {
@@ -623,9 +640,11 @@ fn project_with(proj: &Proj, c: Coord<f64>) -> Option<Coord<f64>> {
 impl Frame {
     /// A frame in a given projected CRS.
     pub fn new(crs: &str, method: Method) -> Result<Frame> {
-        let from_lonlat = Transform::new(LONLAT_CRS, crs)
-            .map_err(|e| Error::Crs(format!("cannot use {crs} as the working projection: {e}")))?;
+        // To longitude/latitude first, the direction layers ask for: the way back is then always
+        // that operation inverted, whichever thread asks first (see `Transform`).
         let to_lonlat = Transform::new(crs, LONLAT_CRS)
+            .map_err(|e| Error::Crs(format!("cannot use {crs} as the working projection: {e}")))?;
+        let from_lonlat = Transform::new(LONLAT_CRS, crs)
             .map_err(|e| Error::Crs(format!("cannot use {crs} as the working projection: {e}")))?;
         // A geographic CRS would make every length and area meaningless.
         let probe = from_lonlat.proj_for(crs)?.convert((0.5f64, 0.5f64)).ok();
@@ -762,7 +781,8 @@ mod tests {
     }
 
     /// The reverse of a pair made of one operation is that operation inverted, not a second search
-    /// of PROJ's database, and converts as the searched one would, to the bit.
+    /// of PROJ's database, and converts as the searched one would, to the bit (for these zones;
+    /// see `Transform` for the few CRSs where it is within 0.1 mm).
     #[test]
     fn a_reverse_pair_inverts_the_operation_found() {
         let mut next = crate::testing::uniform(0x9e3779b97f4a7c15);
@@ -784,9 +804,41 @@ mod tests {
         assert_eq!(inverse_operation("+proj=utm +zone=33 +ellps=WGS84"), "+proj=utm +inv +zone=33 +ellps=WGS84");
         assert_eq!(inverse_operation("+proj=utm +inv +zone=33"), "+proj=utm +zone=33");
         assert_eq!(
+            inverse_operation("+proj=pipeline +step +proj=affine +xoff=1 +omit_inv +step +proj=b"),
+            "+proj=pipeline +step +proj=b +inv +step +proj=affine +inv +xoff=1 +omit_fwd"
+        );
+        assert_eq!(
             inverse_operation("+proj=pipeline +ellps=GRS80 +step +inv +proj=a +k=1 +step +proj=b +step +proj=c +inv"),
             "+proj=pipeline +ellps=GRS80 +step +proj=c +step +proj=b +inv +step +proj=a +k=1"
         );
+    }
+
+    /// A definition sharing the pair of an equivalent one asked for first keeps its own area of
+    /// use: CGCS2000 in ESRI's words has none, EPSG:4490 has China's.
+    #[test]
+    fn a_shared_pair_keeps_each_definitions_area_of_use() {
+        let esri = r#"GEOGCS["GCS_China_Geodetic_Coordinate_System_2000",DATUM["D_China_2000",SPHEROID["CGCS2000",6378137.0,298.257222101]],PRIMEM["Greenwich",0.0],UNIT["Degree",0.0174532925199433]]"#;
+        let first = ToLonLat::new(&SourceCrs::Proj(esri.into()), "esri").unwrap();
+        let code = ToLonLat::new(&SourceCrs::Proj("EPSG:4490".into()), "code").unwrap();
+        let (ToLonLatKind::Proj(a), ToLonLatKind::Proj(b)) = (first.kind, code.kind) else { panic!() };
+        assert!(std::ptr::eq(a.pair, b.pair), "one pair");
+        let area = code.area_of_use().expect("EPSG:4490 has an area of use");
+        assert!((73.0..74.0).contains(&area.min().x) && (134.0..135.0).contains(&area.max().x), "{area:?}");
+    }
+
+    /// A frame asks for the way to longitude/latitude first and inverts it for the way back, the
+    /// same whichever thread made the frame.
+    #[test]
+    fn a_frame_inverts_its_way_to_lonlat() {
+        Frame::new("EPSG:4533", Method::Ellipsoidal).unwrap();
+        let made: Vec<(bool, bool)> = CREATED
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|(f, t, _)| f.contains("4533") || t.contains("4533"))
+            .map(|(f, _, searched)| (f == "EPSG:4533", *searched))
+            .collect();
+        assert_eq!(made, [(true, true), (false, false)]);
     }
 
     /// A layer's WKT (as GDAL gives it) and the EPSG code PROJ finds it equivalent to share one
