@@ -444,7 +444,7 @@ fn gbk_shapefile_with_and_without_cpg() {
 
     // A .cpg naming the Windows code page as some GIS software writes it, which GDAL alone does
     // not decode.
-    for cpg in ["ANSI 936", "ansi936\r\n"] {
+    for cpg in ["ANSI 936", "ansi936\r\n", "\u{feff}ANSI 936", "\u{feff}936"] {
         std::fs::write(dir.path().join("areas_gbk.cpg"), cpg).unwrap();
         run_ok(&["road-density", "--roads", &roads, "--areas", s(&shp), "-o", s(&o)]);
         assert_eq!(text(&read_collection(&o).features[0], "kind_label"), "中心城区", ".cpg {cpg:?}");

@@ -131,7 +131,7 @@ fn encoding_hint(source: &LayerSource, encoding: Option<&str>) -> String {
     match side_file(path, "cpg").and_then(|p| std::fs::read_to_string(p).ok()) {
         Some(cpg) => format!(
             "the .cpg says '{}' but the .dbf text does not decode as that; give the real encoding with --encoding GBK (Chinese data) or fix the .cpg",
-            cpg.trim()
+            cpg.trim_start_matches('\u{feff}').trim()
         ),
         None => "the Shapefile has no .cpg saying how its .dbf text is encoded, and the text is not UTF-8; give the encoding with --encoding GBK (Chinese data) or add a .cpg".to_string(),
     }
@@ -159,20 +159,31 @@ pub fn looks_like_gbk_as_latin1(text: &str) -> bool {
     total >= 4
 }
 
-/// The encoding a Shapefile's `.cpg` names as a Windows code page, `ANSI 936` (as some GIS
-/// software writes it) for GBK: `CP936`, which GDAL knows (it reads `936` and `CP936`, but takes
-/// `ANSI 936` for an encoding of that name and decodes nothing). `None` for any other `.cpg`,
-/// which GDAL reads itself.
+/// The encoding a Shapefile's `.cpg` names, where GDAL alone would not decode the text: a Windows
+/// code page written `ANSI 936` (as some GIS software writes it) or after a byte-order mark,
+/// which GDAL takes for an encoding of that name, is `CP936` (code pages 437–950 and 1250–1258,
+/// as GDAL reads a bare number; 65001 is UTF-8); `GB2312` is read as its superset `CP936`, so
+/// that characters outside GB2312 (堃, 㙟) are not decoded into other, valid-looking ones.
+/// `None` for any other `.cpg`, which GDAL reads itself.
 fn cpg_code_page(dataset: &str) -> Option<String> {
     let path = std::path::Path::new(dataset);
     if !path.extension().is_some_and(|e| e.eq_ignore_ascii_case("shp")) {
         return None;
     }
     let cpg = std::fs::read_to_string(side_file(path, "cpg")?).ok()?;
-    let (word, code) = cpg.trim().split_at_checked(4)?;
-    let code = code.trim();
-    (word.eq_ignore_ascii_case("ANSI") && !code.is_empty() && code.bytes().all(|b| b.is_ascii_digit()))
-        .then(|| format!("CP{code}"))
+    let cpg = cpg.trim_start_matches('\u{feff}').trim();
+    if cpg.eq_ignore_ascii_case("GB2312") {
+        return Some("CP936".into());
+    }
+    let code = match cpg.split_at_checked(4) {
+        Some((word, rest)) if word.eq_ignore_ascii_case("ANSI") => rest.trim(),
+        _ => cpg,
+    };
+    match code.parse::<u32>().ok()? {
+        65001 => Some("UTF-8".into()),
+        n @ (437..=950 | 1250..=1258) => Some(format!("CP{n}")),
+        _ => None,
+    }
 }
 
 /// Opens a dataset for vector reading, with an optional Shapefile encoding override (else the
@@ -1116,6 +1127,36 @@ fn polygons_of(g: Geometry<f64>) -> MultiPolygon<f64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The `.cpg` contents GDAL alone does not decode, and the encodings they are read as.
+    #[test]
+    fn cpg_code_pages() {
+        let dir = tempfile::tempdir().unwrap();
+        let shp = dir.path().join("a.shp");
+        let shp = shp.to_str().unwrap();
+        for (cpg, want) in [
+            ("ANSI 936", Some("CP936")),
+            ("ansi  1252 \r\n", Some("CP1252")),
+            ("\u{feff}ANSI 936", Some("CP936")),
+            ("\u{feff}936", Some("CP936")),
+            ("936", Some("CP936")),
+            ("GB2312\n", Some("CP936")),
+            ("ANSI 65001", Some("UTF-8")),
+            ("UTF-8", None),
+            ("GBK", None),
+            ("ANSI_936", None),
+            ("ANSI 99999", None),
+            ("", None),
+        ] {
+            std::fs::write(dir.path().join("a.cpg"), cpg).unwrap();
+            assert_eq!(cpg_code_page(shp).as_deref(), want, "{cpg:?}");
+        }
+        // Only a Shapefile's .cpg counts.
+        std::fs::write(dir.path().join("a.cpg"), "ANSI 936").unwrap();
+        assert_eq!(cpg_code_page(dir.path().join("a.dbf").to_str().unwrap()), None);
+        std::fs::remove_file(dir.path().join("a.cpg")).unwrap();
+        assert_eq!(cpg_code_page(shp), None);
+    }
     use geo::Area;
 
     fn convert(wkt: &str, kind: GeomKind) -> Result<(Geometry<f64>, Vec<&'static str>), String> {
