@@ -610,6 +610,8 @@ pub fn check(city: &City) -> Result<Vec<String>> {
     check_options(city, Path::new("."))?;
     let layers = &city.config.layers;
     let mut specs: Vec<(String, &LayerConfig, GeomKind)> = Vec::new();
+    // Each layer's role, label and longitude/latitude extent.
+    let mut extents: Vec<(String, String, Option<geo::Rect<f64>>)> = Vec::new();
     for (name, layer, geom) in [
         ("areas", &layers.areas, GeomKind::Polygons),
         ("roads", &layers.roads, GeomKind::Lines),
@@ -659,6 +661,7 @@ pub fn check(city: &City) -> Result<Vec<String>> {
             crate::normalise::to_lonlat(&mut raw, &crs)?;
         }
         crate::normalise::check_area_of_use(&raw, &crs)?;
+        extents.push((name.clone(), raw.label(), crate::normalise::lonlat_bounds(&raw)));
         lines.push(format!(
             "layers.{name}: {} — {} features read, {} usable, {} repaired, {} skipped; CRS {}",
             raw.label(),
@@ -668,6 +671,16 @@ pub fn check(city: &City) -> Result<Vec<String>> {
             raw.report.skipped_total(),
             crs.label()
         ));
+    }
+    // Layers an indicator lays over one another that do not overlap: a wrong CRS, as the audit
+    // warns.
+    let extent = |name: &str| extents.iter().find(|(n, _, _)| n == name).and_then(|(_, l, r)| Some((l, (*r)?)));
+    let mut pairs = vec![("areas", "roads".to_string()), ("parks", "landuse".into()), ("origins", "roads".into())];
+    pairs.extend((0..layers.facilities.len()).map(|i| ("origins", format!("facilities[{i}]"))));
+    for (a, b) in pairs {
+        if let (Some((la, ra)), Some((lb, rb))) = (extent(a), extent(&b)) {
+            lines.extend(super::overlap_warnings(la, ra, lb, rb).into_iter().map(|w| format!("warning: {w}")));
+        }
     }
     Ok(lines)
 }

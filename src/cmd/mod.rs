@@ -120,13 +120,15 @@ pub fn choose_frame(common: &CommonArgs, study: &RawLayer) -> Result<Frame> {
     }
 }
 
-/// Warns on stderr when two layers that should overlap do not: the sign of mixed coordinate
-/// systems (GCJ-02 points on CGCS2000 polygons sit ~500 m off) or a wrong --crs. See
-/// [`overlap_warnings`].
-pub fn warn_if_apart(a: &RawLayer, b: &RawLayer) {
+/// Warns when two layers that should overlap do not: the sign of mixed coordinate systems
+/// (GCJ-02 points on CGCS2000 polygons sit ~500 m off) or a wrong --crs. See
+/// [`overlap_warnings`]. Each warning goes to stderr and into `a`'s layer report, so that
+/// `--summary-json`, `summary.json` and `report.html` carry it too.
+pub fn warn_if_apart(a: &mut RawLayer, b: &RawLayer) {
     if let (Some(ra), Some(rb)) = (lonlat_bounds(a), lonlat_bounds(b)) {
         for w in overlap_warnings(&a.label(), ra, &b.label(), rb) {
             errln!("planaudit: warning: {w}");
+            a.report.warnings.push(w);
         }
     }
 }

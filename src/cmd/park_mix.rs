@@ -148,7 +148,7 @@ pub fn execute_with(args: &ParkMixArgs, layers: &Layers) -> Result<ParkMixRun> {
         kind: FieldChoice { given: None, defaults: &[] },
     };
     let parks_src = args.parks.as_deref().map(LayerSource::parse);
-    let parks_read = match &parks_src {
+    let mut parks_read = match &parks_src {
         Some(src) => {
             let (fields, optional_fields) = park_fields.split();
             let spec = LayerSpec {
@@ -197,7 +197,7 @@ pub fn execute_with(args: &ParkMixArgs, layers: &Layers) -> Result<ParkMixRun> {
         }));
     }
 
-    if let Some((_, parks)) = &parks_read {
+    if let Some((_, parks)) = &mut parks_read {
         warn_if_apart(parks, &landuse);
     }
 

@@ -154,7 +154,7 @@ pub fn execute_to(args: &RoadDensityArgs, paths: &OutPaths, layers: &Layers) -> 
         within: None,
     };
     let mut roads_layer = layers.load_shared(&roads_spec, args.road.roads_crs.as_deref(), common, "--roads-crs")?;
-    warn_if_apart(&areas_layer, roads_layer.layer());
+    warn_if_apart(&mut areas_layer, roads_layer.layer());
 
     let frame = choose_frame(common, &areas_layer)?;
     project(&mut areas_layer, &frame)?;

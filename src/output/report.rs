@@ -431,7 +431,28 @@ fn layer_table(h: &mut String, layers: &[&Value]) {
             reasons
         );
     }
-    h.push_str("</tbody>\n</table>\n</section>\n");
+    h.push_str("</tbody>\n</table>\n");
+    // Doubts about whole layers (layers that do not overlap, text that looks wrongly decoded).
+    let warnings: Vec<(String, &str)> = layers
+        .iter()
+        .flat_map(|l| {
+            let layer = text(l, "layer").unwrap_or_default();
+            l.get("warnings")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .filter_map(Value::as_str)
+                .map(move |w| (layer.clone(), w))
+        })
+        .collect();
+    if !warnings.is_empty() {
+        h.push_str("<h3>警告<span class=\"en\">Warnings</span></h3>\n<ul class=\"warnings\">\n");
+        for (layer, w) in warnings {
+            let _ = writeln!(h, "<li><b>{}</b>: {}</li>", escape(&layer), escape(w));
+        }
+        h.push_str("</ul>\n");
+    }
+    h.push_str("</section>\n");
 }
 
 /// Writes the report atomically.
@@ -456,7 +477,8 @@ mod tests {
                 {"indicator": "park_mix", "indicator_zh": "产业园区居住与服务用地占比", "area_id": "p1", "area_name": null,
                  "value": 0.25, "target": 0.2, "target_max": 0.3, "unit": "share", "met": null}
             ],
-            "layers": [{"layer": "roads.gpkg#roads\"><u>", "read": 81, "used": 80, "repaired": 2, "skipped": {"empty geometry": 1}}]
+            "layers": [{"layer": "roads.gpkg#roads\"><u>", "read": 81, "used": 80, "repaired": 2, "skipped": {"empty geometry": 1},
+                        "warnings": ["areas & <roads> do not overlap at all"]}]
         })
     }
 
@@ -521,6 +543,7 @@ mod tests {
         assert!(html.contains("<td class=\"num skipped\">1</td><td class=\"reasons\">empty geometry: 1</td>"));
         assert!(html.contains("<b>1</b>达标 met") && html.contains("<b>1</b>未达标 missed"));
         assert_eq!(html.matches("<table class=\"indicator\"").count(), 2);
+        assert!(html.contains("<ul class=\"warnings\">\n<li><b>roads.gpkg#roads&quot;&gt;&lt;u&gt;</b>: areas &amp; &lt;roads&gt; do not overlap at all</li>"), "{html}");
     }
 
     #[test]

@@ -173,6 +173,39 @@ fn outputs_never_overwrite_inputs() {
     }
 }
 
+/// Areas given the wrong Gauss–Krüger zone land far from the roads: `check` says so, and the
+/// audit's warning reaches summary.json and report.html, not only stderr, for unattended runs.
+#[test]
+fn layers_apart_are_warned_in_check_summary_and_report() {
+    let w = World::new();
+    let text = GOOD.replace(
+        "fields = { id = \"id\", name = \"name\", kind = \"kind\" }",
+        "fields = { id = \"id\", name = \"name\", kind = \"kind\" }\ncrs = \"EPSG:4526\"",
+    );
+    assert_ne!(text, GOOD);
+    let c = city(&w, "zone.toml", &text);
+    let checked = run_ok(&["check", &c]);
+    assert!(checked.contains("warning: ") && checked.contains("do not overlap at all"), "{checked}");
+    let out = w.path("zone_out");
+    let o = run(&["audit", &c, "-o", out.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
+    let warnings: Vec<&str> = summary["layers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|l| l["warnings"].as_array().into_iter().flatten())
+        .filter_map(serde_json::Value::as_str)
+        .collect();
+    assert!(warnings.iter().any(|w| w.contains("do not overlap at all")), "{summary}");
+    let report = std::fs::read_to_string(out.join("report.html")).unwrap();
+    assert!(report.contains("<ul class=\"warnings\">") && report.contains("do not overlap at all"));
+    // The right CRS: no warning anywhere.
+    let c = city(&w, "good.toml", GOOD);
+    assert!(!run_ok(&["check", &c]).contains("warning"));
+}
+
 /// The single commands refuse an output (`-o`, the files named beside it, `--summary-json`) that
 /// would overwrite one of their input layers, however spelled, and leave every input as it was.
 #[test]
