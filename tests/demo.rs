@@ -9,6 +9,9 @@ fn demo_audit_against_spatialite() {
     let out = dir.path().join("out");
     let stdout = run_ok(&["demo", "-o", out.to_str().unwrap()]);
     assert!(stdout.contains("六安中心城区"), "{stdout}");
+    // The audit names the facility type its table does not know (the demo's deliberate typo).
+    let unknown = format!("types: '{}' (1)", planaudit::demo_city::UNKNOWN_FACILITY_TYPE);
+    assert!(stdout.contains(&unknown), "{stdout}");
 
     let fc = read_collection(&out.join("road_density.geojson"));
     assert_eq!(fc.features.len(), 2);

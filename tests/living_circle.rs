@@ -129,6 +129,55 @@ fn dist(f: &geojson::Feature, code: &str) -> Option<f64> {
     f.property("dist_m").and_then(|d| d.get(code)).unwrap_or_else(|| panic!("no dist_m.{code}")).as_f64()
 }
 
+/// The roads' warnings in a living-circle summary.
+fn road_warnings(summary: &Path) -> Vec<String> {
+    let v: Value = serde_json::from_str(&std::fs::read_to_string(summary).unwrap()).unwrap();
+    v["layers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|l| l["layer"].as_str().is_some_and(|n| n.contains("roads")))
+        .flat_map(|l| l["warnings"].as_array().cloned().unwrap_or_default())
+        .filter_map(|w| w.as_str().map(String::from))
+        .collect()
+}
+
+/// Streets drawn as in CAD, crossing without a shared vertex: with vertex noding the network falls
+/// apart (the inner streets meet nothing) and the run says so, on stderr and in the roads' layer
+/// report; planar noding joins them, and a network whose streets share their vertices is no warning.
+#[test]
+fn a_network_in_pieces_is_warned() {
+    let t = town();
+    let mut cad = Vec::new();
+    for i in 0..4 {
+        let f = i as f64 * 100.0;
+        cad.push(feature(r#""grade":"支路""#, &line(&[(0.0, f), (300.0, f)])));
+        cad.push(feature(r#""grade":"支路""#, &line(&[(f, 0.0), (f, 300.0)])));
+    }
+    let cad = write_layer(t.dir.path(), "cad_roads", &cad);
+    let out = t.dir.path().join("cad.geojson").display().to_string();
+    let summary = t.dir.path().join("cad.json");
+    let s = summary.display().to_string();
+    let mut args = town_args(&t, &out, &["--summary-json", &s]);
+    args[2] = &cad;
+    let o = crate::common::run(&args);
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(0), "{stderr}");
+    assert!(stderr.contains("5 separate pieces for 8 lines") && stderr.contains("noding = \"planar\""), "{stderr}");
+    assert_eq!(road_warnings(&summary).len(), 1, "{:?}", road_warnings(&summary));
+
+    args.extend(["--noding", "planar"]);
+    let o = crate::common::run(&args);
+    assert_eq!(o.status.code(), Some(0));
+    assert!(!String::from_utf8_lossy(&o.stderr).contains("separate pieces"));
+    assert!(road_warnings(&summary).is_empty());
+
+    let stderr =
+        String::from_utf8_lossy(&crate::common::run(&town_args(&t, &out, &["--summary-json", &s])).stderr).to_string();
+    assert!(!stderr.contains("separate pieces"), "{stderr}");
+    assert!(road_warnings(&summary).is_empty());
+}
+
 #[test]
 fn hand_made_town_network_and_buffer() {
     let t = town();
@@ -137,6 +186,7 @@ fn hand_made_town_network_and_buffer() {
     let (o, s) = (out.display().to_string(), summary.display().to_string());
     let stdout = run_ok(&town_args(&t, &o, &["--summary-json", &s, "--service-areas"]));
     assert!(stdout.contains("within_15min"), "{stdout}");
+    assert!(stdout.contains("(not routed): 1 in 1 types: '网吧' (1)\n"), "{stdout}");
 
     let fc = read_collection(&out);
     assert_eq!(fc.features.len(), 3);

@@ -30,6 +30,8 @@ pub struct AuditOutcome {
     pub outputs: Vec<PathBuf>,
     /// Rows whose target is missed.
     pub missed: usize,
+    /// Facilities of types the living circle's table does not know, by value.
+    pub unknown_facility_types: std::collections::BTreeMap<String, u64>,
 }
 
 fn common(city: &City, summary: Option<PathBuf>) -> CommonArgs {
@@ -512,7 +514,8 @@ fn audit_files(city: &City, out_dir: &Path) -> Result<AuditOutcome> {
     )?;
     write_json(&json_path, &summary)?;
     progress.done();
-    Ok(AuditOutcome { rows, layers, outputs, missed })
+    let unknown_facility_types = lc.as_ref().map(|run| run.unknown_types.clone()).unwrap_or_default();
+    Ok(AuditOutcome { rows, layers, outputs, missed, unknown_facility_types })
 }
 
 /// The layers and styles an earlier audit into `out_dir` wrote, by its summary.json: those of
@@ -598,6 +601,9 @@ pub fn print_outcome(city: &City, o: &AuditOutcome) {
         );
     }
     out!("{}", super::report_lines(&o.layers.iter().collect::<Vec<_>>()));
+    if let Some(line) = super::living_circle::unknown_types_line(&o.unknown_facility_types) {
+        outln!("{line}");
+    }
     for p in &o.outputs {
         outln!("wrote {}", p.display());
     }

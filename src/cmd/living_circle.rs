@@ -198,6 +198,21 @@ fn facilities_of(
     out
 }
 
+impl NetworkSummary {
+    /// A warning when the network falls into more pieces than a quarter of its lines: its lines
+    /// mostly do not meet. With vertex noding, lines that cross without a shared vertex (as
+    /// centrelines drawn in CAD often do) do not connect, and every distance across them is lost.
+    pub fn fragmentation_warning(&self, noding: Noding, roads: &str) -> Option<String> {
+        let lines = self.stats.lines.saturating_sub(self.stats.degenerate_lines);
+        let pieces = self.components.len() as u64;
+        (noding == Noding::Vertices && lines >= 4 && pieces * 4 > lines).then(|| {
+            format!(
+                "{roads}: the walking network falls into {pieces} separate pieces for {lines} lines; with noding \"vertices\" lines that cross without a shared vertex do not connect: if the roads are drawn that way, set noding = \"planar\" (--noding planar)"
+            )
+        })
+    }
+}
+
 /// The walking network from the roads layer (whose lines it borrows while it is built).
 fn network_of(
     layer: &LayerRef,
@@ -488,7 +503,12 @@ pub fn execute_with(args: &LivingCircleArgs, layers: &Layers) -> Result<LivingCi
             let (graph, road_fids, summary) = network?;
             // The graph holds what the search needs: the layer is let go (freed once road
             // density is done with it too).
-            roads_report = Some(roads.layer().report.clone());
+            let mut report = roads.layer().report.clone();
+            if let Some(w) = summary.fragmentation_warning(noding, &roads.layer().label()) {
+                super::errln!("planaudit: warning: {w}");
+                report.warnings.push(w);
+            }
+            roads_report = Some(report);
             drop(roads);
             let result = crate::timing::time(
                 || "compute living_circle".into(),
@@ -601,6 +621,39 @@ pub fn summary_json(run: &LivingCircleRun, args: &LivingCircleArgs) -> Value {
     })
 }
 
+/// How many of the most frequent unknown facility types the printout names.
+const NAMED_UNKNOWN_TYPES: usize = 10;
+
+/// The printout's line on facilities of types the table does not know: how many, and the most
+/// frequent values (a typo such as 幼儿圆 stands out); `None` when there are none.
+///
+/// ```
+/// use std::collections::BTreeMap;
+/// use planaudit::cmd::living_circle::unknown_types_line;
+/// let mut u: BTreeMap<String, u64> = (0..12).map(|i| (format!("t{i:02}"), 1)).collect();
+/// u.insert("幼儿圆".into(), 3);
+/// let line = unknown_types_line(&u).unwrap();
+/// assert!(line.starts_with("facilities of types the table does not know (not routed): 15 in 13 types: '幼儿圆' (3), 't00' (1),"));
+/// assert!(line.ends_with("'t08' (1), and 3 more (unknown_types in the summary)"), "{line}");
+/// assert!(unknown_types_line(&BTreeMap::new()).is_none());
+/// ```
+pub fn unknown_types_line(unknown: &BTreeMap<String, u64>) -> Option<String> {
+    if unknown.is_empty() {
+        return None;
+    }
+    let total: u64 = unknown.values().sum();
+    let mut by_count: Vec<(&String, &u64)> = unknown.iter().collect();
+    by_count.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
+    let named: Vec<String> = by_count.iter().take(NAMED_UNKNOWN_TYPES).map(|(v, n)| format!("'{v}' ({n})")).collect();
+    let more = unknown.len().saturating_sub(NAMED_UNKNOWN_TYPES);
+    Some(format!(
+        "facilities of types the table does not know (not routed): {total} in {} types: {}{}",
+        unknown.len(),
+        named.join(", "),
+        if more > 0 { format!(", and {more} more (unknown_types in the summary)") } else { String::new() }
+    ))
+}
+
 /// `planaudit living-circle`.
 pub fn run(args: &LivingCircleArgs) -> Result<()> {
     let run = execute(args)?;
@@ -623,12 +676,8 @@ pub fn run(args: &LivingCircleArgs) -> Result<()> {
             n.components.first().map(|c| c.nodes).unwrap_or(0)
         );
     }
-    if !run.unknown_types.is_empty() {
-        let total: u64 = run.unknown_types.values().sum();
-        outln!(
-            "facilities of types the table does not know (not routed): {total} in {} types",
-            run.unknown_types.len()
-        );
+    if let Some(line) = unknown_types_line(&run.unknown_types) {
+        outln!("{line}");
     }
     finish_run(&run.measure, &run.reports, &run.outputs, args.common.summary_json.as_deref(), || {
         summary_json(&run, args)
