@@ -371,6 +371,11 @@ pub fn read_layer(spec: &LayerSpec) -> Result<RawLayer> {
         match columns.iter().position(|c| c == name) {
             Some(i) => sources.push(FieldSource::Column(i)),
             None if other_tags_idx.is_some() => sources.push(FieldSource::OtherTag(name.clone())),
+            // A layer without features may have no fields either (GeoJSON learns its fields from
+            // its features): empty is what is wrong with it.
+            None if layer.feature_count() == 0 => {
+                return Err(Error::EmptyLayer { layer: label, reason: "the layer is empty".to_string() })
+            }
             None => {
                 return Err(Error::MissingField {
                     layer: label,
@@ -401,10 +406,13 @@ pub fn read_layer(spec: &LayerSpec) -> Result<RawLayer> {
     let needs_tags = sources.iter().any(|s| matches!(s, FieldSource::OtherTag(_)));
 
     if let Some(filter) = &spec.filter {
+        reset_gdal_error();
+        // GDAL's own words (a field it does not know, a syntax error) rather than the error
+        // number the binding returns.
         layer.set_attribute_filter(filter).map_err(|e| Error::BadFilter {
             layer: label.clone(),
             filter: filter.clone(),
-            reason: gdal_message(&e),
+            reason: gdal_failure().unwrap_or_else(|| gdal_message(&e)),
         })?;
     }
 
