@@ -62,12 +62,14 @@ fn batch_of_cities_with_one_broken() {
     assert_eq!(summary("liechtenstein")["attribution"], "© OpenStreetMap contributors");
     assert!(summary("demo").get("attribution").is_none());
 
-    // The combined summary holds every good city's rows, each equal to its own summary.csv.
+    // The combined summary holds every good city's rows, each its own summary.csv's row led by
+    // the city's manifest name.
     let combined = std::fs::read_to_string(out.join("summary.csv")).unwrap();
+    assert!(combined.starts_with("batch_city,city,indicator,"), "{combined}");
     for city in ["demo", "liechtenstein", "luan"] {
         let own = std::fs::read_to_string(out.join(city).join("summary.csv")).unwrap();
         for line in own.lines().skip(1) {
-            assert!(combined.contains(line), "{city}: {line}");
+            assert!(combined.lines().any(|l| l == format!("{city},{line}")), "{city}: {line}");
         }
     }
     assert_eq!(combined.lines().count(), 1 + 7 + 11 + 7, "{combined}");
@@ -104,7 +106,7 @@ fn batch_of_cities_with_one_broken() {
     assert!(stderr.contains("luan: failed"), "{stderr}");
     assert!(out.join("luan/summary.csv").exists(), "the earlier run's files are still there");
     let combined = std::fs::read_to_string(out.join("summary.csv")).unwrap();
-    assert!(!combined.lines().any(|l| l.starts_with("六安市,")), "{combined}");
+    assert!(!combined.lines().any(|l| l.starts_with("luan,") || l.contains(",六安市,")), "{combined}");
     assert_eq!(combined.lines().count(), 1 + 7 + 11, "{combined}");
 }
 

@@ -252,16 +252,18 @@ pub fn run(args: &BatchArgs) -> Result<u8> {
     let statuses: Vec<CityStatus> =
         results.into_inner().expect("no thread panics holding the lock").into_iter().flatten().collect();
 
-    // The combined summary: the rows of every city audited now or up to date, in manifest order;
+    // The combined summary: the rows of every city audited now or up to date, in manifest order,
+    // each led by the city's manifest name (as in batch.csv: two cities may share a `[city] name`);
     // a city that failed has no rows (its folder may hold an earlier run's).
-    let mut combined = String::from(CSV_HEADER);
-    combined.push('\n');
+    let mut combined = format!("batch_city,{CSV_HEADER}\n");
     for (city, st) in cities.iter().zip(&statuses) {
         if st.status == "failed" {
             continue;
         }
         if let Ok(text) = std::fs::read_to_string(city.out_dir.join("summary.csv")) {
             for line in text.lines().skip(1) {
+                combined.push_str(&csv_field(&st.name));
+                combined.push(',');
                 combined.push_str(line);
                 combined.push('\n');
             }
