@@ -297,10 +297,26 @@ pub fn parse(text: &str, label: &str) -> Result<CityConfig> {
             "[living_circle] needs [layers.roads] (the walking network) unless method = \"buffer\"",
         )?;
         let first = &l.facilities[0];
-        need(
-            l.facilities.iter().all(|f| f.filter == first.filter && f.crs == first.crs && f.fields == first.fields),
-            "[[layers.facilities]]: every facilities layer must share where, crs and fields",
-        )?;
+        for (i, f) in l.facilities.iter().enumerate().skip(1) {
+            let differs: Vec<&str> = [
+                ("where", f.filter != first.filter),
+                ("crs", f.crs != first.crs),
+                ("fields", f.fields != first.fields),
+            ]
+            .into_iter()
+            .filter_map(|(key, d)| d.then_some(key))
+            .collect();
+            need(
+                differs.is_empty(),
+                &format!(
+                    "[[layers.facilities]]: every facilities layer must share where, crs and fields; layer {} ({}) has another {} than layer 1 ({})",
+                    i + 1,
+                    f.source,
+                    differs.join(" and "),
+                    first.source
+                ),
+            )?;
+        }
         for (name, key, allowed) in [
             ("thresholds", &lc.thresholds, &["table", "minutes"][..]),
             ("snap", &lc.snap, &["edge", "node"][..]),

@@ -38,6 +38,14 @@ fn city_file_errors() {
     let cases: Vec<(&str, String, i32, Vec<&str>)> = vec![
         ("unknown top-level key", format!("{GOOD}\n[colours]\nroad = \"red\"\n"), 2, vec!["colours", "line 16"]),
         (
+            "facilities layers that differ",
+            format!(
+                "{GOOD}\n[layers.origins]\nsource = \"origins.geojson\"\n\n[[layers.facilities]]\nsource = \"facilities.geojson\"\nfields = {{ type = \"type\" }}\n\n[[layers.facilities]]\nsource = \"more.geojson\"\ncrs = \"EPSG:4527\"\nfields = {{ type = \"type\" }}\n\n[living_circle]\n"
+            ),
+            2,
+            vec!["must share where, crs and fields", "layer 2 (more.geojson) has another crs than layer 1 (facilities.geojson)"],
+        ),
+        (
             "unknown key in a section",
             GOOD.replace("grid_m = 500", "grid_m = 500\ncell = 3"),
             2,
