@@ -398,7 +398,7 @@ fn invalid_parcel_is_repaired_and_counted() {
     write_layer(Path::new(&case.path("landuse.geojson")), vec![(json!({"dlbm": "0701"}), bow_tie)]);
     let summary = case.path("s.json");
     let stdout = case.run_planar("o.geojson", &["--summary-json", &summary]);
-    assert!(stdout.contains("landuse.geojson#landuse: read 1, used 1, repaired 1"), "{stdout}");
+    assert!(stdout.contains("landuse.geojson#landuse (land-use class): read 1, used 1, repaired 1"), "{stdout}");
     let c = feature_by_id(&case.output("o.geojson"), "park_id", "C").clone();
     assert_km2(&c, "mix_area_km2", 0.005);
     let s: Value = serde_json::from_str(&std::fs::read_to_string(&summary).unwrap()).unwrap();

@@ -248,8 +248,9 @@ pub fn lines(g: &Geometry<f64>) -> Option<&[LineString<f64>]> {
 pub fn report_lines(reports: &[&LayerReport]) -> String {
     let mut s = String::new();
     for r in reports {
+        let role = if r.role.is_empty() { String::new() } else { format!(" ({})", r.role) };
         s.push_str(&format!(
-            "{}: read {}, used {}, repaired {}, skipped {}",
+            "{}{role}: read {}, used {}, repaired {}, skipped {}",
             r.layer,
             r.read,
             r.used,

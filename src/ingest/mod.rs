@@ -133,6 +133,9 @@ pub struct RawFeature {
 pub struct LayerReport {
     /// `dataset#layer`.
     pub layer: String,
+    /// What the layer is read as (`roads`, `areas`, `origins`, ...): one dataset may be read for
+    /// several.
+    pub role: String,
     /// Features the layer returned (after the attribute filter).
     pub read: u64,
     /// Features kept for the computation.

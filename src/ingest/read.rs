@@ -418,7 +418,7 @@ pub fn read_layer(spec: &LayerSpec) -> Result<RawLayer> {
 
     let crs_wkt = layer.spatial_ref().and_then(|s| s.to_wkt().ok());
     let field_names: Vec<&String> = spec.fields.iter().chain(&spec.optional_fields).collect();
-    let mut report = LayerReport { layer: label.clone(), ..Default::default() };
+    let mut report = LayerReport { layer: label.clone(), role: spec.role.clone(), ..Default::default() };
     let mut wrong_type = 0u64;
     let mut warned_fields: Vec<usize> = Vec::new();
 

@@ -152,6 +152,7 @@ tr.missed td{background:#fdf1f0}
 td.met{font-weight:700;white-space:nowrap}
 td.met.yes{color:var(--green)}td.met.no{color:var(--red)}td.met.na{color:var(--muted);font-weight:400}
 td.layer{word-break:break-all;font-family:ui-monospace,"DejaVu Sans Mono",monospace;font-size:12px}
+td.layer .role{font-family:system-ui,sans-serif;color:#555}
 .none{color:var(--muted)}
 figure{margin:0 0 28px}
 figure h3{margin-top:6px}
@@ -423,7 +424,8 @@ fn layer_table(h: &mut String, layers: &[&Value]) {
         let _ = writeln!(
             h,
             "<tr><td class=\"layer\">{}</td><td class=\"num read\">{}</td><td class=\"num used\">{}</td><td class=\"num repaired\">{}</td><td class=\"num skipped\">{}</td><td class=\"reasons\">{}</td></tr>",
-            escape(&text(l, "layer").unwrap_or_default()),
+            escape(&text(l, "layer").unwrap_or_default())
+                + &text(l, "role").map(|r| format!(" <span class=\"role\">{}</span>", escape(&r))).unwrap_or_default(),
             cell(count("read")),
             cell(count("used")),
             cell(count("repaired")),
@@ -477,7 +479,7 @@ mod tests {
                 {"indicator": "park_mix", "indicator_zh": "产业园区居住与服务用地占比", "area_id": "p1", "area_name": null,
                  "value": 0.25, "target": 0.2, "target_max": 0.3, "unit": "share", "met": null}
             ],
-            "layers": [{"layer": "roads.gpkg#roads\"><u>", "read": 81, "used": 80, "repaired": 2, "skipped": {"empty geometry": 1},
+            "layers": [{"layer": "roads.gpkg#roads\"><u>", "role": "roads", "read": 81, "used": 80, "repaired": 2, "skipped": {"empty geometry": 1},
                         "warnings": ["areas & <roads> do not overlap at all"]}]
         })
     }
@@ -541,6 +543,7 @@ mod tests {
         assert!(html.contains("<tr class=\"missed\" data-area-id=\"2\">"));
         assert!(html.contains("✓ 达标 met") && html.contains("✗ 未达标 missed") && html.contains("— 无目标 no target"));
         assert!(html.contains("<td class=\"num skipped\">1</td><td class=\"reasons\">empty geometry: 1</td>"));
+        assert!(html.contains("roads.gpkg#roads&quot;&gt;&lt;u&gt; <span class=\"role\">roads</span></td>"), "{html}");
         assert!(html.contains("<b>1</b>达标 met") && html.contains("<b>1</b>未达标 missed"));
         assert_eq!(html.matches("<table class=\"indicator\"").count(), 2);
         assert!(html.contains("<ul class=\"warnings\">\n<li><b>roads.gpkg#roads&quot;&gt;&lt;u&gt;</b>: areas &amp; &lt;roads&gt; do not overlap at all</li>"), "{html}");
