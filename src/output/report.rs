@@ -56,7 +56,8 @@ pub struct MapLayer {
 ///
 /// `summary` carries `rows` (one per area and indicator: `indicator`, `indicator_zh`, `area_id`,
 /// `area_name`, `value`, `target`, `target_max`, `unit`, `met`), `layers` (per input layer:
-/// `layer`, `read`, `used`, `repaired`, `skipped` and `not_read` as reason → count) and `measure` (text).
+/// `layer`, `role`, `read`, `used`, `repaired`, `skipped` and `not_read` as reason → count, `warnings`)
+/// and `measure` (text).
 /// Missing members are shown as absent, not errors.
 #[derive(Debug, Clone)]
 pub struct ReportInput<'a> {
