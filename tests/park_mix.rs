@@ -191,12 +191,16 @@ fn hand_computed_parks() {
     assert_km2(a, "unclassified_km2", 0.01);
     assert_eq!(a.property("unknown_codes").unwrap(), &json!({"9999": 0.01}));
     assert_km2(a, "overlap_km2", 0.03);
+    // Land any parcel covers: 0.04 + 0.01 + 0.06 + 0.12 + 0.01 + 0.03 + 0.1.
+    assert_km2(a, "covered_km2", 0.37);
+    assert_km2(a, "covered_share", 0.37 / 0.96);
     assert_eq!(a.property("derived_from"), Some(&Value::Null));
     assert_eq!(text(a, "measure"), "planar (EPSG:4527)");
 
     let b = feature_by_id(&fc, "park_id", "B");
     assert_km2(b, "park_area_km2", 0.5);
     assert_km2(b, "mix_area_km2", 0.07);
+    assert_km2(b, "covered_share", 0.07 / 0.5);
     assert_eq!(text(b, "status"), "below");
     let c = feature_by_id(&fc, "park_id", "C");
     assert_km2(c, "mix_share", 1.0);
@@ -678,6 +682,9 @@ fn baltimore_parcels_near_the_parks_are_read_through_the_spatial_index() {
     let fc: geojson::FeatureCollection = serde_json::from_slice(&far_mix).unwrap();
     assert_eq!(fc.features.len(), 39);
     assert!(fc.features.iter().all(|f| crate::common::num(f, "mix_area_km2").abs() < ROUNDING_KM2), "{far_mix:?}");
+    // No parcel covers them: their 0% shares rest on missing land use, and the run says so.
+    assert!(fc.features.iter().all(|f| crate::common::num(f, "covered_share").abs() < 1e-12), "{far_mix:?}");
+    assert!(stderr.contains("its parcels cover less than 50% of 39 park(s)"), "{stderr}");
 
     let (_, _, _, _, apart) = run(&gpkg("apart.gpkg", true, Some("EPSG:32618")), "parks", "apart", &[]);
     assert!(apart.get("not_read").is_none(), "{apart}");

@@ -280,10 +280,13 @@ pub fn execute_with(args: &ParkMixArgs, layers: &Layers) -> Result<ParkMixRun> {
         }
         (None, None) => return Err(Error::Usage("give --parks SRC or --parks-from-class CATEGORY".into())),
     };
-    reports.push(landuse.report);
-
     let params = Params { mix, band_min, band_max };
     let result = crate::timing::time(|| "compute park_mix".into(), || compute(&parks, &parcels, &frame, &params))?;
+    if let Some(w) = cover_warning(&result.parks, &landuse.label()) {
+        super::errln!("planaudit: warning: {w}");
+        landuse.report.warnings.push(w);
+    }
+    reports.push(landuse.report);
     let measure = frame.describe();
     let osm = landuse_src.is_osm() || parks_src.as_ref().is_some_and(LayerSource::is_osm);
     let meta = |name| CollectionMeta { name, frame: &frame, osm };
@@ -343,6 +346,34 @@ pub fn run(args: &ParkMixArgs) -> Result<()> {
     out!("{}", table(&run.result, &run.params));
     outln!("classes: {} (fields {})", run.classes, run.class_fields.join(", "));
     finish_run(&run.measure, &run.reports, &run.outputs, args.common.summary_json.as_deref(), || summary_json(&run))
+}
+
+/// Below this share of a park covered by land-use parcels, its mix share is warned as resting on
+/// missing land use.
+const LOW_COVER: f64 = 0.5;
+
+/// How many low-cover parks a warning names (the rest are counted).
+const NAMED_LOW_COVER: usize = 5;
+
+/// A warning naming the parks the land-use parcels cover less than half of (their shares count
+/// the land without parcels as non-mix land); `None` when there are none.
+fn cover_warning(parks: &[crate::indicators::park_mix::ParkResult], landuse: &str) -> Option<String> {
+    let low: Vec<String> = parks
+        .iter()
+        .filter(|p| p.covered_km2 < LOW_COVER * p.park_area_km2)
+        .map(|p| format!("{} ({:.0}%)", p.park_id, 100.0 * p.covered_km2 / p.park_area_km2))
+        .collect();
+    if low.is_empty() {
+        return None;
+    }
+    let more = low.len().saturating_sub(NAMED_LOW_COVER);
+    Some(format!(
+        "{landuse}: its parcels cover less than {:.0}% of {} park(s): {}{}; their mix shares count the land without parcels as non-mix land (does the land-use layer reach them?); covered_share in the output",
+        LOW_COVER * 100.0,
+        low.len(),
+        low[..low.len().min(NAMED_LOW_COVER)].join(", "),
+        if more > 0 { format!(" and {more} more") } else { String::new() }
+    ))
 }
 
 /// The parks' boxes, for reading only the parcels that may touch a park (see [`Within`]): when the

@@ -12,6 +12,9 @@
 //! - `mix_share` = area(M) ÷ area(P);
 //! - `construction_land` = area(P) − area(L_water ∪ L_agricultural ∪ L_other);
 //!   `mix_share_of_construction_land` = area(M) ÷ construction_land;
+//! - `covered` = area(∪ q_i), the land of the park that any parcel covers; `covered_share` =
+//!   covered ÷ area(P). Land no parcel covers counts as non-mix land, so a low cover (the land-use
+//!   layer does not reach the park) makes the share low for want of data, and is warned;
 //! - `overlap` = Σ area(q_i) − area(∪ q_i) over all parcels. This is the area that a plain sum of
 //!   the clipped parcels would count more than once. `mix_overlap` is the same sum over the mix
 //!   parcels, and is what the dissolve removed from the mix area;
@@ -157,6 +160,9 @@ pub struct ParkResult {
     pub overlap_km2: f64,
     /// Σ clipped mix parcel areas − the mix area.
     pub mix_overlap_km2: f64,
+    /// Land of the park that any parcel covers (∪ q_i), km²: well below the park's area when the
+    /// land-use layer does not reach the park (another survey's extent, a park drawn too large).
+    pub covered_km2: f64,
     pub polygon: MultiPolygon<f64>,
 }
 
@@ -323,6 +329,7 @@ fn compute_park(
         unknown_codes,
         overlap_km2,
         mix_overlap_km2,
+        covered_km2: all_km2,
         polygon: park.polygon.clone(),
     };
     let mut mix_pieces = Vec::new();

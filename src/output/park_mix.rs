@@ -41,6 +41,8 @@ pub fn park_properties(
     );
     m.insert("overlap_km2".into(), json!(round6(p.overlap_km2)));
     m.insert("mix_overlap_km2".into(), json!(round6(p.mix_overlap_km2)));
+    m.insert("covered_km2".into(), json!(round6(p.covered_km2)));
+    m.insert("covered_share".into(), json!(round6(p.covered_km2 / p.park_area_km2)));
     m.insert("mix_categories".into(), json!(params.mix.iter().map(|c| c.name()).collect::<Vec<_>>()));
     m.insert("derived_from".into(), json!(derived_from));
     m.insert("measure".into(), json!(measure));
