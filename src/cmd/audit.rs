@@ -388,16 +388,16 @@ fn audit_files(city: &City, out_dir: &Path) -> Result<AuditOutcome> {
     // Every option and overwrite check before any indicator writes.
     check_options(city, out_dir)?;
     let earlier = earlier_outputs(out_dir);
-    let summaries = [out_dir.join("summary.csv"), out_dir.join("summary.json")];
+    let summaries = [out_dir.join("summary.csv"), out_dir.join("summary.json"), out_dir.join("report.html")];
     let city_file = [city.path.display().to_string()];
     if let Some(args) = &rd_args {
         super::road_density::refuse_overwrite(args, &rd_paths, &city_file, &summaries)?;
     }
     if let Some(args) = &pm_args {
-        super::park_mix::refuse_overwrite(args, &city_file, &[])?;
+        super::park_mix::refuse_overwrite(args, &city_file, &summaries)?;
     }
     if let Some(args) = &lc_args {
-        super::living_circle::refuse_overwrite(args, &city_file, &[])?;
+        super::living_circle::refuse_overwrite(args, &city_file, &summaries)?;
     }
 
     // The three indicators run side by side; a layer two of them read (the roads of road density
@@ -681,7 +681,11 @@ pub fn check(city: &City) -> Result<Vec<String>> {
     // Layers an indicator lays over one another that do not overlap: a wrong CRS, as the audit
     // warns.
     let extent = |name: &str| extents.iter().find(|(n, _, _)| n == name).and_then(|(_, l, r)| Some((l, (*r)?)));
-    let mut pairs = vec![("areas", "roads".to_string()), ("parks", "landuse".into()), ("origins", "roads".into())];
+    let mut pairs = vec![("areas", "roads".to_string()), ("parks", "landuse".into())];
+    // The homes walk on the roads only with the network method.
+    if city.config.living_circle.as_ref().and_then(|l| l.method.as_deref()) != Some("buffer") {
+        pairs.push(("origins", "roads".into()));
+    }
     pairs.extend((0..layers.facilities.len()).map(|i| ("origins", format!("facilities[{i}]"))));
     for (a, b) in pairs {
         if let (Some((la, ra)), Some((lb, rb))) = (extent(a), extent(&b)) {

@@ -33,7 +33,7 @@ use super::write_json;
 use crate::cli::BatchArgs;
 use crate::config::City;
 use crate::output::atomic::write_atomic;
-use crate::output::summary::{csv_field, CSV_HEADER};
+use crate::output::summary::{csv_field, csv_records, CSV_HEADER};
 use crate::{Error, Result};
 
 #[derive(Debug, Deserialize)]
@@ -255,20 +255,15 @@ pub fn run(args: &BatchArgs) -> Result<u8> {
     // The combined summary: the rows of every city audited now or up to date, in manifest order,
     // each led by the city's manifest name (as in batch.csv: two cities may share a `[city] name`);
     // a city that failed has no rows (its folder may hold an earlier run's).
-    let mut combined = format!("batch_city,{CSV_HEADER}\n");
-    for (city, st) in cities.iter().zip(&statuses) {
-        if st.status == "failed" {
-            continue;
-        }
-        if let Ok(text) = std::fs::read_to_string(city.out_dir.join("summary.csv")) {
-            for line in text.lines().skip(1) {
-                combined.push_str(&csv_field(&st.name));
-                combined.push(',');
-                combined.push_str(line);
-                combined.push('\n');
-            }
-        }
-    }
+    let summaries: Vec<(&str, String)> = cities
+        .iter()
+        .zip(&statuses)
+        .filter(|(_, st)| st.status != "failed")
+        .filter_map(|(city, st)| {
+            Some((st.name.as_str(), std::fs::read_to_string(city.out_dir.join("summary.csv")).ok()?))
+        })
+        .collect();
+    let combined = combined_summary(&summaries);
     write_atomic(&args.output.join("summary.csv"), |w| w.write_all(combined.as_bytes()))?;
     let mut status_csv = String::from("city,status,exit_code,seconds,message\n");
     for s in &statuses {
@@ -316,4 +311,39 @@ pub fn run(args: &BatchArgs) -> Result<u8> {
     } else {
         0
     })
+}
+
+/// The combined summary.csv: the header with `batch_city` first, then every city's records (its
+/// summary.csv's, `(manifest name, text)`) led by the city's manifest name, a record at a time (a
+/// quoted field may hold a line end).
+fn combined_summary(cities: &[(&str, String)]) -> String {
+    let mut combined = format!("batch_city,{CSV_HEADER}\n");
+    for (name, text) in cities {
+        for record in csv_records(text).into_iter().skip(1) {
+            combined.push_str(&csv_field(name));
+            combined.push(',');
+            combined.push_str(record);
+            combined.push('\n');
+        }
+    }
+    combined
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A record whose quoted area name holds a line end stays one record, led once by the city's
+    /// name (quoted when it needs to be).
+    #[test]
+    fn combined_summary_keeps_records_whole() {
+        let own = format!("{CSV_HEADER}\ncity,road_density,道路网密度,1,\"Line one\nline two\",9.9,8.3,,km/km²,true\n");
+        let combined = combined_summary(&[("a,\"b\"", own), ("c", format!("{CSV_HEADER}\r\n"))]);
+        assert_eq!(
+            combined,
+            format!(
+                "batch_city,{CSV_HEADER}\n\"a,\"\"b\"\"\",city,road_density,道路网密度,1,\"Line one\nline two\",9.9,8.3,,km/km²,true\n"
+            )
+        );
+    }
 }

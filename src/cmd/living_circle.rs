@@ -361,6 +361,7 @@ pub(crate) fn refuse_overwrite(
     let mut inputs = vec![args.road.roads.clone(), args.origins.clone()];
     inputs.extend(args.facilities.iter().cloned());
     inputs.extend(more_inputs.iter().cloned());
+    inputs.extend(super::table_files([args.road.grades.as_ref(), args.facility_types.as_ref(), args.tiers.as_ref()]));
     let outputs = [
         &[args.output.clone(), super::sibling(&args.output, "gaps"), super::sibling(&args.output, "service_areas")],
         more_outputs,

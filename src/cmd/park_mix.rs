@@ -121,8 +121,11 @@ pub fn execute(args: &ParkMixArgs) -> Result<ParkMixRun> {
 /// Refuses outputs (the parks, their parcels and `more_outputs`) that would overwrite an input (the
 /// layers and `more_inputs`).
 pub(crate) fn refuse_overwrite(args: &ParkMixArgs, more_inputs: &[String], more_outputs: &[PathBuf]) -> Result<()> {
-    let inputs: Vec<String> =
-        std::iter::once(args.landuse.clone()).chain(args.parks.clone()).chain(more_inputs.iter().cloned()).collect();
+    let inputs: Vec<String> = std::iter::once(args.landuse.clone())
+        .chain(args.parks.clone())
+        .chain(more_inputs.iter().cloned())
+        .chain(super::table_files([args.classes.as_ref()]))
+        .collect();
     let outputs = [&[args.output.clone(), super::sibling(&args.output, "parcels")], more_outputs].concat();
     super::refuse_overwrite(&inputs, &outputs)
 }

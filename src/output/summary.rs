@@ -42,6 +42,33 @@ impl SummaryRow {
 /// CSV columns, in order.
 pub const CSV_HEADER: &str = "city,indicator,indicator_zh,area_id,area_name,value,target,target_max,unit,met";
 
+/// The records of CSV text (RFC 4180), without their line ends: a line end inside a quoted field
+/// (an area name on two lines) belongs to its record.
+///
+/// ```
+/// use planaudit::output::summary::csv_records;
+/// let text = "a,b\r\n1,\"two\nlines\"\n3,\"say \"\"hi\"\"\"\n";
+/// assert_eq!(csv_records(text), ["a,b", "1,\"two\nlines\"", "3,\"say \"\"hi\"\"\""]);
+/// ```
+pub fn csv_records(text: &str) -> Vec<&str> {
+    let mut records = Vec::new();
+    let (mut start, mut quoted) = (0, false);
+    for (i, c) in text.char_indices() {
+        match c {
+            '"' => quoted = !quoted,
+            '\n' if !quoted => {
+                records.push(text[start..i].trim_end_matches('\r'));
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    if start < text.len() {
+        records.push(text[start..].trim_end_matches('\r'));
+    }
+    records
+}
+
 /// Quotes a CSV field when it needs it (RFC 4180).
 pub fn csv_field(s: &str) -> String {
     if s.contains([',', '"', '\n', '\r']) {

@@ -282,6 +282,29 @@ fn single_commands_never_overwrite_inputs() {
             }
         }
     }
+
+    // The other files of a Shapefile input, and a table file given as an option, are inputs too.
+    let shp = w.path("areas_shp.shp");
+    crate::common::ogr2ogr(&[shp.to_str().unwrap(), w.good_path(Role::Area).to_str().unwrap()]);
+    let grades = w.path("my_grades.toml");
+    std::fs::write(&grades, "extends = \"cn\"\n").unwrap();
+    let (shp, grades) = (shp.display().to_string(), grades.display().to_string());
+    let roads = w.good_path(Role::Road).display().to_string();
+    for (case, out, extra) in [
+        ("the .dbf of the areas", w.path("areas_shp.dbf"), vec![]),
+        ("the .PRJ of the areas", w.path("areas_shp.PRJ"), vec![]),
+        ("the grades table", w.path("my_grades.toml"), vec!["--grades", grades.as_str()]),
+        ("the grades table as summary", w.path("o.geojson"), vec!["--grades", &grades, "--summary-json", &grades]),
+    ] {
+        let before = snapshot();
+        let mut args = vec!["road-density", "--roads", &roads, "--areas", &shp, "-o", out.to_str().unwrap()];
+        args.extend(extra);
+        let o = run(&args);
+        let stderr = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{case}: {stderr}");
+        assert!(stderr.contains("would overwrite the input"), "{case}: {stderr}");
+        assert_eq!(snapshot(), before, "{case}: an input changed");
+    }
 }
 
 /// Every file an audit writes lies inside the chosen folder, and summary.json lists exactly the
