@@ -433,8 +433,9 @@ pub(crate) fn resolved(p: &Path) -> PathBuf {
     }
 }
 
-/// Refuses outputs that would overwrite an input (a layer's dataset, the city file), however
-/// either path is spelled (`./`, `..`, symbolic links): a usage error naming both.
+/// Refuses outputs that would overwrite an input (a layer's dataset or, for a Shapefile, any of
+/// its files; a table file; the city file), however either path is spelled (`./`, `..`, symbolic
+/// links): a usage error naming both.
 pub(crate) fn refuse_overwrite(inputs: &[String], outputs: &[PathBuf]) -> Result<()> {
     for o in outputs {
         let o_abs = resolved(o);
