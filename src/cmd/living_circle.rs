@@ -207,7 +207,7 @@ impl NetworkSummary {
         let pieces = self.components.len() as u64;
         (noding == Noding::Vertices && lines >= 4 && pieces * 4 > lines).then(|| {
             format!(
-                "{roads}: the walking network falls into {pieces} separate pieces for {lines} lines; with noding \"vertices\" lines that cross without a shared vertex do not connect: if the roads are drawn that way, set noding = \"planar\" (--noding planar)"
+                "{roads}: the walking network falls into {pieces} separate pieces for {lines} lines (or parts of multi-lines); with noding \"vertices\" lines that cross without a shared vertex do not connect: if the roads are drawn that way, set noding = \"planar\" (--noding planar)"
             )
         })
     }
@@ -361,7 +361,11 @@ pub(crate) fn refuse_overwrite(
     let mut inputs = vec![args.road.roads.clone(), args.origins.clone()];
     inputs.extend(args.facilities.iter().cloned());
     inputs.extend(more_inputs.iter().cloned());
-    inputs.extend(super::table_files([args.road.grades.as_ref(), args.facility_types.as_ref(), args.tiers.as_ref()]));
+    inputs.extend(super::table_files([
+        (args.road.grades.as_ref(), crate::normalise::grades::PRESETS),
+        (args.facility_types.as_ref(), crate::normalise::facility_types::PRESETS),
+        (args.tiers.as_ref(), crate::normalise::tiers::PRESETS),
+    ]));
     let outputs = [
         &[args.output.clone(), super::sibling(&args.output, "gaps"), super::sibling(&args.output, "service_areas")],
         more_outputs,

@@ -471,8 +471,16 @@ fn is_shapefile_part(shp: &Path, file: &Path) -> bool {
     SHAPEFILE_PARTS.contains(&rest.as_str()) || rest == "shp.xml"
 }
 
-/// The table files among table options (`--grades`, `--classes`, ...): inputs that an output must
-/// not overwrite. A preset name is no file.
-pub(crate) fn table_files<'a>(tables: impl IntoIterator<Item = Option<&'a String>>) -> Vec<String> {
-    tables.into_iter().flatten().filter(|t| Path::new(t.as_str()).is_file()).cloned().collect()
+/// The table files among table options (`--grades`, `--classes`, ...), each given with its
+/// presets: inputs that an output must not overwrite. A preset's name is read as the preset, never
+/// as a file of that name (as the tables load them), so it is no input file.
+pub(crate) fn table_files<'a>(
+    tables: impl IntoIterator<Item = (Option<&'a String>, &'a [(&'a str, &'a str)])>,
+) -> Vec<String> {
+    tables
+        .into_iter()
+        .filter_map(|(t, presets)| t.filter(|t| !presets.iter().any(|(name, _)| name == t)))
+        .filter(|t| Path::new(t.as_str()).is_file())
+        .cloned()
+        .collect()
 }

@@ -124,7 +124,7 @@ pub(crate) fn refuse_overwrite(args: &ParkMixArgs, more_inputs: &[String], more_
     let inputs: Vec<String> = std::iter::once(args.landuse.clone())
         .chain(args.parks.clone())
         .chain(more_inputs.iter().cloned())
-        .chain(super::table_files([args.classes.as_ref()]))
+        .chain(super::table_files([(args.classes.as_ref(), crate::normalise::classes::PRESETS)]))
         .collect();
     let outputs = [&[args.output.clone(), super::sibling(&args.output, "parcels")], more_outputs].concat();
     super::refuse_overwrite(&inputs, &outputs)

@@ -81,7 +81,7 @@ pub(crate) fn refuse_overwrite(
     more_inputs: &[String],
     more_outputs: &[PathBuf],
 ) -> Result<()> {
-    let tables = super::table_files([args.road.grades.as_ref()]);
+    let tables = super::table_files([(args.road.grades.as_ref(), crate::normalise::grades::PRESETS)]);
     let inputs = [&[args.road.roads.clone(), args.areas.clone()], more_inputs, &tables].concat();
     let outputs = [&[paths.areas.clone(), paths.grid.clone(), paths.wide_roads.clone()], more_outputs].concat();
     super::refuse_overwrite(&inputs, &outputs)

@@ -43,11 +43,11 @@ impl SummaryRow {
 pub const CSV_HEADER: &str = "city,indicator,indicator_zh,area_id,area_name,value,target,target_max,unit,met";
 
 /// The records of CSV text (RFC 4180), without their line ends: a line end inside a quoted field
-/// (an area name on two lines) belongs to its record.
+/// (an area name on two lines) belongs to its record. Blank lines hold no record.
 ///
 /// ```
 /// use planaudit::output::summary::csv_records;
-/// let text = "a,b\r\n1,\"two\nlines\"\n3,\"say \"\"hi\"\"\"\n";
+/// let text = "a,b\r\n1,\"two\nlines\"\n\r\n3,\"say \"\"hi\"\"\"\n\n";
 /// assert_eq!(csv_records(text), ["a,b", "1,\"two\nlines\"", "3,\"say \"\"hi\"\"\""]);
 /// ```
 pub fn csv_records(text: &str) -> Vec<&str> {
@@ -63,9 +63,8 @@ pub fn csv_records(text: &str) -> Vec<&str> {
             _ => {}
         }
     }
-    if start < text.len() {
-        records.push(text[start..].trim_end_matches('\r'));
-    }
+    records.push(text[start..].trim_end_matches('\r'));
+    records.retain(|r| !r.is_empty());
     records
 }
 

@@ -305,6 +305,16 @@ fn single_commands_never_overwrite_inputs() {
         assert!(stderr.contains("would overwrite the input"), "{case}: {stderr}");
         assert_eq!(snapshot(), before, "{case}: an input changed");
     }
+    // A preset's name is the preset, even beside a file of that name: no input, no refusal.
+    std::fs::write(w.path("cn"), "an earlier run's summary").unwrap();
+    let areas = w.good_path(Role::Area).display().to_string();
+    let o = crate::common::bin()
+        .current_dir(w.dir.path())
+        .args(["road-density", "--roads", &roads, "--areas", &areas, "--grades", "cn", "--summary-json", "cn"])
+        .args(["-o", "preset.geojson"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
 }
 
 /// Every file an audit writes lies inside the chosen folder, and summary.json lists exactly the
