@@ -476,9 +476,8 @@ pub fn execute_with(args: &LivingCircleArgs, layers: &Layers) -> Result<LivingCi
     let origins = origins?;
     if facilities.is_empty() {
         let labels: Vec<String> = facility_layers.iter().map(RawLayer::label).collect();
-        let mut found: Vec<(&String, &u64)> = unknown_types.iter().collect();
-        found.sort_by(|a, b| b.1.cmp(a.1));
-        let found: Vec<String> = found.iter().take(10).map(|(k, n)| format!("{k} ({n})")).collect();
+        let found: Vec<String> =
+            most_frequent(&unknown_types).take(NAMED_UNKNOWN_TYPES).map(|(k, n)| format!("{k} ({n})")).collect();
         return Err(Error::EmptyLayer {
             layer: labels.join(", "),
             reason: format!(
@@ -626,7 +625,15 @@ pub fn summary_json(run: &LivingCircleRun, args: &LivingCircleArgs) -> Value {
     })
 }
 
-/// How many of the most frequent unknown facility types the printout names.
+/// Values by count, most frequent first; equal counts in the map's (value) order.
+fn most_frequent(counts: &BTreeMap<String, u64>) -> impl Iterator<Item = (&String, &u64)> {
+    let mut by_count: Vec<(&String, &u64)> = counts.iter().collect();
+    by_count.sort_by(|a, b| b.1.cmp(a.1));
+    by_count.into_iter()
+}
+
+/// How many of the most frequent unknown facility types the printout (and the error when no type
+/// is known) names.
 const NAMED_UNKNOWN_TYPES: usize = 10;
 
 /// The printout's line on facilities of types the table does not know: how many, and the most
@@ -647,9 +654,8 @@ pub fn unknown_types_line(unknown: &BTreeMap<String, u64>) -> Option<String> {
         return None;
     }
     let total: u64 = unknown.values().sum();
-    let mut by_count: Vec<(&String, &u64)> = unknown.iter().collect();
-    by_count.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
-    let named: Vec<String> = by_count.iter().take(NAMED_UNKNOWN_TYPES).map(|(v, n)| format!("'{v}' ({n})")).collect();
+    let named: Vec<String> =
+        most_frequent(unknown).take(NAMED_UNKNOWN_TYPES).map(|(v, n)| format!("'{v}' ({n})")).collect();
     let more = unknown.len().saturating_sub(NAMED_UNKNOWN_TYPES);
     Some(format!(
         "facilities of types the table does not know (not routed): {total} in {} types: {}{}",
