@@ -157,14 +157,35 @@ fn config_errors_name_key_and_line() {
         (original.replace("fields = { grade", "fields = { colour = \"x\", grade"), 2, vec!["unknown role 'colour'"]),
         // Options of the later indicators and their tables: found before anything is written.
         (original.replace("classes = \"tdt2023\"", "classes = \"tdt2024\""), 2, vec!["bad.toml", "tdt2024"]),
-        (original.replace("band = [20, 30]", "band = [30, 20]"), 2, vec!["bad.toml", "30-20"]),
+        (original.replace("band = [20, 30]", "band = [30, 20]"), 2, vec!["bad.toml", "park_mix.band 30-20"]),
         (
             original.replace("snap = \"edge\"", "snap = \"nodes\""),
             2,
             vec!["bad.toml", "living_circle.snap", "\"nodes\""],
         ),
-        (original.replace("walk_speed_m_per_min = 60", "walk_speed_m_per_min = 0"), 2, vec!["bad.toml", "walk-speed"]),
+        (
+            original.replace("walk_speed_m_per_min = 60", "walk_speed_m_per_min = 0"),
+            2,
+            vec!["bad.toml", "living_circle.walk_speed_m_per_min 0"],
+        ),
+        (original.replace("grid_m = 500", "grid_m = 1"), 2, vec!["bad.toml", "road_density.grid_m 1"]),
         (original.replace("measure = \"ellipsoidal\"", "measure = \"planar\""), 2, vec!["bad.toml", "planar_crs"]),
+        // A planar CRS the audit would refuse, refused by `check` too, in the city file's words.
+        (
+            original.replace("# planar_crs = \"EPSG:4527\"", "planar_crs = \"EPSG:4527\""),
+            2,
+            vec!["bad.toml", "planar_crs = \"EPSG:4527\" is only used with measure = \"planar\""],
+        ),
+        (
+            original.replace("measure = \"ellipsoidal\"", "measure = \"planar\"\nplanar_crs = \"EPSG:4326\""),
+            2,
+            vec!["bad.toml", "EPSG:4326 is not a projected CRS"],
+        ),
+        (
+            original.replace("measure = \"ellipsoidal\"", "measure = \"planar\"\nplanar_crs = \"EPSG:3857\""),
+            2,
+            vec!["bad.toml", "city.planar_crs EPSG:3857", "true to scale"],
+        ),
         (
             original.replace("coverage_targets = { \"15\" = 0.8 }", "coverage_targets = { \"15min\" = 0.8 }"),
             2,
@@ -180,11 +201,15 @@ fn config_errors_name_key_and_line() {
         assert_ne!(text_, original, "{words:?}");
         std::fs::write(&bad, &text_).unwrap();
         let _ = std::fs::remove_dir_all(&out);
-        run_err(&["audit", bad.to_str().unwrap(), "-o", out.to_str().unwrap()], code, &words);
+        let audit = run_err(&["audit", bad.to_str().unwrap(), "-o", out.to_str().unwrap()], code, &words);
         if code == 2 {
             assert!(!out.exists(), "{words:?}: nothing is written");
         }
-        run_err(&["check", bad.to_str().unwrap()], code, &words);
+        let check = run_err(&["check", bad.to_str().unwrap()], code, &words);
+        // A city file's options are named as its keys, never as command-line options.
+        for stderr in [audit, check] {
+            assert!(!stderr.contains(" --"), "{words:?}: a command-line option named:\n{stderr}");
+        }
     }
     run_err(&["audit", "/nonexistent/city.toml", "-o", out.to_str().unwrap()], 1, &["/nonexistent/city.toml"]);
 }

@@ -318,18 +318,26 @@ fn shared_layers(city: &City, out_dir: &Path) -> Layers {
 /// runs this before any indicator writes, and `check` runs it too.
 fn check_options(city: &City, out_dir: &Path) -> Result<()> {
     let label = city.path.display();
-    let in_file = |e: Error| match e {
-        Error::Usage(m) => Error::Usage(format!("{label}: {m}")),
-        other => other,
-    };
+    let in_file = &in_city_file(city);
     let common = common(city, None);
-    if matches!(common.measure, MeasureArg::Planar) && common.planar_crs.is_none() {
-        return Err(Error::Usage(format!(
-            "{label}: [city] measure = \"planar\" needs planar_crs (the projected CRS to measure in)"
-        )));
+    match (&common.measure, &common.planar_crs) {
+        (MeasureArg::Planar, None) => {
+            return Err(Error::Usage(format!(
+                "{label}: [city] measure = \"planar\" needs planar_crs (the projected CRS to measure in)"
+            )))
+        }
+        (MeasureArg::Ellipsoidal, Some(crs)) => {
+            return Err(Error::Usage(format!(
+                "{label}: [city] planar_crs = \"{crs}\" is only used with measure = \"planar\"; \
+                 set that, or remove planar_crs to measure on the ellipsoid"
+            )))
+        }
+        _ => {}
     }
     if let Some(crs) = &common.planar_crs {
         SourceCrs::parse(crs).map_err(in_file)?;
+        // A projected CRS in metres; whether it is true to scale at the data, the indicators check.
+        super::planar_frame(&common).map_err(in_file)?;
     }
     if let Some(args) = road_density_args(city, out_dir) {
         super::road_density::check_options(&args).map_err(in_file)?;
@@ -356,6 +364,61 @@ fn check_options(city: &City, out_dir: &Path) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// The command-line options the indicators' checks name, and the city-file keys that set them.
+/// A longer option comes before any it begins with.
+const CITY_FILE_KEYS: &[(&str, &str)] = &[
+    (", e.g. --band 20-30", ", e.g. band = [20, 30]"),
+    ("--band", "park_mix.band"),
+    ("--mix", "park_mix.mix"),
+    ("--parks-from-class", "park_mix.parks_from_class"),
+    ("--merge-gap-m", "park_mix.merge_gap_m"),
+    ("--classes", "park_mix.classes"),
+    ("--class-field", "layers.landuse.fields.class"),
+    ("--grid", "road_density.grid_m"),
+    ("--max-width", "road_density.max_width_m"),
+    ("--width-field", "layers.roads.fields.width"),
+    ("--target", "road_density.targets"),
+    ("--max-snap", "living_circle.max_snap_m"),
+    ("--walk-speed", "living_circle.walk_speed_m_per_min"),
+    ("--max-walk", "living_circle.max_walk_m"),
+    ("--type-field", "layers.facilities.fields.type"),
+    ("--planar-crs", "city.planar_crs"),
+];
+
+/// A usage error of the indicators' option checks, naming the city file, in its words
+/// ([`city_file_words`]).
+fn in_city_file(city: &City) -> impl Fn(Error) -> Error + '_ {
+    move |e| match e {
+        Error::Usage(m) => Error::Usage(format!("{}: {}", city.path.display(), city_file_words(&m))),
+        other => other,
+    }
+}
+
+/// A message of the indicators' option checks in the words of the city file: each option it
+/// names (a whole word: `--max-walk`, not the start of `--max-walker`) becomes the key that sets it.
+///
+/// ```text
+/// --walk-speed -1: must be a positive number
+///   → living_circle.walk_speed_m_per_min -1: must be a positive number
+/// ```
+fn city_file_words(message: &str) -> String {
+    let mut out = message.to_string();
+    for (option, key) in CITY_FILE_KEYS {
+        let mut from = 0;
+        while let Some(at) = out[from..].find(option).map(|i| i + from) {
+            let end = at + option.len();
+            let whole = !out[end..].starts_with(|c: char| c.is_alphanumeric() || c == '-' || c == '_');
+            if whole {
+                out.replace_range(at..end, key);
+                from = at + key.len();
+            } else {
+                from = end;
+            }
+        }
+    }
+    out
 }
 
 /// [`audit`] without the account of what was written when it fails.
@@ -439,10 +502,10 @@ fn audit_files(city: &City, out_dir: &Path) -> Result<AuditOutcome> {
         let lc = join("15-minute living circle 生活圈", lc, &mut progress);
         (rd, pm, lc)
     });
-    // The first error in indicator order.
-    let rd = rd.transpose()?;
-    let pm = pm.transpose()?;
-    let lc = lc.transpose()?;
+    // The first error in indicator order; a usage error is one of the city file's options.
+    let rd = rd.transpose().map_err(in_city_file(city))?;
+    let pm = pm.transpose().map_err(in_city_file(city))?;
+    let lc = lc.transpose().map_err(in_city_file(city))?;
     if let Some(run) = &rd {
         rows.extend(road_density_rows(run));
         layers.extend(run.reports.iter().cloned());
@@ -632,6 +695,18 @@ pub fn check(city: &City) -> Result<Vec<String>> {
     for (i, l) in layers.facilities.iter().enumerate() {
         specs.push((format!("facilities[{i}]"), l, GeomKind::PointsOrPolygons));
     }
+    // The layers the indicators place their frames at.
+    let common = common(city, None);
+    let mut frame_roles = Vec::new();
+    if road_density_args(city, Path::new(".")).is_some() {
+        frame_roles.push("areas");
+    }
+    if park_mix_args(city, Path::new(".")).is_some() {
+        frame_roles.push(if layers.parks.is_some() { "parks" } else { "landuse" });
+    }
+    if living_circle_args(city, Path::new(".")).is_some() {
+        frame_roles.push("origins");
+    }
     for (name, layer, geom) in specs {
         // A role naming one field requires it; a comma-separated list (OSM tags tried in order)
         // is read where present.
@@ -667,6 +742,11 @@ pub fn check(city: &City) -> Result<Vec<String>> {
             crate::normalise::to_lonlat(&mut raw, &crs)?;
         }
         crate::normalise::check_area_of_use(&raw, &crs)?;
+        // The frame an indicator places at its study layer, as the audit will choose it (a planar
+        // CRS is checked for metres true to scale there).
+        if frame_roles.contains(&name.as_str()) {
+            super::choose_frame(&common, &raw).map_err(in_city_file(city))?;
+        }
         extents.push((name.clone(), raw.label(), crate::normalise::lonlat_bounds(&raw)));
         lines.push(format!(
             "layers.{name}: {} — {} features read, {} usable, {} repaired, {} skipped; CRS {}",

@@ -89,19 +89,24 @@ pub fn load(spec: &LayerSpec, layer_crs: Option<&str>, common: &CommonArgs, opti
     Ok(layer)
 }
 
+/// The bureau's projected CRS of `--measure planar` as the frame, not yet checked at the data.
+pub fn planar_frame(common: &CommonArgs) -> Result<Frame> {
+    let crs = common.planar_crs.as_deref().ok_or_else(|| {
+        Error::Usage("--measure planar needs --planar-crs EPSG:NNNN (the projected CRS to measure in)".into())
+    })?;
+    let crs = match SourceCrs::parse(crs)? {
+        SourceCrs::Proj(def) => def,
+        other => return Err(Error::Usage(format!("--planar-crs {} is not a projected CRS", other.label()))),
+    };
+    Frame::new(&crs, Method::Planar)
+}
+
 /// The frame: the bureau's projected CRS for `--measure planar`, else the automatic local
 /// conformal projection at the centre of the study layer.
 pub fn choose_frame(common: &CommonArgs, study: &RawLayer) -> Result<Frame> {
     match common.measure {
         MeasureArg::Planar => {
-            let crs = common.planar_crs.as_deref().ok_or_else(|| {
-                Error::Usage("--measure planar needs --planar-crs EPSG:NNNN (the projected CRS to measure in)".into())
-            })?;
-            let crs = match SourceCrs::parse(crs)? {
-                SourceCrs::Proj(def) => def,
-                other => return Err(Error::Usage(format!("--planar-crs {} is not a projected CRS", other.label()))),
-            };
-            let frame = Frame::new(&crs, Method::Planar)?;
+            let frame = planar_frame(common)?;
             if let Some(b) = lonlat_bounds(study) {
                 frame.check_scale(b.center(), "--planar-crs")?;
             }
