@@ -344,7 +344,11 @@ pub struct BatchArgs {
     /// Exit with code 3 when no city failed but some target was missed.
     #[arg(long)]
     pub fail_on_miss: bool,
-    /// Print nothing but errors.
+    /// Stop a city's audit after this many seconds and record it as failed (a layer on a hung
+    /// network mount, a FIFO); no limit unless given.
+    #[arg(long, value_name = "SECONDS")]
+    pub timeout: Option<f64>,
+    /// Print nothing but errors (failed cities, an interruption).
     #[arg(short, long)]
     pub quiet: bool,
 }

@@ -219,12 +219,7 @@ impl City {
         for l in all.into_iter().flatten().chain(layers.facilities.iter()) {
             let p = PathBuf::from(resolve(&self.base, &l.source));
             if p.extension().is_some_and(|e| e.eq_ignore_ascii_case("shp")) {
-                for ext in ["dbf", "shx", "prj", "cpg"] {
-                    let side = p.with_extension(ext);
-                    if side.exists() {
-                        files.push(side);
-                    }
-                }
+                files.extend(crate::ingest::shapefile_files(&p).into_iter().filter(|f| *f != p));
             }
             files.push(p);
         }

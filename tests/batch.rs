@@ -104,7 +104,9 @@ fn batch_of_cities_with_one_broken() {
     let o = run(&["batch", d.join("manifest.toml").to_str().unwrap(), "-o", out.to_str().unwrap()]);
     let stderr = String::from_utf8_lossy(&o.stderr);
     assert!(stderr.contains("luan: failed"), "{stderr}");
-    assert!(out.join("luan/summary.csv").exists(), "the earlier run's files are still there");
+    // Its earlier run's layers are still there, but no summary that describes them as this run's.
+    assert!(out.join("luan/road_density.geojson").exists(), "the earlier run's layers are still there");
+    assert!(!out.join("luan/summary.csv").exists() && !out.join("luan/summary.json").exists());
     let combined = std::fs::read_to_string(out.join("summary.csv")).unwrap();
     assert!(!combined.lines().any(|l| l.starts_with("luan,") || l.contains(",六安市,")), "{combined}");
     assert_eq!(combined.lines().count(), 1 + 7 + 11, "{combined}");
@@ -159,4 +161,212 @@ fn batch_freshness_and_missed_targets_of_skipped_cities() {
         std::fs::write(&manifest, format!("template = \"t.toml\"\n[[city]]\nname = \"c\"\nvars = {vars}\n")).unwrap();
         run_err(&["batch", manifest.to_str().unwrap(), "-o", out.to_str().unwrap()], 2, &words);
     }
+}
+
+/// The processes whose command line mentions `needle`, by pid.
+fn processes_mentioning(needle: &str) -> Vec<i32> {
+    let mut pids = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<i32>() else { continue };
+        let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) else { continue };
+        if String::from_utf8_lossy(&cmdline).contains(needle) {
+            pids.push(pid);
+        }
+    }
+    pids
+}
+
+/// A copy of the demo city whose roads layer is a FIFO nobody writes to: its audit blocks at the
+/// open, as on a hung network mount. Returns its city file.
+fn stuck_city(d: &std::path::Path) -> std::path::PathBuf {
+    let stuck = d.join("stuck_city");
+    std::fs::create_dir_all(&stuck).unwrap();
+    for e in std::fs::read_dir(d.join("demo/demo_city")).unwrap().flatten() {
+        if e.file_name() != "roads.gpkg" {
+            std::fs::copy(e.path(), stuck.join(e.file_name())).unwrap();
+        }
+    }
+    let ok = std::process::Command::new("mkfifo").arg(stuck.join("roads.gpkg")).status().unwrap();
+    assert!(ok.success());
+    stuck.join("city.toml")
+}
+
+/// Ends every audit still blocked on the FIFO city, whatever the test's outcome.
+struct KillStuck(String);
+
+impl Drop for KillStuck {
+    fn drop(&mut self) {
+        for pid in processes_mentioning(&self.0) {
+            // SAFETY: a plain kill(2) of a process this test started.
+            #[allow(unsafe_code)]
+            unsafe {
+                libc::kill(pid, libc::SIGKILL);
+            }
+        }
+    }
+}
+
+/// A hung audit is stopped by --timeout and recorded as failed; SIGTERM to the batch stops the
+/// audit it is running, records what finished, marks the batch incomplete and exits 143; the
+/// previous run's combined files never stay to pass for this run's.
+#[test]
+fn batch_timeout_and_interruption() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    run_ok(&["demo", "-o", d.join("demo").to_str().unwrap()]);
+    let stuck = stuck_city(d);
+    let _cleanup = KillStuck(stuck.display().to_string());
+    let manifest = d.join("m.toml");
+    std::fs::write(
+        &manifest,
+        format!(
+            "[[city]]\nname = \"stuck\"\nconfig = \"{}\"\n[[city]]\nname = \"demo\"\nconfig = \"demo/demo_city/city.toml\"\n",
+            stuck.display()
+        ),
+    )
+    .unwrap();
+    let out = d.join("out");
+    let status_of = |out: &std::path::Path| -> serde_json::Value {
+        serde_json::from_str(&std::fs::read_to_string(out.join("batch.json")).unwrap()).unwrap()
+    };
+
+    // --timeout: the stuck city fails, the other runs.
+    let stderr = run_err(
+        &["batch", manifest.to_str().unwrap(), "-o", out.to_str().unwrap(), "--jobs", "1", "--timeout", "1"],
+        1,
+        &["stuck: failed: stopped after 1 s (--timeout)", "demo: missed"],
+    );
+    let st = status_of(&out);
+    assert_eq!(st["complete"], true, "{st}");
+    assert_eq!(st["cities"][0]["status"], "failed");
+    assert_eq!(st["cities"][1]["status"], "missed");
+    assert!(processes_mentioning(&stuck.display().to_string()).is_empty(), "the timed-out audit is gone: {stderr}");
+    let combined = std::fs::read_to_string(out.join("summary.csv")).unwrap();
+    assert!(combined.lines().count() > 1 && combined.lines().skip(1).all(|l| l.starts_with("demo,")), "{combined}");
+    run_err(&["batch", manifest.to_str().unwrap(), "-o", out.to_str().unwrap(), "--timeout", "0"], 2, &["--timeout 0"]);
+
+    // SIGTERM while the stuck city's audit runs (one job: the demo has not started).
+    let child = bin()
+        .args(["batch", manifest.to_str().unwrap(), "-o", out.to_str().unwrap(), "--jobs", "1", "--force"])
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while processes_mentioning(&stuck.display().to_string()).is_empty() {
+        assert!(std::time::Instant::now() < deadline, "the stuck city's audit never started");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    // While it runs, the folder says the batch is incomplete and holds no earlier combined summary.
+    assert_eq!(status_of(&out)["complete"], false);
+    assert!(!out.join("summary.csv").exists() && !out.join("batch.csv").exists());
+    #[allow(unsafe_code)]
+    // SAFETY: a plain kill(2) of the batch this test started.
+    unsafe {
+        libc::kill(child.id() as i32, libc::SIGTERM);
+    }
+    let o = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(143), "{stderr}");
+    assert!(stderr.contains("stuck: interrupted: stopped: the batch got SIGTERM"), "{stderr}");
+    assert!(stderr.contains("interrupted by SIGTERM: 1 stopped, 1 not run"), "{stderr}");
+    assert!(processes_mentioning(&stuck.display().to_string()).is_empty(), "the batch stopped its audit");
+    let st = status_of(&out);
+    assert_eq!((&st["complete"], &st["interrupted"]), (&serde_json::json!(false), &serde_json::json!("SIGTERM")));
+    assert_eq!(st["cities"][0]["status"], "interrupted");
+    assert_eq!(st["cities"][1]["status"], "not run");
+    let csv = std::fs::read_to_string(out.join("batch.csv")).unwrap();
+    assert!(csv.contains("\nstuck,interrupted,,") && csv.contains("\ndemo,not run,,"), "{csv}");
+    // The demo did not run in this batch: no rows of it, though its folder holds an earlier run.
+    assert_eq!(std::fs::read_to_string(out.join("summary.csv")).unwrap().lines().count(), 1);
+}
+
+/// Names a batch refuses, an OUT_DIR that is a file, --quiet showing failures, one stderr line a
+/// city, warnings and feature counts in batch.csv, skipped cities counted once, and an up-to-date
+/// check that holds from any working folder and for a Shapefile delivered in capitals.
+#[test]
+fn batch_names_quiet_warnings_and_freshness() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    run_ok(&["demo", "-o", d.join("demo").to_str().unwrap()]);
+    let manifest = d.join("m.toml");
+    let out = d.join("out");
+    for name in ["summary.csv", "batch.json", " demo", "a\\nb", ".hidden"] {
+        std::fs::write(&manifest, format!("[[city]]\nname = \"{name}\"\nconfig = \"demo/demo_city/city.toml\"\n"))
+            .unwrap();
+        run_err(&["batch", manifest.to_str().unwrap(), "-o", out.to_str().unwrap()], 2, &["city name"]);
+    }
+    std::fs::write(d.join("a_file"), "x").unwrap();
+    std::fs::write(&manifest, "[[city]]\nname = \"demo\"\nconfig = \"demo/demo_city/city.toml\"\n").unwrap();
+    run_err(
+        &["batch", manifest.to_str().unwrap(), "-o", d.join("a_file").to_str().unwrap()],
+        2,
+        &["OUT_DIR is a file"],
+    );
+
+    // The demo city with its Shapefile in capitals and its built-up areas put in the wrong
+    // Gauss–Krüger zone: they miss the roads, which the audit warns of. And a broken city file
+    // whose error spans lines.
+    let caps = d.join("demo/demo_city");
+    for ext in ["shp", "shx", "dbf", "prj", "cpg"] {
+        std::fs::rename(caps.join(format!("built_up_areas.{ext}")), caps.join(format!("BUA.{}", ext.to_uppercase())))
+            .unwrap();
+    }
+    let text = std::fs::read_to_string(caps.join("city.toml")).unwrap().replace("built_up_areas.shp", "BUA.SHP");
+    std::fs::write(caps.join("city.toml"), &text).unwrap();
+    let zone = text.replacen("source = \"BUA.SHP\"", "source = \"BUA.SHP\"\ncrs = \"EPSG:4528\"", 1);
+    std::fs::write(caps.join("zone.toml"), zone).unwrap();
+    std::fs::write(d.join("broken.toml"), "[city\nname = 1\n").unwrap();
+    std::fs::write(
+        &manifest,
+        "[[city]]\nname = \"demo\"\nconfig = \"demo/demo_city/city.toml\"\n\
+         [[city]]\nname = \"zone\"\nconfig = \"demo/demo_city/zone.toml\"\n\
+         [[city]]\nname = \"broken\"\nconfig = \"broken.toml\"\n",
+    )
+    .unwrap();
+    // Paths relative to the working folder, as a batch operator types them.
+    let o = bin().current_dir(d).args(["batch", "m.toml", "-o", "out", "--quiet"]).output().unwrap();
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "--quiet: the failed city alone, on one line: {stderr}");
+    assert!(stderr.starts_with("broken: failed: ") && stderr.contains("broken.toml"), "{stderr}");
+    assert!(o.stdout.is_empty());
+    let csv = std::fs::read_to_string(out.join("batch.csv")).unwrap();
+    assert!(csv.starts_with("city,status,exit_code,seconds,message,warnings,skipped_features,repaired_features\n"));
+    let warnings_of = |city: &str| -> String {
+        let line = csv.lines().find(|l| l.starts_with(&format!("{city},"))).unwrap();
+        line.rsplit(',').nth(2).unwrap().to_string()
+    };
+    assert_eq!(warnings_of("demo"), "0", "{csv}");
+    assert_ne!(warnings_of("zone"), "0", "{csv}");
+    let st: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("batch.json")).unwrap()).unwrap();
+    let zone_warnings = st["cities"][1]["warnings"].as_array().unwrap();
+    assert!(zone_warnings.iter().any(|w| w.as_str().unwrap().contains("do not overlap")), "{st}");
+
+    // Run again from another working folder: both good cities are up to date, each counted once.
+    let o = bin()
+        .current_dir("/")
+        .args(["batch", manifest.to_str().unwrap(), "-o", out.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(stderr.contains("demo: skipped") && stderr.contains("its last audit missed"), "{stderr}");
+    assert!(
+        stderr.contains("zone: skipped") && (stderr.contains("[1 warning]") || stderr.contains("warnings]")),
+        "{stderr}"
+    );
+    assert_eq!(stderr.lines().count(), 3, "a line a city: {stderr}");
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        stdout.starts_with("3 cities: 0 ok, 2 missed targets, 1 failed (2 of these up to date, not rerun)"),
+        "{stdout}"
+    );
+
+    // A side file in capitals changes: the city is audited again.
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    let dbf = std::fs::read(caps.join("BUA.DBF")).unwrap();
+    std::fs::write(caps.join("BUA.DBF"), dbf).unwrap();
+    let o = run(&["batch", manifest.to_str().unwrap(), "-o", out.to_str().unwrap()]);
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(stderr.contains("demo: missed") && stderr.contains("zone: missed"), "{stderr}");
 }

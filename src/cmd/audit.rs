@@ -462,6 +462,14 @@ fn audit_files(city: &City, out_dir: &Path) -> Result<AuditOutcome> {
     if let Some(args) = &lc_args {
         super::living_circle::refuse_overwrite(args, &city_file, &summaries)?;
     }
+    // An earlier audit's summaries and report go before anything is written: an audit that fails
+    // part-way (or is killed) leaves no summary describing files it has replaced.
+    for p in &summaries {
+        match std::fs::remove_file(p) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(Error::io(p, e)),
+            _ => {}
+        }
+    }
 
     // The three indicators run side by side; a layer two of them read (the roads of road density
     // and the living circle) is read once, by whichever asks first. Results are gathered in indicator order,

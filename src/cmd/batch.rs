@@ -4,7 +4,13 @@
 //! reported while the others go on; each lands in `OUT_DIR/<name>/`. A city whose outputs are
 //! complete and newer than its city file and inputs is skipped unless `--force`. The combined
 //! `OUT_DIR/summary.csv` holds every city's rows; `OUT_DIR/batch.json` and `batch.csv` say what
-//! happened to each city.
+//! happened to each city, with the warnings and the skipped and repaired features of its audit.
+//!
+//! A run in progress, or one that ended early, is marked: `batch.json` says `"complete": false`
+//! from the start (the previous run's `summary.csv` and `batch.csv` are removed then) until every
+//! city has been audited and the combined files written. SIGINT or SIGTERM stops the audits that
+//! are running, records the cities that finished, and exits with 128 + the signal's number;
+//! `--timeout` stops an audit that runs too long (a hung network mount, a FIFO for a layer).
 //!
 //! Manifest:
 //! ```toml
@@ -21,11 +27,11 @@
 //! ```
 
 use std::collections::BTreeMap;
-use std::io::Write;
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicI32, AtomicUsize, Ordering};
 use std::sync::Mutex;
-use std::time::{Instant, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use serde::{Deserialize, Serialize};
 
@@ -65,16 +71,51 @@ pub struct BatchCity {
 #[derive(Debug, Clone, Serialize)]
 pub struct CityStatus {
     pub name: String,
-    /// `ok`, `missed` (ran, some target missed), `failed`, or `skipped` (up to date).
+    /// `ok`, `missed` (ran, some target missed), `failed`, `skipped` (up to date), `interrupted`
+    /// (stopped by a signal to the batch) or `not run` (the batch was interrupted first).
     pub status: String,
     pub exit_code: Option<i32>,
     pub message: String,
     pub seconds: f64,
+    /// The warnings of the city's audit (layers that do not overlap, a fragmented network, …),
+    /// from its `summary.json`; none when it has none (a failed city).
+    pub warnings: Vec<String>,
+    /// Features its audit skipped, and repaired, over all layers.
+    pub skipped_features: u64,
+    pub repaired_features: u64,
 }
 
+impl CityStatus {
+    fn new(name: &str, status: &str, exit_code: Option<i32>, message: String, seconds: f64) -> CityStatus {
+        CityStatus {
+            name: name.to_string(),
+            status: status.to_string(),
+            exit_code,
+            message,
+            seconds,
+            warnings: Vec::new(),
+            skipped_features: 0,
+            repaired_features: 0,
+        }
+    }
+}
+
+/// The files of the batch itself in `OUT_DIR`: no city may be named like one.
+const BATCH_FILES: [&str; 3] = ["summary.csv", "batch.csv", "batch.json"];
+
 fn safe_name(name: &str) -> Result<&str> {
+    let bad = |why: &str| Err(Error::Usage(format!("batch: city name {name:?} {why}")));
     if name.is_empty() || name.contains(['/', '\\']) || name == "." || name == ".." {
-        return Err(Error::Usage(format!("batch: city name '{name}' cannot be a folder name")));
+        return bad("cannot be a folder name");
+    }
+    if name.chars().any(char::is_control) || name.trim() != name {
+        return bad("has a control character or a leading or trailing space");
+    }
+    if name.starts_with('.') {
+        return bad("starts with '.' (a hidden folder)");
+    }
+    if BATCH_FILES.contains(&name) {
+        return bad("is the name of a file the batch writes in OUT_DIR");
     }
     Ok(name)
 }
@@ -132,7 +173,10 @@ pub fn plan(manifest: &Path, out_dir: &Path) -> Result<Vec<BatchCity>> {
                 return Err(Error::Usage(format!("{label}: city '{name}' has no config and the manifest no template")))
             }
         };
-        cities.push(BatchCity { name: name.to_string(), config, out_dir: city_out });
+        // Absolute paths: the audit records them in summary.json, which the up-to-date check of a
+        // later batch reads from whatever folder it is started in.
+        let absolute = |p: &Path| std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf());
+        cities.push(BatchCity { name: name.to_string(), config: absolute(&config), out_dir: absolute(&city_out) });
     }
     if cities.is_empty() {
         return Err(Error::Usage(format!("{label}: no [[city]]")));
@@ -181,32 +225,147 @@ pub fn up_to_date(city: &BatchCity) -> bool {
     std::iter::once(city.config.clone()).chain(loaded.input_files()).all(|f| mtime(&f).is_some_and(|t| t <= done))
 }
 
-fn run_one(exe: &Path, city: &BatchCity, threads: usize) -> CityStatus {
+/// Set to the signal's number when the batch gets SIGINT or SIGTERM.
+static INTERRUPTED: AtomicI32 = AtomicI32::new(0);
+
+/// From now on SIGINT and SIGTERM set [`INTERRUPTED`] instead of ending the process: the batch
+/// stops its audits itself and records what finished.
+#[allow(unsafe_code)]
+fn catch_signals() {
+    extern "C" fn on_signal(signal: libc::c_int) {
+        INTERRUPTED.store(signal, Ordering::SeqCst);
+    }
+    let handler: extern "C" fn(libc::c_int) = on_signal;
+    // SAFETY: the handler only stores to an atomic, which is async-signal-safe; `signal` installs
+    // it for the whole process, which is what the batch wants.
+    unsafe {
+        libc::signal(libc::SIGINT, handler as libc::sighandler_t);
+        libc::signal(libc::SIGTERM, handler as libc::sighandler_t);
+    }
+}
+
+/// The name of a signal (`SIGKILL`), or its number.
+fn signal_name(signal: i32) -> String {
+    match signal {
+        libc::SIGINT => "SIGINT".into(),
+        libc::SIGTERM => "SIGTERM".into(),
+        libc::SIGKILL => "SIGKILL".into(),
+        libc::SIGABRT => "SIGABRT".into(),
+        libc::SIGSEGV => "SIGSEGV".into(),
+        libc::SIGBUS => "SIGBUS".into(),
+        libc::SIGHUP => "SIGHUP".into(),
+        n => format!("signal {n}"),
+    }
+}
+
+/// How often a running audit is looked at for its end, a timeout or an interruption.
+const POLL: Duration = Duration::from_millis(20);
+
+fn run_one(exe: &Path, city: &BatchCity, threads: usize, timeout: Option<Duration>) -> CityStatus {
+    use std::os::unix::process::ExitStatusExt;
     let start = Instant::now();
     let mut cmd = std::process::Command::new(exe);
     cmd.arg("audit").arg(&city.config).arg("-o").arg(&city.out_dir).arg("--quiet").arg("--fail-on-miss");
+    cmd.stdin(std::process::Stdio::null()).stdout(std::process::Stdio::null()).stderr(std::process::Stdio::piped());
     // Each audit works on a share of the cores, unless the user chose the thread count.
     if std::env::var_os("RAYON_NUM_THREADS").is_none() {
         cmd.env("RAYON_NUM_THREADS", threads.to_string());
     }
-    let (status, code, message) = match cmd.output() {
-        Ok(o) => {
-            let stderr = String::from_utf8_lossy(&o.stderr).trim().to_string();
-            match o.status.code() {
-                Some(0) => ("ok", Some(0), String::new()),
-                Some(3) => ("missed", Some(3), "some targets missed".to_string()),
-                c => ("failed", c, if stderr.is_empty() { "terminated by a signal".to_string() } else { stderr }),
-            }
+    let seconds = |start: Instant| (start.elapsed().as_secs_f64() * 1000.0).round() / 1000.0;
+    let mut child = match cmd.spawn() {
+        Ok(c) => c,
+        Err(e) => {
+            return CityStatus::new(
+                &city.name,
+                "failed",
+                None,
+                format!("cannot start {}: {e}", exe.display()),
+                seconds(start),
+            )
         }
-        Err(e) => ("failed", None, format!("cannot start {}: {e}", exe.display())),
     };
-    CityStatus {
-        name: city.name.clone(),
-        status: status.into(),
-        exit_code: code,
-        message,
-        seconds: (start.elapsed().as_secs_f64() * 1000.0).round() / 1000.0,
+    // Standard error read as it comes, so that an audit with much to say never blocks on a full pipe.
+    let stderr = child.stderr.take().map(|mut pipe| {
+        std::thread::spawn(move || {
+            let mut text = Vec::new();
+            let _ = pipe.read_to_end(&mut text);
+            text
+        })
+    });
+    // Why the batch stopped the audit, if it did.
+    let mut stopped: Option<(&str, String)> = None;
+    let exit = loop {
+        match child.try_wait() {
+            Ok(Some(status)) => break Ok(status),
+            Ok(None) => {}
+            Err(e) => break Err(e),
+        }
+        let signal = INTERRUPTED.load(Ordering::SeqCst);
+        let timed_out = timeout.filter(|t| start.elapsed() >= *t);
+        if signal != 0 || timed_out.is_some() {
+            stopped = Some(match timed_out {
+                Some(t) if signal == 0 => ("failed", format!("stopped after {} s (--timeout)", t.as_secs_f64())),
+                _ => ("interrupted", format!("stopped: the batch got {}", signal_name(signal))),
+            });
+            let _ = child.kill();
+            break child.wait();
+        }
+        std::thread::sleep(POLL);
+    };
+    let stderr = stderr.and_then(|h| h.join().ok()).unwrap_or_default();
+    let stderr = String::from_utf8_lossy(&stderr).trim().to_string();
+    let (status, code, message) = match (stopped, exit) {
+        (Some((status, why)), _) => (status, None, why),
+        (None, Err(e)) => ("failed", None, format!("waiting for its audit: {e}")),
+        (None, Ok(exit)) => match (exit.code(), exit.signal()) {
+            (Some(0), _) => ("ok", Some(0), String::new()),
+            (Some(3), _) => ("missed", Some(3), "some targets missed".to_string()),
+            (Some(c), _) if !stderr.is_empty() => ("failed", Some(c), stderr),
+            (Some(c), _) => ("failed", Some(c), format!("its audit exited with {c} and said nothing")),
+            // Ctrl-C in a terminal reaches the audits too.
+            (None, Some(_)) if INTERRUPTED.load(Ordering::SeqCst) != 0 => (
+                "interrupted",
+                None,
+                format!("stopped: the batch got {}", signal_name(INTERRUPTED.load(Ordering::SeqCst))),
+            ),
+            (None, signal) => {
+                let name = signal.map_or("a signal".to_string(), signal_name);
+                let hint = if signal == Some(libc::SIGKILL) { " (as the out-of-memory killer does)" } else { "" };
+                ("failed", None, format!("its audit was killed by {name}{hint}"))
+            }
+        },
+    };
+    let mut st = CityStatus::new(&city.name, status, code, message, seconds(start));
+    if matches!(status, "ok" | "missed") {
+        add_audit_notes(&mut st, city);
     }
+    st
+}
+
+/// The warnings and the skipped and repaired feature counts of a city's audit, from its
+/// `summary.json`.
+fn add_audit_notes(st: &mut CityStatus, city: &BatchCity) {
+    let Some(v) = std::fs::read_to_string(city.out_dir.join("summary.json"))
+        .ok()
+        .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+    else {
+        return;
+    };
+    for layer in v["layers"].as_array().into_iter().flatten() {
+        st.warnings
+            .extend(layer["warnings"].as_array().into_iter().flatten().filter_map(|w| w.as_str()).map(String::from));
+        st.skipped_features +=
+            layer["skipped"].as_object().into_iter().flatten().filter_map(|(_, n)| n.as_u64()).sum::<u64>();
+        st.repaired_features += layer["repaired"].as_u64().unwrap_or(0);
+    }
+    // A warning about two layers an indicator reads twice shows in each report: once is enough.
+    let mut seen = std::collections::BTreeSet::new();
+    st.warnings.retain(|w| seen.insert(w.clone()));
+}
+
+/// A message on one line: a log line per city, whatever the audit printed.
+fn one_line(message: &str) -> String {
+    message.lines().map(str::trim).filter(|l| !l.is_empty()).collect::<Vec<_>>().join(" / ")
 }
 
 /// `planaudit batch`; returns the exit code.
@@ -217,6 +376,28 @@ pub fn run(args: &BatchArgs) -> Result<u8> {
     if args.jobs == Some(0) {
         return Err(Error::Usage("--jobs 0: give at least 1 (cities audited at once)".into()));
     }
+    let timeout = match args.timeout {
+        None => None,
+        Some(t) if t.is_finite() && t > 0.0 => Some(Duration::from_secs_f64(t)),
+        Some(t) => return Err(Error::Usage(format!("--timeout {t}: give a positive number of seconds"))),
+    };
+    if args.output.exists() && !args.output.is_dir() {
+        return Err(Error::Usage(format!("{}: OUT_DIR is a file, not a folder", args.output.display())));
+    }
+    std::fs::create_dir_all(&args.output).map_err(|e| Error::io(&args.output, e))?;
+    // Until the end, the folder says the batch is not complete: the previous run's combined files
+    // go, and batch.json lists every city as pending.
+    for f in ["summary.csv", "batch.csv"] {
+        match std::fs::remove_file(args.output.join(f)) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(Error::io(args.output.join(f), e)),
+            _ => {}
+        }
+    }
+    let pending: Vec<CityStatus> =
+        cities.iter().map(|c| CityStatus::new(&c.name, "pending", None, String::new(), 0.0)).collect();
+    write_status_json(&args.output, &pending, false, None)?;
+    catch_signals();
+
     let jobs = args.jobs.unwrap_or(cores);
     let threads = (cores / jobs.min(cities.len().max(1))).max(1);
     let next = AtomicUsize::new(0);
@@ -224,93 +405,141 @@ pub fn run(args: &BatchArgs) -> Result<u8> {
     std::thread::scope(|s| {
         for _ in 0..jobs.min(cities.len()) {
             s.spawn(|| loop {
+                if INTERRUPTED.load(Ordering::SeqCst) != 0 {
+                    break;
+                }
                 let i = next.fetch_add(1, Ordering::SeqCst);
                 let Some(city) = cities.get(i) else { break };
                 let st = if !args.force && up_to_date(city) {
-                    CityStatus {
-                        name: city.name.clone(),
-                        status: "skipped".into(),
-                        exit_code: None,
-                        message: "outputs complete and newer than the inputs (--force to rerun)".into(),
-                        seconds: 0.0,
-                    }
-                } else {
-                    run_one(&exe, city, threads)
-                };
-                if !args.quiet {
-                    super::errln!(
-                        "{}: {}{}",
-                        st.name,
-                        st.status,
-                        if st.message.is_empty() { String::new() } else { format!(": {}", st.message) }
+                    let mut st = CityStatus::new(&city.name, "skipped", None, String::new(), 0.0);
+                    let missed = missed_before(city);
+                    st.message = format!(
+                        "outputs complete and newer than the inputs (--force to rerun); its last audit {}",
+                        if missed > 0 { format!("missed {missed} targets") } else { "met every target".into() }
                     );
+                    add_audit_notes(&mut st, city);
+                    st
+                } else {
+                    run_one(&exe, city, threads, timeout)
+                };
+                let is_error = matches!(st.status.as_str(), "failed" | "interrupted");
+                if !args.quiet || is_error {
+                    let warnings = match st.warnings.len() {
+                        0 => String::new(),
+                        1 => " [1 warning]".into(),
+                        n => format!(" [{n} warnings]"),
+                    };
+                    let message =
+                        if st.message.is_empty() { String::new() } else { format!(": {}", one_line(&st.message)) };
+                    super::errln!("{}: {}{message}{warnings}", st.name, st.status);
                 }
                 results.lock().expect("no thread panics holding the lock")[i] = Some(st);
             });
         }
     });
-    let statuses: Vec<CityStatus> =
-        results.into_inner().expect("no thread panics holding the lock").into_iter().flatten().collect();
+    let signal = INTERRUPTED.load(Ordering::SeqCst);
+    let statuses: Vec<CityStatus> = results
+        .into_inner()
+        .expect("no thread panics holding the lock")
+        .into_iter()
+        .zip(&cities)
+        .map(|(st, city)| {
+            st.unwrap_or_else(|| {
+                let why = format!("the batch got {} before this city's audit started", signal_name(signal));
+                CityStatus::new(&city.name, "not run", None, why, 0.0)
+            })
+        })
+        .collect();
 
+    // batch.csv first, then the combined summary, then batch.json saying whether all is complete:
+    // a failure to write one still leaves each city's status on disk.
+    let mut status_csv =
+        String::from("city,status,exit_code,seconds,message,warnings,skipped_features,repaired_features\n");
+    for s in &statuses {
+        status_csv.push_str(&format!(
+            "{},{},{},{},{},{},{},{}\n",
+            csv_field(&s.name),
+            csv_field(&s.status),
+            s.exit_code.map(|c| c.to_string()).unwrap_or_default(),
+            s.seconds,
+            csv_field(&s.message),
+            s.warnings.len(),
+            s.skipped_features,
+            s.repaired_features
+        ));
+    }
+    write_atomic(&args.output.join("batch.csv"), |w| w.write_all(status_csv.as_bytes()))?;
     // The combined summary: the rows of every city audited now or up to date, in manifest order,
     // each led by the city's manifest name (as in batch.csv: two cities may share a `[city] name`);
-    // a city that failed has no rows (its folder may hold an earlier run's).
+    // a city that failed or did not run has no rows (its folder may hold an earlier run's).
     let summaries: Vec<(&str, String)> = cities
         .iter()
         .zip(&statuses)
-        .filter(|(_, st)| st.status != "failed")
+        .filter(|(_, st)| matches!(st.status.as_str(), "ok" | "missed" | "skipped"))
         .filter_map(|(city, st)| {
             Some((st.name.as_str(), std::fs::read_to_string(city.out_dir.join("summary.csv")).ok()?))
         })
         .collect();
     let combined = combined_summary(&summaries);
     write_atomic(&args.output.join("summary.csv"), |w| w.write_all(combined.as_bytes()))?;
-    let mut status_csv = String::from("city,status,exit_code,seconds,message\n");
-    for s in &statuses {
-        status_csv.push_str(&format!(
-            "{},{},{},{},{}\n",
-            csv_field(&s.name),
-            s.status,
-            s.exit_code.map(|c| c.to_string()).unwrap_or_default(),
-            s.seconds,
-            csv_field(&s.message)
-        ));
-    }
-    write_atomic(&args.output.join("batch.csv"), |w| w.write_all(status_csv.as_bytes()))?;
-    write_json(&args.output.join("batch.json"), &serde_json::json!({ "cities": statuses }))?;
+    write_status_json(&args.output, &statuses, signal == 0, (signal != 0).then(|| signal_name(signal)))?;
 
-    let failed = statuses.iter().filter(|s| s.status == "failed").count();
-    // A city skipped as up to date misses what its last audit missed.
-    let missed_before = |c: &BatchCity| {
-        std::fs::read_to_string(c.out_dir.join("summary.json"))
-            .ok()
-            .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
-            .and_then(|v| v["missed_targets"].as_u64())
-            .is_some_and(|n| n > 0)
-    };
-    let missed = statuses
-        .iter()
-        .zip(&cities)
-        .filter(|(s, c)| s.status == "missed" || (s.status == "skipped" && missed_before(c)))
-        .count();
-    if !args.quiet {
-        outln!(
-            "{} cities: {} ok, {} missed targets, {} failed, {} skipped; wrote {}",
-            statuses.len(),
-            statuses.iter().filter(|s| s.status == "ok").count(),
-            missed,
-            failed,
-            statuses.iter().filter(|s| s.status == "skipped").count(),
-            args.output.join("summary.csv").display()
-        );
+    let count = |status: &str| statuses.iter().filter(|s| s.status == status).count();
+    let failed = count("failed");
+    // A city skipped as up to date met or missed what its last audit did.
+    let skipped = count("skipped");
+    let skipped_missed =
+        statuses.iter().zip(&cities).filter(|(s, c)| s.status == "skipped" && missed_before(c) > 0).count();
+    let missed = count("missed") + skipped_missed;
+    let ok = count("ok") + skipped - skipped_missed;
+    if !args.quiet || signal != 0 {
+        let mut line = format!("{} cities: {ok} ok, {missed} missed targets, {failed} failed", statuses.len());
+        if skipped > 0 {
+            line.push_str(&format!(" ({skipped} of these up to date, not rerun)"));
+        }
+        if signal != 0 {
+            line.push_str(&format!(
+                "; interrupted by {}: {} stopped, {} not run",
+                signal_name(signal),
+                count("interrupted"),
+                count("not run")
+            ));
+        }
+        line.push_str(&format!("; wrote {}", args.output.join("summary.csv").display()));
+        if signal != 0 {
+            super::errln!("{line}");
+        } else {
+            outln!("{line}");
+        }
     }
-    Ok(if failed > 0 {
+    Ok(if signal != 0 {
+        // The shell's convention for a process ended by a signal.
+        u8::try_from(128 + signal).unwrap_or(1)
+    } else if failed > 0 {
         1
     } else if missed > 0 && args.fail_on_miss {
         super::audit::EXIT_TARGET_MISSED
     } else {
         0
     })
+}
+
+/// How many targets the last audit of a city missed, from its `summary.json` (0 when unknown).
+fn missed_before(city: &BatchCity) -> u64 {
+    std::fs::read_to_string(city.out_dir.join("summary.json"))
+        .ok()
+        .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+        .and_then(|v| v["missed_targets"].as_u64())
+        .unwrap_or(0)
+}
+
+/// `batch.json`: every city's status, whether the batch is complete, and the signal that
+/// interrupted it.
+fn write_status_json(out: &Path, statuses: &[CityStatus], complete: bool, interrupted: Option<String>) -> Result<()> {
+    write_json(
+        &out.join("batch.json"),
+        &serde_json::json!({ "complete": complete, "interrupted": interrupted, "cities": statuses }),
+    )
 }
 
 /// The combined summary.csv: the header with `batch_city` first, then every city's records (its

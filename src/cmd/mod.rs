@@ -447,7 +447,7 @@ pub(crate) fn refuse_overwrite(inputs: &[String], outputs: &[PathBuf]) -> Result
         for i in inputs {
             let ds = crate::ingest::LayerSource::parse(i).dataset;
             let ds_abs = resolved(Path::new(&ds));
-            if ds_abs == o_abs || is_shapefile_part(&ds_abs, &o_abs) {
+            if ds_abs == o_abs || crate::ingest::is_shapefile_part(&ds_abs, &o_abs) {
                 return Err(Error::Usage(format!(
                     "output {} would overwrite the input {ds}; choose another output path",
                     o.display()
@@ -456,24 +456,6 @@ pub(crate) fn refuse_overwrite(inputs: &[String], outputs: &[PathBuf]) -> Result
         }
     }
     Ok(())
-}
-
-/// The files a Shapefile is read from besides its `.shp` (attributes, index, CRS, encoding, spatial
-/// indexes, metadata).
-const SHAPEFILE_PARTS: [&str; 8] = ["shp", "dbf", "shx", "prj", "cpg", "qix", "sbn", "sbx"];
-
-/// Whether `file` is one of the files of the Shapefile `shp` (a `.shp` path): the same folder and
-/// name, with one of [`SHAPEFILE_PARTS`] or `.shp.xml`, in any case.
-fn is_shapefile_part(shp: &Path, file: &Path) -> bool {
-    let ext = |p: &Path| p.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase);
-    if ext(shp).as_deref() != Some("shp") || shp.parent() != file.parent() {
-        return false;
-    }
-    let (Some(stem), Some(name)) = (shp.file_stem(), file.file_name().and_then(|n| n.to_str())) else { return false };
-    let stem = stem.to_string_lossy();
-    let Some(rest) = name.strip_prefix(&*stem).and_then(|r| r.strip_prefix('.')) else { return false };
-    let rest = rest.to_ascii_lowercase();
-    SHAPEFILE_PARTS.contains(&rest.as_str()) || rest == "shp.xml"
 }
 
 /// The table files among table options (`--grades`, `--classes`, ...), each given with its

@@ -11,6 +11,7 @@ pub mod write;
 
 use std::collections::BTreeMap;
 use std::fmt;
+use std::path::{Path, PathBuf};
 
 pub use read::{layer_names, read_layer};
 
@@ -280,6 +281,39 @@ fn read_quoted(chars: &mut std::iter::Peekable<std::str::Chars<'_>>) -> Option<S
             c => s.push(c),
         }
     }
+}
+
+/// The files a Shapefile is read from besides its `.shp` (attributes, index, CRS, encoding, spatial
+/// indexes, metadata).
+pub const SHAPEFILE_PARTS: [&str; 8] = ["shp", "dbf", "shx", "prj", "cpg", "qix", "sbn", "sbx"];
+
+/// Whether `file` is one of the files of the Shapefile `shp` (a `.shp` path): the same folder and
+/// name, with one of [`SHAPEFILE_PARTS`] or `.shp.xml`, in any case.
+pub fn is_shapefile_part(shp: &Path, file: &Path) -> bool {
+    let ext = |p: &Path| p.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase);
+    if ext(shp).as_deref() != Some("shp") || shp.parent() != file.parent() {
+        return false;
+    }
+    let (Some(stem), Some(name)) = (shp.file_stem(), file.file_name().and_then(|n| n.to_str())) else { return false };
+    let stem = stem.to_string_lossy();
+    let Some(rest) = name.strip_prefix(&*stem).and_then(|r| r.strip_prefix('.')) else { return false };
+    let rest = rest.to_ascii_lowercase();
+    SHAPEFILE_PARTS.contains(&rest.as_str()) || rest == "shp.xml"
+}
+
+/// The files of the Shapefile `shp` that exist, `shp` first, then the others by name: its side
+/// files in whatever case they were delivered (`BUA.SHP` with `BUA.DBF`, `BUA.prj`).
+pub fn shapefile_files(shp: &Path) -> Vec<PathBuf> {
+    let dir = shp.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let mut parts: Vec<PathBuf> = std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|entry| shp.with_file_name(entry.file_name()))
+        .filter(|p| p != shp && is_shapefile_part(shp, p) && p.is_file())
+        .collect();
+    parts.sort();
+    std::iter::once(shp.to_path_buf()).filter(|p| p.exists()).chain(parts).collect()
 }
 
 #[cfg(test)]

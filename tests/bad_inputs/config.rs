@@ -99,7 +99,7 @@ fn city_file_errors() {
             2,
             vec!["my_grades.toml", "neither a preset"],
         ),
-        ("negative grid", GOOD.replace("grid_m = 500", "grid_m = -5"), 2, vec!["--grid"]),
+        ("negative grid", GOOD.replace("grid_m = 500", "grid_m = -5"), 2, vec!["road_density.grid_m -5"]),
         (
             "network source",
             GOOD.replace("source = \"roads.geojson\"", "source = \"https://example.org/roads.geojson\""),
