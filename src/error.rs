@@ -71,8 +71,11 @@ pub enum Error {
 
     /// A run that stopped after writing some of its outputs: which ones, so that none is taken for
     /// part of a complete run.
-    #[error("{source}; before it stopped, this run wrote {}; its other outputs were not written", written.join(", "))]
-    Partial { source: Box<Error>, written: Vec<String> },
+    #[error(
+        "{source}; before it stopped, this run {}its other outputs were not written",
+        partial_account(written, removed)
+    )]
+    Partial { source: Box<Error>, written: Vec<String>, removed: Vec<String> },
 
     /// Reading or writing a file.
     #[error("{path}: {source}")]
@@ -105,6 +108,18 @@ impl Error {
     }
 }
 
+/// What a run that stopped part-way had written and removed, for [`Error::Partial`].
+fn partial_account(written: &[String], removed: &[String]) -> String {
+    let mut account = String::new();
+    if !written.is_empty() {
+        account.push_str(&format!("wrote {}; ", written.join(", ")));
+    }
+    if !removed.is_empty() {
+        account.push_str(&format!("removed the earlier audit's {}; ", removed.join(", ")));
+    }
+    account
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -119,7 +134,7 @@ mod tests {
         let bug = Error::Internal("road network density".into());
         assert_eq!(bug.exit_code(), 101);
         assert!(bug.to_string().starts_with("road network density stopped unexpectedly"), "{bug}");
-        let partial = Error::Partial { source: Box::new(bug), written: vec!["a.geojson".into()] };
+        let partial = Error::Partial { source: Box::new(bug), written: vec!["a.geojson".into()], removed: vec![] };
         assert_eq!(partial.exit_code(), 101);
     }
 }

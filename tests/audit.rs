@@ -354,3 +354,43 @@ fn audit_shares_a_layer_it_projects() {
         assert!(a == std::fs::read(both.join(file)).unwrap(), "{file} differs when the roads are shared");
     }
 }
+
+/// An audit that fails part-way removes the earlier summaries (it says so) but keeps the record of
+/// what the earlier audit wrote, so that the next complete audit still removes the layers no
+/// longer its own. A city file that configures no indicator is refused before anything goes.
+#[test]
+fn failed_audit_keeps_the_record_of_earlier_outputs() {
+    let dir = tempfile::tempdir().unwrap();
+    let city = demo_city(dir.path());
+    let out = dir.path().join("o");
+    let audit = |cfg: &Path| run(&["audit", cfg.to_str().unwrap(), "-o", out.to_str().unwrap()]);
+    assert!(matches!(audit(&city).status.code(), Some(0 | 3)));
+    assert!(out.join("living_circle.geojson").exists() && out.join("summary.json").exists());
+
+    // Nothing to audit: refused, and the earlier summaries stay.
+    let none = dir.path().join("demo_city/none.toml");
+    let text = std::fs::read_to_string(&city).unwrap();
+    let layers_only: String = text.split("\n[road_density]").next().unwrap().to_string();
+    std::fs::write(&none, &layers_only).unwrap();
+    run_err(&["audit", none.to_str().unwrap(), "-o", out.to_str().unwrap()], 2, &["configures no indicator"]);
+    assert!(out.join("summary.json").exists() && out.join("report.html").exists());
+
+    // The facilities gone: the living circle fails after the other indicators wrote.
+    let facilities = dir.path().join("demo_city/facilities.gpkg");
+    std::fs::rename(&facilities, dir.path().join("away.gpkg")).unwrap();
+    let stderr = String::from_utf8_lossy(&audit(&city).stderr).into_owned();
+    assert!(stderr.contains("removed the earlier audit's") && stderr.contains("summary.json"), "{stderr}");
+    assert!(!out.join("summary.json").exists() && !out.join("report.html").exists());
+    std::fs::rename(dir.path().join("away.gpkg"), &facilities).unwrap();
+
+    // Without the living circle: its earlier layers and styles go, and so does the record.
+    let no_lc = dir.path().join("demo_city/no_lc.toml");
+    let cut = text.find("\n# Homes:").expect("the template's living-circle part");
+    std::fs::write(&no_lc, &text[..cut]).unwrap();
+    assert!(matches!(audit(&no_lc).status.code(), Some(0 | 3)));
+    for gone in ["living_circle.geojson", "living_circle_gaps.geojson", "styles/living_circle.qml"] {
+        assert!(!out.join(gone).exists(), "{gone} is an earlier audit's");
+    }
+    assert!(out.join("road_density.geojson").exists() && out.join("summary.json").exists());
+    assert!(!out.join(".planaudit-earlier-outputs.json").exists());
+}

@@ -221,6 +221,11 @@ fn killed_audit_leaves_old_or_new_files_never_partial_ones() {
                 kinds.push("temporary");
                 continue;
             }
+            // The record of the earlier audit's outputs, kept until the new summary lists them.
+            if name == ".planaudit-earlier-outputs.json" {
+                assert!(serde_json::from_slice::<Value>(bytes).is_ok(), "delay {delay_ms} ms: {name} does not parse");
+                continue;
+            }
             let (Some(o), Some(n)) = (old.get(name), new.get(name)) else {
                 panic!("delay {delay_ms} ms: stray file {name} (pid {pid})");
             };

@@ -251,12 +251,20 @@ pub fn audit(city: &City, out_dir: &Path) -> Result<AuditOutcome> {
     let before = file_states(out_dir);
     audit_files(city, out_dir).map_err(|e| {
         let after = file_states(out_dir);
-        let written: Vec<PathBuf> =
-            after.iter().filter(|(p, state)| before.get(*p) != Some(*state)).map(|(p, _)| p.clone()).collect();
-        if written.is_empty() {
+        let shown = |p: &&PathBuf| p.file_name().is_none_or(|n| n != EARLIER_OUTPUTS);
+        let written: Vec<String> = after
+            .iter()
+            .filter(|(p, state)| before.get(*p) != Some(*state))
+            .map(|(p, _)| p)
+            .filter(shown)
+            .map(|p| p.display().to_string())
+            .collect();
+        let removed: Vec<String> =
+            before.keys().filter(|p| !after.contains_key(*p)).filter(shown).map(|p| p.display().to_string()).collect();
+        if written.is_empty() && removed.is_empty() {
             e
         } else {
-            Error::Partial { source: Box::new(e), written: written.iter().map(|p| p.display().to_string()).collect() }
+            Error::Partial { source: Box::new(e), written, removed }
         }
     })
 }
@@ -319,6 +327,11 @@ fn shared_layers(city: &City, out_dir: &Path) -> Layers {
 fn check_options(city: &City, out_dir: &Path) -> Result<()> {
     let label = city.path.display();
     let in_file = &in_city_file(city);
+    if city.config.road_density.is_none() && city.config.park_mix.is_none() && city.config.living_circle.is_none() {
+        return Err(Error::Usage(format!(
+            "{label}: configures no indicator (add [road_density], [park_mix] or [living_circle])"
+        )));
+    }
     let common = common(city, None);
     match (&common.measure, &common.planar_crs) {
         (MeasureArg::Planar, None) => {
@@ -409,7 +422,10 @@ fn city_file_words(message: &str) -> String {
         let mut from = 0;
         while let Some(at) = out[from..].find(option).map(|i| i + from) {
             let end = at + option.len();
-            let whole = !out[end..].starts_with(|c: char| c.is_alphanumeric() || c == '-' || c == '_');
+            // An option stands alone: not inside a path or a value (`landuse--target.toml`).
+            let before = |c: char| c.is_alphanumeric() || matches!(c, '-' | '_' | '.' | '/' | '\\');
+            let after = |c: char| c.is_alphanumeric() || matches!(c, '-' | '_');
+            let whole = !option.starts_with("--") || (!out[..at].ends_with(before) && !out[end..].starts_with(after));
             if whole {
                 out.replace_range(at..end, key);
                 from = at + key.len();
@@ -464,12 +480,7 @@ fn audit_files(city: &City, out_dir: &Path) -> Result<AuditOutcome> {
     }
     // An earlier audit's summaries and report go before anything is written: an audit that fails
     // part-way (or is killed) leaves no summary describing files it has replaced.
-    for p in &summaries {
-        match std::fs::remove_file(p) {
-            Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(Error::io(p, e)),
-            _ => {}
-        }
-    }
+    retire_summaries(out_dir)?;
 
     // The three indicators run side by side; a layer two of them read (the roads of road density
     // and the living circle) is read once, by whichever asks first. Results are gathered in indicator order,
@@ -536,12 +547,6 @@ fn audit_files(city: &City, out_dir: &Path) -> Result<AuditOutcome> {
         measure.get_or_insert(run.measure.clone());
         indicators.insert("living_circle".into(), super::living_circle::summary_json(run, args));
     }
-    if indicators.is_empty() {
-        return Err(Error::Usage(format!(
-            "{}: configures no indicator (add [road_density], [park_mix] or [living_circle])",
-            city.path.display()
-        )));
-    }
 
     progress.step("styles, summary, report 报告");
     // Map styles for every GeoJSON layer written, beside them in OUT_DIR/styles/.
@@ -584,15 +589,57 @@ fn audit_files(city: &City, out_dir: &Path) -> Result<AuditOutcome> {
         || write_report(&report_path, &ReportInput { title: &title, summary: &summary, maps }),
     )?;
     write_json(&json_path, &summary)?;
+    // The summary lists what is there now: the record of what earlier audits wrote is no longer needed.
+    remove_if_there(&out_dir.join(EARLIER_OUTPUTS))?;
     progress.done();
     let unknown_facility_types = lc.as_ref().map(|run| run.unknown_types.clone()).unwrap_or_default();
     Ok(AuditOutcome { rows, layers, outputs, missed, unknown_facility_types })
 }
 
-/// The layers and styles an earlier audit into `out_dir` wrote, by its summary.json: those of
-/// planaudit's own names, in the folder and its `styles/`.
+/// The record of the layers and styles earlier audits into a folder wrote, kept while no complete
+/// `summary.json` lists them (from the start of an audit until its end): an audit that fails or is
+/// stopped part-way leaves it for the next one, which removes the outputs that are no longer its own.
+pub const EARLIER_OUTPUTS: &str = ".planaudit-earlier-outputs.json";
+
+/// Removes `summary.json`, `summary.csv` and `report.html` from `out_dir`, first adding the outputs
+/// the summary listed to the record of earlier outputs ([`EARLIER_OUTPUTS`]): done when an audit
+/// starts writing, and by `batch` when it stops an audit.
+pub fn retire_summaries(out_dir: &Path) -> Result<()> {
+    let earlier = earlier_outputs(out_dir);
+    if !earlier.is_empty() {
+        let listed: Vec<String> = earlier.iter().map(|p| p.display().to_string()).collect();
+        write_json(&out_dir.join(EARLIER_OUTPUTS), &json!({ "outputs": listed }))?;
+    }
+    for name in ["summary.json", "summary.csv", "report.html"] {
+        remove_if_there(&out_dir.join(name))?;
+    }
+    Ok(())
+}
+
+fn remove_if_there(p: &Path) -> Result<()> {
+    match std::fs::remove_file(p) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(Error::io(p, e)),
+        _ => Ok(()),
+    }
+}
+
+/// The layers and styles earlier audits into `out_dir` wrote, by its summary.json and the record
+/// of [`EARLIER_OUTPUTS`]: those of planaudit's own names, in the folder and its `styles/`.
 fn earlier_outputs(out_dir: &Path) -> Vec<PathBuf> {
-    let Ok(text) = std::fs::read_to_string(out_dir.join("summary.json")) else { return Vec::new() };
+    let mut all: Vec<PathBuf> = Vec::new();
+    for record in ["summary.json", EARLIER_OUTPUTS] {
+        for p in listed_outputs(out_dir, &out_dir.join(record)) {
+            if !all.contains(&p) {
+                all.push(p);
+            }
+        }
+    }
+    all
+}
+
+/// The outputs of planaudit's own names a summary (or the record of earlier outputs) lists.
+fn listed_outputs(out_dir: &Path, record: &Path) -> Vec<PathBuf> {
+    let Ok(text) = std::fs::read_to_string(record) else { return Vec::new() };
     let Ok(summary) = serde_json::from_str::<Value>(&text) else { return Vec::new() };
     let layers = crate::output::styles::STYLED_LAYERS.iter();
     let names: Vec<(String, bool)> = layers
@@ -865,4 +912,26 @@ pub fn run_init(args: &InitArgs) -> Result<()> {
     })?;
     outln!("wrote {}", args.path.display());
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::city_file_words;
+
+    #[test]
+    fn options_become_keys_only_as_whole_words() {
+        assert_eq!(
+            city_file_words("--walk-speed -1: must be a positive number"),
+            "living_circle.walk_speed_m_per_min -1: must be a positive number"
+        );
+        assert_eq!(
+            city_file_words("--band 30-20: expected MIN-MAX in percent, e.g. --band 20-30"),
+            "park_mix.band 30-20: expected MIN-MAX in percent, e.g. band = [20, 30]"
+        );
+        // Inside a path or a longer option: left as it is.
+        let path = "'d/landuse--target.toml' is neither a preset nor a file";
+        assert_eq!(city_file_words(path), path);
+        assert_eq!(city_file_words("--max-walker 3"), "--max-walker 3");
+        assert_eq!(city_file_words("(--max-snap)"), "(living_circle.max_snap_m)");
+    }
 }

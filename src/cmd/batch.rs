@@ -322,8 +322,9 @@ fn run_one(exe: &Path, city: &BatchCity, threads: usize, timeout: Option<Duratio
             (Some(3), _) => ("missed", Some(3), "some targets missed".to_string()),
             (Some(c), _) if !stderr.is_empty() => ("failed", Some(c), stderr),
             (Some(c), _) => ("failed", Some(c), format!("its audit exited with {c} and said nothing")),
-            // Ctrl-C in a terminal reaches the audits too.
-            (None, Some(_)) if INTERRUPTED.load(Ordering::SeqCst) != 0 => (
+            // Ctrl-C in a terminal (or a service manager stopping the group) reaches the audits
+            // too, and one may end before the batch's own handler has run.
+            (None, Some(_)) if interrupted_too(exit.signal()) => (
                 "interrupted",
                 None,
                 format!("stopped: the batch got {}", signal_name(INTERRUPTED.load(Ordering::SeqCst))),
@@ -335,11 +336,29 @@ fn run_one(exe: &Path, city: &BatchCity, threads: usize, timeout: Option<Duratio
             }
         },
     };
+    if matches!(status, "failed" | "interrupted") && code.is_none() {
+        // Stopped part-way: whatever its audit wrote is no complete run for the next batch to skip.
+        let _ = super::audit::retire_summaries(&city.out_dir);
+    }
     let mut st = CityStatus::new(&city.name, status, code, message, seconds(start));
     if matches!(status, "ok" | "missed") {
         add_audit_notes(&mut st, city);
     }
     st
+}
+
+/// Whether an audit that died of `signal` was interrupted along with the batch: the batch got
+/// SIGINT or SIGTERM, or gets it within a moment (a signal sent to the whole group reaches the
+/// audit and the batch at once, in either order).
+fn interrupted_too(signal: Option<i32>) -> bool {
+    if !matches!(signal, Some(libc::SIGINT | libc::SIGTERM)) {
+        return INTERRUPTED.load(Ordering::SeqCst) != 0;
+    }
+    let deadline = Instant::now() + Duration::from_millis(500);
+    while INTERRUPTED.load(Ordering::SeqCst) == 0 && Instant::now() < deadline {
+        std::thread::sleep(POLL);
+    }
+    INTERRUPTED.load(Ordering::SeqCst) != 0
 }
 
 /// The warnings and the skipped and repaired feature counts of a city's audit, from its
@@ -351,12 +370,19 @@ fn add_audit_notes(st: &mut CityStatus, city: &BatchCity) {
     else {
         return;
     };
+    // A layer two indicators share (the roads) is reported by each, from the one read: its
+    // features are counted once, and its warnings are all kept.
+    let mut counted: Vec<(&serde_json::Value, &serde_json::Value)> = Vec::new();
     for layer in v["layers"].as_array().into_iter().flatten() {
-        st.warnings
-            .extend(layer["warnings"].as_array().into_iter().flatten().filter_map(|w| w.as_str()).map(String::from));
-        st.skipped_features +=
-            layer["skipped"].as_object().into_iter().flatten().filter_map(|(_, n)| n.as_u64()).sum::<u64>();
-        st.repaired_features += layer["repaired"].as_u64().unwrap_or(0);
+        let warnings = layer["warnings"].as_array().into_iter().flatten();
+        st.warnings.extend(warnings.filter_map(|w| w.as_str()).map(String::from));
+        let read = (&layer["layer"], &layer["role"]);
+        if !counted.contains(&read) {
+            counted.push(read);
+            let skipped = layer["skipped"].as_object().into_iter().flatten();
+            st.skipped_features += skipped.filter_map(|(_, n)| n.as_u64()).sum::<u64>();
+            st.repaired_features += layer["repaired"].as_u64().unwrap_or(0);
+        }
     }
     // A warning about two layers an indicator reads twice shows in each report: once is enough.
     let mut seen = std::collections::BTreeSet::new();
@@ -378,8 +404,10 @@ pub fn run(args: &BatchArgs) -> Result<u8> {
     }
     let timeout = match args.timeout {
         None => None,
-        Some(t) if t.is_finite() && t > 0.0 => Some(Duration::from_secs_f64(t)),
-        Some(t) => return Err(Error::Usage(format!("--timeout {t}: give a positive number of seconds"))),
+        Some(t) => match Duration::try_from_secs_f64(t) {
+            Ok(d) if t > 0.0 => Some(d),
+            _ => return Err(Error::Usage(format!("--timeout {t}: give a positive number of seconds"))),
+        },
     };
     if args.output.exists() && !args.output.is_dir() {
         return Err(Error::Usage(format!("{}: OUT_DIR is a file, not a folder", args.output.display())));
@@ -437,7 +465,13 @@ pub fn run(args: &BatchArgs) -> Result<u8> {
             });
         }
     });
-    let signal = INTERRUPTED.load(Ordering::SeqCst);
+    // A signal that came once every city had finished stopped nothing: the batch is complete.
+    let finished = results
+        .lock()
+        .expect("no thread panics holding the lock")
+        .iter()
+        .all(|st| st.as_ref().is_some_and(|st| st.status != "interrupted"));
+    let signal = if finished { 0 } else { INTERRUPTED.load(Ordering::SeqCst) };
     let statuses: Vec<CityStatus> = results
         .into_inner()
         .expect("no thread panics holding the lock")

@@ -168,10 +168,13 @@ pub fn execute_to(args: &RoadDensityArgs, paths: &OutPaths, layers: &Layers) -> 
             let mut found: Vec<&str> = areas.iter().filter_map(|a| a.kind.as_deref()).collect();
             found.sort_unstable();
             found.dedup();
-            super::errln!(
-                "planaudit: warning: target {kind}={value}: no area is of kind '{kind}' (kinds: {})",
+            let w = format!(
+                "target {kind}={value}: no area is of kind '{kind}' (kinds: {})",
                 if found.is_empty() { "none".to_string() } else { found.join(", ") }
             );
+            super::errln!("planaudit: warning: {w}");
+            // In the areas' report too, so that the summary, the report and a batch show it.
+            areas_layer.report.warnings.push(w);
         }
     }
     let mut roads_report = roads_layer.layer().report.clone();
