@@ -206,6 +206,29 @@ impl Drop for KillStuck {
     }
 }
 
+/// Runs planaudit with `args`, waits until the audit of the city file `stuck` runs, calls `meanwhile`,
+/// sends `signal` to planaudit and returns what it printed.
+fn signal_while_stuck(
+    args: &[&str],
+    stuck: &std::path::Path,
+    signal: i32,
+    meanwhile: impl Fn(),
+) -> std::process::Output {
+    let child = bin().args(args).stderr(std::process::Stdio::piped()).spawn().unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while processes_mentioning(&stuck.display().to_string()).is_empty() {
+        assert!(std::time::Instant::now() < deadline, "the stuck city's audit never started");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    meanwhile();
+    #[allow(unsafe_code)]
+    // SAFETY: a plain kill(2) of the process this test started.
+    unsafe {
+        libc::kill(child.id() as i32, signal);
+    }
+    child.wait_with_output().unwrap()
+}
+
 /// A hung audit is stopped by --timeout and recorded as failed; SIGTERM to the batch stops the
 /// audit it is running, records what finished, marks the batch incomplete and exits 143; the
 /// previous run's combined files never stay to pass for this run's.
@@ -247,26 +270,13 @@ fn batch_timeout_and_interruption() {
         run_err(&["batch", manifest.to_str().unwrap(), "-o", out.to_str().unwrap(), "--timeout", t], 2, &["--timeout"]);
     }
 
-    // SIGTERM while the stuck city's audit runs (one job: the demo has not started).
-    let child = bin()
-        .args(["batch", manifest.to_str().unwrap(), "-o", out.to_str().unwrap(), "--jobs", "1", "--force"])
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-    while processes_mentioning(&stuck.display().to_string()).is_empty() {
-        assert!(std::time::Instant::now() < deadline, "the stuck city's audit never started");
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
-    // While it runs, the folder says the batch is incomplete and holds no earlier combined summary.
-    assert_eq!(status_of(&out)["complete"], false);
-    assert!(!out.join("summary.csv").exists() && !out.join("batch.csv").exists());
-    #[allow(unsafe_code)]
-    // SAFETY: a plain kill(2) of the batch this test started.
-    unsafe {
-        libc::kill(child.id() as i32, libc::SIGTERM);
-    }
-    let o = child.wait_with_output().unwrap();
+    // SIGTERM while the stuck city's audit runs (one job: the demo has not started). While it
+    // runs, the folder says the batch is incomplete and holds no earlier combined summary.
+    let batch = ["batch", manifest.to_str().unwrap(), "-o", out.to_str().unwrap(), "--jobs", "1"];
+    let o = signal_while_stuck(&[&batch[..], &["--force"]].concat(), &stuck, libc::SIGTERM, || {
+        assert_eq!(status_of(&out)["complete"], false);
+        assert!(!out.join("summary.csv").exists() && !out.join("batch.csv").exists());
+    });
     let stderr = String::from_utf8_lossy(&o.stderr);
     assert_eq!(o.status.code(), Some(143), "{stderr}");
     assert!(stderr.contains("stuck: interrupted: stopped: the batch got SIGTERM"), "{stderr}");
@@ -282,21 +292,7 @@ fn batch_timeout_and_interruption() {
     assert_eq!(std::fs::read_to_string(out.join("summary.csv")).unwrap().lines().count(), 1);
 
     // SIGINT, as Ctrl-C sends it, with --quiet: the stopped city is still named; exit 130.
-    let child = bin()
-        .args(["batch", manifest.to_str().unwrap(), "-o", out.to_str().unwrap(), "--jobs", "1", "--quiet"])
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    while processes_mentioning(&stuck.display().to_string()).is_empty() {
-        assert!(std::time::Instant::now() < deadline, "the stuck city's audit never started");
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
-    #[allow(unsafe_code)]
-    // SAFETY: a plain kill(2) of the batch this test started.
-    unsafe {
-        libc::kill(child.id() as i32, libc::SIGINT);
-    }
-    let o = child.wait_with_output().unwrap();
+    let o = signal_while_stuck(&[&batch[..], &["--quiet"]].concat(), &stuck, libc::SIGINT, || {});
     let stderr = String::from_utf8_lossy(&o.stderr);
     assert_eq!(o.status.code(), Some(130), "{stderr}");
     assert!(stderr.starts_with("stuck: interrupted: stopped: the batch got SIGINT\n"), "{stderr}");
