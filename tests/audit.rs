@@ -214,6 +214,30 @@ fn config_errors_name_key_and_line() {
     run_err(&["audit", "/nonexistent/city.toml", "-o", out.to_str().unwrap()], 1, &["/nonexistent/city.toml"]);
 }
 
+/// A layer without a CRS (a Shapefile without its .prj) or in a local grid is named with the
+/// city-file key that gives it one, by the audit as by `check`.
+#[test]
+fn layer_without_crs_names_its_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let city = demo_city(dir.path());
+    let city = city.to_str().unwrap();
+    let prj = dir.path().join("demo_city/built_up_areas.prj");
+    let out = dir.path().join("o");
+    std::fs::remove_file(&prj).unwrap();
+    let no_crs = ["built_up_areas.shp", "no coordinate reference system; give one with layers.areas.crs"];
+    let local = ["built_up_areas.shp", "'grid' is a local grid", "really in with layers.areas.crs"];
+    for (prj_text, words) in [(None, &no_crs[..]), (Some(r#"LOCAL_CS["grid",UNIT["metre",1]]"#), &local[..])] {
+        if let Some(t) = prj_text {
+            std::fs::write(&prj, t).unwrap();
+        }
+        let audit = run_err(&["audit", city, "-o", out.to_str().unwrap()], 1, words);
+        let check = run_err(&["check", city], 1, words);
+        for stderr in [audit, check] {
+            assert!(!stderr.contains(" --"), "{words:?}: a command-line option named:\n{stderr}");
+        }
+    }
+}
+
 #[test]
 fn refuses_to_overwrite_an_input() {
     let dir = tempfile::tempdir().unwrap();

@@ -398,13 +398,22 @@ const CITY_FILE_KEYS: &[(&str, &str)] = &[
     ("--max-walk", "living_circle.max_walk_m"),
     ("--type-field", "layers.facilities.fields.type"),
     ("--planar-crs", "city.planar_crs"),
+    ("--areas-crs", "layers.areas.crs"),
+    ("--roads-crs", "layers.roads.crs"),
+    ("--landuse-crs", "layers.landuse.crs"),
+    ("--parks-crs", "layers.parks.crs"),
+    ("--origins-crs", "layers.origins.crs"),
+    ("--facilities-crs", "layers.facilities.crs"),
 ];
 
-/// A usage error of the indicators' option checks, naming the city file, in its words
-/// ([`city_file_words`]).
+/// An error of the indicators in the city file's words ([`city_file_words`]): a usage error of
+/// their option checks, naming the city file; a layer without a CRS (or in a local grid), naming
+/// the key to give it with (`layers.areas.crs`, not `--areas-crs`).
 fn in_city_file(city: &City) -> impl Fn(Error) -> Error + '_ {
     move |e| match e {
         Error::Usage(m) => Error::Usage(format!("{}: {}", city.path.display(), city_file_words(&m))),
+        Error::NoCrs { layer, option } => Error::NoCrs { layer, option: city_file_words(&option) },
+        Error::LocalCrs { layer, name, option } => Error::LocalCrs { layer, name, option: city_file_words(&option) },
         other => other,
     }
 }
