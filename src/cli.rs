@@ -117,6 +117,10 @@ pub struct CommonArgs {
     /// others).
     #[arg(skip)]
     pub layer_encodings: Vec<(String, String)>,
+    /// Whether these options come from a city file (not an option): then messages name its keys,
+    /// not command-line options.
+    #[arg(skip)]
+    pub from_city_file: bool,
 }
 
 impl CommonArgs {

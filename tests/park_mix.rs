@@ -678,7 +678,7 @@ fn baltimore_parcels_near_the_parks_are_read_through_the_spatial_index() {
     add_layer_by_sql(indexed.to_str().unwrap(), indexed.to_str().unwrap(), "far_parks", sql);
     let (_, stderr, far_mix, _, far) = run(&indexed, "far_parks", "far", &[]);
     assert_eq!((far["read"].as_u64(), far["not_read"][NOT_READ].as_u64()), (Some(0), Some(read_all)), "{far}");
-    assert!(stderr.contains("do not overlap at all"), "{stderr}");
+    assert!(stderr.contains("do not overlap at all; check their coordinate systems (--crs, gcj02)"), "{stderr}");
     let fc: geojson::FeatureCollection = serde_json::from_slice(&far_mix).unwrap();
     assert_eq!(fc.features.len(), 39);
     assert!(fc.features.iter().all(|f| crate::common::num(f, "mix_area_km2").abs() < ROUNDING_KM2), "{far_mix:?}");

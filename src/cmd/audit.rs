@@ -42,6 +42,7 @@ fn common(city: &City, summary: Option<PathBuf>) -> CommonArgs {
         fallback_crs: c.crs.clone(),
         encoding: c.encoding.clone(),
         layer_encodings: layer_encodings(city),
+        from_city_file: true,
         measure: if c.measure == "planar" { MeasureArg::Planar } else { MeasureArg::Ellipsoidal },
         planar_crs: c.planar_crs.clone(),
         summary_json: summary,
@@ -425,7 +426,7 @@ fn in_city_file(city: &City) -> impl Fn(Error) -> Error + '_ {
 /// --walk-speed -1: must be a positive number
 ///   → living_circle.walk_speed_m_per_min -1: must be a positive number
 /// ```
-fn city_file_words(message: &str) -> String {
+pub(crate) fn city_file_words(message: &str) -> String {
     let mut out = message.to_string();
     for (option, key) in CITY_FILE_KEYS {
         let mut from = 0;
@@ -831,9 +832,13 @@ pub fn check(city: &City) -> Result<Vec<String>> {
         pairs.push(("origins", "roads".into()));
     }
     pairs.extend((0..layers.facilities.len()).map(|i| ("origins", format!("facilities[{i}]"))));
+    // The option of a layer's CRS, which the warning names as its key.
+    let option = |name: &str| format!("--{}-crs", name.split('[').next().unwrap_or(name));
     for (a, b) in pairs {
         if let (Some((la, ra)), Some((lb, rb))) = (extent(a), extent(&b)) {
-            lines.extend(super::overlap_warnings(la, ra, lb, rb).into_iter().map(|w| format!("warning: {w}")));
+            let settings = super::crs_settings(&common, [&option(a), &option(&b)]);
+            let warnings = super::overlap_warnings(la, ra, lb, rb, &settings);
+            lines.extend(warnings.into_iter().map(|w| format!("warning: {w}")));
         }
     }
     Ok(lines)

@@ -433,12 +433,12 @@ pub fn execute_with(args: &LivingCircleArgs, layers: &Layers) -> Result<LivingCi
             || "roads living_circle (shared read)".into(),
             || layers.load_shared(&s, args.road.roads_crs.as_deref(), common, "--roads-crs"),
         )?;
-        warn_if_apart(&mut origins_layer, layer.layer());
+        warn_if_apart(&mut origins_layer, layer.layer(), common, ["--origins-crs", "--roads-crs"]);
         roads_layer = Some(layer);
         grade_table = Some(grades);
     }
     for f in &facility_layers {
-        warn_if_apart(&mut origins_layer, f);
+        warn_if_apart(&mut origins_layer, f, common, ["--origins-crs", "--facilities-crs"]);
     }
 
     let frame = choose_frame(common, &origins_layer)?;

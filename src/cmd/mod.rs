@@ -127,14 +127,33 @@ pub fn choose_frame(common: &CommonArgs, study: &RawLayer) -> Result<Frame> {
 
 /// Warns when two layers that should overlap do not: the sign of mixed coordinate systems
 /// (GCJ-02 points on CGCS2000 polygons sit ~500 m off) or a wrong --crs. See
-/// [`overlap_warnings`]. Each warning goes to stderr and into `a`'s layer report, so that
-/// `--summary-json`, `summary.json` and `report.html` carry it too.
-pub fn warn_if_apart(a: &mut RawLayer, b: &RawLayer) {
+/// [`overlap_warnings`]; `options` are the layers' own CRS options (`--areas-crs`), which
+/// [`crs_settings`] names as a city file's keys when the run comes from one. Each warning goes to
+/// stderr and into `a`'s layer report, so that `--summary-json`, `summary.json` and `report.html`
+/// carry it too.
+pub fn warn_if_apart(a: &mut RawLayer, b: &RawLayer, common: &CommonArgs, options: [&str; 2]) {
     if let (Some(ra), Some(rb)) = (lonlat_bounds(a), lonlat_bounds(b)) {
-        for w in overlap_warnings(&a.label(), ra, &b.label(), rb) {
+        for w in overlap_warnings(&a.label(), ra, &b.label(), rb, &crs_settings(common, options)) {
             errln!("planaudit: warning: {w}");
             a.report.warnings.push(w);
         }
+    }
+}
+
+/// Where the coordinate systems of two layers are set, for [`overlap_warnings`]: `--crs` on the
+/// command line; from a city file, the two layers' `crs` keys (their CRS `options`, such as
+/// `--areas-crs`, in the city file's words) and `city.crs`, which sets the CRS of layers without one.
+///
+/// ```text
+/// ["--areas-crs", "--roads-crs"] → --crs
+///                                → layers.areas.crs, layers.roads.crs, city.crs (from a city file)
+/// ```
+pub fn crs_settings(common: &CommonArgs, options: [&str; 2]) -> String {
+    if common.from_city_file {
+        let [a, b] = options.map(audit::city_file_words);
+        format!("{a}, {b}, city.crs")
+    } else {
+        "--crs".into()
     }
 }
 
@@ -154,6 +173,9 @@ const APART_M: f64 = 1000.0;
 ///   tested on the extents: moved back, the smaller extent must lie (almost) wholly inside the
 ///   larger one, and clearly better than unmoved.
 ///
+/// The first two suggest checking the coordinate systems where `settings` says they are set
+/// ([`crs_settings`]).
+///
 /// ```
 /// use geo::{coord, Rect};
 /// use planaudit::cmd::overlap_warnings;
@@ -162,16 +184,17 @@ const APART_M: f64 = 1000.0;
 /// let (x0, y0) = wgs84_to_gcj02(116.50, 31.70);
 /// let (x1, y1) = wgs84_to_gcj02(116.52, 31.72);
 /// let gcj = Rect::new(coord! { x: x0, y: y0 }, coord! { x: x1, y: y1 });
-/// let w = overlap_warnings("a", true_, "b", gcj);
+/// let w = overlap_warnings("a", true_, "b", gcj, "--crs");
 /// assert!(w.iter().any(|m| m.contains("GCJ-02")), "{w:?}");
-/// assert!(overlap_warnings("a", true_, "b", true_).is_empty());
+/// assert!(overlap_warnings("a", true_, "b", true_, "--crs").is_empty());
 /// // A home 100 m east of the facilities' extent, and a layer 50 km away.
 /// let home = Rect::new(coord! { x: 116.5211, y: 31.71 }, coord! { x: 116.5211, y: 31.71 });
-/// assert!(overlap_warnings("a", true_, "home", home).is_empty());
+/// assert!(overlap_warnings("a", true_, "home", home, "--crs").is_empty());
 /// let far = Rect::new(coord! { x: 117.05, y: 31.70 }, coord! { x: 117.07, y: 31.72 });
-/// assert!(overlap_warnings("a", true_, "far", far)[0].contains("do not overlap at all"));
+/// let apart = overlap_warnings("a", true_, "far", far, "--crs");
+/// assert!(apart[0].contains("do not overlap at all; check their coordinate systems (--crs, gcj02)"));
 /// ```
-pub fn overlap_warnings(a_label: &str, a: Rect<f64>, b_label: &str, b: Rect<f64>) -> Vec<String> {
+pub fn overlap_warnings(a_label: &str, a: Rect<f64>, b_label: &str, b: Rect<f64>, settings: &str) -> Vec<String> {
     use crate::normalise::crs::offsets::{outside_china, wgs84_to_gcj02};
     let mut out = Vec::new();
     // Apart by more than a kilometre: a few features just beyond each other's extent are not.
@@ -182,7 +205,7 @@ pub fn overlap_warnings(a_label: &str, a: Rect<f64>, b_label: &str, b: Rect<f64>
     // (NaN extents count as apart.)
     if gap_m.is_nan() || gap_m > APART_M {
         out.push(format!(
-            "{a_label} and {b_label} do not overlap at all; check their coordinate systems (--crs, gcj02)"
+            "{a_label} and {b_label} do not overlap at all; check their coordinate systems ({settings}, gcj02)"
         ));
         return out;
     }
@@ -223,7 +246,7 @@ pub fn overlap_warnings(a_label: &str, a: Rect<f64>, b_label: &str, b: Rect<f64>
     }
     if raw < MIN_OVERLAP_SHARE {
         out.push(format!(
-            "{a_label} and {b_label} overlap only in part ({:.0}% of the smaller extent); check their coordinate systems (--crs, gcj02) and that they cover the same place",
+            "{a_label} and {b_label} overlap only in part ({:.0}% of the smaller extent); check their coordinate systems ({settings}, gcj02) and that they cover the same place",
             raw * 100.0
         ));
     }

@@ -201,7 +201,7 @@ pub fn execute_with(args: &ParkMixArgs, layers: &Layers) -> Result<ParkMixRun> {
     }
 
     if let Some((_, parks)) = &mut parks_read {
-        warn_if_apart(parks, &landuse);
+        warn_if_apart(parks, &landuse, common, ["--parks-crs", "--landuse-crs"]);
     }
 
     let frame = choose_frame(common, parks_read.as_ref().map(|(_, l)| l).unwrap_or(&landuse))?;

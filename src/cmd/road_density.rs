@@ -155,7 +155,7 @@ pub fn execute_to(args: &RoadDensityArgs, paths: &OutPaths, layers: &Layers) -> 
         within: None,
     };
     let mut roads_layer = layers.load_shared(&roads_spec, args.road.roads_crs.as_deref(), common, "--roads-crs")?;
-    warn_if_apart(&mut areas_layer, roads_layer.layer());
+    warn_if_apart(&mut areas_layer, roads_layer.layer(), common, ["--areas-crs", "--roads-crs"]);
 
     let frame = choose_frame(common, &areas_layer)?;
     project(&mut areas_layer, &frame)?;

@@ -192,11 +192,16 @@ fn layers_apart_are_warned_in_check_summary_and_report() {
     );
     assert_ne!(text, GOOD);
     let c = city(&w, "zone.toml", &text);
+    // In the city file's words: the keys that set the layers' CRSs, not command-line options.
+    let keys =
+        "do not overlap at all; check their coordinate systems (layers.areas.crs, layers.roads.crs, city.crs, gcj02)";
     let checked = run_ok(&["check", &c]);
-    assert!(checked.contains("warning: ") && checked.contains("do not overlap at all"), "{checked}");
+    assert!(checked.contains("warning: ") && checked.contains(keys), "{checked}");
     let out = w.path("zone_out");
     let o = run(&["audit", &c, "-o", out.to_str().unwrap()]);
-    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(0), "{stderr}");
+    assert!(stderr.contains(keys) && !stderr.contains("--"), "{stderr}");
     let summary: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
     let warnings: Vec<&str> = summary["layers"]
@@ -206,7 +211,7 @@ fn layers_apart_are_warned_in_check_summary_and_report() {
         .flat_map(|l| l["warnings"].as_array().into_iter().flatten())
         .filter_map(serde_json::Value::as_str)
         .collect();
-    assert!(warnings.iter().any(|w| w.contains("do not overlap at all")), "{summary}");
+    assert!(warnings.iter().any(|w| w.contains(keys)), "{summary}");
     let report = std::fs::read_to_string(out.join("report.html")).unwrap();
     assert!(report.contains("<ul class=\"warnings\">") && report.contains("do not overlap at all"));
     // The right CRS: no warning anywhere.
