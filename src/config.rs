@@ -66,6 +66,24 @@ pub struct Layers {
     pub facilities: Vec<LayerConfig>,
 }
 
+impl Layers {
+    /// The layers given, each with its name in `[layers.NAME]`; every facilities layer is
+    /// `facilities`.
+    pub fn named(&self) -> Vec<(&'static str, &LayerConfig)> {
+        [
+            ("areas", &self.areas),
+            ("roads", &self.roads),
+            ("landuse", &self.landuse),
+            ("parks", &self.parks),
+            ("origins", &self.origins),
+        ]
+        .into_iter()
+        .filter_map(|(n, x)| x.as_ref().map(|x| (n, x)))
+        .chain(self.facilities.iter().map(|x| ("facilities", x)))
+        .collect()
+    }
+}
+
 /// The field roles each layer may name in `fields`.
 pub const FIELD_ROLES: &[(&str, &[&str])] = &[
     ("areas", &["id", "name", "kind"]),
@@ -252,18 +270,7 @@ pub fn parse(text: &str, label: &str) -> Result<CityConfig> {
         )));
     }
     let l = &c.layers;
-    let named: Vec<(&str, &LayerConfig)> = [
-        ("areas", &l.areas),
-        ("roads", &l.roads),
-        ("landuse", &l.landuse),
-        ("parks", &l.parks),
-        ("origins", &l.origins),
-    ]
-    .into_iter()
-    .filter_map(|(n, x)| x.as_ref().map(|x| (n, x)))
-    .chain(l.facilities.iter().map(|x| ("facilities", x)))
-    .collect();
-    for (name, layer) in named {
+    for (name, layer) in l.named() {
         let roles = FIELD_ROLES.iter().find(|(n, _)| *n == name).map(|(_, r)| *r).unwrap_or(&[]);
         layer.check_fields(name, roles).map_err(|e| Error::Usage(format!("{label}: {e}")))?;
     }

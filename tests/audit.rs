@@ -186,6 +186,28 @@ fn config_errors_name_key_and_line() {
             2,
             vec!["bad.toml", "city.planar_crs EPSG:3857", "true to scale"],
         ),
+        // A CRS PROJ cannot use, named by its key, whichever key gives it.
+        (
+            original.replace("measure = \"ellipsoidal\"", "measure = \"ellipsoidal\"\ncrs = \"EPSG:999999\""),
+            2,
+            vec!["bad.toml: city.crs = \"EPSG:999999\": PROJ cannot use it"],
+        ),
+        (
+            original
+                .replace("source = \"built_up_areas.shp\"", "source = \"built_up_areas.shp\"\ncrs = \"EPSG:999999\""),
+            2,
+            vec!["bad.toml: layers.areas.crs = \"EPSG:999999\": PROJ cannot use it"],
+        ),
+        (
+            original.replace("layer = \"facilities\"", "layer = \"facilities\"\ncrs = \"foo\""),
+            2,
+            vec!["bad.toml: layers.facilities.crs = \"foo\": not a CRS definition"],
+        ),
+        (
+            original.replace("measure = \"ellipsoidal\"", "measure = \"planar\"\nplanar_crs = \"EPSG:999999\""),
+            2,
+            vec!["bad.toml: city.planar_crs = \"EPSG:999999\": PROJ cannot use it"],
+        ),
         (
             original.replace("coverage_targets = { \"15\" = 0.8 }", "coverage_targets = { \"15min\" = 0.8 }"),
             2,

@@ -348,8 +348,10 @@ fn check_options(city: &City, out_dir: &Path) -> Result<()> {
         }
         _ => {}
     }
-    if let Some(crs) = &common.planar_crs {
-        SourceCrs::parse(crs).map_err(in_file)?;
+    for (key, crs) in crs_keys(city) {
+        SourceCrs::parse_as(crs, &format!("{label}: {key} = {crs:?}"))?;
+    }
+    if common.planar_crs.is_some() {
         // A projected CRS in metres; whether it is true to scale at the data, the indicators check.
         super::planar_frame(&common).map_err(in_file)?;
     }
@@ -378,6 +380,18 @@ fn check_options(city: &City, out_dir: &Path) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// The CRSs a city file gives, with their keys: `city.crs`, `city.planar_crs` and each layer's
+/// `crs`.
+fn crs_keys(city: &City) -> Vec<(String, &str)> {
+    let c = &city.config.city;
+    let layers = city.config.layers.named().into_iter().map(|(name, l)| (format!("layers.{name}.crs"), &l.crs));
+    [("city.crs".to_string(), &c.crs), ("city.planar_crs".to_string(), &c.planar_crs)]
+        .into_iter()
+        .chain(layers)
+        .filter_map(|(key, crs)| Some((key, crs.as_deref()?)))
+        .collect()
 }
 
 /// The command-line options the indicators' checks name, and the city-file keys that set them.

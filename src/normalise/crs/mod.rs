@@ -49,24 +49,41 @@ impl SourceCrs {
     /// assert!(SourceCrs::parse("EPSG:99999").is_err());
     /// ```
     pub fn parse(text: &str) -> Result<SourceCrs> {
-        let crs = SourceCrs::parse_text(text)?;
+        let t = text.trim();
+        let name = match local_crs_name(t) {
+            Some(local) => format!("CRS '{local}'"),
+            None if t.is_empty() => "empty CRS".into(),
+            None => format!("CRS '{t}'"),
+        };
+        SourceCrs::parse_as(text, &name)
+    }
+
+    /// [`SourceCrs::parse`], its errors naming the CRS as `name` (a city file's key and value, as
+    /// `city.toml: layers.roads.crs = "EPSG:999999"`) where `parse` says `CRS 'EPSG:999999'`.
+    ///
+    /// ```
+    /// use planaudit::normalise::crs::SourceCrs;
+    /// let e = SourceCrs::parse_as("EPSG:99999", "c.toml: city.crs = \"EPSG:99999\"").unwrap_err();
+    /// assert!(e.to_string().starts_with("c.toml: city.crs = \"EPSG:99999\": PROJ cannot use it"), "{e}");
+    /// ```
+    pub fn parse_as(text: &str, name: &str) -> Result<SourceCrs> {
+        let crs = SourceCrs::parse_text(text, name)?;
         // A CRS PROJ cannot take to longitude/latitude is a mistyped option, not bad data.
         if let SourceCrs::Proj(def) = &crs {
             Transform::new(def, LONLAT_CRS).map_err(|e| {
                 Error::Usage(format!(
-                    "CRS '{}': PROJ cannot use it ({e}); give an EPSG code such as EPSG:4527, or gcj02 / bd09",
-                    text.trim()
+                    "{name}: PROJ cannot use it ({e}); give an EPSG code such as EPSG:4527, or gcj02 / bd09"
                 ))
             })?;
         }
         Ok(crs)
     }
 
-    fn parse_text(text: &str) -> Result<SourceCrs> {
+    fn parse_text(text: &str, name: &str) -> Result<SourceCrs> {
         let t = text.trim();
         let lower = t.to_ascii_lowercase().replace(['-', '_'], "");
         Ok(match lower.as_str() {
-            "" => return Err(Error::Usage("empty CRS: give an EPSG code such as EPSG:4527, or gcj02 / bd09".into())),
+            "" => return Err(Error::Usage(format!("{name}: give an EPSG code such as EPSG:4527, or gcj02 / bd09"))),
             "gcj02" | "gcj" | "mars" => SourceCrs::Gcj02,
             "bd09" | "bd09ll" | "baidu" => SourceCrs::Bd09,
             "wgs84" => SourceCrs::Proj(LONLAT_CRS.to_string()),
@@ -74,15 +91,14 @@ impl SourceCrs {
             _ if t.chars().all(|c| c.is_ascii_digit()) => SourceCrs::Proj(format!("EPSG:{t}")),
             _ if local_crs_name(t).is_some() => {
                 return Err(Error::Usage(format!(
-                    "CRS '{}': a local grid is not tied to the earth; give the CRS the coordinates are really in (an EPSG code such as EPSG:4527, or gcj02 / bd09)",
-                    local_crs_name(t).unwrap_or_default()
+                    "{name}: a local grid is not tied to the earth; give the CRS the coordinates are really in (an EPSG code such as EPSG:4527, or gcj02 / bd09)"
                 )))
             }
             _ if is_definition(t) => SourceCrs::Proj(t.to_string()),
             // PROJ would look anything else up by name, approximately ("foo" finds Amersfoort).
             _ => {
                 return Err(Error::Usage(format!(
-                    "CRS '{t}': not a CRS definition; give an authority code (EPSG:4527), WKT, a PROJ string (+proj=...), or gcj02 / bd09"
+                    "{name}: not a CRS definition; give an authority code (EPSG:4527), WKT, a PROJ string (+proj=...), or gcj02 / bd09"
                 )))
             }
         })
