@@ -176,7 +176,7 @@ pub struct RoadDensityArgs {
     /// Field holding the area name [default: name, when present].
     #[arg(long, value_name = "F")]
     pub name_field: Option<String>,
-    /// Field holding the area id [default: id or osm_id when present, else the feature id].
+    /// Field holding the area id [default: id, osm_id or osm_way_id when present, else the feature id].
     #[arg(long, value_name = "F")]
     pub id_field: Option<String>,
     /// Target density in km/km²: KIND=VALUE for one kind, or VALUE for areas of any other kind.

@@ -7,7 +7,7 @@ use std::sync::OnceLock;
 
 use serde_json::Value;
 
-use crate::common::{gdal_sql, read_collection, rel_diff, run_err, run_ok, shared, text};
+use crate::common::{gdal_sql, ogr2ogr, read_collection, rel_diff, run_err, run_ok, shared, text};
 
 // ---------------------------------------------------------------------------------------------
 // Hand-made layers in EPSG:4527 metres (CGCS2000 zone 39, Lu'an), measured planar in EPSG:4527 so
@@ -499,6 +499,39 @@ fn baltimore_node_snap_matches_networkx() {
     assert_eq!(r["summary"]["origins"], 27);
     // Motorways are not walked.
     assert!(r["summary"]["network"]["roads_excluded"]["grade 'motorway_link' not walkable"].as_u64().unwrap() > 0);
+}
+
+/// OpenStreetMap land use in a GeoPackage, whose closed ways have an empty `osm_id` and their id
+/// in `osm_way_id`: road density names each area, and the living circle each origin, by the same
+/// id (`osm_id`, else `osm_way_id`), so that the two outputs join on it.
+#[test]
+fn osm_ids_join_road_density_and_living_circle() {
+    let pbf = shared("osm/liechtenstein-2015.osm.pbf");
+    let p = pbf.display().to_string();
+    let dir = tempfile::tempdir().unwrap();
+    let li = dir.path().join("li.gpkg");
+    let li_s = li.to_str().unwrap();
+    ogr2ogr(&["-f", "GPKG", li_s, &p, "multipolygons", "-where", "landuse='residential'"]);
+    let (rd, lc) = (dir.path().join("rd.geojson"), dir.path().join("lc.geojson"));
+    let (roads, facilities) = (format!("{p}#lines"), format!("{p}#points"));
+    let roads = ["--roads", &roads, "--roads-where", "highway IS NOT NULL"];
+    run_ok(&[&["road-density", "--areas", li_s, "-o", rd.to_str().unwrap()], &roads[..]].concat());
+    let circle = ["living-circle", "--origins", li_s, "--facilities", &facilities, "-o", lc.to_str().unwrap()];
+    run_ok(&[&circle[..], &roads[..]].concat());
+    let ids = |path: &Path, key: &str| -> Vec<String> {
+        let mut ids: Vec<String> = read_collection(path).features.iter().map(|f| text(f, key)).collect();
+        ids.sort();
+        ids
+    };
+    let mut want: Vec<String> = gdal_sql(&li, "SELECT COALESCE(osm_id, osm_way_id) AS id FROM multipolygons")
+        .into_iter()
+        .map(|row| row["id"].clone())
+        .collect();
+    want.sort();
+    // One relation, the others closed ways.
+    assert_eq!(want.len(), 17, "{want:?}");
+    assert_eq!(ids(&rd, "area_id"), want);
+    assert_eq!(ids(&lc, "origin_id"), want);
 }
 
 /// Edge snapping on real data: the walk is never shorter than the straight line (same facilities),

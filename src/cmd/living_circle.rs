@@ -9,7 +9,7 @@ use rayon::prelude::*;
 use serde_json::{json, Value};
 
 use super::layers::{LayerRef, Layers};
-use super::{choose_frame, field_value, finish_run, id_order, lines, sibling, warn_if_apart};
+use super::{choose_frame, field_value, finish_run, id_order, lines, sibling, warn_if_apart, FieldChoice, ID_FIELDS};
 use crate::cli::{CommonArgs, DistanceArg, LivingCircleArgs, NodingArg, SnapArg, ThresholdsArg};
 use crate::index::graph::{BuildStats, Component, Graph, Noding};
 use crate::index::snap::SnapMode;
@@ -102,12 +102,14 @@ fn spec(
     }
 }
 
+/// The field of an origin's id: `--id-field`, else the first of [`ID_FIELDS`] with a value.
+fn origin_id(args: &LivingCircleArgs) -> FieldChoice {
+    FieldChoice { given: args.id_field.clone(), defaults: &ID_FIELDS }
+}
+
 /// Origins: a point, or a polygon's centroid; area and population.
 fn origins_of(layer: &mut RawLayer, names: &[String], args: &LivingCircleArgs, frame: &Frame) -> Result<Vec<Origin>> {
-    let id_names: Vec<String> = match &args.id_field {
-        Some(f) => vec![f.clone()],
-        None => vec!["id".into(), "osm_id".into(), "osm_way_id".into()],
-    };
+    let id_names = origin_id(args).names();
     // Centroids and areas in parallel; what they give is counted in feature order below.
     // Each geometry is taken to longitude/latitude once, for its area and for the output.
     type Measured = (Option<geo::Point<f64>>, Result<(f64, geo::Geometry<f64>)>);
@@ -384,8 +386,7 @@ pub fn execute_with(args: &LivingCircleArgs, layers: &Layers) -> Result<LivingCi
 
     // Origins: id and population fields are required when named.
     let mut origin_fields: Vec<String> = args.id_field.iter().chain(&args.population_field).cloned().collect();
-    let optional: Vec<String> =
-        if args.id_field.is_none() { vec!["id".into(), "osm_id".into(), "osm_way_id".into()] } else { vec![] };
+    let optional: Vec<String> = if args.id_field.is_none() { origin_id(args).names() } else { vec![] };
     let origin_spec = spec(
         &origins_src,
         &args.origins_where,

@@ -363,6 +363,13 @@ pub fn write_json(path: &Path, value: &Value) -> Result<()> {
     })
 }
 
+/// The fields that give a feature its id when no option names one, tried in order: a plain `id`,
+/// then OpenStreetMap's as GDAL reads it (`osm_id` of a node or relation, `osm_way_id` of a closed
+/// way, whose `osm_id` is empty); the feature id when none has a value. Road density's areas, the
+/// living circle's origins and (after their own `park_id`) park mix's parks all take their ids
+/// from this list, so that the outputs of the indicators join on id.
+pub const ID_FIELDS: [&str; 3] = ["id", "osm_id", "osm_way_id"];
+
 /// One attribute of a study area: the field an option names (then the layer must have it), or
 /// else the first of some default fields the layer has (then it may have none).
 #[derive(Debug, Clone)]
@@ -374,7 +381,8 @@ pub struct FieldChoice {
 }
 
 impl FieldChoice {
-    fn names(&self) -> Vec<String> {
+    /// The fields tried, in order: the one named, else the defaults.
+    pub fn names(&self) -> Vec<String> {
         match &self.given {
             Some(f) => vec![f.clone()],
             None => self.defaults.iter().map(|s| s.to_string()).collect(),

@@ -8,7 +8,7 @@ use rayon::prelude::*;
 use serde_json::{json, Value};
 
 use super::layers::Layers;
-use super::{choose_frame, finish_run, polygons, sibling, warn_if_apart, AreaFields, FieldChoice};
+use super::{choose_frame, finish_run, polygons, sibling, warn_if_apart, AreaFields, FieldChoice, ID_FIELDS};
 use crate::cli::{CommonArgs, ParkMixArgs};
 use crate::index::rtree::BoxIndex;
 use crate::indicators::park_mix::{compute, derive_parks, Params, ParkMix};
@@ -118,6 +118,10 @@ pub fn execute(args: &ParkMixArgs) -> Result<ParkMixRun> {
     execute_with(args, &Layers::default())
 }
 
+/// The fields of a park's id when no option names one: its own `park_id`, then those of every
+/// study layer ([`ID_FIELDS`]).
+const PARK_ID_FIELDS: [&str; 4] = ["park_id", ID_FIELDS[0], ID_FIELDS[1], ID_FIELDS[2]];
+
 /// Refuses outputs (the parks, their parcels and `more_outputs`) that would overwrite an input (the
 /// layers and `more_inputs`).
 pub(crate) fn refuse_overwrite(args: &ParkMixArgs, more_inputs: &[String], more_outputs: &[PathBuf]) -> Result<()> {
@@ -146,7 +150,7 @@ pub fn execute_with(args: &ParkMixArgs, layers: &Layers) -> Result<ParkMixRun> {
         return Err(Error::Usage("--class-field: give at least one field name".into()));
     }
     let park_fields = AreaFields {
-        id: FieldChoice { given: args.id_field.clone(), defaults: &["park_id", "id", "osm_id", "osm_way_id"] },
+        id: FieldChoice { given: args.id_field.clone(), defaults: &PARK_ID_FIELDS },
         name: FieldChoice { given: args.name_field.clone(), defaults: &["name"] },
         kind: FieldChoice { given: None, defaults: &[] },
     };

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use serde_json::{json, Value};
 
 use super::layers::Layers;
-use super::{choose_frame, finish_run, lines, sibling, warn_if_apart, AreaFields, FieldChoice};
+use super::{choose_frame, finish_run, lines, sibling, warn_if_apart, AreaFields, FieldChoice, ID_FIELDS};
 use crate::cli::RoadDensityArgs;
 use crate::indicators::road_density::{compute, Params, RoadDensity};
 use crate::ingest::{GeomKind, LayerReport, LayerSource, LayerSpec};
@@ -127,7 +127,7 @@ pub fn execute_to(args: &RoadDensityArgs, paths: &OutPaths, layers: &Layers) -> 
     let common = &args.common;
 
     let area_fields = AreaFields {
-        id: FieldChoice { given: args.id_field.clone(), defaults: &["id", "osm_id"] },
+        id: FieldChoice { given: args.id_field.clone(), defaults: &ID_FIELDS },
         name: FieldChoice { given: args.name_field.clone(), defaults: &["name"] },
         kind: FieldChoice { given: args.kind_field.clone(), defaults: &["kind"] },
     };
