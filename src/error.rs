@@ -77,6 +77,11 @@ pub enum Error {
     )]
     Partial { source: Box<Error>, written: Vec<String>, removed: Vec<String> },
 
+    /// Another error in other words (a city file's keys for the command-line options it names),
+    /// with that error's exit code.
+    #[error("{message}")]
+    Worded { source: Box<Error>, message: String },
+
     /// Reading or writing a file.
     #[error("{path}: {source}")]
     Io { path: PathBuf, source: std::io::Error },
@@ -97,7 +102,7 @@ impl Error {
         match self {
             Error::Usage(_) => 2,
             Error::Internal(_) => 101,
-            Error::Partial { source, .. } => source.exit_code(),
+            Error::Partial { source, .. } | Error::Worded { source, .. } => source.exit_code(),
             _ => 1,
         }
     }

@@ -440,3 +440,28 @@ fn failed_audit_keeps_the_record_of_earlier_outputs() {
     assert!(out.join("road_density.geojson").exists() && out.join("summary.json").exists());
     assert!(!out.join(".planaudit-earlier-outputs.json").exists());
 }
+
+/// Data errors of a city-file run name the city file's keys too, in `audit` and `check`: a
+/// snapping distance no home is within, a Shapefile whose text needs an encoding.
+#[test]
+fn data_errors_name_city_file_keys() {
+    let dir = tempfile::tempdir().unwrap();
+    let city = demo_city(dir.path());
+    let out = dir.path().join("o");
+    let text = std::fs::read_to_string(&city).unwrap();
+    let snap = dir.path().join("demo_city/snap.toml");
+    std::fs::write(&snap, text.replace("max_snap_m = 500", "max_snap_m = 0.001")).unwrap();
+    let stderr = run_err(
+        &["audit", snap.to_str().unwrap(), "-o", out.to_str().unwrap()],
+        1,
+        &["farther than living_circle.max_snap_m 0.001 m", "raise living_circle.max_snap_m"],
+    );
+    assert!(!stderr.contains(" --"), "{stderr}");
+    std::fs::remove_file(dir.path().join("demo_city/built_up_areas.cpg")).unwrap();
+    for args in
+        [vec!["audit", city.to_str().unwrap(), "-o", out.to_str().unwrap()], vec!["check", city.to_str().unwrap()]]
+    {
+        let stderr = run_err(&args, 1, &["built_up_areas.shp", "with encoding = \"GBK\""]);
+        assert!(!stderr.contains(" --"), "{stderr}");
+    }
+}

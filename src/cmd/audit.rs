@@ -419,6 +419,10 @@ const CITY_FILE_KEYS: &[(&str, &str)] = &[
     ("--parks-crs", "layers.parks.crs"),
     ("--origins-crs", "layers.origins.crs"),
     ("--facilities-crs", "layers.facilities.crs"),
+    ("(--crs)", "(city.crs, layers.NAME.crs)"),
+    ("with --encoding GBK (Chinese data)", "with encoding = \"GBK\" (Chinese data; in [city] or the layer's table)"),
+    ("(.cpg, --encoding GBK)", "(.cpg, encoding = \"GBK\")"),
+    ("with --encoding", "with encoding = \"…\" (in [city] or the layer's table)"),
 ];
 
 /// An error of the indicators in the city file's words ([`city_file_words`]): a usage error of
@@ -426,10 +430,23 @@ const CITY_FILE_KEYS: &[(&str, &str)] = &[
 /// the key to give it with (`layers.areas.crs`, not `--areas-crs`).
 fn in_city_file(city: &City) -> impl Fn(Error) -> Error + '_ {
     move |e| match e {
-        Error::Usage(m) => Error::Usage(format!("{}: {}", city.path.display(), city_file_words(&m))),
+        Error::Usage(m) => {
+            let label = format!("{}: ", city.path.display());
+            let m = city_file_words(&m);
+            Error::Usage(if m.starts_with(&label) { m } else { format!("{label}{m}") })
+        }
         Error::NoCrs { layer, option } => Error::NoCrs { layer, option: city_file_words(&option) },
         Error::LocalCrs { layer, name, option } => Error::LocalCrs { layer, name, option: city_file_words(&option) },
-        other => other,
+        // Any other message that names an option (a snapping distance, an encoding, a field).
+        other => {
+            let text = other.to_string();
+            let message = city_file_words(&text);
+            if message == text {
+                other
+            } else {
+                Error::Worded { source: Box::new(other), message }
+            }
+        }
     }
 }
 
@@ -754,6 +771,11 @@ pub fn print_outcome(city: &City, o: &AuditOutcome) {
 /// `planaudit check`: the file parses, every layer opens, has its fields and a CRS PROJ can use;
 /// counts. Nothing is computed.
 pub fn check(city: &City) -> Result<Vec<String>> {
+    check_layers(city).map_err(in_city_file(city))
+}
+
+/// [`check`], its errors still in the words of the command line's options.
+fn check_layers(city: &City) -> Result<Vec<String>> {
     let mut lines = Vec::new();
     check_options(city, Path::new("."))?;
     let layers = &city.config.layers;

@@ -194,7 +194,18 @@ fn gbk_dbf_without_cpg_or_with_a_lying_cpg() {
             format!("GBK .dbf without .cpg ({r})"),
             role,
             nocpg,
-            fail(1, &[&format!("{r}_gbk_nocpg.shp#{r}_gbk_nocpg"), "feature 0", field, "no .cpg", "--encoding GBK"]),
+            fail(
+                1,
+                &[
+                    &format!("{r}_gbk_nocpg.shp#{r}_gbk_nocpg"),
+                    "feature 0",
+                    field,
+                    "no .cpg",
+                    "encoding with",
+                    "GBK",
+                    "Chinese data",
+                ],
+            ),
         ));
         let utf8 = converted(&w, role, &format!("{r}_gbk_utf8cpg.shp"), &["-lco", "ENCODING=GBK"]);
         std::fs::write(Path::new(&utf8).with_extension("cpg"), "UTF-8").unwrap();
@@ -202,7 +213,18 @@ fn gbk_dbf_without_cpg_or_with_a_lying_cpg() {
             format!("GBK .dbf with a .cpg saying UTF-8 ({r})"),
             role,
             utf8,
-            fail(1, &[&format!("{r}_gbk_utf8cpg.shp"), "feature 0", field, "the .cpg says 'UTF-8'", "--encoding GBK"]),
+            fail(
+                1,
+                &[
+                    &format!("{r}_gbk_utf8cpg.shp"),
+                    "feature 0",
+                    field,
+                    "the .cpg says 'UTF-8'",
+                    "encoding with",
+                    "GBK",
+                    "Chinese data",
+                ],
+            ),
         ));
     }
     // A .cpg saying a single-byte code page decodes anything: the text comes out as Latin-1
