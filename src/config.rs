@@ -228,6 +228,19 @@ impl City {
         Ok(City { path: path.to_path_buf(), base, config })
     }
 
+    /// The lookup tables the city file names (grades, classes, facility types, tiers): presets or files.
+    pub fn tables(&self) -> impl Iterator<Item = &String> {
+        let c = &self.config;
+        [
+            c.road_density.as_ref().and_then(|r| r.grades.as_ref()),
+            c.park_mix.as_ref().and_then(|p| p.classes.as_ref()),
+            c.living_circle.as_ref().and_then(|l| l.facility_types.as_ref()),
+            c.living_circle.as_ref().and_then(|l| l.tiers.as_ref()),
+        ]
+        .into_iter()
+        .flatten()
+    }
+
     /// The local files the city reads: its layers (a Shapefile with its side files) and the lookup
     /// tables it gives as files, for freshness checks.
     pub fn input_files(&self) -> Vec<PathBuf> {
@@ -242,14 +255,7 @@ impl City {
             files.push(p);
         }
         // Lookup tables given as files (a preset name is no file).
-        let c = &self.config;
-        let tables = [
-            c.road_density.as_ref().and_then(|r| r.grades.as_ref()),
-            c.park_mix.as_ref().and_then(|p| p.classes.as_ref()),
-            c.living_circle.as_ref().and_then(|l| l.facility_types.as_ref()),
-            c.living_circle.as_ref().and_then(|l| l.tiers.as_ref()),
-        ];
-        for t in tables.into_iter().flatten() {
+        for t in self.tables() {
             let p = PathBuf::from(resolve(&self.base, t));
             if p.is_file() {
                 files.push(p);

@@ -179,7 +179,7 @@ fn config_errors_name_key_and_line() {
         (
             original.replace("measure = \"ellipsoidal\"", "measure = \"planar\"\nplanar_crs = \"EPSG:4326\""),
             2,
-            vec!["bad.toml", "EPSG:4326 is not a projected CRS"],
+            vec!["bad.toml", "city.planar_crs EPSG:4326 is not a projected CRS"],
         ),
         (
             original.replace("measure = \"ellipsoidal\"", "measure = \"planar\"\nplanar_crs = \"EPSG:3857\""),
@@ -457,6 +457,14 @@ fn data_errors_name_city_file_keys() {
         &["farther than living_circle.max_snap_m 0.001 m", "raise living_circle.max_snap_m"],
     );
     assert!(!stderr.contains(" --"), "{stderr}");
+    // A folder whose name holds an option: the path is quoted as it is.
+    let odd = dir.path().join("county --mix");
+    std::fs::create_dir(&odd).unwrap();
+    for e in std::fs::read_dir(dir.path().join("demo_city")).unwrap().flatten() {
+        std::fs::copy(e.path(), odd.join(e.file_name())).unwrap();
+    }
+    std::fs::write(odd.join("facilities.gpkg"), "not a GeoPackage").unwrap();
+    run_err(&["check", odd.join("city.toml").to_str().unwrap()], 1, &["county --mix/facilities.gpkg"]);
     std::fs::remove_file(dir.path().join("demo_city/built_up_areas.cpg")).unwrap();
     for args in
         [vec!["audit", city.to_str().unwrap(), "-o", out.to_str().unwrap()], vec!["check", city.to_str().unwrap()]]

@@ -206,27 +206,37 @@ impl Drop for KillStuck {
     }
 }
 
-/// Runs planaudit with `args`, waits until the audit of the city file `stuck` runs, calls `meanwhile`,
-/// sends `signal` to planaudit and returns what it printed.
+/// Starts `cmd` (a batch), waits until the audit of the city file `stuck` runs, calls `meanwhile`,
+/// sends it `signals` in turn and returns what it printed.
 fn signal_while_stuck(
-    args: &[&str],
+    mut cmd: std::process::Command,
     stuck: &std::path::Path,
-    signal: i32,
+    signals: &[i32],
     meanwhile: impl Fn(),
 ) -> std::process::Output {
-    let child = bin().args(args).stderr(std::process::Stdio::piped()).spawn().unwrap();
+    let child = cmd.stderr(std::process::Stdio::piped()).spawn().unwrap();
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
     while processes_mentioning(&stuck.display().to_string()).is_empty() {
         assert!(std::time::Instant::now() < deadline, "the stuck city's audit never started");
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
     meanwhile();
-    #[allow(unsafe_code)]
-    // SAFETY: a plain kill(2) of the process this test started.
-    unsafe {
-        libc::kill(child.id() as i32, signal);
+    for &signal in signals {
+        #[allow(unsafe_code)]
+        // SAFETY: a plain kill(2) of the process this test started.
+        unsafe {
+            libc::kill(child.id() as i32, signal);
+        }
+        std::thread::sleep(std::time::Duration::from_millis(200));
     }
     child.wait_with_output().unwrap()
+}
+
+/// A batch command with `args`.
+fn batch_cmd(args: &[&str]) -> std::process::Command {
+    let mut cmd = bin();
+    cmd.args(args);
+    cmd
 }
 
 /// A hung audit is stopped by --timeout and recorded as failed; SIGTERM to the batch stops the
@@ -273,7 +283,7 @@ fn batch_timeout_and_interruption() {
     // SIGTERM while the stuck city's audit runs (one job: the demo has not started). While it
     // runs, the folder says the batch is incomplete and holds no earlier combined summary.
     let batch = ["batch", manifest.to_str().unwrap(), "-o", out.to_str().unwrap(), "--jobs", "1"];
-    let o = signal_while_stuck(&[&batch[..], &["--force"]].concat(), &stuck, libc::SIGTERM, || {
+    let o = signal_while_stuck(batch_cmd(&[&batch[..], &["--force"]].concat()), &stuck, &[libc::SIGTERM], || {
         assert_eq!(status_of(&out)["complete"], false);
         assert!(!out.join("summary.csv").exists() && !out.join("batch.csv").exists());
     });
@@ -292,11 +302,26 @@ fn batch_timeout_and_interruption() {
     assert_eq!(std::fs::read_to_string(out.join("summary.csv")).unwrap().lines().count(), 1);
 
     // SIGINT, as Ctrl-C sends it, with --quiet: the stopped city is still named; exit 130.
-    let o = signal_while_stuck(&[&batch[..], &["--quiet"]].concat(), &stuck, libc::SIGINT, || {});
+    let o = signal_while_stuck(batch_cmd(&[&batch[..], &["--quiet"]].concat()), &stuck, &[libc::SIGINT], || {});
     let stderr = String::from_utf8_lossy(&o.stderr);
     assert_eq!(o.status.code(), Some(130), "{stderr}");
     assert!(stderr.starts_with("stuck: interrupted: stopped: the batch got SIGINT\n"), "{stderr}");
     assert_eq!(status_of(&out)["interrupted"], "SIGINT");
+
+    // Started with SIGINT ignored (a background job of a script): it stays ignored; SIGTERM stops it.
+    let mut cmd = batch_cmd(&batch);
+    // SAFETY: between fork and exec only `signal`, which is async-signal-safe, is called.
+    #[allow(unsafe_code)]
+    unsafe {
+        use std::os::unix::process::CommandExt;
+        cmd.pre_exec(|| {
+            libc::signal(libc::SIGINT, libc::SIG_IGN);
+            Ok(())
+        });
+    }
+    let o = signal_while_stuck(cmd, &stuck, &[libc::SIGINT, libc::SIGTERM], || {});
+    assert_eq!(o.status.code(), Some(143), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(status_of(&out)["interrupted"], "SIGTERM", "the ignored SIGINT stopped nothing");
 }
 
 /// Names a batch refuses, an OUT_DIR that is a file, --quiet showing failures, one stderr line a

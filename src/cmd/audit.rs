@@ -429,10 +429,11 @@ const CITY_FILE_KEYS: &[(&str, &str)] = &[
 /// their option checks, naming the city file; a layer without a CRS (or in a local grid), naming
 /// the key to give it with (`layers.areas.crs`, not `--areas-crs`).
 fn in_city_file(city: &City) -> impl Fn(Error) -> Error + '_ {
+    let keep = user_texts(city);
     move |e| match e {
         Error::Usage(m) => {
             let label = format!("{}: ", city.path.display());
-            let m = city_file_words(&m);
+            let m = city_file_words_keeping(&m, &keep);
             Error::Usage(if m.starts_with(&label) { m } else { format!("{label}{m}") })
         }
         Error::NoCrs { layer, option } => Error::NoCrs { layer, option: city_file_words(&option) },
@@ -440,7 +441,7 @@ fn in_city_file(city: &City) -> impl Fn(Error) -> Error + '_ {
         // Any other message that names an option (a snapping distance, an encoding, a field).
         other => {
             let text = other.to_string();
-            let message = city_file_words(&text);
+            let message = city_file_words_keeping(&text, &keep);
             if message == text {
                 other
             } else {
@@ -448,6 +449,43 @@ fn in_city_file(city: &City) -> impl Fn(Error) -> Error + '_ {
             }
         }
     }
+}
+
+/// The text a city file gives that a message may quote: its path and folder, and every layer's
+/// source (as written and as resolved), layer name, filter, CRS, encoding and field names, and
+/// its table files; the longest first.
+fn user_texts(city: &City) -> Vec<String> {
+    let mut texts = vec![city.path.display().to_string(), city.base.display().to_string()];
+    for (_, l) in city.config.layers.named() {
+        texts.extend([l.source.clone(), l.source_text(&city.base), crate::config::resolve(&city.base, &l.source)]);
+        texts.extend([&l.layer, &l.filter, &l.crs, &l.encoding].into_iter().flatten().cloned());
+        texts.extend(l.fields.values().cloned());
+    }
+    for t in city.tables() {
+        texts.extend([t.clone(), crate::config::resolve(&city.base, t)]);
+    }
+    texts.retain(|t| t.contains("--"));
+    texts.sort_by(|a, b| b.len().cmp(&a.len()).then(a.cmp(b)));
+    texts.dedup();
+    texts
+}
+
+/// [`city_file_words`], leaving the texts `keep` (paths and values the user gave) as they are.
+fn city_file_words_keeping(message: &str, keep: &[String]) -> String {
+    let mut masked = message.to_string();
+    let mut slots = Vec::new();
+    for (i, text) in keep.iter().enumerate() {
+        if masked.contains(text.as_str()) {
+            let slot = format!("\u{1}{i}\u{1}");
+            masked = masked.replace(text.as_str(), &slot);
+            slots.push((slot, text));
+        }
+    }
+    let mut out = city_file_words(&masked);
+    for (slot, text) in slots.iter().rev() {
+        out = out.replace(slot.as_str(), text);
+    }
+    out
 }
 
 /// A message of the indicators' option checks in the words of the city file: each option it

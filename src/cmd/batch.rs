@@ -236,11 +236,19 @@ fn catch_signals() {
         INTERRUPTED.store(signal, Ordering::SeqCst);
     }
     let handler: extern "C" fn(libc::c_int) = on_signal;
-    // SAFETY: the handler only stores to an atomic, which is async-signal-safe; `signal` installs
-    // it for the whole process, which is what the batch wants.
-    unsafe {
-        libc::signal(libc::SIGINT, handler as libc::sighandler_t);
-        libc::signal(libc::SIGTERM, handler as libc::sighandler_t);
+    for signal in [libc::SIGINT, libc::SIGTERM] {
+        // SAFETY: `sigaction` with a null new action only reads the current one into a zeroed
+        // struct; the handler only stores to an atomic, which is async-signal-safe, and `signal`
+        // installs it for the whole process, which is what the batch wants.
+        unsafe {
+            let mut current: libc::sigaction = std::mem::zeroed();
+            // A signal ignored when the batch started (a background job of a script) stays
+            // ignored, as it was before the batch caught any.
+            if libc::sigaction(signal, std::ptr::null(), &mut current) == 0 && current.sa_sigaction == libc::SIG_IGN {
+                continue;
+            }
+            libc::signal(signal, handler as libc::sighandler_t);
+        }
     }
 }
 

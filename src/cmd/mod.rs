@@ -98,7 +98,10 @@ pub fn planar_frame(common: &CommonArgs) -> Result<Frame> {
         SourceCrs::Proj(def) => def,
         other => return Err(Error::Usage(format!("--planar-crs {} is not a projected CRS", other.label()))),
     };
-    Frame::new(&crs, Method::Planar)
+    Frame::new(&crs, Method::Planar).map_err(|e| match e {
+        Error::Usage(m) => Error::Usage(format!("--planar-crs {m}")),
+        other => other,
+    })
 }
 
 /// The frame: the bureau's projected CRS for `--measure planar`, else the automatic local
