@@ -425,9 +425,10 @@ const CITY_FILE_KEYS: &[(&str, &str)] = &[
     ("with --encoding", "with encoding = \"…\" (in [city] or the layer's table)"),
 ];
 
-/// An error of the indicators in the city file's words ([`city_file_words`]): a usage error of
-/// their option checks, naming the city file; a layer without a CRS (or in a local grid), naming
-/// the key to give it with (`layers.areas.crs`, not `--areas-crs`).
+/// An error of an audit or a check in the city file's words ([`city_file_words`]; the paths and
+/// values the file gives kept as they are): a usage error names the city file; a layer without a
+/// CRS (or in a local grid) the key to give it with (`layers.areas.crs`, not `--areas-crs`); any
+/// other message naming an option becomes [`Error::Worded`], with the same exit code.
 fn in_city_file(city: &City) -> impl Fn(Error) -> Error + '_ {
     let keep = user_texts(city);
     move |e| match e {
