@@ -426,9 +426,9 @@ const CITY_FILE_KEYS: &[(&str, &str)] = &[
 ];
 
 /// An error of an audit or a check in the city file's words ([`city_file_words`]; the paths and
-/// values the file gives kept as they are): a usage error names the city file; a layer without a
-/// CRS (or in a local grid) the key to give it with (`layers.areas.crs`, not `--areas-crs`); any
-/// other message naming an option becomes [`Error::Worded`], with the same exit code.
+/// values the file gives kept as they are): a usage error names the city file; any other message
+/// naming an option becomes [`Error::Worded`], with the same exit code (a layer without a CRS
+/// names the key to give it with, `layers.areas.crs`, not `--areas-crs`).
 fn in_city_file(city: &City) -> impl Fn(Error) -> Error + '_ {
     let keep = user_texts(city);
     move |e| match e {
@@ -437,9 +437,8 @@ fn in_city_file(city: &City) -> impl Fn(Error) -> Error + '_ {
             let m = city_file_words_keeping(&m, &keep);
             Error::Usage(if m.starts_with(&label) { m } else { format!("{label}{m}") })
         }
-        Error::NoCrs { layer, option } => Error::NoCrs { layer, option: city_file_words(&option) },
-        Error::LocalCrs { layer, name, option } => Error::LocalCrs { layer, name, option: city_file_words(&option) },
-        // Any other message that names an option (a snapping distance, an encoding, a field).
+        // Any other message that names an option (a layer's CRS, a snapping distance, an encoding,
+        // a field).
         other => {
             let text = other.to_string();
             let message = city_file_words_keeping(&text, &keep);
@@ -547,7 +546,7 @@ fn audit_files(city: &City, out_dir: &Path) -> Result<AuditOutcome> {
     // Every option and overwrite check before any indicator writes.
     check_options(city, out_dir)?;
     let earlier = earlier_outputs(out_dir);
-    let summaries = [out_dir.join("summary.csv"), out_dir.join("summary.json"), out_dir.join("report.html")];
+    let summaries = SUMMARY_FILES.map(|name| out_dir.join(name));
     let city_file = [city.path.display().to_string()];
     if let Some(args) = &rd_args {
         super::road_density::refuse_overwrite(args, &rd_paths, &city_file, &summaries)?;
@@ -670,7 +669,7 @@ fn audit_files(city: &City, out_dir: &Path) -> Result<AuditOutcome> {
     )?;
     write_json(&json_path, &summary)?;
     // The summary lists what is there now: the record of what earlier audits wrote is no longer needed.
-    remove_if_there(&out_dir.join(EARLIER_OUTPUTS))?;
+    super::remove_if_there(&out_dir.join(EARLIER_OUTPUTS))?;
     progress.done();
     let unknown_facility_types = lc.as_ref().map(|run| run.unknown_types.clone()).unwrap_or_default();
     Ok(AuditOutcome { rows, layers, outputs, missed, unknown_facility_types })
@@ -681,7 +680,10 @@ fn audit_files(city: &City, out_dir: &Path) -> Result<AuditOutcome> {
 /// stopped part-way leaves it for the next one, which removes the outputs that are no longer its own.
 pub const EARLIER_OUTPUTS: &str = ".planaudit-earlier-outputs.json";
 
-/// Removes `summary.json`, `summary.csv` and `report.html` from `out_dir`, first adding the outputs
+/// The files of an audit that describe its other outputs, written last.
+const SUMMARY_FILES: [&str; 3] = ["summary.csv", "summary.json", "report.html"];
+
+/// Removes the [`SUMMARY_FILES`] from `out_dir`, first adding the outputs
 /// the summary listed to the record of earlier outputs ([`EARLIER_OUTPUTS`]): done when an audit
 /// starts writing, and by `batch` when it stops an audit.
 pub fn retire_summaries(out_dir: &Path) -> Result<()> {
@@ -690,17 +692,10 @@ pub fn retire_summaries(out_dir: &Path) -> Result<()> {
         let listed: Vec<String> = earlier.iter().map(|p| p.display().to_string()).collect();
         write_json(&out_dir.join(EARLIER_OUTPUTS), &json!({ "outputs": listed }))?;
     }
-    for name in ["summary.json", "summary.csv", "report.html"] {
-        remove_if_there(&out_dir.join(name))?;
+    for name in SUMMARY_FILES {
+        super::remove_if_there(&out_dir.join(name))?;
     }
     Ok(())
-}
-
-fn remove_if_there(p: &Path) -> Result<()> {
-    match std::fs::remove_file(p) {
-        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(Error::io(p, e)),
-        _ => Ok(()),
-    }
 }
 
 /// The layers and styles earlier audits into `out_dir` wrote, by its summary.json and the record

@@ -83,6 +83,10 @@ pub struct CityStatus {
     /// Features its audit skipped, and repaired, over all layers.
     pub skipped_features: u64,
     pub repaired_features: u64,
+    /// The targets its audit missed, by its `summary.json`: what a city skipped as up to date
+    /// still misses.
+    #[serde(skip)]
+    pub missed_before: u64,
 }
 
 impl CityStatus {
@@ -96,6 +100,7 @@ impl CityStatus {
             warnings: Vec::new(),
             skipped_features: 0,
             repaired_features: 0,
+            missed_before: 0,
         }
     }
 }
@@ -369,8 +374,8 @@ fn interrupted_too(signal: Option<i32>) -> bool {
     INTERRUPTED.load(Ordering::SeqCst) != 0
 }
 
-/// The warnings and the skipped and repaired feature counts of a city's audit, from its
-/// `summary.json`.
+/// The warnings, the skipped and repaired feature counts and the missed targets of a city's
+/// audit, from its `summary.json`.
 fn add_audit_notes(st: &mut CityStatus, city: &BatchCity) {
     let Some(v) = std::fs::read_to_string(city.out_dir.join("summary.json"))
         .ok()
@@ -378,6 +383,7 @@ fn add_audit_notes(st: &mut CityStatus, city: &BatchCity) {
     else {
         return;
     };
+    st.missed_before = v["missed_targets"].as_u64().unwrap_or(0);
     // A layer two indicators share (the roads) is reported by each, from the one read: its
     // features are counted once, and its warnings are all kept.
     let mut counted: Vec<(&serde_json::Value, &serde_json::Value)> = Vec::new();
@@ -424,10 +430,7 @@ pub fn run(args: &BatchArgs) -> Result<u8> {
     // Until the end, the folder says the batch is not complete: the previous run's combined files
     // go, and batch.json lists every city as pending.
     for f in ["summary.csv", "batch.csv"] {
-        match std::fs::remove_file(args.output.join(f)) {
-            Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(Error::io(args.output.join(f), e)),
-            _ => {}
-        }
+        super::remove_if_there(&args.output.join(f))?;
     }
     let pending: Vec<CityStatus> =
         cities.iter().map(|c| CityStatus::new(&c.name, "pending", None, String::new(), 0.0)).collect();
@@ -448,12 +451,14 @@ pub fn run(args: &BatchArgs) -> Result<u8> {
                 let Some(city) = cities.get(i) else { break };
                 let st = if !args.force && up_to_date(city) {
                     let mut st = CityStatus::new(&city.name, "skipped", None, String::new(), 0.0);
-                    let missed = missed_before(city);
+                    add_audit_notes(&mut st, city);
                     st.message = format!(
                         "outputs complete and newer than the inputs (--force to rerun); its last audit {}",
-                        if missed > 0 { format!("missed {missed} targets") } else { "met every target".into() }
+                        match st.missed_before {
+                            0 => "met every target".to_string(),
+                            n => format!("missed {n} targets"),
+                        }
                     );
-                    add_audit_notes(&mut st, city);
                     st
                 } else {
                     run_one(&exe, city, threads, timeout)
@@ -530,8 +535,7 @@ pub fn run(args: &BatchArgs) -> Result<u8> {
     let failed = count("failed");
     // A city skipped as up to date met or missed what its last audit did.
     let skipped = count("skipped");
-    let skipped_missed =
-        statuses.iter().zip(&cities).filter(|(s, c)| s.status == "skipped" && missed_before(c) > 0).count();
+    let skipped_missed = statuses.iter().filter(|s| s.status == "skipped" && s.missed_before > 0).count();
     let missed = count("missed") + skipped_missed;
     let ok = count("ok") + skipped - skipped_missed;
     if !args.quiet || signal != 0 {
@@ -564,15 +568,6 @@ pub fn run(args: &BatchArgs) -> Result<u8> {
     } else {
         0
     })
-}
-
-/// How many targets the last audit of a city missed, from its `summary.json` (0 when unknown).
-fn missed_before(city: &BatchCity) -> u64 {
-    std::fs::read_to_string(city.out_dir.join("summary.json"))
-        .ok()
-        .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
-        .and_then(|v| v["missed_targets"].as_u64())
-        .unwrap_or(0)
 }
 
 /// `batch.json`: every city's status, whether the batch is complete, and the signal that

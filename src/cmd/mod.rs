@@ -89,6 +89,14 @@ pub fn load(spec: &LayerSpec, layer_crs: Option<&str>, common: &CommonArgs, opti
     Ok(layer)
 }
 
+/// Removes a file; one that is not there is no error.
+pub fn remove_if_there(p: &Path) -> Result<()> {
+    match std::fs::remove_file(p) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(Error::io(p, e)),
+        _ => Ok(()),
+    }
+}
+
 /// The bureau's projected CRS of `--measure planar` as the frame, not yet checked at the data.
 pub fn planar_frame(common: &CommonArgs) -> Result<Frame> {
     let crs = common.planar_crs.as_deref().ok_or_else(|| {
