@@ -3,7 +3,7 @@
 //!
 //! Unknown keys and wrong types are errors that name the key and the line (serde with
 //! `deny_unknown_fields`, reported by the `toml` parser with line and column). Paths are resolved
-//! relative to the city file's folder.
+//! relative to the city file's folder, or to `[city] base_dir`.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -41,6 +41,9 @@ pub struct CitySection {
     pub crs: Option<String>,
     /// Shapefile encoding for every layer that has none of its own.
     pub encoding: Option<String>,
+    /// The folder relative paths start from, itself relative to the file's folder (default: the
+    /// file's folder). `batch` sets it in the city files it fills in from a template.
+    pub base_dir: Option<String>,
 }
 
 fn default_measure() -> String {
@@ -223,8 +226,12 @@ impl City {
     pub fn load(path: &Path) -> Result<City> {
         let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
         let config = parse(&text, &path.display().to_string())?;
-        let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
-        let base = if base.as_os_str().is_empty() { PathBuf::from(".") } else { base };
+        let folder = path.parent().map(Path::to_path_buf).unwrap_or_default();
+        let folder = if folder.as_os_str().is_empty() { PathBuf::from(".") } else { folder };
+        let base = match &config.city.base_dir {
+            Some(dir) => folder.join(dir),
+            None => folder,
+        };
         Ok(City { path: path.to_path_buf(), base, config })
     }
 

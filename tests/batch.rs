@@ -163,6 +163,84 @@ fn batch_freshness_and_missed_targets_of_skipped_cities() {
     }
 }
 
+/// A template's values go in escaped as TOML needs where they stand, and the filled-in city file is
+/// written beside the city's outputs (the template's folder may be read-only), its relative paths
+/// still starting from the template's folder.
+#[test]
+fn batch_template_escapes_values_and_writes_beside_outputs() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    run_ok(&["demo", "-o", d.join("demo").to_str().unwrap()]);
+    let folder = d.join("demo/demo_city");
+    let city = std::fs::read_to_string(folder.join("city.toml")).unwrap();
+    // The name in a "…" string; the residential codes in a '…' string inside the where clause.
+    let template = city.replacen("name = \"六安市 demo\"", "name = \"{name}\"", 1).replacen(
+        "where = \"dlbm IN ('0701', '070101', '070102', '0703')\"",
+        "where = \"dlbm IN ('{code}')\"",
+        1,
+    );
+    assert_ne!(template, city);
+    assert!(template.contains("{code}") && template.contains("{name}"));
+    std::fs::write(folder.join("t.toml"), &template).unwrap();
+    let listing = |p: &std::path::Path| {
+        let mut names: Vec<String> =
+            std::fs::read_dir(p).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+        names.sort();
+        names
+    };
+    let before = listing(&folder);
+    let manifest = d.join("m.toml");
+    let name = r#"六安 "北区" \ 1"#;
+    std::fs::write(
+        &manifest,
+        format!("template = \"demo/demo_city/t.toml\"\n[[city]]\nname = \"c\"\nvars = {{ name = '{name}', code = \"0701\" }}\n"),
+    )
+    .unwrap();
+    let out = d.join("out");
+    let batch = || {
+        let o = run(&["batch", manifest.to_str().unwrap(), "-o", out.to_str().unwrap()]);
+        (o.status.code(), String::from_utf8_lossy(&o.stderr).into_owned())
+    };
+    let (code, stderr) = batch();
+    assert_eq!(code, Some(0), "{stderr}");
+    assert_eq!(listing(&folder), before, "nothing is written beside the template");
+    let filled = out.join("c/city.toml");
+    let text = std::fs::read_to_string(&filled).unwrap();
+    assert!(text.starts_with("# Filled in by planaudit batch"), "{text}");
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("c/summary.json")).unwrap()).unwrap();
+    assert_eq!(summary["city"], name, "the value as the manifest gives it");
+    assert_eq!(summary["config"], filled.display().to_string());
+    let homes = summary["indicators"]["living_circle"]["origins"].as_u64().unwrap();
+    assert!(homes > 0, "the relative layer paths still start from the template's folder");
+    // Unchanged, the filled-in file keeps its date and the city is up to date.
+    let (code, stderr) = batch();
+    assert!(stderr.contains("c: skipped"), "{code:?} {stderr}");
+
+    // A value that would end a '…' string, which has no escapes, is refused, naming the var; in a
+    // "…" string the same value is the where clause's own text.
+    std::fs::write(folder.join("t1.toml"), "[city]\nname = '{name}'\n").unwrap();
+    std::fs::write(
+        &manifest,
+        "template = \"demo/demo_city/t1.toml\"\n[[city]]\nname = \"c1\"\nvars = { name = \"O'Brien\" }\n",
+    )
+    .unwrap();
+    run_err(&["batch", manifest.to_str().unwrap(), "-o", out.to_str().unwrap()], 2, &["city 'c1'", "vars.name", "'…'"]);
+    // A value that leaves no TOML city file (a bare value) is refused before any audit.
+    std::fs::write(folder.join("t2.toml"), "[city]\nname = \"x\"\nmeasure = {m}\n").unwrap();
+    std::fs::write(
+        &manifest,
+        "template = \"demo/demo_city/t2.toml\"\n[[city]]\nname = \"c2\"\nvars = { m = \"ellipsoidal\" }\n",
+    )
+    .unwrap();
+    run_err(
+        &["batch", manifest.to_str().unwrap(), "-o", out.to_str().unwrap()],
+        2,
+        &["city 'c2'", "not a TOML city file"],
+    );
+    assert!(!out.join("c1").exists() && !out.join("c2").exists());
+}
+
 /// The processes whose command line mentions `needle`, by pid.
 fn processes_mentioning(needle: &str) -> Vec<i32> {
     let mut pids = Vec::new();

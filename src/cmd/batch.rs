@@ -65,6 +65,9 @@ pub struct BatchCity {
     /// The city file the audit reads (for templates: the filled-in copy).
     pub config: PathBuf,
     pub out_dir: PathBuf,
+    /// The text of the city file when it is filled in from the template: `run` writes it to
+    /// `config`, in the city's output folder, when it differs from what is there.
+    pub filled: Option<String>,
 }
 
 /// What happened to one city.
@@ -125,7 +128,8 @@ fn safe_name(name: &str) -> Result<&str> {
     Ok(name)
 }
 
-/// Reads a manifest; fills templates into `OUT_DIR/<name>/city.toml`'s sibling folder.
+/// Reads a manifest; a city filled in from the template gets its city file's text, for
+/// `OUT_DIR/<name>/city.toml`.
 pub fn plan(manifest: &Path, out_dir: &Path) -> Result<Vec<BatchCity>> {
     let label = manifest.display().to_string();
     let text = std::fs::read_to_string(manifest).map_err(|e| Error::io(manifest, e))?;
@@ -146,33 +150,30 @@ pub fn plan(manifest: &Path, out_dir: &Path) -> Result<Vec<BatchCity>> {
             return Err(Error::Usage(format!("{label}: city '{name}' appears twice")));
         }
         let city_out = out_dir.join(name);
+        let mut filled = None;
         let config = match (&c.config, &template) {
             (Some(cfg), _) => base.join(cfg),
             (None, Some((text, tpath))) => {
-                let mut filled = text.clone();
-                for (k, v) in &c.vars {
-                    let placeholder = format!("{{{k}}}");
-                    if !text.contains(&placeholder) {
-                        return Err(Error::Usage(format!(
-                            "{label}: city '{name}': vars.{k}: the template has no {placeholder}"
-                        )));
+                let in_city = |e: String| Error::Usage(format!("{label}: city '{name}': {e}"));
+                for k in c.vars.keys() {
+                    if !text.contains(&format!("{{{k}}}")) {
+                        return Err(in_city(format!("vars.{k}: the template has no {{{k}}}")));
                     }
-                    filled = filled.replace(&placeholder, v);
                 }
-                if let Some(left) = placeholders(&filled).first() {
-                    return Err(Error::Usage(format!(
-                        "{label}: city '{name}': no vars.{left} for the template's {{{left}}}"
-                    )));
-                }
-                // The filled-in file sits beside the template so its relative paths still hold. Its
-                // name carries a hash of its text: batches filling one template differently never
-                // write each other's file, and an unchanged city keeps its file and its date.
-                let dir = tpath.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-                let p = dir.join(format!(".{name}.{:016x}.city.toml", fnv1a(filled.as_bytes())));
-                if std::fs::read(&p).ok().as_deref() != Some(filled.as_bytes()) {
-                    write_atomic(&p, |w| w.write_all(filled.as_bytes()))?;
-                }
-                p
+                let with_vars = fill_template(text, &c.vars).map_err(in_city)?;
+                let tdir = tpath.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+                let text = with_base_dir(&with_vars, &std::path::absolute(tdir).unwrap_or_else(|_| tdir.to_path_buf()))
+                    .map_err(|e| {
+                        in_city(format!("the template filled in with its vars is not a TOML city file: {e}"))
+                    })?;
+                let header = format!(
+                    "# Filled in by planaudit batch from {} with the vars of city '{name}' in {label};\n\
+                     # written again when they change. Relative paths start from [city] base_dir.\n",
+                    tpath.display()
+                );
+                // Written beside the city's outputs by `run`, once the output folder is checked.
+                filled = Some(header + &text);
+                city_out.join("city.toml")
             }
             (None, None) => {
                 return Err(Error::Usage(format!("{label}: city '{name}' has no config and the manifest no template")))
@@ -181,7 +182,12 @@ pub fn plan(manifest: &Path, out_dir: &Path) -> Result<Vec<BatchCity>> {
         // Absolute paths: the audit records them in summary.json, which the up-to-date check of a
         // later batch reads from whatever folder it is started in.
         let absolute = |p: &Path| std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf());
-        cities.push(BatchCity { name: name.to_string(), config: absolute(&config), out_dir: absolute(&city_out) });
+        cities.push(BatchCity {
+            name: name.to_string(),
+            config: absolute(&config),
+            out_dir: absolute(&city_out),
+            filled,
+        });
     }
     if cities.is_empty() {
         return Err(Error::Usage(format!("{label}: no [[city]]")));
@@ -189,19 +195,105 @@ pub fn plan(manifest: &Path, out_dir: &Path) -> Result<Vec<BatchCity>> {
     Ok(cities)
 }
 
-/// The `{word}` placeholders left in a filled template (TOML's inline tables have spaces or are
-/// empty, so they are none).
-fn placeholders(text: &str) -> Vec<&str> {
-    text.split('{')
-        .skip(1)
-        .filter_map(|rest| rest.split_once('}').map(|(word, _)| word))
-        .filter(|w| !w.is_empty() && w.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'))
-        .collect()
+/// Where a template's text stands, for what a value put there must look like.
+#[derive(Clone, Copy, PartialEq)]
+enum TomlPlace {
+    Bare,
+    Comment,
+    /// `"…"` or `"""…"""`: a value goes in with `\`, `"` and control characters escaped.
+    Basic {
+        multiline: bool,
+    },
+    /// `'…'` or `'''…'''`: no escapes; a value that would end the string is refused.
+    Literal {
+        multiline: bool,
+    },
 }
 
-/// The 64-bit FNV-1a hash of some bytes (stable across builds, unlike the standard hasher).
-fn fnv1a(bytes: &[u8]) -> u64 {
-    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, &b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3))
+/// Puts each city's `vars` into the template's `{word}` placeholders (a word of ASCII letters,
+/// digits and `_`; TOML's inline tables have spaces or are empty, so they are none). A value is
+/// escaped as TOML needs where it stands: in a `"…"` string a `"` or `\` of the value stays what
+/// it is; in a `'…'` string, which has no escapes, a value that would end the string is refused,
+/// as is a placeholder without a var.
+fn fill_template(template: &str, vars: &BTreeMap<String, String>) -> std::result::Result<String, String> {
+    let mut out = String::with_capacity(template.len());
+    let mut place = TomlPlace::Bare;
+    let mut rest = template;
+    while let Some(c) = rest.chars().next() {
+        if c == '{' {
+            let word_len = rest[1..].find(|ch: char| !(ch.is_ascii_alphanumeric() || ch == '_')).map(|n| n + 1);
+            if let Some(end) = word_len.filter(|&e| e > 1 && rest[e..].starts_with('}')) {
+                let word = &rest[1..end];
+                let Some(value) = vars.get(word) else {
+                    return Err(format!("no vars.{word} for the template's {{{word}}}"));
+                };
+                out.push_str(&toml_value_at(value, place).map_err(|why| format!("vars.{word} {value:?}: {why}"))?);
+                rest = &rest[end + 1..];
+                continue;
+            }
+        }
+        let starts = |s: &str| rest.starts_with(s);
+        let (taken, next) = match place {
+            TomlPlace::Bare if c == '#' => (1, TomlPlace::Comment),
+            TomlPlace::Bare if starts("\"\"\"") => (3, TomlPlace::Basic { multiline: true }),
+            TomlPlace::Bare if c == '"' => (1, TomlPlace::Basic { multiline: false }),
+            TomlPlace::Bare if starts("'''") => (3, TomlPlace::Literal { multiline: true }),
+            TomlPlace::Bare if c == '\'' => (1, TomlPlace::Literal { multiline: false }),
+            TomlPlace::Comment if c == '\n' => (1, TomlPlace::Bare),
+            // An escape takes the character after it along (`\"` does not end the string).
+            TomlPlace::Basic { .. } if c == '\\' => (1 + rest[1..].chars().next().map_or(0, char::len_utf8), place),
+            TomlPlace::Basic { multiline: true } if starts("\"\"\"") => (3, TomlPlace::Bare),
+            TomlPlace::Basic { multiline: false } if c == '"' || c == '\n' => (1, TomlPlace::Bare),
+            TomlPlace::Literal { multiline: true } if starts("'''") => (3, TomlPlace::Bare),
+            TomlPlace::Literal { multiline: false } if c == '\'' || c == '\n' => (1, TomlPlace::Bare),
+            _ => (c.len_utf8(), place),
+        };
+        out.push_str(&rest[..taken]);
+        rest = &rest[taken..];
+        place = next;
+    }
+    Ok(out)
+}
+
+/// A var's value as it must be written where it stands in the template.
+fn toml_value_at(value: &str, place: TomlPlace) -> std::result::Result<String, &'static str> {
+    match place {
+        TomlPlace::Bare | TomlPlace::Comment => Ok(value.to_string()),
+        TomlPlace::Basic { .. } => Ok(value
+            .chars()
+            .map(|ch| match ch {
+                '"' => "\\\"".to_string(),
+                '\\' => "\\\\".to_string(),
+                c if c.is_control() => format!("\\u{:04X}", u32::from(c)),
+                c => c.to_string(),
+            })
+            .collect()),
+        TomlPlace::Literal { multiline } => {
+            let ends = if multiline { value.contains("'''") } else { value.contains('\'') };
+            if ends || value.chars().any(|c| c.is_control() && c != '\t') {
+                Err("cannot stand in the template's '…' string, which has no escapes: write the placeholder in \"…\"")
+            } else {
+                Ok(value.to_string())
+            }
+        }
+    }
+}
+
+/// A filled-in city file with `[city] base_dir` set to `template_dir` (or, when the template sets
+/// one, to it taken from there): the file is written elsewhere, and its relative paths must still
+/// start where the template's do.
+fn with_base_dir(text: &str, template_dir: &Path) -> std::result::Result<String, String> {
+    let mut table: toml::Table = toml::from_str(text).map_err(|e| e.to_string())?;
+    let Some(toml::Value::Table(city)) = table.get_mut("city") else {
+        return Err("it has no [city] table".into());
+    };
+    let base = match city.get("base_dir") {
+        None => template_dir.to_path_buf(),
+        Some(toml::Value::String(d)) => template_dir.join(d),
+        Some(_) => return Err("[city] base_dir is not a string".into()),
+    };
+    city.insert("base_dir".into(), toml::Value::String(base.display().to_string()));
+    toml::to_string(&table).map_err(|e| e.to_string())
 }
 
 fn mtime(p: &Path) -> Option<SystemTime> {
@@ -427,6 +519,17 @@ pub fn run(args: &BatchArgs) -> Result<u8> {
         return Err(Error::Usage(format!("{}: OUT_DIR is a file, not a folder", args.output.display())));
     }
     std::fs::create_dir_all(&args.output).map_err(|e| Error::io(&args.output, e))?;
+    // The city files filled in from the template, beside each city's outputs (never in the
+    // template's folder, which may be read-only); one that has not changed keeps its date, so
+    // the city stays up to date.
+    for city in &cities {
+        if let Some(text) = &city.filled {
+            std::fs::create_dir_all(&city.out_dir).map_err(|e| Error::io(&city.out_dir, e))?;
+            if std::fs::read(&city.config).ok().as_deref() != Some(text.as_bytes()) {
+                write_atomic(&city.config, |w| w.write_all(text.as_bytes()))?;
+            }
+        }
+    }
     // Until the end, the folder says the batch is not complete: the previous run's combined files
     // go, and batch.json lists every city as pending.
     for f in ["summary.csv", "batch.csv"] {
