@@ -54,6 +54,56 @@ fn missing_field_lists_the_fields() {
     );
 }
 
+/// On OpenStreetMap data a name that is no column is looked up among each feature's `other_tags`;
+/// a name no feature has there either (a typo, or a Chinese table's field on OSM data) is a
+/// missing field, not a layer of empty grades whose density is 0.
+#[test]
+fn osm_field_no_feature_has_is_missing() {
+    let pbf = shared("osm/liechtenstein-2015.osm.pbf");
+    let dir = tempfile::tempdir().unwrap();
+    let o = dir.path().join("o.geojson");
+    let roads = format!("{}#lines", pbf.display());
+    let areas = format!("{}#multipolygons", pbf.display());
+    let density = |extra: &[&str]| -> Vec<String> {
+        let mut args = vec!["road-density", "--roads", &roads, "--areas", &areas];
+        args.extend(["--areas-where", "boundary='administrative' AND admin_level='8'", "-o", s(&o)]);
+        args.extend(extra);
+        args.iter().map(|a| a.to_string()).collect()
+    };
+    for (extra, field) in
+        [(vec!["--grade-field", "highwy", "--grades", "osm"], "highwy"), (vec!["--grades", "cn"], "grade")]
+    {
+        let args = density(&extra);
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        run_err(&args, 1, &[&format!("no field '{field}' (for roads)"), "no feature's other_tags has the key"]);
+        assert!(!o.exists());
+    }
+    // A key of the tags (not a column) that features have is read, as before.
+    let args = density(&["--grade-field", "surface", "--grades", "osm"]);
+    run_ok(&args.iter().map(String::as_str).collect::<Vec<&str>>());
+
+    // In a city file the error names the key, in check and in audit.
+    let city = dir.path().join("li.toml");
+    std::fs::write(
+        &city,
+        format!(
+            "[city]\nname = \"Liechtenstein\"\n[layers.areas]\nsource = \"{li}\"\nlayer = \"multipolygons\"\n\
+             where = \"boundary='administrative' AND admin_level='8'\"\nfields = {{ id = \"osm_id\", name = \"name\" }}\n\
+             [layers.roads]\nsource = \"{li}\"\nlayer = \"lines\"\nwhere = \"highway IS NOT NULL\"\n\
+             fields = {{ grade = \"highwy\" }}\n[road_density]\ngrades = \"osm\"\ntargets = {{ \"*\" = 3.0 }}\n",
+            li = pbf.display()
+        ),
+    )
+    .unwrap();
+    let out = dir.path().join("out");
+    for args in [vec!["check", s(&city)], vec!["audit", s(&city), "-o", s(&out)]] {
+        run_err(&args, 1, &["no field 'highwy'", "set by layers.roads.fields.grade in"]);
+    }
+    let good = std::fs::read_to_string(&city).unwrap().replace("highwy", "highway");
+    std::fs::write(&city, good).unwrap();
+    run_ok(&["check", s(&city)]);
+}
+
 #[test]
 fn wrong_geometry_for_the_role() {
     let pbf = shared("osm/liechtenstein-2015.osm.pbf");

@@ -437,6 +437,26 @@ fn in_city_file(city: &City) -> impl Fn(Error) -> Error + '_ {
             let m = city_file_words_keeping(&m, &keep);
             Error::Usage(if m.starts_with(&label) { m } else { format!("{label}{m}") })
         }
+        // A field the layer lacks: the key that names it.
+        Error::MissingField { ref field, .. } => {
+            let keys: Vec<String> = city
+                .config
+                .layers
+                .named()
+                .into_iter()
+                .flat_map(|(name, l)| {
+                    l.fields
+                        .iter()
+                        .filter(|(_, v)| v.split(',').any(|f| f.trim() == field))
+                        .map(move |(role, _)| format!("layers.{name}.fields.{role}"))
+                })
+                .collect();
+            if keys.is_empty() {
+                return e;
+            }
+            let message = format!("{e} (set by {} in {})", keys.join(" or "), city.path.display());
+            Error::Worded { source: Box::new(e), message }
+        }
         // Any other message that names an option (a layer's CRS, a snapping distance, an encoding,
         // a field).
         other => {

@@ -706,6 +706,22 @@ pub fn read_layer(spec: &LayerSpec) -> Result<RawLayer> {
     }
     report.used = features.len() as u64;
 
+    // A required field that is no column was looked up among the OSM tags: when no feature has it
+    // there and no other required field has a value either, the name is wrong (a typo, or a
+    // table's field on data that has none), not the data empty.
+    let required = &sources[..spec.fields.len()];
+    let no_value = |k: usize| !features.iter().any(|f| f.attrs[k].is_some());
+    if !features.is_empty() && (0..required.len()).all(no_value) {
+        if let Some(k) = (0..required.len()).find(|&k| matches!(required[k], FieldSource::OtherTag(_))) {
+            return Err(Error::MissingField {
+                layer: label,
+                field: spec.fields[k].clone(),
+                role: spec.role.clone(),
+                available: format!("{}; and no feature's {OTHER_TAGS} has the key", columns.join(", ")),
+            });
+        }
+    }
+
     // A layer read in part (through boxes) may have no usable feature in that part: no error, the
     // part needed is empty (and what was skipped in it is counted).
     if features.is_empty() && report.not_read.is_empty() {
