@@ -473,3 +473,65 @@ fn data_errors_name_city_file_keys() {
         assert!(!stderr.contains(" --"), "{stderr}");
     }
 }
+
+/// An OpenStreetMap city file for Liechtenstein: every indicator, OSM presets; `grades` as given.
+fn liechtenstein_city(dir: &Path, grades: &str) -> std::path::PathBuf {
+    let li = shared("osm/liechtenstein-2015.osm.pbf");
+    let layer = |name: &str, layer: &str, filter: &str, fields: &str| {
+        let filter = if filter.is_empty() { String::new() } else { format!("where = \"{filter}\"\n") };
+        format!("[{name}]\nsource = \"{}\"\nlayer = \"{layer}\"\n{filter}fields = {{ {fields} }}\n", li.display())
+    };
+    let text = [
+        "[city]\nname = \"Liechtenstein\"\n".to_string(),
+        layer(
+            "layers.areas",
+            "multipolygons",
+            "boundary='administrative' AND admin_level='8'",
+            "id = \"osm_id\", name = \"name\"",
+        ),
+        layer("layers.roads", "lines", "highway IS NOT NULL", "grade = \"highway\""),
+        format!("[road_density]\ngrades = \"{grades}\"\ntargets = {{ \"*\" = 3.0 }}\n"),
+        layer("layers.landuse", "multipolygons", "landuse IS NOT NULL", "class = \"landuse\""),
+        "[park_mix]\nclasses = \"osm\"\nparks_from_class = \"industrial\"\n".to_string(),
+        layer("layers.origins", "multipolygons", "landuse = 'residential'", "id = \"osm_way_id\""),
+        layer("[layers.facilities]", "points", "", "type = \"amenity,shop,leisure,social_facility\""),
+        "[living_circle]\nfacility_types = \"osm\"\ntiers = \"osm\"\nmax_snap_m = 500\n".to_string(),
+    ]
+    .concat();
+    let city = dir.join(format!("li_{grades}.toml"));
+    std::fs::write(&city, text).unwrap();
+    city
+}
+
+/// What the figures alone do not tell reaches stderr, summary.json, the report and a batch: roads
+/// of grades the table does not know (a Chinese table on OSM data), homes no walk reaches, needs no
+/// facility meets; the report's layer table shows the flagged features too.
+#[test]
+fn audit_warns_of_unknown_grades_unreachable_homes_and_needs_without_facilities() {
+    let dir = tempfile::tempdir().unwrap();
+    let city = liechtenstein_city(dir.path(), "cn");
+    let out = dir.path().join("out");
+    let o = run(&["audit", city.to_str().unwrap(), "-o", out.to_str().unwrap()]);
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(0), "{stderr}");
+    let warnings = summary_warnings(&out);
+    let report = std::fs::read_to_string(out.join("report.html")).unwrap();
+    let has = |words: &[&str]| {
+        let w = warnings.iter().find(|w| words.iter().all(|x| w.contains(x)));
+        assert!(w.is_some(), "no warning with {words:?}: {warnings:#?}");
+        let w = w.unwrap();
+        assert!(stderr.contains(w), "stderr lacks {w}: {stderr}");
+        assert!(report.contains(&w.replace('\'', "&#39;")), "the report lacks {w}");
+    };
+    // With the cn table only OSM's secondary roads are known (an English alias): most of the
+    // length is not counted.
+    has(&["km of roads inside the areas", "have grades the table 'cn' does not know", "'residential'"]);
+    has(&["of ", "homes are farther than 500 m from every walkable road"]);
+    has(&["need 'elderly_care'", "no facility of its types", "15-minute tier covers no home"]);
+    // Unknown land-use codes are flagged, and the report's layer table says so.
+    assert!(report.contains("标记 flagged, used"), "flagged features are in the report's layer table");
+    // With the table that fits, every grade is known.
+    let fits = liechtenstein_city(dir.path(), "osm");
+    let o = run(&["audit", fits.to_str().unwrap(), "-o", dir.path().join("out2").to_str().unwrap()]);
+    assert!(!String::from_utf8_lossy(&o.stderr).contains("does not know"), "{}", String::from_utf8_lossy(&o.stderr));
+}

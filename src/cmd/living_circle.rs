@@ -531,6 +531,12 @@ pub fn execute_with(args: &LivingCircleArgs, layers: &Layers) -> Result<LivingCi
         }
     };
 
+    // What the coverage alone does not say, in the origins' report, so that the summary, the
+    // report and a batch show it too.
+    for w in coverage_warnings(&result, &facilities, &types, &tiers, &reqs, origins.len(), max_snap_m) {
+        super::errln!("planaudit: warning: {w}");
+        origins_layer.report.warnings.push(w);
+    }
     let measure = frame.describe();
     let osm = roads_src.is_osm() || origins_src.is_osm() || osm_facilities;
     let mut reports = vec![origins_layer.report];
@@ -567,6 +573,60 @@ pub fn execute_with(args: &LivingCircleArgs, layers: &Layers) -> Result<LivingCi
         outputs.push(p);
     }
     Ok(LivingCircleRun { outputs, ..run })
+}
+
+/// Homes no walk reaches (too far from any walkable road), and needs that no facility of the layers
+/// meets: every home misses those, so the coverage of their tiers is 0 whatever the plan, which
+/// the coverage figures alone do not tell from homes that are merely far.
+fn coverage_warnings(
+    result: &LivingCircle,
+    facilities: &[Facility],
+    types: &FacilityTypes,
+    tiers: &Tiers,
+    reqs: &[Requirement],
+    homes: usize,
+    max_snap_m: f64,
+) -> Vec<String> {
+    let mut warnings = Vec::new();
+    if result.unreachable_origins > 0 {
+        warnings.push(format!(
+            "{} of {homes} homes are farther than {max_snap_m} m from every walkable road: no walk reaches them, and they miss every need",
+            result.unreachable_origins
+        ));
+    }
+    let mut present = vec![false; types.rows.len()];
+    for f in facilities {
+        present[f.kind] = true;
+    }
+    let mut missing: BTreeMap<&str, (Vec<&str>, Vec<u32>)> = BTreeMap::new();
+    for r in reqs.iter().filter(|r| !r.types.iter().any(|&t| present[t])) {
+        let (labels, minutes) = missing.entry(&r.need).or_default();
+        if labels.is_empty() {
+            labels.extend(r.types.iter().map(|&t| types.rows[t].label.as_str()));
+        }
+        minutes.push(tiers.tiers[r.tier].minutes);
+    }
+    for (need, (labels, minutes)) in missing {
+        // Cumulative tiers take in the needs of the narrower ones.
+        let first = minutes.iter().copied().min().unwrap_or(0);
+        let affected: Vec<String> = tiers
+            .tiers
+            .iter()
+            .map(|t| t.minutes)
+            .filter(|m| if tiers.cumulative { *m >= first } else { minutes.contains(m) })
+            .map(|m| m.to_string())
+            .collect();
+        let (tiers, cover) = match affected.as_slice() {
+            [one] => (format!("{one}-minute tier"), "covers"),
+            [init @ .., last] => (format!("{}- and {last}-minute tiers", init.join("-, ")), "cover"),
+            [] => continue,
+        };
+        warnings.push(format!(
+            "need '{need}': the facility layers hold no facility of its types ({}): every home misses it, so the {tiers} {cover} no home",
+            labels.join(", ")
+        ));
+    }
+    warnings
 }
 
 /// The machine-readable summary of a run.

@@ -1,5 +1,6 @@
 //! `planaudit road-density`: read roads and areas, compute the density of each area, write GeoJSON.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use serde_json::{json, Value};
@@ -7,13 +8,14 @@ use serde_json::{json, Value};
 use super::layers::Layers;
 use super::{choose_frame, finish_run, lines, sibling, warn_if_apart, AreaFields, FieldChoice, ID_FIELDS};
 use crate::cli::RoadDensityArgs;
-use crate::indicators::road_density::{compute, Params, RoadDensity};
+use crate::indicators::road_density::{compute, AreaDensity, Params, RoadDensity};
 use crate::ingest::{GeomKind, LayerReport, LayerSource, LayerSpec};
 use crate::model::Road;
 use crate::normalise::kinds::Kinds;
 use crate::normalise::project;
 use crate::output::geojson::{write_collection, CollectionMeta};
 use crate::output::road_density::{area_features, area_properties, grid_features, table, wide_features};
+use crate::units::KahanSum;
 use crate::{Error, Result};
 
 /// What a run produced.
@@ -217,6 +219,11 @@ pub fn execute_to(args: &RoadDensityArgs, paths: &OutPaths, layers: &Layers) -> 
         || "compute road_density".into(),
         || compute(&areas, &roads, &grades, &kinds, &frame, &params),
     )?;
+    if let Some(w) = unknown_grades_warning(&result.areas, &grades.name) {
+        super::errln!("planaudit: warning: {w}");
+        // In the roads' report too, so that the summary, the report and a batch show it.
+        roads_report.warnings.push(w);
+    }
     let measure = frame.describe();
     let osm = roads_src.is_osm() || areas_src.is_osm();
     let meta = |name| CollectionMeta { name, frame: &frame, osm };
@@ -238,6 +245,34 @@ pub fn execute_to(args: &RoadDensityArgs, paths: &OutPaths, layers: &Layers) -> 
         frame_crs: frame.crs.clone(),
         outputs,
     })
+}
+
+/// A warning when roads inside the areas have grade values the table does not know: they are not
+/// counted, and a table that does not fit the data (`cn` on OpenStreetMap's `highway` values)
+/// would otherwise show only as low densities.
+fn unknown_grades_warning(areas: &[AreaDensity], table: &str) -> Option<String> {
+    let mut unknown: BTreeMap<&str, KahanSum> = BTreeMap::new();
+    let mut all_km = KahanSum::default();
+    for a in areas {
+        for (value, km) in &a.unknown_grades {
+            unknown.entry(value).or_default().add(*km);
+            all_km.add(*km);
+        }
+        a.by_grade.values().chain(a.excluded_by_value.values()).for_each(|km| all_km.add(*km));
+    }
+    let mut by_length: Vec<(&str, f64)> = unknown.into_iter().map(|(v, km)| (v, km.total())).collect();
+    let unknown_km: f64 = by_length.iter().map(|(_, km)| km).sum();
+    if unknown_km <= 0.0 {
+        return None;
+    }
+    by_length.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(b.0)));
+    let most: Vec<String> = by_length.iter().take(5).map(|(v, km)| format!("'{v}' {km:.1} km")).collect();
+    let more = if by_length.len() > 5 { format!(", and {} more", by_length.len() - 5) } else { String::new() };
+    Some(format!(
+        "{unknown_km:.1} km of roads inside the areas ({:.1}% of their length) have grades the table '{table}' does not know, and are not counted: {}{more} (a table that fits the data's grades may be needed)",
+        100.0 * unknown_km / all_km.total(),
+        most.join(", ")
+    ))
 }
 
 /// The machine-readable summary of a run.

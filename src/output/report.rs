@@ -395,7 +395,7 @@ fn layer_table(h: &mut String, layers: &[&Value]) {
         h.push_str("<p class=\"none\">无 None.</p>\n</section>\n");
         return;
     }
-    h.push_str("<table class=\"layers\">\n<thead><tr><th>图层<span class=\"en\">Layer</span></th><th class=\"num\">读取<span class=\"en\">Read</span></th><th class=\"num\">使用<span class=\"en\">Used</span></th><th class=\"num\">修复<span class=\"en\">Repaired</span></th><th class=\"num\">跳过<span class=\"en\">Skipped</span></th><th>跳过原因<span class=\"en\">Reasons</span></th></tr></thead>\n<tbody>\n");
+    h.push_str("<table class=\"layers\">\n<thead><tr><th>图层<span class=\"en\">Layer</span></th><th class=\"num\">读取<span class=\"en\">Read</span></th><th class=\"num\">使用<span class=\"en\">Used</span></th><th class=\"num\">修复<span class=\"en\">Repaired</span></th><th class=\"num\">跳过<span class=\"en\">Skipped</span></th><th>说明<span class=\"en\">Skipped, not read, flagged</span></th></tr></thead>\n<tbody>\n");
     for l in layers {
         let count = |k: &str| l.get(k).and_then(Value::as_u64);
         let cell = |v: Option<u64>| v.map(|n| n.to_string()).unwrap_or_else(|| "—".into());
@@ -411,15 +411,18 @@ fn layer_table(h: &mut String, layers: &[&Value]) {
             Some(v) => (v.as_u64(), String::new()),
             None => (None, String::new()),
         };
-        // Features left unread because the computation does not need them.
+        // Features left unread because the computation does not need them, and features used but
+        // flagged (codes or types the tables do not know).
         let mut reasons = reasons;
-        if let Some(Value::Object(m)) = l.get("not_read") {
-            for (k, v) in m {
-                if !reasons.is_empty() {
-                    reasons.push_str("<br>");
+        for (key, words) in [("not_read", "未读取 not read"), ("flagged", "标记 flagged, used")] {
+            if let Some(Value::Object(m)) = l.get(key) {
+                for (k, v) in m {
+                    if !reasons.is_empty() {
+                        reasons.push_str("<br>");
+                    }
+                    let n = v.as_u64().map(|n| n.to_string()).unwrap_or_default();
+                    let _ = write!(reasons, "{words}, {}: {n}", escape(k));
                 }
-                let n = v.as_u64().map(|n| n.to_string()).unwrap_or_default();
-                let _ = write!(reasons, "未读取 not read, {}: {n}", escape(k));
             }
         }
         let _ = writeln!(

@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 
 use super::world::*;
-use crate::common::{run, run_err, run_ok, walk};
+use crate::common::{run, run_err, run_ok, summary_warnings, walk};
 
 /// A city file with `text` written as `name` in the world's folder.
 fn city(w: &World, name: &str, text: &str) -> String {
@@ -202,16 +202,8 @@ fn layers_apart_are_warned_in_check_summary_and_report() {
     let stderr = String::from_utf8_lossy(&o.stderr);
     assert_eq!(o.status.code(), Some(0), "{stderr}");
     assert!(stderr.contains(keys) && !stderr.contains("--"), "{stderr}");
-    let summary: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
-    let warnings: Vec<&str> = summary["layers"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .flat_map(|l| l["warnings"].as_array().into_iter().flatten())
-        .filter_map(serde_json::Value::as_str)
-        .collect();
-    assert!(warnings.iter().any(|w| w.contains(keys)), "{summary}");
+    let warnings = summary_warnings(&out);
+    assert!(warnings.iter().any(|w| w.contains(keys)), "{warnings:?}");
     let report = std::fs::read_to_string(out.join("report.html")).unwrap();
     assert!(report.contains("<ul class=\"warnings\">") && report.contains("do not overlap at all"));
     // The right CRS: no warning anywhere.

@@ -144,3 +144,16 @@ pub const PARK_MIX_PROPERTIES: &[&str] = &[
     "overlap_km2",
     "measure",
 ];
+
+/// The warnings of every layer in an audit's `summary.json`, in order.
+pub fn summary_warnings(out_dir: &Path) -> Vec<String> {
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out_dir.join("summary.json")).unwrap()).unwrap();
+    summary["layers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|l| l["warnings"].as_array().into_iter().flatten())
+        .filter_map(|w| w.as_str().map(str::to_string))
+        .collect()
+}
