@@ -174,3 +174,23 @@ fn styles_read_only_properties_the_outputs_carry() {
         assert_eq!(style["sources"][*layer]["data"], format!("{layer}.geojson"));
     }
 }
+
+/// MapLibre draws a circle layer at every vertex of a line or polygon too: each circle layer keeps
+/// to points, or a map of parcels is covered in dots.
+#[test]
+fn circle_layers_draw_points_only() {
+    let mut circles = 0;
+    for layer in STYLED_LAYERS {
+        let style: serde_json::Value = serde_json::from_str(maplibre(layer).unwrap()).unwrap();
+        for l in style["layers"].as_array().unwrap().iter().filter(|l| l["type"] == "circle") {
+            circles += 1;
+            let filter = l["filter"].to_string();
+            assert!(
+                filter.contains("geometry-type") && filter.contains("\"Point\"") && !filter.contains("Polygon"),
+                "{layer}: circle layer {} draws more than points: filter {filter}",
+                l["id"]
+            );
+        }
+    }
+    assert!(circles >= 2, "the living-circle styles draw their point origins as circles");
+}
