@@ -1,5 +1,6 @@
 //! `planaudit audit`, `check`, `init`: city files, their errors, exit codes.
 
+use planaudit::output::styles::maplibre;
 use std::path::Path;
 
 use crate::common::*;
@@ -530,6 +531,18 @@ fn audit_warns_of_unknown_grades_unreachable_homes_and_needs_without_facilities(
     has(&["need 'elderly_care'", "no facility of its types", "15-minute tier covers no home"]);
     // Unknown land-use codes are flagged, and the report's layer table says so.
     assert!(report.contains("标记 flagged, used"), "flagged features are in the report's layer table");
+    // The map styles of layers derived from OpenStreetMap carry its attribution in their source,
+    // where a map shows it.
+    for layer in ["road_density", "park_mix", "living_circle"] {
+        let style: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(out.join(format!("styles/{layer}.maplibre.json"))).unwrap())
+                .unwrap();
+        assert_eq!(style["sources"][layer]["attribution"], "© OpenStreetMap contributors", "{layer}");
+        assert_eq!(
+            style["layers"],
+            serde_json::from_str::<serde_json::Value>(maplibre(layer).unwrap()).unwrap()["layers"]
+        );
+    }
     // With the table that fits, every grade is known.
     let fits = liechtenstein_city(dir.path(), "osm");
     let o = run(&["audit", fits.to_str().unwrap(), "-o", dir.path().join("out2").to_str().unwrap()]);

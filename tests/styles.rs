@@ -68,9 +68,11 @@ fn validate(files: &[PathBuf]) -> (bool, String) {
 #[test]
 fn maplibre_styles_pass_the_style_spec_validator() {
     let dir = tempfile::tempdir().unwrap();
-    let written = write_styles(dir.path(), STYLED_LAYERS).unwrap();
+    // As written for any data, and with the OpenStreetMap attribution in their sources.
+    let mut written = write_styles(&dir.path().join("plain"), STYLED_LAYERS, |_| false).unwrap();
+    written.extend(write_styles(&dir.path().join("osm"), STYLED_LAYERS, |_| true).unwrap());
     let files: Vec<PathBuf> = written.into_iter().filter(|p| p.to_string_lossy().ends_with(".maplibre.json")).collect();
-    assert_eq!(files.len(), STYLED_LAYERS.len());
+    assert_eq!(files.len(), 2 * STYLED_LAYERS.len());
     let (ok, out) = validate(&files);
     assert!(ok && out.trim().is_empty(), "style-spec validation failed:\n{out}");
 
@@ -172,6 +174,9 @@ fn styles_read_only_properties_the_outputs_carry() {
         assert!(available.contains(&attr), "{layer}.qml: '{attr}' not in the output");
         let style: serde_json::Value = serde_json::from_str(maplibre(layer).unwrap()).unwrap();
         assert_eq!(style["sources"][*layer]["data"], format!("{layer}.geojson"));
+        // The demo is no OpenStreetMap data: its styles are written as they are.
+        let written = std::fs::read_to_string(folder.join(format!("styles/{layer}.maplibre.json"))).unwrap();
+        assert_eq!(written, maplibre(layer).unwrap(), "{layer}");
     }
 }
 

@@ -112,7 +112,7 @@ pub fn fields_used(layer: &str) -> Vec<&'static str> {
 /// atomically; returns the paths written, in order.
 ///
 /// A layer name without styles is a usage error, reported before anything is written.
-pub fn write_styles(dir: &Path, layers: &[&str]) -> Result<Vec<PathBuf>> {
+pub fn write_styles(dir: &Path, layers: &[&str], osm: impl Fn(&str) -> bool) -> Result<Vec<PathBuf>> {
     let mut chosen = Vec::with_capacity(layers.len());
     for layer in layers {
         let style = find(layer).ok_or_else(|| {
@@ -123,13 +123,25 @@ pub fn write_styles(dir: &Path, layers: &[&str]) -> Result<Vec<PathBuf>> {
     let out = dir.join("styles");
     let mut written = Vec::with_capacity(2 * chosen.len());
     for style in chosen {
-        for (ext, text) in [("maplibre.json", style.maplibre), ("qml", style.qml)] {
+        // A map shows attribution from its sources: a layer derived from OpenStreetMap carries
+        // the ODbL's in its style's source, as its GeoJSON does.
+        let maplibre = if osm(style.layer) { with_attribution(style)? } else { style.maplibre.to_string() };
+        for (ext, text) in [("maplibre.json", maplibre.as_str()), ("qml", style.qml)] {
             let path = out.join(format!("{}.{ext}", style.layer));
             write_atomic(&path, |w| w.write_all(text.as_bytes()))?;
             written.push(path);
         }
     }
     Ok(written)
+}
+
+/// A MapLibre style whose source carries the OpenStreetMap attribution.
+fn with_attribution(style: &LayerStyle) -> Result<String> {
+    let bad = |e: String| Error::Internal(format!("the map style of {}: {e}", style.layer));
+    let mut json: serde_json::Value = serde_json::from_str(style.maplibre).map_err(|e| bad(e.to_string()))?;
+    let source = json["sources"][style.layer].as_object_mut().ok_or_else(|| bad("no source of its name".into()))?;
+    source.insert("attribution".into(), crate::output::geojson::OSM_ATTRIBUTION.into());
+    serde_json::to_string_pretty(&json).map(|t| t + "\n").map_err(|e| bad(e.to_string()))
 }
 
 #[cfg(test)]
@@ -184,7 +196,7 @@ mod tests {
     #[test]
     fn writes_every_style_atomically() {
         let dir = tempfile::tempdir().unwrap();
-        let paths = write_styles(dir.path(), STYLED_LAYERS).unwrap();
+        let paths = write_styles(dir.path(), STYLED_LAYERS, |_| false).unwrap();
         assert_eq!(paths.len(), 2 * STYLED_LAYERS.len());
         for (i, layer) in STYLED_LAYERS.iter().enumerate() {
             assert_eq!(paths[2 * i], dir.path().join(format!("styles/{layer}.maplibre.json")));
@@ -199,7 +211,7 @@ mod tests {
     #[test]
     fn an_unknown_layer_writes_nothing() {
         let dir = tempfile::tempdir().unwrap();
-        let err = write_styles(dir.path(), &["road_density", "roads"]).unwrap_err();
+        let err = write_styles(dir.path(), &["road_density", "roads"], |_| false).unwrap_err();
         assert!(err.to_string().contains("'roads'") && err.to_string().contains("living_circle"), "{err}");
         assert_eq!(err.exit_code(), 2);
         assert!(!dir.path().join("styles").exists());
