@@ -761,3 +761,43 @@ fn hand_computed_parks_read_through_the_spatial_index() {
         assert_km2(f, "mix_area_km2", 0.0);
     }
 }
+
+/// Baltimore's parks derived from its industrial parcels share edges with their neighbours: the
+/// clipped mix parcels came out with zero-width spikes, and rounding left repeated positions. Every
+/// polygon written is valid by GEOS (SpatiaLite's `ST_IsValid`), without repeated positions.
+#[test]
+fn baltimore_derived_parks_write_valid_polygons() {
+    let dir = tempfile::tempdir().unwrap();
+    let pbf = shared("osm/baltimore-2015.osm.pbf");
+    let landuse = format!("{}#multipolygons", pbf.display());
+    let out = dir.path().join("parks.geojson");
+    run_ok(&[
+        "park-mix",
+        "--landuse",
+        &landuse,
+        "--landuse-where",
+        "landuse IS NOT NULL",
+        "--class-field",
+        "landuse",
+        "--parks-from-class",
+        "industrial",
+        "-o",
+        out.to_str().unwrap(),
+    ]);
+    let parcels = dir.path().join("parks_parcels.geojson");
+    for (path, layer) in [(&out, "park_mix"), (&parcels, "park_mix_parcels")] {
+        let rows = gdal_sql(
+            path,
+            &format!(
+                "SELECT COUNT(*) AS n, SUM(NOT ST_IsValid(geometry)) AS invalid, \
+                 SUM(ST_NPoints(geometry) - ST_NPoints(RemoveRepeatedPoints(geometry))) AS repeated, \
+                 SUM(ST_Area(geometry) = 0) AS empty FROM \"{layer}\""
+            ),
+        );
+        let row = &rows[0];
+        assert!(row["n"].parse::<u32>().unwrap() >= 10, "{layer}: {row:?}");
+        for k in ["invalid", "repeated", "empty"] {
+            assert_eq!(row[k], "0", "{layer}: {k}: {row:?}");
+        }
+    }
+}

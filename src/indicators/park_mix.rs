@@ -63,7 +63,8 @@ use std::collections::BTreeMap;
 
 use geo::orient::{Direction, Orient};
 use geo::{
-    unary_union, BooleanOps, BoundingRect, Buffer, Distance, Euclidean, Intersects, MultiPolygon, Polygon, Rect,
+    unary_union, BooleanOps, BoundingRect, Buffer, Coord, Distance, Euclidean, Intersects, LineString, MultiPolygon,
+    Polygon, Rect,
 };
 use rayon::prelude::*;
 
@@ -206,6 +207,79 @@ pub fn dissolve<'a>(parts: impl IntoIterator<Item = &'a MultiPolygon<f64>>) -> M
     unary_union(&polygons)
 }
 
+/// How far (metres) a vertex may lie from the line it turns back along and still be a spike's tip.
+const SPIKE_WIDTH_M: f64 = 1e-2;
+
+/// A clipped polygon without the zero-width spikes and zero-area rings an intersection leaves
+/// where a parcel and a park share an edge: a ring that goes out along a line and comes back
+/// along it (within [`SPIKE_WIDTH_M`]) loses the tip, repeated vertices go, and a ring left with
+/// fewer than three vertices goes (a polygon whose exterior goes, holes and all). The area changes
+/// by at most the spikes' width times their length; the map gets valid polygons.
+pub fn without_spikes(mp: MultiPolygon<f64>) -> MultiPolygon<f64> {
+    let clean = |ring: &LineString<f64>| -> Option<LineString<f64>> {
+        let mut pts: Vec<Coord<f64>> = ring.0.clone();
+        if pts.len() > 1 && pts.first() == pts.last() {
+            pts.pop();
+        }
+        // Tips are taken off until none is left, across the ring's start too.
+        loop {
+            let before = pts.len();
+            let mut out: Vec<Coord<f64>> = Vec::with_capacity(pts.len());
+            for &p in &pts {
+                loop {
+                    match out.as_slice() {
+                        [.., last] if *last == p => break,
+                        [.., a, b] if turns_back(*a, *b, p) => {
+                            out.pop();
+                        }
+                        _ => {
+                            out.push(p);
+                            break;
+                        }
+                    }
+                }
+            }
+            // The ring's seam: its last vertices against its first.
+            while out.len() >= 3 {
+                let n = out.len();
+                if out[n - 1] == out[0] || turns_back(out[n - 2], out[n - 1], out[0]) {
+                    out.pop();
+                } else if turns_back(out[n - 1], out[0], out[1]) {
+                    out.remove(0);
+                } else {
+                    break;
+                }
+            }
+            pts = out;
+            if pts.len() == before || pts.len() < 3 {
+                break;
+            }
+        }
+        (pts.len() >= 3).then(|| {
+            pts.push(pts[0]);
+            LineString(pts)
+        })
+    };
+    MultiPolygon(
+        mp.0.into_iter()
+            .filter_map(|p| {
+                let exterior = clean(p.exterior())?;
+                Some(Polygon::new(exterior, p.interiors().iter().filter_map(clean).collect()))
+            })
+            .collect(),
+    )
+}
+
+/// Whether the way a → b → c turns back along itself: c goes back towards a, no farther than
+/// [`SPIKE_WIDTH_M`] from the line of the longer of the two legs.
+fn turns_back(a: Coord<f64>, b: Coord<f64>, c: Coord<f64>) -> bool {
+    let (u, v) = (b - a, c - b);
+    let dot = u.x * v.x + u.y * v.y;
+    let cross = u.x * v.y - u.y * v.x;
+    let longer = u.x.hypot(u.y).max(v.x.hypot(v.y));
+    dot < 0.0 && cross.abs() <= SPIKE_WIDTH_M * longer
+}
+
 /// A parcel clipped to the park in hand.
 struct Piece<'a> {
     parcel: &'a Parcel,
@@ -260,7 +334,7 @@ fn compute_park(
         .par_iter()
         .map(|&i| {
             let parcel = &parcels[i];
-            let polygon = park.polygon.intersection(&parcel.polygon);
+            let polygon = without_spikes(park.polygon.intersection(&parcel.polygon));
             if polygon.0.is_empty() {
                 return Ok(None);
             }

@@ -310,3 +310,47 @@ fn parcels_in_the_enclosed_land_of_a_park_join_it() {
     let summary: Vec<(&str, u64, usize)> = parks.iter().map(|p| (p.area.id.as_str(), p.area.fid, p.parcels)).collect();
     assert_eq!(summary, [("1", 0, 1), ("2", 1, 5)]);
 }
+
+/// A clip's zero-width spikes go (a tip out and back, one that comes back to another point of its
+/// line, one across the ring's seam); a sliver wider than the tolerance stays; a ring of spikes
+/// alone goes with its polygon.
+#[test]
+fn spikes_go_and_slivers_stay() {
+    let ring = |pts: &[(f64, f64)]| LineString::from(pts.iter().map(|&(x, y)| (X0 + x, Y0 + y)).collect::<Vec<_>>());
+    let square = [(0.0, 0.0), (10.0, 0.0), (10.0, 10.0), (0.0, 10.0), (0.0, 0.0)];
+    let with_spikes = ring(&[
+        (-5.0, 1e-9), // a tip at the ring's seam
+        (0.0, 0.0),
+        (10.0, 0.0),
+        (30.0, 0.0), // out along the bottom edge and back
+        (10.0, 0.0),
+        (10.0, 5.0),
+        (10.0, 5.0), // repeated
+        (10.0, 10.0),
+        (10.0, 20.0), // out along the right edge, back to a point short of the tip's start
+        (10.0, 15.0),
+        (10.0, 10.0),
+        (0.0, 10.0),
+        (0.0, 0.0),
+        (-5.0, 1e-9),
+    ]);
+    let hole_of_spikes = ring(&[(2.0, 2.0), (4.0, 2.0), (2.0, 2.0), (2.0, 2.0)]);
+    let cleaned = without_spikes(MultiPolygon(vec![Polygon::new(with_spikes, vec![hole_of_spikes])]));
+    assert_eq!(cleaned.0.len(), 1);
+    let mut coords: Vec<(f64, f64)> = cleaned.0[0].exterior().0.iter().map(|c| (c.x - X0, c.y - Y0)).collect();
+    coords.dedup();
+    assert_eq!(coords.len(), 6, "{coords:?}");
+    for c in &coords {
+        assert!(square.contains(c) || *c == (10.0, 5.0), "{c:?} is a spike's point: {coords:?}");
+    }
+    assert!(cleaned.0[0].interiors().is_empty(), "a hole of spikes alone goes");
+    assert!((cleaned.unsigned_area() - 100.0).abs() < TOL);
+
+    // A sliver 5 cm wide is land, not a spike.
+    let sliver = ring(&[(0.0, 0.0), (10.0, 0.0), (0.0, 0.05), (0.0, 0.0)]);
+    let kept = without_spikes(MultiPolygon(vec![Polygon::new(sliver.clone(), vec![])]));
+    assert_eq!(kept.0[0].exterior(), &sliver);
+    // A polygon that is spikes alone goes.
+    let spike = ring(&[(0.0, 0.0), (10.0, 0.0), (0.0, 0.0), (0.0, 0.0)]);
+    assert!(without_spikes(MultiPolygon(vec![Polygon::new(spike, vec![])])).0.is_empty());
+}

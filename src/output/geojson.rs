@@ -10,7 +10,7 @@ use std::io::Write;
 use std::path::Path;
 
 use geo::orient::{Direction, Orient};
-use geo::{Geometry, MapCoords};
+use geo::{Geometry, LineString, MapCoords, MultiLineString, MultiPolygon, Polygon};
 use rayon::prelude::*;
 use serde_json::{Map, Value};
 
@@ -130,14 +130,60 @@ pub fn to_rfc7946(frame: &Frame, g: &Geometry<f64>) -> Result<Geometry<f64>> {
     Ok(lonlat_to_rfc7946(frame.unproject(g)?))
 }
 
-/// Orients and rounds a longitude/latitude geometry as RFC 7946 output wants it.
+/// Orients and rounds a longitude/latitude geometry as RFC 7946 output wants it. Positions that
+/// rounding makes equal to the one before are written once; a ring left with fewer than four goes
+/// (a polygon whose exterior goes, holes and all: it had under a centimetre of width), and a
+/// line keeps at least two.
 pub fn lonlat_to_rfc7946(ll: Geometry<f64>) -> Geometry<f64> {
     let oriented = match ll {
         Geometry::Polygon(p) => Geometry::Polygon(p.orient(Direction::Default)),
         Geometry::MultiPolygon(mp) => Geometry::MultiPolygon(mp.orient(Direction::Default)),
         other => other,
     };
-    oriented.map_coords(|c| geo::coord! { x: round(c.x), y: round(c.y) })
+    match oriented.map_coords(|c| geo::coord! { x: round(c.x), y: round(c.y) }) {
+        Geometry::LineString(ls) => Geometry::LineString(line_without_repeats(ls)),
+        Geometry::MultiLineString(mls) => {
+            Geometry::MultiLineString(MultiLineString(mls.0.into_iter().map(line_without_repeats).collect()))
+        }
+        // A lone polygon, or a multipolygon, that rounding leaves nothing of stays as it is: the
+        // feature keeps its geometry.
+        Geometry::Polygon(p) if distinct(p.exterior()) >= 4 => Geometry::Polygon(polygon_without_repeats(p)),
+        Geometry::MultiPolygon(mp) if mp.0.iter().any(|p| distinct(p.exterior()) >= 4) => {
+            Geometry::MultiPolygon(MultiPolygon(
+                mp.0.into_iter().filter(|p| distinct(p.exterior()) >= 4).map(polygon_without_repeats).collect(),
+            ))
+        }
+        other => other,
+    }
+}
+
+/// The positions of a ring or line counted once where they repeat.
+fn distinct(ls: &LineString<f64>) -> usize {
+    ls.0.windows(2).filter(|w| w[0] != w[1]).count() + usize::from(!ls.0.is_empty())
+}
+
+/// A polygon (its exterior of four distinct positions or more) without repeated positions and
+/// without the holes left with fewer than four.
+fn polygon_without_repeats(p: Polygon<f64>) -> Polygon<f64> {
+    let (mut exterior, interiors) = p.into_inner();
+    exterior.0.dedup();
+    let holes = interiors
+        .into_iter()
+        .filter(|h| distinct(h) >= 4)
+        .map(|mut h| {
+            h.0.dedup();
+            h
+        })
+        .collect();
+    Polygon::new(exterior, holes)
+}
+
+/// A line without repeated positions, unless fewer than two would be left.
+fn line_without_repeats(mut ls: LineString<f64>) -> LineString<f64> {
+    if distinct(&ls) >= 2 {
+        ls.0.dedup();
+    }
+    ls
 }
 
 /// Writes a FeatureCollection atomically, one feature per line.
@@ -239,6 +285,35 @@ mod tests {
     use super::*;
     use crate::normalise::crs::Method;
     use geo::{polygon, Coord};
+
+    /// Positions rounding makes equal are written once; a ring left with under four goes, a lone
+    /// polygon or a line that rounding would empty keeps its positions.
+    #[test]
+    fn rounding_drops_repeated_positions() {
+        use geo::{line_string, wkt};
+        // 1e-8° apart: one position at 7 decimals.
+        let ls = line_string![(x: 116.0, y: 31.0), (x: 116.00000001, y: 31.0), (x: 116.001, y: 31.0)];
+        let Geometry::LineString(out) = lonlat_to_rfc7946(Geometry::LineString(ls)) else { panic!() };
+        assert_eq!(out.0, vec![Coord { x: 116.0, y: 31.0 }, Coord { x: 116.001, y: 31.0 }]);
+        let tiny = line_string![(x: 116.0, y: 31.0), (x: 116.00000001, y: 31.0)];
+        let Geometry::LineString(out) = lonlat_to_rfc7946(Geometry::LineString(tiny)) else { panic!() };
+        assert_eq!(out.0.len(), 2, "a line keeps two positions");
+
+        // A square with a repeated corner and a hole a millimetre wide.
+        let mp = wkt!(MULTIPOLYGON(
+            ((116.0 31.0, 116.001 31.0, 116.00100001 31.0, 116.001 31.001, 116.0 31.001, 116.0 31.0),
+             (116.0005 31.0005, 116.0005 31.00050001, 116.00050001 31.0005, 116.0005 31.0005)),
+            ((117.0 31.0, 117.00000001 31.0, 117.0 31.00000001, 117.0 31.0))
+        ));
+        let Geometry::MultiPolygon(out) = lonlat_to_rfc7946(Geometry::MultiPolygon(mp)) else { panic!() };
+        assert_eq!(out.0.len(), 1, "the polygon rounding empties goes");
+        assert_eq!(out.0[0].exterior().0.len(), 5, "{out:?}");
+        assert!(out.0[0].interiors().is_empty(), "the hole rounding empties goes");
+        // Alone, it stays (the feature keeps a geometry).
+        let lone = wkt!(POLYGON((117.0 31.0, 117.00000001 31.0, 117.0 31.00000001, 117.0 31.0)));
+        let Geometry::Polygon(out) = lonlat_to_rfc7946(Geometry::Polygon(lone)) else { panic!() };
+        assert_eq!(out.exterior().0.len(), 4);
+    }
 
     #[test]
     fn writes_rfc7946() {
