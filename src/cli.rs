@@ -238,7 +238,8 @@ pub struct ParkMixArgs {
     /// [default: residential,community_service,public_service,commercial].
     #[arg(long, value_name = "CATEGORIES")]
     pub mix: Option<String>,
-    /// Band for the mix share of the park area, in percent: MIN-MAX (bounds inclusive).
+    /// Band for the mix share of the park area, in percent: MIN-MAX (bounds inclusive; a maximum
+    /// of 1% or less is refused as shares given for percent).
     #[arg(long, value_name = "MIN-MAX", default_value = "20-30")]
     pub band: String,
     /// Without a park layer: derive parks from the parcels of this category (industrial).

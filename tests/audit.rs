@@ -160,6 +160,11 @@ fn config_errors_name_key_and_line() {
         (original.replace("classes = \"tdt2023\"", "classes = \"tdt2024\""), 2, vec!["bad.toml", "tdt2024"]),
         (original.replace("band = [20, 30]", "band = [30, 20]"), 2, vec!["bad.toml", "park_mix.band 30-20"]),
         (
+            original.replace("band = [20, 30]", "band = [0.2, 0.3]"),
+            2,
+            vec!["bad.toml", "park_mix.band 0.2-0.3", "given as shares, e.g. band = [20, 30]"],
+        ),
+        (
             original.replace("snap = \"edge\"", "snap = \"nodes\""),
             2,
             vec!["bad.toml", "living_circle.snap", "\"nodes\""],

@@ -38,7 +38,8 @@ pub struct ParkMixRun {
     pub outputs: Vec<PathBuf>,
 }
 
-/// Parses `--band MIN-MAX` in percent (`20-30`, `20%-30%`) into shares from 0 to 1.
+/// Parses `--band MIN-MAX` in percent (`20-30`, `20%-30%`) into shares from 0 to 1. A band whose
+/// maximum is above 0 and at most 1% is refused: it is shares given for percent.
 ///
 /// ```
 /// use planaudit::cmd::park_mix::parse_band;
@@ -46,6 +47,9 @@ pub struct ParkMixRun {
 /// assert_eq!(parse_band(" 15% - 25% ").unwrap(), (0.15, 0.25));
 /// assert!(parse_band("30-20").is_err());
 /// assert!(parse_band("0.2").is_err());
+/// // Shares, not percent.
+/// assert!(parse_band("0.2-0.3").is_err());
+/// assert_eq!(parse_band("0-0").unwrap(), (0.0, 0.0));
 /// ```
 pub fn parse_band(text: &str) -> Result<(f64, f64)> {
     let bad = || {
@@ -58,6 +62,12 @@ pub fn parse_band(text: &str) -> Result<(f64, f64)> {
     let (min, max) = (pct(a).ok_or_else(bad)?, pct(b).ok_or_else(bad)?);
     if !(0.0 <= min && min <= max && max <= 100.0) {
         return Err(bad());
+    }
+    // Shares given for percent (0.2-0.3 for 20–30%) would audit against a band of under 1%.
+    if max > 0.0 && max <= 1.0 {
+        return Err(Error::Usage(format!(
+            "--band {text}: MIN-MAX is in percent, and a band of at most 1% is most likely given as shares, e.g. --band 20-30"
+        )));
     }
     Ok((min / 100.0, max / 100.0))
 }
