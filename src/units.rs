@@ -66,6 +66,32 @@ pub fn round6(v: f64) -> f64 {
     }
 }
 
+/// A reported figure shown with `decimals` decimals (after multiplying by `scale`: 100 for a share
+/// shown in percent), or with more, up to the 6 decimals verdicts are judged at ([`round6`]), when
+/// fewer would show it on the other side of a target or band bound, or on it: a density of
+/// 3.079959 against a target of 3.08 shows as 3.07996, not as 3.080 beside "missed".
+///
+/// ```
+/// use planaudit::units::shown_against;
+/// assert_eq!(shown_against(3.079959, &[3.08], 3, 1.0), "3.07996");
+/// assert_eq!(shown_against(9.92807, &[8.3], 3, 1.0), "9.928");
+/// assert_eq!(shown_against(0.199999, &[0.2, 0.3], 1, 100.0), "19.9999");
+/// assert_eq!(shown_against(0.2, &[0.2, 0.3], 1, 100.0), "20.0");
+/// ```
+pub fn shown_against(value: f64, bounds: &[f64], decimals: usize, scale: f64) -> String {
+    let judged = round6(value);
+    let sides = |v: f64| bounds.iter().map(|b| v.total_cmp(b)).collect::<Vec<_>>();
+    let want = sides(judged);
+    let digits_of_judged = 6 + scale.log10().round().max(0.0) as usize;
+    for d in decimals..=digits_of_judged.max(decimals) {
+        let text = format!("{:.d$}", value * scale);
+        if text.parse::<f64>().is_ok_and(|v| sides(v / scale) == want) {
+            return text;
+        }
+    }
+    format!("{:.*}", digits_of_judged.max(decimals), judged * scale)
+}
+
 /// Rounds a distance in metres to 2 decimals (1 cm), the precision of the data behind it.
 pub fn round2(v: f64) -> f64 {
     if v.is_finite() {

@@ -553,3 +553,45 @@ fn audit_warns_of_unknown_grades_unreachable_homes_and_needs_without_facilities(
     let o = run(&["audit", fits.to_str().unwrap(), "-o", dir.path().join("out2").to_str().unwrap()]);
     assert!(!String::from_utf8_lossy(&o.stderr).contains("does not know"), "{}", String::from_utf8_lossy(&o.stderr));
 }
+
+/// A figure next to a verdict is shown with the digits that put it on the side of the target its
+/// verdict says: Ruggell's density of 3.079959 against 3.08 is "3.07996 … NO", not "3.080 … NO".
+#[test]
+fn figures_near_the_target_show_the_digits_of_their_verdict() {
+    let dir = tempfile::tempdir().unwrap();
+    let city = liechtenstein_city(dir.path(), "osm");
+    let text = std::fs::read_to_string(&city).unwrap();
+    std::fs::write(&city, text.replace("targets = { \"*\" = 3.0 }", "targets = { \"*\" = 3.08 }")).unwrap();
+    let out = dir.path().join("out");
+    let stdout = run_ok(&["audit", city.to_str().unwrap(), "-o", out.to_str().unwrap()]);
+    let row = stdout.lines().find(|l| l.starts_with("road_density\t") && l.contains("Ruggell")).unwrap();
+    assert!(row.contains("\t3.07996\t3.08\t") && row.ends_with("NO"), "{row}");
+    // Far from the target, three decimals as before.
+    let other = stdout.lines().find(|l| l.starts_with("road_density\t") && l.contains("Vaduz")).unwrap();
+    assert!(other.contains("\t2.620\t3.08\t"), "{other}");
+    let report = std::fs::read_to_string(out.join("report.html")).unwrap();
+    assert!(report.contains(">3.07996</td>"), "the report shows the digits too");
+    // The standalone command's table too.
+    let li = shared("osm/liechtenstein-2015.osm.pbf");
+    let table = run_ok(&[
+        "road-density",
+        "--roads",
+        &format!("{}#lines", li.display()),
+        "--roads-where",
+        "highway IS NOT NULL",
+        "--grade-field",
+        "highway",
+        "--areas",
+        &format!("{}#multipolygons", li.display()),
+        "--areas-where",
+        "boundary='administrative' AND admin_level='8'",
+        "--grades",
+        "osm",
+        "--target",
+        "3.08",
+        "-o",
+        dir.path().join("rd.geojson").to_str().unwrap(),
+    ]);
+    let row = table.lines().find(|l| l.contains("Ruggell")).unwrap();
+    assert!(row.contains("\t3.07996\t3.08\tNO"), "{row}");
+}

@@ -816,12 +816,13 @@ pub fn print_outcome(city: &City, o: &AuditOutcome) {
             Some(false) => "NO",
             None => "-",
         };
+        let bounds: Vec<f64> = r.target.into_iter().chain(r.target_max).collect();
         outln!(
-            "{}\t{}\t{}\t{:.3}\t{}\t{}\t{}",
+            "{}\t{}\t{}\t{}\t{}\t{}\t{}",
             r.indicator,
             r.area_id,
             r.area_name.as_deref().unwrap_or("-"),
-            r.value,
+            crate::units::shown_against(r.value, &bounds, 3, 1.0),
             t,
             r.unit,
             met

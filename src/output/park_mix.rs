@@ -91,12 +91,12 @@ pub fn table(r: &ParkMix, params: &Params) -> String {
     );
     for p in &r.parks {
         s.push_str(&format!(
-            "{}\t{}\t{:.3}\t{:.3}\t{:.1}%\t{}\t{}\t{}\t{:.3}\t{:.3}\n",
+            "{}\t{}\t{:.3}\t{:.3}\t{}%\t{}\t{}\t{}\t{:.3}\t{:.3}\n",
             p.park_id,
             p.name.as_deref().unwrap_or("-"),
             p.park_area_km2,
             p.mix_area_km2,
-            p.mix_share * 100.0,
+            crate::units::shown_against(p.mix_share, &[params.band_min, params.band_max], 1, 100.0),
             p.mix_share_of_construction_land.map(|v| format!("{:.1}%", v * 100.0)).unwrap_or_else(|| "-".into()),
             band,
             p.status.name(),

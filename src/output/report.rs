@@ -83,6 +83,18 @@ pub fn escape(s: &str) -> String {
 }
 
 /// A number for reading: 2 decimals below 100, 1 below 1000, none above.
+/// [`fmt_num`], with the decimals a value needs not to show on the other side of its target
+/// or band bounds, or on one ([`crate::units::shown_against`]).
+fn fmt_num_against(v: f64, bounds: impl Iterator<Item = f64>) -> String {
+    let bounds: Vec<f64> = bounds.collect();
+    let shown = fmt_num(v);
+    if !v.is_finite() || bounds.is_empty() {
+        return shown;
+    }
+    let decimals = shown.split_once('.').map_or(0, |(_, d)| d.len());
+    crate::units::shown_against(v, &bounds, decimals, 1.0)
+}
+
 pub fn fmt_num(v: f64) -> String {
     if !v.is_finite() {
         return "—".into();
@@ -365,7 +377,7 @@ fn indicator_tables(h: &mut String, rows: &[&Value]) {
                 h,
                 "<td class=\"num value\" data-value=\"{}\">{}</td>",
                 raw("value"),
-                value.map(fmt_num).unwrap_or_else(|| "—".into())
+                value.map(|v| fmt_num_against(v, target.into_iter().chain(target_max))).unwrap_or_else(|| "—".into())
             );
             let target_text = match (target, target_max) {
                 (Some(t), Some(m)) => format!("{} – {}", fmt_num(t), fmt_num(m)),

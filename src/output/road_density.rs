@@ -104,13 +104,13 @@ pub fn table(r: &RoadDensity) -> String {
     for a in &r.areas {
         let f = |v: Option<f64>| v.map(|x| format!("{x:.2}")).unwrap_or_else(|| "-".into());
         s.push_str(&format!(
-            "{}\t{}\t{}\t{:.3}\t{:.3}\t{:.2}\t{}\t{}\t{}\n",
+            "{}\t{}\t{}\t{:.3}\t{:.3}\t{}\t{}\t{}\t{}\n",
             a.area_id,
             a.name.as_deref().unwrap_or("-"),
             a.kind.as_deref().unwrap_or("-"),
             a.road_length_km,
             a.area_km2,
-            a.density_km_per_km2,
+            crate::units::shown_against(a.density_km_per_km2, &Vec::from_iter(a.target_km_per_km2), 2, 1.0),
             f(a.target_km_per_km2),
             match a.meets_target {
                 Some(true) => "yes",
