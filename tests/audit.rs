@@ -564,6 +564,16 @@ fn figures_near_the_target_show_the_digits_of_their_verdict() {
     std::fs::write(&city, text.replace("targets = { \"*\" = 3.0 }", "targets = { \"*\" = 3.08 }")).unwrap();
     let out = dir.path().join("out");
     let stdout = run_ok(&["audit", city.to_str().unwrap(), "-o", out.to_str().unwrap()]);
+    // The headline's counts add up: rows without a target are counted apart.
+    let headline = stdout.lines().next().unwrap();
+    let n = |word: &str| -> usize {
+        let before = headline.split(word).next().unwrap();
+        before.rsplit(' ').next().unwrap().parse().unwrap_or_else(|_| panic!("{word}: {headline}"))
+    };
+    let (rows, met, missed, untargeted) =
+        (n(" indicator rows"), n(" targets met"), n(" targets missed"), n(" without a target"));
+    assert!(untargeted > 0 && missed > 0 && met > 0, "{headline}");
+    assert_eq!(met + missed + untargeted, rows, "{headline}");
     let row = stdout.lines().find(|l| l.starts_with("road_density\t") && l.contains("Ruggell")).unwrap();
     assert!(row.contains("\t3.07996\t3.08\t") && row.ends_with("NO"), "{row}");
     // Far from the target, three decimals as before.

@@ -803,7 +803,16 @@ fn report_map(layer: &str, path: &Path) -> Option<MapLayer> {
 
 /// Prints an audit's rows and files.
 pub fn print_outcome(city: &City, o: &AuditOutcome) {
-    outln!("{}: {} indicator rows, {} targets missed", city.config.city.name, o.rows.len(), o.missed);
+    // Rows without a target are neither met nor missed: said, so that the counts add up.
+    let untargeted = o.rows.iter().filter(|r| r.met.is_none()).count();
+    outln!(
+        "{}: {} indicator rows, {} targets met, {} targets missed{}",
+        city.config.city.name,
+        o.rows.len(),
+        o.rows.len() - o.missed - untargeted,
+        o.missed,
+        if untargeted > 0 { format!(", {untargeted} without a target") } else { String::new() }
+    );
     outln!("indicator\tarea_id\tarea_name\tvalue\ttarget\tunit\tmet");
     for r in &o.rows {
         let t = match (r.target, r.target_max) {

@@ -233,9 +233,16 @@ pub fn render(input: &ReportInput) -> Result<String> {
     if let Some(m) = summary.get("measure").and_then(Value::as_str) {
         let _ = writeln!(h, "<p class=\"method\"><b>测算方法 Method:</b> {}</p>", escape(m));
     }
+    // Rows without a target are neither: counted apart, so that the figures add up.
+    let untargeted = rows.len() - met - missed;
+    let untargeted = if untargeted > 0 {
+        format!("<span class=\"kpi\" id=\"kpi-untargeted\"><b>{untargeted}</b>无目标 without a target</span>")
+    } else {
+        String::new()
+    };
     let _ = writeln!(
         h,
-        "<div class=\"kpis\"><span class=\"kpi\" id=\"kpi-rows\"><b>{}</b>项指标 indicator rows</span><span class=\"kpi good\" id=\"kpi-met\"><b>{met}</b>达标 met</span><span class=\"kpi bad\" id=\"kpi-missed\"><b>{missed}</b>未达标 missed</span></div>",
+        "<div class=\"kpis\"><span class=\"kpi\" id=\"kpi-rows\"><b>{}</b>项指标 indicator rows</span><span class=\"kpi good\" id=\"kpi-met\"><b>{met}</b>达标 met</span><span class=\"kpi bad\" id=\"kpi-missed\"><b>{missed}</b>未达标 missed</span>{untargeted}</div>",
         rows.len()
     );
     h.push_str("</header>\n<main>\n");
@@ -561,6 +568,7 @@ mod tests {
         assert!(html.contains("<td class=\"num skipped\">1</td><td class=\"reasons\">empty geometry: 1</td>"));
         assert!(html.contains("roads.gpkg#roads&quot;&gt;&lt;u&gt; <span class=\"role\">roads</span></td>"), "{html}");
         assert!(html.contains("<b>1</b>达标 met") && html.contains("<b>1</b>未达标 missed"));
+        assert!(html.contains("<b>1</b>无目标 without a target"), "the row without a target is counted");
         assert_eq!(html.matches("<table class=\"indicator\"").count(), 2);
         assert!(html.contains("<ul class=\"warnings\">\n<li><b>roads.gpkg#roads&quot;&gt;&lt;u&gt;</b>: areas &amp; &lt;roads&gt; do not overlap at all</li>"), "{html}");
     }
