@@ -169,9 +169,15 @@ fn styles_read_only_properties_the_outputs_carry() {
         for f in &used {
             assert!(available.contains(*f), "{layer}: the styles read '{f}', which the output lacks: {available:?}");
         }
+        // A field, or an expression whose fields are quoted.
         let attr = qml_attr(layer);
-        assert!(used.contains(&attr.as_str()), "{layer}.qml classifies on '{attr}', not in {used:?}");
-        assert!(available.contains(&attr), "{layer}.qml: '{attr}' not in the output");
+        let qml_fields: Vec<&str> =
+            if attr.contains('"') { attr.split('"').skip(1).step_by(2).collect() } else { vec![attr.as_str()] };
+        assert!(!qml_fields.is_empty(), "{layer}.qml: {attr}");
+        for f in qml_fields {
+            assert!(used.contains(&f), "{layer}.qml classifies on '{f}', not in {used:?}");
+            assert!(available.contains(f), "{layer}.qml: '{f}' not in the output");
+        }
         let style: serde_json::Value = serde_json::from_str(maplibre(layer).unwrap()).unwrap();
         assert_eq!(style["sources"][*layer]["data"], format!("{layer}.geojson"));
         // The demo is no OpenStreetMap data: its styles are written as they are.
@@ -198,4 +204,55 @@ fn circle_layers_draw_points_only() {
         }
     }
     assert!(circles >= 2, "the living-circle styles draw their point origins as circles");
+}
+
+/// The QGIS grid style classifies on density ÷ target: its expression, evaluated by SQLite (the
+/// syntax is the same) on the demo's grid, puts every cell that meets its target in a "met" class
+/// and every other in a "missed" or "no target" one.
+#[test]
+fn qgis_grid_classes_follow_the_verdict() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    run_ok(&["demo", "-o", out.to_str().unwrap()]);
+    let expr = qml_attr("road_density_grid");
+    assert!(expr.contains("target_km_per_km2"), "{expr}");
+    let text = qml("road_density_grid").unwrap();
+    let doc = roxmltree::Document::parse_with_options(
+        text,
+        roxmltree::ParsingOptions { allow_dtd: true, ..Default::default() },
+    )
+    .unwrap();
+    let label_of = |class: &str| -> String {
+        let class: f64 = class.parse().unwrap();
+        doc.descendants()
+            .filter(|n| n.has_tag_name("range"))
+            .find(|n| {
+                let lo: f64 = n.attribute("lower").unwrap().parse().unwrap();
+                let hi: f64 = n.attribute("upper").unwrap().parse().unwrap();
+                lo <= class && class <= hi
+            })
+            .map(|n| n.attribute("label").unwrap().to_string())
+            .unwrap_or_else(|| panic!("class {class} has no range"))
+    };
+    let rows = gdal_sql(
+        &out.join("road_density_grid.geojson"),
+        &format!("SELECT meets_target, density_km_per_km2, target_km_per_km2, {expr} AS class FROM road_density_grid"),
+    );
+    assert!(rows.len() >= 20, "{}", rows.len());
+    let (mut met, mut missed) = (0, 0);
+    for r in &rows {
+        let label = label_of(&r["class"]);
+        match r["meets_target"].as_str() {
+            "1" => {
+                met += 1;
+                assert!(label.ends_with("(met)"), "{r:?}: {label}");
+            }
+            "0" => {
+                missed += 1;
+                assert!(label.ends_with("(missed)"), "{r:?}: {label}");
+            }
+            _ => assert_eq!(label, "no target", "{r:?}"),
+        }
+    }
+    assert!(met > 0 && missed > 0, "the demo's grid has cells of both verdicts: {met} met, {missed} missed");
 }
