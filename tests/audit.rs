@@ -463,6 +463,15 @@ fn data_errors_name_city_file_keys() {
         &["farther than living_circle.max_snap_m 0.001 m", "raise living_circle.max_snap_m"],
     );
     assert!(!stderr.contains(" --"), "{stderr}");
+    // A missing field names the key of the layer that lacks it, not of another layer naming the
+    // same field.
+    let origins_id = dir.path().join("demo_city/origins_id.toml");
+    let with_id = text.replacen("fields = { id = \"parcel_id\" }", "fields = { id = \"id\" }", 1);
+    assert_ne!(with_id, text);
+    std::fs::write(&origins_id, with_id).unwrap();
+    let stderr =
+        run_err(&["check", origins_id.to_str().unwrap()], 1, &["no field 'id'", "(set by layers.origins.fields.id in"]);
+    assert!(!stderr.contains("layers.areas"), "{stderr}");
     // A folder whose name holds an option: the path is quoted as it is.
     let odd = dir.path().join("county --mix");
     std::fs::create_dir(&odd).unwrap();
@@ -511,7 +520,7 @@ fn liechtenstein_city(dir: &Path, grades: &str) -> std::path::PathBuf {
 
 /// What the figures alone do not tell reaches stderr, summary.json, the report and a batch: roads
 /// of grades the table does not know (a Chinese table on OSM data), homes no walk reaches, needs no
-/// facility meets; the report's layer table shows the flagged features too.
+/// facility meets, parks that parcels overlap; the report's layer table shows the flagged features too.
 #[test]
 fn audit_warns_of_unknown_grades_unreachable_homes_and_needs_without_facilities() {
     let dir = tempfile::tempdir().unwrap();
@@ -534,8 +543,10 @@ fn audit_warns_of_unknown_grades_unreachable_homes_and_needs_without_facilities(
     has(&["km of roads inside the areas", "have grades the table 'cn' does not know", "'residential'"]);
     has(&["of ", "homes are farther than 500 m from every walkable road"]);
     has(&["need 'elderly_care'", "no facility of its types", "15-minute tier covers no home"]);
+    // A park whose industrial parcels lie under residential ones: all mix by overlap.
+    has(&["parcels overlap on 10% or more of 1 park(s): ", "as mix land when one of them is of the mix"]);
     // Unknown land-use codes are flagged, and the report's layer table says so.
-    assert!(report.contains("标记 flagged, used"), "flagged features are in the report's layer table");
+    assert!(report.contains("标记 flagged, "), "flagged features are in the report's layer table");
     // The map styles of layers derived from OpenStreetMap carry its attribution in their source,
     // where a map shows it.
     for layer in ["road_density", "park_mix", "living_circle"] {

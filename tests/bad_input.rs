@@ -70,9 +70,12 @@ fn osm_field_no_feature_has_is_missing() {
         args.extend(extra);
         args.iter().map(|a| a.to_string()).collect()
     };
-    for (extra, field) in
-        [(vec!["--grade-field", "highwy", "--grades", "osm"], "highwy"), (vec!["--grades", "cn"], "grade")]
-    {
+    for (extra, field) in [
+        (vec!["--grade-field", "highwy", "--grades", "osm"], "highwy"),
+        (vec!["--grades", "cn"], "grade"),
+        // Another field with values (72 roads carry a width tag) does not hide the misnamed one.
+        (vec!["--grade-field", "highwy", "--grades", "osm", "--width-field", "width"], "highwy"),
+    ] {
         let args = density(&extra);
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
         run_err(&args, 1, &[&format!("no field '{field}' (for roads)"), "no feature's other_tags has the key"]);
@@ -99,6 +102,33 @@ fn osm_field_no_feature_has_is_missing() {
     for args in [vec!["check", s(&city)], vec!["audit", s(&city), "-o", s(&out)]] {
         run_err(&args, 1, &["no field 'highwy'", "set by layers.roads.fields.grade in"]);
     }
+    // With a width too, and a living circle sharing the roads' read: the same error whichever
+    // indicator reads the roads first.
+    let text = std::fs::read_to_string(&city).unwrap();
+    let both = text.replace("grade = \"highwy\" }", "grade = \"highwy\", width = \"width\" }")
+        + &format!(
+            "[layers.origins]\nsource = \"{li}\"\nlayer = \"multipolygons\"\nwhere = \"landuse = 'residential'\"\n\
+             [[layers.facilities]]\nsource = \"{li}\"\nlayer = \"points\"\nfields = {{ type = \"amenity,shop\" }}\n\
+             [living_circle]\nfacility_types = \"osm\"\ntiers = \"osm\"\n",
+            li = pbf.display()
+        );
+    assert!(both.contains("width = \"width\""));
+    std::fs::write(&city, &both).unwrap();
+    for _ in 0..4 {
+        run_err(&["audit", s(&city), "-o", s(&out)], 1, &["no field 'highwy'", "set by layers.roads.fields.grade in"]);
+    }
+    // A misnamed width, which the living circle does not ask for: the same error whichever
+    // indicator reads the roads first (read second, road density reads the layer on its own).
+    let width_typo = both.replace("highwy", "highway").replace("width = \"width\"", "width = \"widht\"");
+    std::fs::write(&city, &width_typo).unwrap();
+    for _ in 0..6 {
+        run_err(&["audit", s(&city), "-o", s(&out)], 1, &["no field 'widht'", "set by layers.roads.fields.width in"]);
+    }
+    // The facilities' type fields are alternatives: a tag no point has (shopp) is no error while
+    // another field (amenity) has values.
+    std::fs::write(&city, both.replace("highwy", "highway").replace("amenity,shop\"", "amenity,shopp\"")).unwrap();
+    run_ok(&["check", s(&city)]);
+    run_ok(&["audit", s(&city), "-o", s(&out)]);
     let good = std::fs::read_to_string(&city).unwrap().replace("highwy", "highway");
     std::fs::write(&city, good).unwrap();
     run_ok(&["check", s(&city)]);

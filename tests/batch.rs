@@ -213,9 +213,23 @@ fn batch_template_escapes_values_and_writes_beside_outputs() {
     assert_eq!(summary["config"], filled.display().to_string());
     let homes = summary["indicators"]["living_circle"]["origins"].as_u64().unwrap();
     assert!(homes > 0, "the relative layer paths still start from the template's folder");
-    // Unchanged, the filled-in file keeps its date and the city is up to date.
+    // Unchanged, the filled-in file keeps its date and the city is up to date, from another
+    // folder too (the file names the template and manifest by absolute paths).
     let (code, stderr) = batch();
     assert!(stderr.contains("c: skipped"), "{code:?} {stderr}");
+    let o = bin().current_dir(d).args(["batch", "m.toml", "-o", "out"]).output().unwrap();
+    assert!(String::from_utf8_lossy(&o.stderr).contains("c: skipped"), "{}", String::from_utf8_lossy(&o.stderr));
+    // A value in a comment cannot end the comment.
+    std::fs::write(folder.join("t3.toml"), "[city]\nname = \"x\" # {note}\n").unwrap();
+    std::fs::write(
+        &manifest,
+        "template = \"demo/demo_city/t3.toml\"\n[[city]]\nname = \"c3\"\nvars = { note = \"a\\ny = 1\" }\n",
+    )
+    .unwrap();
+    let _ = run(&["batch", manifest.to_str().unwrap(), "-o", out.to_str().unwrap()]);
+    let filled = std::fs::read_to_string(out.join("c3/city.toml")).unwrap();
+    let table: toml::Table = toml::from_str(&filled).unwrap();
+    assert!(table["city"].get("y").is_none() && table.get("y").is_none(), "{filled}");
 
     // A value that would end a '…' string, which has no escapes, is refused, naming the var; in a
     // "…" string the same value is the where clause's own text.

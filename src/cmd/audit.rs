@@ -437,20 +437,9 @@ fn in_city_file(city: &City) -> impl Fn(Error) -> Error + '_ {
             let m = city_file_words_keeping(&m, &keep);
             Error::Usage(if m.starts_with(&label) { m } else { format!("{label}{m}") })
         }
-        // A field the layer lacks: the key that names it.
-        Error::MissingField { ref field, .. } => {
-            let keys: Vec<String> = city
-                .config
-                .layers
-                .named()
-                .into_iter()
-                .flat_map(|(name, l)| {
-                    l.fields
-                        .iter()
-                        .filter(|(_, v)| v.split(',').any(|f| f.trim() == field))
-                        .map(move |(role, _)| format!("layers.{name}.fields.{role}"))
-                })
-                .collect();
+        // A field the layer lacks: the key of the failing layer that names it.
+        Error::MissingField { ref layer, ref field, ref role, .. } => {
+            let keys = field_keys(city, layer, role, field);
             if keys.is_empty() {
                 return e;
             }
@@ -469,6 +458,43 @@ fn in_city_file(city: &City) -> impl Fn(Error) -> Error + '_ {
             }
         }
     }
+}
+
+/// The keys of a city file that name `field` for the layer `label` read in `role` (`roads`,
+/// `land-use class`, `facilities` or `check`'s `facilities[1]`): `layers.roads.fields.grade`,
+/// `layers.facilities[1].fields.type` when there are several facility layers.
+fn field_keys(city: &City, label: &str, role: &str, field: &str) -> Vec<String> {
+    let role = match role.split([',', '[']).next().unwrap_or_default().trim() {
+        "land-use class" => "landuse",
+        r => r,
+    };
+    let layers = &city.config.layers;
+    let facilities = layers.facilities.len();
+    let mut facility = 0;
+    let mut keys = Vec::new();
+    for (name, l) in layers.named() {
+        let key_name = if name == "facilities" && facilities > 1 {
+            facility += 1;
+            format!("facilities[{}]", facility - 1)
+        } else {
+            name.to_string()
+        };
+        // The layer that failed: its role, and its dataset and layer name.
+        let dataset = crate::config::resolve(&city.base, &l.source);
+        let same_layer = label == dataset
+            || label
+                .strip_prefix(&format!("{dataset}#"))
+                .is_some_and(|n| l.layer.as_ref().is_none_or(|given| given == n));
+        if name != role || !same_layer {
+            continue;
+        }
+        for (field_role, value) in &l.fields {
+            if value.split(',').any(|f| f.trim() == field) {
+                keys.push(format!("layers.{key_name}.fields.{field_role}"));
+            }
+        }
+    }
+    keys
 }
 
 /// The text a city file gives that a message may quote: its path and folder, and every layer's
@@ -904,6 +930,7 @@ fn check_layers(city: &City) -> Result<Vec<String>> {
             role: name.clone(),
             fields,
             optional_fields: optional,
+            alternatives: false,
             geom,
             within: None,
         };

@@ -166,10 +166,14 @@ pub fn plan(manifest: &Path, out_dir: &Path) -> Result<Vec<BatchCity>> {
                     .map_err(|e| {
                         in_city(format!("the template filled in with its vars is not a TOML city file: {e}"))
                     })?;
+                // Absolute paths: the text, and so the file's date, must not depend on the folder
+                // the batch is started from.
+                let absolute = |p: &Path| std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf());
                 let header = format!(
-                    "# Filled in by planaudit batch from {} with the vars of city '{name}' in {label};\n\
+                    "# Filled in by planaudit batch from {} with the vars of city '{name}' in {};\n\
                      # written again when they change. Relative paths start from [city] base_dir.\n",
-                    tpath.display()
+                    absolute(tpath).display(),
+                    absolute(manifest).display()
                 );
                 // Written beside the city's outputs by `run`, once the output folder is checked.
                 filled = Some(header + &text);
@@ -258,7 +262,9 @@ fn fill_template(template: &str, vars: &BTreeMap<String, String>) -> std::result
 /// A var's value as it must be written where it stands in the template.
 fn toml_value_at(value: &str, place: TomlPlace) -> std::result::Result<String, &'static str> {
     match place {
-        TomlPlace::Bare | TomlPlace::Comment => Ok(value.to_string()),
+        TomlPlace::Bare => Ok(value.to_string()),
+        // A line break would end the comment and make the rest of the value TOML.
+        TomlPlace::Comment => Ok(value.replace(['\r', '\n'], " ")),
         TomlPlace::Basic { .. } => Ok(value
             .chars()
             .map(|ch| match ch {

@@ -238,6 +238,9 @@ fn positions(layer: &RawLayer, names: &[String], spec: &LayerSpec) -> Vec<Option
 fn covers(layer: &RawLayer, names: &[String], spec: &LayerSpec) -> bool {
     spec.optional_fields.iter().all(|f| names.contains(f))
         && positions(layer, names, spec)[..spec.fields.len()].iter().all(Option::is_some)
+        // A field this asker requires that the read found in no feature's OSM tags: its own read
+        // says so, as it would without the sharing, whichever asker read first.
+        && (spec.alternatives || !spec.fields.iter().any(|f| layer.absent_tags.contains(f)))
 }
 
 /// The layer as `spec` would have read it: its fields, then its optional fields, in order. Only
@@ -272,6 +275,7 @@ fn view_copy(layer: &RawLayer, names: &[String], spec: &LayerSpec) -> RawLayer {
             .map(|f| RawFeature { fid: f.fid, geometry: f.geometry.clone(), attrs: pick(&at, &f.attrs) })
             .collect(),
         optional_present: at[spec.fields.len()..].iter().map(Option::is_some).collect(),
+        absent_tags: layer.absent_tags.clone(),
         report: layer.report.clone(),
         pending_crs: layer.pending_crs.clone(),
         extent: layer.extent,

@@ -97,6 +97,7 @@ fn spec(
         role: role.into(),
         fields,
         optional_fields: optional,
+        alternatives: false,
         geom,
         within: None,
     }
@@ -410,6 +411,8 @@ pub fn execute_with(args: &LivingCircleArgs, layers: &Layers) -> Result<LivingCi
             vec![],
             GeomKind::PointsOrPolygons,
         );
+        // A facility's type is in the first of the type fields that has one.
+        let s = LayerSpec { alternatives: true, ..s };
         facility_layers.push(layers.load(&s, args.facilities_crs.as_deref(), common, "--facilities-crs")?);
     }
 

@@ -11,7 +11,7 @@ use super::layers::Layers;
 use super::{choose_frame, finish_run, polygons, sibling, warn_if_apart, AreaFields, FieldChoice, ID_FIELDS};
 use crate::cli::{CommonArgs, ParkMixArgs};
 use crate::index::rtree::BoxIndex;
-use crate::indicators::park_mix::{compute, derive_parks, Params, ParkMix};
+use crate::indicators::park_mix::{compute, derive_parks, Params, ParkMix, ParkResult};
 use crate::ingest::{read_layer, GeomKind, LayerReport, LayerSource, LayerSpec, RawLayer, Within};
 use crate::model::{Area, Parcel};
 use crate::normalise::classes::{Category, ClassMemo, ClassTable};
@@ -175,6 +175,7 @@ pub fn execute_with(args: &ParkMixArgs, layers: &Layers) -> Result<ParkMixRun> {
                 role: "parks".into(),
                 fields,
                 optional_fields,
+                alternatives: false,
                 geom: GeomKind::Polygons,
                 within: None,
             };
@@ -191,6 +192,8 @@ pub fn execute_with(args: &ParkMixArgs, layers: &Layers) -> Result<ParkMixRun> {
         role: "land-use class".into(),
         fields: if given.is_some() { class_fields.clone() } else { vec![] },
         optional_fields: if given.is_some() { vec![] } else { class_fields.clone() },
+        // A parcel's class is in the first of the class fields that has one.
+        alternatives: true,
         geom: GeomKind::Polygons,
         within: parks_read.as_ref().and_then(|(_, parks)| parcels_within(parks, args, common)),
     };
@@ -299,7 +302,10 @@ pub fn execute_with(args: &ParkMixArgs, layers: &Layers) -> Result<ParkMixRun> {
     };
     let params = Params { mix, band_min, band_max };
     let result = crate::timing::time(|| "compute park_mix".into(), || compute(&parks, &parcels, &frame, &params))?;
-    if let Some(w) = cover_warning(&result.parks, &landuse.label()) {
+    for w in [cover_warning(&result.parks, &landuse.label()), overlap_warning(&result.parks, &landuse.label())]
+        .into_iter()
+        .flatten()
+    {
         super::errln!("planaudit: warning: {w}");
         landuse.report.warnings.push(w);
     }
@@ -369,27 +375,52 @@ pub fn run(args: &ParkMixArgs) -> Result<()> {
 /// missing land use.
 const LOW_COVER: f64 = 0.5;
 
-/// How many low-cover parks a warning names (the rest are counted).
-const NAMED_LOW_COVER: usize = 5;
+/// From this share of a park covered by two parcels or more, the overlap is warned: such land
+/// counts in each parcel's category, and as mix land when one of them is of the mix.
+const HIGH_OVERLAP: f64 = 0.1;
+
+/// How many parks a warning names (the rest are counted).
+const NAMED_PARKS: usize = 5;
+
+/// The parks whose `share` of their area is flagged, named with it (`2 (74%)`), the first
+/// [`NAMED_PARKS`] of them, the others counted; `None` when there are none.
+fn flagged_parks(
+    parks: &[ParkResult],
+    share: impl Fn(&ParkResult) -> f64,
+    flagged: impl Fn(f64) -> bool,
+) -> Option<(usize, String)> {
+    let listed: Vec<String> = parks
+        .iter()
+        .map(|p| (p, share(p) / p.park_area_km2))
+        .filter(|(_, s)| flagged(*s))
+        .map(|(p, s)| format!("{} ({:.0}%)", p.park_id, 100.0 * s))
+        .collect();
+    if listed.is_empty() {
+        return None;
+    }
+    let more = listed.len().saturating_sub(NAMED_PARKS);
+    let named = listed[..listed.len().min(NAMED_PARKS)].join(", ");
+    Some((listed.len(), if more > 0 { format!("{named} and {more} more") } else { named }))
+}
 
 /// A warning naming the parks the land-use parcels cover less than half of (their shares count
 /// the land without parcels as non-mix land); `None` when there are none.
-fn cover_warning(parks: &[crate::indicators::park_mix::ParkResult], landuse: &str) -> Option<String> {
-    let low: Vec<String> = parks
-        .iter()
-        .filter(|p| p.covered_km2 < LOW_COVER * p.park_area_km2)
-        .map(|p| format!("{} ({:.0}%)", p.park_id, 100.0 * p.covered_km2 / p.park_area_km2))
-        .collect();
-    if low.is_empty() {
-        return None;
-    }
-    let more = low.len().saturating_sub(NAMED_LOW_COVER);
+fn cover_warning(parks: &[ParkResult], landuse: &str) -> Option<String> {
+    let (n, named) = flagged_parks(parks, |p| p.covered_km2, |s| s < LOW_COVER)?;
     Some(format!(
-        "{landuse}: its parcels cover less than {:.0}% of {} park(s): {}{}; their mix shares count the land without parcels as non-mix land (does the land-use layer reach them?); covered_share in the output",
+        "{landuse}: its parcels cover less than {:.0}% of {n} park(s): {named}; their mix shares count the land without parcels as non-mix land (does the land-use layer reach them?); covered_share in the output",
         LOW_COVER * 100.0,
-        low.len(),
-        low[..low.len().min(NAMED_LOW_COVER)].join(", "),
-        if more > 0 { format!(" and {more} more") } else { String::new() }
+    ))
+}
+
+/// A warning naming the parks that parcels overlap on a tenth of their area or more (an
+/// industrial parcel under a residential one): that land counts as mix land when one of its
+/// parcels is of the mix, which can make a park all mix; `None` when there are none.
+fn overlap_warning(parks: &[ParkResult], landuse: &str) -> Option<String> {
+    let (n, named) = flagged_parks(parks, |p| p.overlap_km2, |s| s >= HIGH_OVERLAP)?;
+    Some(format!(
+        "{landuse}: parcels overlap on {:.0}% or more of {n} park(s): {named}; land under parcels of several categories counts in each, and as mix land when one of them is of the mix; overlap_km2 in the output",
+        HIGH_OVERLAP * 100.0,
     ))
 }
 

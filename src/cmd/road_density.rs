@@ -141,6 +141,7 @@ pub fn execute_to(args: &RoadDensityArgs, paths: &OutPaths, layers: &Layers) -> 
         role: "areas".into(),
         fields,
         optional_fields,
+        alternatives: false,
         geom: GeomKind::Polygons,
         within: None,
     };
@@ -153,6 +154,7 @@ pub fn execute_to(args: &RoadDensityArgs, paths: &OutPaths, layers: &Layers) -> 
         role: "roads".into(),
         fields: std::iter::once(grade_field.clone()).chain(args.width_field.clone()).collect(),
         optional_fields: vec![],
+        alternatives: false,
         geom: GeomKind::Lines,
         within: None,
     };

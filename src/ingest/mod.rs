@@ -99,6 +99,10 @@ pub struct LayerSpec {
     pub fields: Vec<String>,
     /// Optional fields: read when present, `None` for every feature when not.
     pub optional_fields: Vec<String>,
+    /// Whether the fields are alternatives for one value (a facility's type or a parcel's class,
+    /// from the first field that has one): an OSM tag no feature has is then no error while
+    /// another of the fields has values. Otherwise each required field must be there.
+    pub alternatives: bool,
     pub geom: GeomKind,
     /// Read only the features that meet one of these boxes (GDAL's spatial filter), through the
     /// layer's spatial index, when it has one and the boxes are in its CRS; `None` reads every
@@ -217,6 +221,9 @@ pub struct RawLayer {
     pub features: Vec<RawFeature>,
     /// Which optional fields exist.
     pub optional_present: Vec<bool>,
+    /// The fields, required or optional, that are no column and were looked up among the OSM
+    /// `other_tags`, which no feature read has.
+    pub absent_tags: Vec<String>,
     pub report: LayerReport,
     /// The PROJ definition of the CRS the features are still in, when their conversion to
     /// longitude/latitude is put off until the frame is known (a layer already in the frame's CRS

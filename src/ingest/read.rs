@@ -706,21 +706,25 @@ pub fn read_layer(spec: &LayerSpec) -> Result<RawLayer> {
     }
     report.used = features.len() as u64;
 
-    // A required field that is no column was looked up among the OSM tags: when no feature has it
-    // there and no other required field has a value either, the name is wrong (a typo, or a
-    // table's field on data that has none), not the data empty.
-    let required = &sources[..spec.fields.len()];
-    let no_value = |k: usize| !features.iter().any(|f| f.attrs[k].is_some());
-    if !features.is_empty() && (0..required.len()).all(no_value) {
-        if let Some(k) = (0..required.len()).find(|&k| matches!(required[k], FieldSource::OtherTag(_))) {
-            return Err(Error::MissingField {
-                layer: label,
-                field: spec.fields[k].clone(),
-                role: spec.role.clone(),
-                available: format!("{}; and no feature's {OTHER_TAGS} has the key", columns.join(", ")),
-            });
-        }
+    // Fields that are no column were looked up among the OSM tags: one that no feature has there
+    // is misnamed (a typo, or a table's field on data that has none), not empty. A required one is
+    // an error, unless the fields are alternatives and another of them has values.
+    let absent: Vec<usize> = (0..sources.len())
+        .filter(|&k| matches!(sources[k], FieldSource::OtherTag(_)) && !features.iter().any(|f| f.attrs[k].is_some()))
+        .collect();
+    let required = spec.fields.len();
+    let any_value = (0..required).any(|k| !absent.contains(&k) && features.iter().any(|f| f.attrs[k].is_some()));
+    let missing = absent.iter().find(|&&k| k < required).filter(|_| !(spec.alternatives && any_value));
+    if let (Some(&k), false) = (missing, features.is_empty()) {
+        return Err(Error::MissingField {
+            layer: label,
+            field: spec.fields[k].clone(),
+            role: spec.role.clone(),
+            available: format!("{}; and no feature's {OTHER_TAGS} has the key", columns.join(", ")),
+        });
     }
+    let absent_tags: Vec<String> =
+        if features.is_empty() { Vec::new() } else { absent.iter().map(|&k| field_names[k].clone()).collect() };
 
     // A layer read in part (through boxes) may have no usable feature in that part: no error, the
     // part needed is empty (and what was skipped in it is counted).
@@ -751,6 +755,7 @@ pub fn read_layer(spec: &LayerSpec) -> Result<RawLayer> {
         crs_wkt,
         features,
         optional_present,
+        absent_tags,
         report,
         pending_crs: None,
         extent,
@@ -1332,6 +1337,7 @@ mod tests {
                 role: "test".into(),
                 fields: fields.clone(),
                 optional_fields: vec!["n".into(), "missing".into(), "foot".into()],
+                alternatives: false,
                 geom: GeomKind::Lines,
                 within: None,
             })

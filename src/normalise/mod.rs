@@ -389,6 +389,7 @@ mod tests {
             crs_wkt: None,
             features: vec![RawFeature { fid: 1, geometry: Geometry::Polygon(p), attrs: vec![] }],
             optional_present: vec![],
+            absent_tags: vec![],
             report,
             pending_crs: None,
             extent: None,

@@ -433,7 +433,7 @@ fn layer_table(h: &mut String, layers: &[&Value]) {
         // Features left unread because the computation does not need them, and features used but
         // flagged (codes or types the tables do not know).
         let mut reasons = reasons;
-        for (key, words) in [("not_read", "未读取 not read"), ("flagged", "标记 flagged, used")] {
+        for (key, words) in [("not_read", "未读取 not read"), ("flagged", "标记 flagged")] {
             if let Some(Value::Object(m)) = l.get(key) {
                 for (k, v) in m {
                     if !reasons.is_empty() {
