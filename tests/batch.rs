@@ -173,7 +173,7 @@ fn batch_template_escapes_values_and_writes_beside_outputs() {
     run_ok(&["demo", "-o", d.join("demo").to_str().unwrap()]);
     let folder = d.join("demo/demo_city");
     let city = std::fs::read_to_string(folder.join("city.toml")).unwrap();
-    // The name in a "…" string; the residential codes in a '…' string inside the where clause.
+    // The name and the where clause's residential code, both in "…" strings.
     let template = city.replacen("name = \"六安市 demo\"", "name = \"{name}\"", 1).replacen(
         "where = \"dlbm IN ('0701', '070101', '070102', '0703')\"",
         "where = \"dlbm IN ('{code}')\"",

@@ -683,17 +683,15 @@ fn audit_files(city: &City, out_dir: &Path) -> Result<AuditOutcome> {
     let layer_names: Vec<&str> = written.iter().map(|(l, _)| *l).collect();
     // A layer is derived from OpenStreetMap when its indicator read an OSM layer (as its GeoJSON
     // says in its attribution).
-    let read_osm = |reports: Option<&[LayerReport]>| {
-        reports.is_some_and(|r| r.iter().any(|r| crate::ingest::LayerSource::parse(&r.layer).is_osm()))
-    };
     let osm = |layer: &str| {
-        if layer.starts_with("park_mix") {
-            read_osm(pm.as_ref().map(|r| r.reports.as_slice()))
+        let reports = if layer.starts_with("park_mix") {
+            pm.as_ref().map(|r| r.reports.as_slice())
         } else if layer.starts_with("living_circle") {
-            read_osm(lc.as_ref().map(|r| r.reports.as_slice()))
+            lc.as_ref().map(|r| r.reports.as_slice())
         } else {
-            read_osm(rd.as_ref().map(|r| r.reports.as_slice()))
-        }
+            rd.as_ref().map(|r| r.reports.as_slice())
+        };
+        reports.is_some_and(super::from_osm)
     };
     outputs.extend(crate::output::styles::write_styles(out_dir, &layer_names, osm)?);
 

@@ -142,6 +142,7 @@ pub fn plan(manifest: &Path, out_dir: &Path) -> Result<Vec<BatchCity>> {
         }
         None => None,
     };
+    let absolute = |p: &Path| std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf());
     let mut seen = std::collections::BTreeSet::new();
     let mut cities = Vec::new();
     for c in &m.city {
@@ -162,13 +163,11 @@ pub fn plan(manifest: &Path, out_dir: &Path) -> Result<Vec<BatchCity>> {
                 }
                 let with_vars = fill_template(text, &c.vars).map_err(in_city)?;
                 let tdir = tpath.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-                let text = with_base_dir(&with_vars, &std::path::absolute(tdir).unwrap_or_else(|_| tdir.to_path_buf()))
-                    .map_err(|e| {
-                        in_city(format!("the template filled in with its vars is not a TOML city file: {e}"))
-                    })?;
+                let text = with_base_dir(&with_vars, &absolute(tdir)).map_err(|e| {
+                    in_city(format!("the template filled in with its vars is not a TOML city file: {e}"))
+                })?;
                 // Absolute paths: the text, and so the file's date, must not depend on the folder
                 // the batch is started from.
-                let absolute = |p: &Path| std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf());
                 let header = format!(
                     "# Filled in by planaudit batch from {} with the vars of city '{name}' in {};\n\
                      # written again when they change. Relative paths start from [city] base_dir.\n",
@@ -185,7 +184,6 @@ pub fn plan(manifest: &Path, out_dir: &Path) -> Result<Vec<BatchCity>> {
         };
         // Absolute paths: the audit records them in summary.json, which the up-to-date check of a
         // later batch reads from whatever folder it is started in.
-        let absolute = |p: &Path| std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf());
         cities.push(BatchCity {
             name: name.to_string(),
             config: absolute(&config),

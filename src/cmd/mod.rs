@@ -356,11 +356,16 @@ pub fn finish_run(
     Ok(())
 }
 
+/// Whether any of the layers reported on came from OpenStreetMap (its outputs then carry the
+/// ODbL attribution).
+pub fn from_osm(reports: &[LayerReport]) -> bool {
+    reports.iter().any(|r| crate::ingest::LayerSource::parse(&r.layer).is_osm())
+}
+
 /// A summary with the OpenStreetMap attribution (ODbL 1.0) when any layer it reports on came
 /// from OpenStreetMap, as its GeoJSON carries.
 pub fn with_attribution(mut summary: Value, reports: &[LayerReport]) -> Value {
-    let osm = reports.iter().any(|r| crate::ingest::LayerSource::parse(&r.layer).is_osm());
-    if let (true, Some(o)) = (osm, summary.as_object_mut()) {
+    if let (true, Some(o)) = (from_osm(reports), summary.as_object_mut()) {
         o.insert("attribution".into(), crate::output::geojson::OSM_ATTRIBUTION.into());
     }
     summary

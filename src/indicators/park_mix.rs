@@ -216,8 +216,8 @@ const SPIKE_WIDTH_M: f64 = 1e-2;
 /// fewer than three vertices goes (a polygon whose exterior goes, holes and all). The area changes
 /// by at most the spikes' width times their length; the map gets valid polygons.
 pub fn without_spikes(mp: MultiPolygon<f64>) -> MultiPolygon<f64> {
-    let clean = |ring: &LineString<f64>| -> Option<LineString<f64>> {
-        let mut pts: Vec<Coord<f64>> = ring.0.clone();
+    let clean = |ring: LineString<f64>| -> Option<LineString<f64>> {
+        let mut pts: Vec<Coord<f64>> = ring.0;
         if pts.len() > 1 && pts.first() == pts.last() {
             pts.pop();
         }
@@ -263,8 +263,8 @@ pub fn without_spikes(mp: MultiPolygon<f64>) -> MultiPolygon<f64> {
     MultiPolygon(
         mp.0.into_iter()
             .filter_map(|p| {
-                let exterior = clean(p.exterior())?;
-                Some(Polygon::new(exterior, p.interiors().iter().filter_map(clean).collect()))
+                let (exterior, interiors) = p.into_inner();
+                Some(Polygon::new(clean(exterior)?, interiors.into_iter().filter_map(clean).collect()))
             })
             .collect(),
     )

@@ -148,9 +148,13 @@ pub fn lonlat_to_rfc7946(ll: Geometry<f64>) -> Geometry<f64> {
         // A lone polygon, or a multipolygon, that rounding leaves nothing of stays as it is: the
         // feature keeps its geometry.
         Geometry::Polygon(p) if distinct(p.exterior()) >= 4 => Geometry::Polygon(polygon_without_repeats(p)),
-        Geometry::MultiPolygon(mp) if mp.0.iter().any(|p| distinct(p.exterior()) >= 4) => {
+        Geometry::MultiPolygon(mp) => {
+            let kept: Vec<bool> = mp.0.iter().map(|p| distinct(p.exterior()) >= 4).collect();
+            if !kept.contains(&true) {
+                return Geometry::MultiPolygon(mp);
+            }
             Geometry::MultiPolygon(MultiPolygon(
-                mp.0.into_iter().filter(|p| distinct(p.exterior()) >= 4).map(polygon_without_repeats).collect(),
+                mp.0.into_iter().zip(kept).filter(|(_, k)| *k).map(|(p, _)| polygon_without_repeats(p)).collect(),
             ))
         }
         other => other,
