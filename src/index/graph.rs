@@ -170,22 +170,26 @@ impl Graph {
         };
 
         // Clean lines: consecutive vertices with one key are one vertex.
-        let mut pts: Vec<Coord<f64>> = Vec::new();
-        let mut keys: Vec<Key> = Vec::new();
+        // Sized once: growing them copies and faults in their memory again at every doubling.
+        let vertex_count: usize = input.iter().map(|l| l.len()).sum();
+        let mut pts: Vec<Coord<f64>> = Vec::with_capacity(vertex_count);
         let mut spans: Vec<(u32, usize, usize)> = Vec::with_capacity(input.len());
+        let (mut low, mut high) = ((i64::MAX, i64::MAX), (i64::MIN, i64::MIN));
         for (i, line) in input.iter().enumerate() {
             let start = pts.len();
+            let mut last = None;
             for &c in line.iter() {
                 let k = key(c);
-                if keys.len() > start && keys[keys.len() - 1] == k {
+                if last == Some(k) {
                     continue;
                 }
+                last = Some(k);
                 pts.push(c);
-                keys.push(k);
+                low = (low.0.min(k.0), low.1.min(k.1));
+                high = (high.0.max(k.0), high.1.max(k.1));
             }
             if pts.len() - start < 2 {
                 pts.truncate(start);
-                keys.truncate(start);
                 stats.degenerate_lines += 1;
                 continue;
             }
@@ -194,20 +198,33 @@ impl Graph {
 
         // Nodes: line ends, and keys used more than once, first numbered in key order. Vertices sorted by
         // (key, index): plain values, so a parallel sort gives the same order on any number of
-        // threads; one sweep over runs of equal keys gives every vertex its node, if any.
+        // threads; one sweep over runs of equal keys gives every vertex its node, if any. Keys are
+        // packed into one u64, x above y, each from the lowest of its axis: the same order, half
+        // the bytes to sort.
         if pts.len() >= u32::MAX as usize {
             return Err(Error::Usage(format!(
                 "the walking network has {} vertices, more than this tool handles",
                 pts.len()
             )));
         }
+        let fits = |lo: i64, hi: i64| hi.checked_sub(lo).is_some_and(|d| d <= i64::from(u32::MAX));
+        let spans_fit = fits(low.0, high.0) && fits(low.1, high.1);
+        if !pts.is_empty() && !spans_fit {
+            return Err(Error::Usage(format!(
+                "the walking network spans more than {:.0} km in the frame, more than this tool handles",
+                f64::from(u32::MAX) * NODE_TOLERANCE_M / 1000.0
+            )));
+        }
+        let packed = |c: Coord<f64>| {
+            let (x, y) = key(c);
+            ((x - low.0) as u64) << 32 | (y - low.1) as u64
+        };
         let mut is_end = vec![false; pts.len()];
         for &(_, s, e) in &spans {
             is_end[s] = true;
             is_end[e - 1] = true;
         }
-        let mut by_key: Vec<(Key, u32)> = keys.iter().enumerate().map(|(i, &k)| (k, i as u32)).collect();
-        drop(keys);
+        let mut by_key: Vec<(u64, u32)> = pts.par_iter().enumerate().map(|(i, &c)| (packed(c), i as u32)).collect();
         by_key.par_sort_unstable();
         const NO_NODE: u32 = u32::MAX;
         let mut vertex_node = vec![NO_NODE; pts.len()];
@@ -234,9 +251,12 @@ impl Graph {
         }
         let node_of = |v: usize| Some(vertex_node[v]).filter(|&n| n != NO_NODE);
 
-        // Edges: split each clean line at its nodes.
-        let mut edges = Vec::new();
-        let mut coords: Vec<Coord<f64>> = Vec::with_capacity(pts.len() + spans.len());
+        // Edges: split each clean line at its nodes; a line's edges are one fewer than its nodes,
+        // and each node inside a line starts the next edge's coordinates with a copy.
+        let edge_count: usize =
+            spans.iter().map(|&(_, s, e)| vertex_node[s..e].iter().filter(|&&n| n != NO_NODE).count() - 1).sum();
+        let mut edges = Vec::with_capacity(edge_count);
+        let mut coords: Vec<Coord<f64>> = Vec::with_capacity(pts.len() + edge_count - spans.len());
         for &(line, s, e) in &spans {
             let mut from = node_of(s).expect("a line end is a node");
             let mut first = coords.len();
@@ -267,6 +287,7 @@ impl Graph {
                 }
             }
         }
+        debug_assert_eq!((edges.len(), coords.len()), (edge_count, coords.capacity()));
         if edges.len() >= u32::MAX as usize || coords.len() >= u32::MAX as usize {
             return Err(Error::Usage(format!(
                 "the walking network has {} edges, more than this tool handles",

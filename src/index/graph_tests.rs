@@ -251,3 +251,25 @@ fn ellipsoidal_edge_lengths_are_the_frames_bit_for_bit() {
         }
     }
 }
+
+/// Node keys are packed from the lowest key of each axis: a grid across negative and positive
+/// coordinates (its lowest key negative) joins at the same vertices as anywhere else, and a network
+/// wider than the packed keys reach is refused rather than joined wrongly.
+#[test]
+fn packed_keys_across_zero_and_their_reach() {
+    let mut lines = Vec::new();
+    for i in 0..4 {
+        let f = i as f64 * 100.0 - 150.0;
+        lines.push(LineString::from(vec![(-150.0, f), (-50.0, f), (50.0, f), (150.0, f)]));
+        lines.push(LineString::from(vec![(f, -150.0), (f, -50.0), (f, 50.0), (f, 150.0)]));
+    }
+    let g = Graph::build(&lines, Noding::Vertices, &planar()).unwrap();
+    assert_eq!((g.node_count(), g.edge_count(), g.components().len()), (16, 24, 1));
+
+    // 0.01 m keys in 32 bits reach 42,949.67 km: lines 42,949 km apart still fit, 42,950 km not.
+    let apart = |d_m: f64| vec![line(&[(0.0, 0.0), (10.0, 0.0)]), line(&[(d_m, 0.0), (d_m + 10.0, 0.0)])];
+    let g = Graph::build(&apart(42_949_000.0 - 10.0), Noding::Vertices, &planar()).unwrap();
+    assert_eq!((g.node_count(), g.components().len()), (4, 2));
+    let err = Graph::build(&apart(42_950_000.0), Noding::Vertices, &planar()).err().expect("too wide");
+    assert!(err.to_string().contains("spans more than 42950 km"), "{err}");
+}
