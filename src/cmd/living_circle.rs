@@ -9,7 +9,9 @@ use rayon::prelude::*;
 use serde_json::{json, Value};
 
 use super::layers::{LayerRef, Layers};
-use super::{choose_frame, field_value, finish_run, id_order, lines, sibling, warn_if_apart, FieldChoice, ID_FIELDS};
+use super::{
+    choose_frame, field_value, finish_run, id_order, lines, sibling, warn_if_apart_from, FieldChoice, ID_FIELDS,
+};
 use crate::cli::{CommonArgs, DistanceArg, LivingCircleArgs, NodingArg, SnapArg, ThresholdsArg};
 use crate::index::graph::{BuildStats, Component, Graph, Noding};
 use crate::index::snap::SnapMode;
@@ -22,7 +24,7 @@ use crate::normalise::crs::Frame;
 use crate::normalise::facility_types::{Classified, FacilityTypes};
 use crate::normalise::grades::GradeTable;
 use crate::normalise::tiers::{Requirement, Thresholds, Tiers};
-use crate::normalise::{preset_for, project};
+use crate::normalise::{lonlat_bounds, preset_for, project};
 use crate::output::geojson::{write_collection, CollectionMeta};
 use crate::output::living_circle::{
     coverage_summary, gap_features, origin_features, service_area_features, table, write_graph, Context,
@@ -107,6 +109,17 @@ fn spec(
 fn origin_id(args: &LivingCircleArgs) -> FieldChoice {
     FieldChoice { given: args.id_field.clone(), defaults: &ID_FIELDS }
 }
+
+/// The homes' layer as read, its longitude/latitude extent before it was projected, and, once
+/// placed, the frame they chose and the homes measured in it.
+struct Homes {
+    layer: RawLayer,
+    lonlat: Option<geo::Rect<f64>>,
+    placed: Result<(Frame, Result<Vec<Origin>>)>,
+}
+
+/// The facility layers as read, and the roads with their grade table when the method walks.
+type Others = (Vec<RawLayer>, Option<(LayerRef, GradeTable)>);
 
 /// Origins: a point, or a polygon's centroid; area and population.
 fn origins_of(layer: &mut RawLayer, names: &[String], args: &LivingCircleArgs, frame: &Frame) -> Result<Vec<Origin>> {
@@ -232,7 +245,10 @@ fn network_of(
     // which the layer lists its features.
     let mut features: Vec<&RawFeature> = layer.layer().features.iter().collect();
     let read = features.len();
-    features.sort_by_key(|f| f.fid);
+    // (A layer read in fid order, as a GeoPackage is, is left as it is.)
+    if !features.is_sorted_by_key(|f| f.fid) {
+        features.sort_by_key(|f| f.fid);
+    }
     for f in features {
         let Some(parts) = lines(&f.geometry) else { continue };
         let grade = layer.attr(f, 0).unwrap_or("");
@@ -397,32 +413,47 @@ pub fn execute_with(args: &LivingCircleArgs, layers: &Layers) -> Result<LivingCi
         optional.clone(),
         GeomKind::PointsOrPolygons,
     );
-    let mut origins_layer = layers.load(&origin_spec, args.origins_crs.as_deref(), common, "--origins-crs")?;
     origin_fields.extend(optional);
-
-    let mut facility_layers = Vec::with_capacity(facility_srcs.len());
-    for src in &facility_srcs {
-        let s = spec(
-            src,
-            &args.facilities_where,
-            common,
-            "facilities",
-            type_fields.clone(),
-            vec![],
-            GeomKind::PointsOrPolygons,
-        );
-        // A facility's type is in the first of the type fields that has one.
-        let s = LayerSpec { alternatives: true, ..s };
-        facility_layers.push(layers.load(&s, args.facilities_crs.as_deref(), common, "--facilities-crs")?);
-    }
-
+    // The homes need nothing of the other layers: they are read, placed in the frame (which they
+    // choose) and measured on a thread of their own while the facilities and the roads are read
+    // (or, in an audit, while another indicator reads the roads). Errors keep the order of a
+    // sequential run: the homes' read, the other reads, the frame, the projections, the homes.
+    let homes = || -> Result<Homes> {
+        let mut layer = layers.load(&origin_spec, args.origins_crs.as_deref(), common, "--origins-crs")?;
+        let lonlat = lonlat_bounds(&layer);
+        let placed = choose_frame(common, &layer).and_then(|frame| {
+            project(&mut layer, &frame)?;
+            let origins = crate::timing::time(
+                || "origins living_circle".into(),
+                || origins_of(&mut layer, &origin_fields, args, &frame),
+            );
+            Ok((frame, origins))
+        });
+        Ok(Homes { layer, lonlat, placed })
+    };
     let method = match args.method {
         DistanceArg::Network => Method::Network,
         DistanceArg::Buffer => Method::Buffer,
     };
-    let mut roads_layer = None;
-    let mut grade_table = None;
-    if method == Method::Network {
+    let others = || -> Result<Others> {
+        let mut facility_layers = Vec::with_capacity(facility_srcs.len());
+        for src in &facility_srcs {
+            let s = spec(
+                src,
+                &args.facilities_where,
+                common,
+                "facilities",
+                type_fields.clone(),
+                vec![],
+                GeomKind::PointsOrPolygons,
+            );
+            // A facility's type is in the first of the type fields that has one.
+            let s = LayerSpec { alternatives: true, ..s };
+            facility_layers.push(layers.load(&s, args.facilities_crs.as_deref(), common, "--facilities-crs")?);
+        }
+        if method != Method::Network {
+            return Ok((facility_layers, None));
+        }
         let (grades, grade_field) = super::grade_table(&args.road)?;
         let s = spec(
             &roads_src,
@@ -437,16 +468,33 @@ pub fn execute_with(args: &LivingCircleArgs, layers: &Layers) -> Result<LivingCi
             || "roads living_circle (shared read)".into(),
             || layers.load_shared(&s, args.road.roads_crs.as_deref(), common, "--roads-crs"),
         )?;
-        warn_if_apart(&mut origins_layer, layer.layer(), common, ["--origins-crs", "--roads-crs"]);
-        roads_layer = Some(layer);
-        grade_table = Some(grades);
-    }
+        Ok((facility_layers, Some((layer, grades))))
+    };
+    let (homes, others) = std::thread::scope(|scope| {
+        let homes = scope.spawn(homes);
+        let others = others();
+        (homes.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)), others)
+    });
+    let Homes { layer: mut origins_layer, lonlat: origins_lonlat, placed } = homes?;
+    let (mut facility_layers, roads) = others?;
+    let (mut roads_layer, grade_table) = match roads {
+        Some((layer, grades)) => {
+            warn_if_apart_from(
+                &mut origins_layer,
+                origins_lonlat,
+                layer.layer(),
+                common,
+                ["--origins-crs", "--roads-crs"],
+            );
+            (Some(layer), Some(grades))
+        }
+        None => (None, None),
+    };
     for f in &facility_layers {
-        warn_if_apart(&mut origins_layer, f, common, ["--origins-crs", "--facilities-crs"]);
+        warn_if_apart_from(&mut origins_layer, origins_lonlat, f, common, ["--origins-crs", "--facilities-crs"]);
     }
 
-    let frame = choose_frame(common, &origins_layer)?;
-    project(&mut origins_layer, &frame)?;
+    let (frame, origins) = placed?;
     for f in &mut facility_layers {
         project(f, &frame)?;
     }
@@ -460,24 +508,14 @@ pub fn execute_with(args: &LivingCircleArgs, layers: &Layers) -> Result<LivingCi
     };
     let mut unknown_types = BTreeMap::new();
     let facilities = facilities_of(&mut facility_layers, &type_fields, &types, &mut unknown_types);
-    // The origins and the walking network need nothing of each other: they are made at once (the
-    // network only when there is a facility to walk to; the origins' errors come first).
-    let (origins, network) = rayon::join(
-        || {
-            crate::timing::time(
-                || "origins living_circle".into(),
-                || origins_of(&mut origins_layer, &origin_fields, args, &frame),
-            )
-        },
-        || match (&roads_layer, &grade_table) {
-            (Some(roads), Some(grades)) if !facilities.is_empty() => Some(crate::timing::time(
-                || "network living_circle".into(),
-                || network_of(roads, grades, noding, &frame),
-            )),
-            _ => None,
-        },
-    );
     let origins = origins?;
+    // The walking network only when there is a facility to walk to.
+    let network = match (&roads_layer, &grade_table) {
+        (Some(roads), Some(grades)) if !facilities.is_empty() => {
+            Some(crate::timing::time(|| "network living_circle".into(), || network_of(roads, grades, noding, &frame)))
+        }
+        _ => None,
+    };
     if facilities.is_empty() {
         let labels: Vec<String> = facility_layers.iter().map(RawLayer::label).collect();
         let found: Vec<String> =

@@ -143,7 +143,19 @@ pub fn choose_frame(common: &CommonArgs, study: &RawLayer) -> Result<Frame> {
 /// stderr and into `a`'s layer report, so that `--summary-json`, `summary.json` and `report.html`
 /// carry it too.
 pub fn warn_if_apart(a: &mut RawLayer, b: &RawLayer, common: &CommonArgs, options: [&str; 2]) {
-    if let (Some(ra), Some(rb)) = (lonlat_bounds(a), lonlat_bounds(b)) {
+    let ra = lonlat_bounds(a);
+    warn_if_apart_from(a, ra, b, common, options);
+}
+
+/// [`warn_if_apart`] with `a`'s longitude/latitude extent taken before `a` was projected.
+pub fn warn_if_apart_from(
+    a: &mut RawLayer,
+    ra: Option<Rect<f64>>,
+    b: &RawLayer,
+    common: &CommonArgs,
+    options: [&str; 2],
+) {
+    if let (Some(ra), Some(rb)) = (ra, lonlat_bounds(b)) {
         for w in overlap_warnings(&a.label(), ra, &b.label(), rb, &crs_settings(common, options)) {
             errln!("planaudit: warning: {w}");
             a.report.warnings.push(w);
