@@ -548,14 +548,14 @@ pub fn execute_with(args: &LivingCircleArgs, layers: &Layers) -> Result<LivingCi
         (Some(roads), Some(network)) => {
             let (graph, road_fids, summary) = network?;
             // The graph holds what the search needs: the layer is let go (freed once road
-            // density is done with it too).
+            // density is done with it too, beside the search).
             let mut report = roads.layer().report.clone();
             if let Some(w) = summary.fragmentation_warning(noding, &roads.layer().label()) {
                 super::errln!("planaudit: warning: {w}");
                 report.warnings.push(w);
             }
             roads_report = Some(report);
-            drop(roads);
+            super::free_aside(roads);
             let result = crate::timing::time(
                 || "compute living_circle".into(),
                 || compute_network(&graph, &origins, &facilities, &tiers, &reqs, &params),
