@@ -138,13 +138,15 @@ impl Snapper {
                 Tree::Segments { tree: PackedRTree::new(&boxes), segments }
             }
             SnapMode::Node => {
+                // The nodes are numbered along the Hilbert curve already.
                 let boxes: Vec<Bbox> = (0..graph.node_count() as u32)
+                    .into_par_iter()
                     .map(|n| {
                         let c = graph.node(n);
                         [c.x, c.y, c.x, c.y]
                     })
                     .collect();
-                Tree::Nodes(PackedRTree::new(&boxes))
+                Tree::Nodes(PackedRTree::new_in_order(&boxes))
             }
         };
         Snapper { tree }
