@@ -64,15 +64,16 @@ impl Frame {
                     })
                     .collect::<Result<Vec<Vec<Coord<f64>>>>>()?
                     .concat();
+                // One buffer a task for the edges' longitude/latitude, not one an edge.
                 edges
                     .par_iter()
-                    .map(|e| {
+                    .map_init(Vec::new, |ll, e| {
                         let (from, to, p) = piece(e);
-                        let mut ll = Vec::with_capacity(p.len());
+                        ll.clear();
                         ll.push(nodes_ll[from as usize]);
-                        self.unproject_into(&p[1..p.len() - 1], &mut ll)?;
+                        self.unproject_into(&p[1..p.len() - 1], ll)?;
                         ll.push(nodes_ll[to as usize]);
-                        Ok(ellipsoidal_length_m(&LineString(ll)))
+                        Ok(lonlat_length_m(ll))
                     })
                     .collect()
             }
@@ -144,8 +145,13 @@ const WGS84_E2: f64 = (2.0 - 1.0 / 298.257_223_563) / 298.257_223_563;
 /// Length in metres of a longitude/latitude line on the WGS84 ellipsoid: each segment by the
 /// mid-latitude formula when it is shorter than [`SHORT_SEGMENT_M`], else as a geodesic.
 pub fn ellipsoidal_length_m(ll: &LineString<f64>) -> f64 {
+    lonlat_length_m(&ll.0)
+}
+
+/// [`ellipsoidal_length_m`] of a line's longitude/latitude positions.
+fn lonlat_length_m(ll: &[Coord<f64>]) -> f64 {
     // A fold from +0.0: a float sum() starts from -0.0, which a line of one point would keep.
-    ll.0.windows(2).fold(0.0, |sum, w| sum + segment_m(w[0], w[1]))
+    ll.windows(2).fold(0.0, |sum, w| sum + segment_m(w[0], w[1]))
 }
 
 fn segment_m(a: Coord<f64>, b: Coord<f64>) -> f64 {

@@ -746,6 +746,10 @@ impl Frame {
 
     /// Takes frame coordinates back to longitude/latitude, appending them to `out`.
     pub fn unproject_into(&self, coords: &[Coord<f64>], out: &mut Vec<Coord<f64>>) -> Result<()> {
+        // Nothing to convert (an edge of two nodes): no transformation to look up.
+        if coords.is_empty() {
+            return Ok(());
+        }
         let proj = self.to_lonlat.proj_for(&self.crs)?;
         for &c in coords {
             out.push(self.unproject_with(&proj, c)?);
