@@ -284,6 +284,43 @@ fn hand_made_town_network_and_buffer() {
     assert!(beast.property("snap_m").unwrap().is_null());
 }
 
+/// The homes are read first, as in a sequential run, though they are measured beside the other
+/// reads: the warnings of the reads come in the order of the layers, and homes that cannot be
+/// read stop the run before any other layer is read.
+#[test]
+fn homes_are_read_first_and_a_failed_read_stops_the_others() {
+    let t = town();
+    let out = t.dir.path().join("x.geojson").display().to_string();
+    // Text that looks like GBK read as Latin-1 is warned of as each layer is read.
+    let moj = "Áù°²ÊÐ";
+    let homes =
+        write_layer(t.dir.path(), "homes_moj", &[feature(&format!(r#""id":"{moj}","pop":1"#), &point(50.0, 30.0))]);
+    let facilities = write_layer(
+        t.dir.path(),
+        "facilities_moj",
+        &[feature(r#""type":"幼儿园""#, &point(0.0, 0.0)), feature(&format!(r#""type":"{moj}""#), &point(100.0, 0.0))],
+    );
+    let line_of = |stderr: &str, layer: &str| {
+        stderr
+            .lines()
+            .position(|l| l.contains(layer) && l.contains("Latin-1"))
+            .unwrap_or_else(|| panic!("no warning of {layer}:\n{stderr}"))
+    };
+    for _ in 0..4 {
+        let mut a = town_args(&t, &out, &[]);
+        (a[4], a[6]) = (&homes, &facilities);
+        let run = crate::common::run(&a);
+        let stderr = String::from_utf8_lossy(&run.stderr);
+        assert!(run.status.success(), "{stderr}");
+        assert!(line_of(&stderr, "homes_moj") < line_of(&stderr, "facilities_moj"), "{stderr}");
+    }
+    let missing = t.dir.path().join("nowhere.geojson").display().to_string();
+    let mut a = town_args(&t, &out, &[]);
+    (a[4], a[6]) = (&missing, &facilities);
+    let stderr = run_err(&a, 1, &["nowhere.geojson"]);
+    assert!(!stderr.contains("facilities_moj"), "the facilities were read after the homes failed:\n{stderr}");
+}
+
 #[test]
 fn bad_input() {
     let t = town();

@@ -414,19 +414,31 @@ pub fn execute_with(args: &LivingCircleArgs, layers: &Layers) -> Result<LivingCi
         GeomKind::PointsOrPolygons,
     );
     origin_fields.extend(optional);
-    // The homes need nothing of the other layers: they are read, placed in the frame (which they
-    // choose) and measured on a thread of their own while the facilities and the roads are read
-    // (or, in an audit, while another indicator reads the roads). Errors keep the order of a
-    // sequential run: the homes' read, the other reads, the frame, the projections, the homes.
-    let homes = || -> Result<Homes> {
-        let mut layer = layers.load(&origin_spec, args.origins_crs.as_deref(), common, "--origins-crs")?;
+    // The homes need nothing of the other layers: once read (first, as in a sequential run, so
+    // that a layer that serves two roles is reported under the homes' and its warnings come in
+    // order), they are placed in the frame (which they choose) and measured on a thread of their
+    // own while the facilities and the roads are read (or, in an audit, while another indicator
+    // reads the roads). Errors keep the order of a sequential run: the homes' read, the other
+    // reads, the frame, the projections, the homes. A failed read stops the other side's work.
+    let (homes_read, homes_read_rx) = std::sync::mpsc::channel::<bool>();
+    let others_failed = std::sync::atomic::AtomicBool::new(false);
+    let go_on = || !others_failed.load(std::sync::atomic::Ordering::Relaxed);
+    let homes = move || -> Result<Homes> {
+        let read = layers.load(&origin_spec, args.origins_crs.as_deref(), common, "--origins-crs");
+        let _ = homes_read.send(read.is_ok());
+        let mut layer = read?;
         let lonlat = lonlat_bounds(&layer);
         let placed = choose_frame(common, &layer).and_then(|frame| {
             project(&mut layer, &frame)?;
-            let origins = crate::timing::time(
-                || "origins living_circle".into(),
-                || origins_of(&mut layer, &origin_fields, args, &frame),
-            );
+            let origins = if go_on() {
+                crate::timing::time(
+                    || "origins living_circle".into(),
+                    || origins_of(&mut layer, &origin_fields, args, &frame),
+                )
+            } else {
+                // Never reported: the other reads' error comes first.
+                Ok(Vec::new())
+            };
             Ok((frame, origins))
         });
         Ok(Homes { layer, lonlat, placed })
@@ -436,6 +448,10 @@ pub fn execute_with(args: &LivingCircleArgs, layers: &Layers) -> Result<LivingCi
         DistanceArg::Buffer => Method::Buffer,
     };
     let others = || -> Result<Others> {
+        // Homes that could not be read are reported first, and nothing else is read.
+        if homes_read_rx.recv() != Ok(true) {
+            return Ok((Vec::new(), None));
+        }
         let mut facility_layers = Vec::with_capacity(facility_srcs.len());
         for src in &facility_srcs {
             let s = spec(
@@ -471,9 +487,24 @@ pub fn execute_with(args: &LivingCircleArgs, layers: &Layers) -> Result<LivingCi
         Ok((facility_layers, Some((layer, grades))))
     };
     let (homes, others) = std::thread::scope(|scope| {
-        let homes = scope.spawn(homes);
+        // The stack the main thread would have given the read in a single command.
+        let homes = std::thread::Builder::new().stack_size(8 << 20).spawn_scoped(scope, homes);
         let others = others();
-        (homes.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)), others)
+        if others.is_err() {
+            others_failed.store(true, std::sync::atomic::Ordering::Relaxed);
+        }
+        let homes = match homes {
+            Ok(thread) => thread.join(),
+            // No thread to be had: a sequential run's error (what `homes` holds is dropped).
+            Err(e) => Ok(Err(Error::io(std::path::Path::new("(a thread for the homes)"), e))),
+        };
+        match (homes, others) {
+            (Ok(homes), others) => (homes, others),
+            // A panic after the homes were read, beside a failed read: the read's error, as a
+            // sequential run, which never measured the homes, gives.
+            (Err(_), Err(e)) => (Err(e), Ok((Vec::new(), None))),
+            (Err(panic), Ok(_)) => std::panic::resume_unwind(panic),
+        }
     });
     let Homes { layer: mut origins_layer, lonlat: origins_lonlat, placed } = homes?;
     let (mut facility_layers, roads) = others?;

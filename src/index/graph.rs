@@ -185,13 +185,16 @@ impl Graph {
                 }
                 last = Some(k);
                 pts.push(c);
-                low = (low.0.min(k.0), low.1.min(k.1));
-                high = (high.0.max(k.0), high.1.max(k.1));
             }
             if pts.len() - start < 2 {
                 pts.truncate(start);
                 stats.degenerate_lines += 1;
                 continue;
+            }
+            for &c in &pts[start..] {
+                let k = key(c);
+                low = (low.0.min(k.0), low.1.min(k.1));
+                high = (high.0.max(k.0), high.1.max(k.1));
             }
             spans.push((i as u32, start, pts.len()));
         }
@@ -211,7 +214,7 @@ impl Graph {
         let spans_fit = fits(low.0, high.0) && fits(low.1, high.1);
         if !pts.is_empty() && !spans_fit {
             return Err(Error::Usage(format!(
-                "the walking network spans more than {:.0} km in the frame, more than this tool handles",
+                "the walking network spans more than {:.2} km in the frame (or has infinite coordinates), more than this tool handles",
                 f64::from(u32::MAX) * NODE_TOLERANCE_M / 1000.0
             )));
         }
@@ -256,7 +259,8 @@ impl Graph {
         let edge_count: usize =
             spans.iter().map(|&(_, s, e)| vertex_node[s..e].iter().filter(|&&n| n != NO_NODE).count() - 1).sum();
         let mut edges = Vec::with_capacity(edge_count);
-        let mut coords: Vec<Coord<f64>> = Vec::with_capacity(pts.len() + edge_count - spans.len());
+        let coord_count = pts.len() + edge_count - spans.len();
+        let mut coords: Vec<Coord<f64>> = Vec::with_capacity(coord_count);
         for &(line, s, e) in &spans {
             let mut from = node_of(s).expect("a line end is a node");
             let mut first = coords.len();
@@ -287,7 +291,7 @@ impl Graph {
                 }
             }
         }
-        debug_assert_eq!((edges.len(), coords.len()), (edge_count, coords.capacity()));
+        debug_assert_eq!((edges.len(), coords.len()), (edge_count, coord_count));
         if edges.len() >= u32::MAX as usize || coords.len() >= u32::MAX as usize {
             return Err(Error::Usage(format!(
                 "the walking network has {} edges, more than this tool handles",
