@@ -505,9 +505,11 @@ fn osm_against_networkx(file: &str) -> Value {
     assert!(report["max_diff_m"].as_f64().unwrap() <= 0.5, "{report}");
 
     // The network holds every walkable way, in full: its length equals SpatiaLite's ellipsoidal
-    // length of the same ways (foot=no and access=private without a foot permission excluded).
+    // length of the same ways (foot=no and access=private without a foot permission excluded, and
+    // what is no road: motorways, and ways not yet or no longer built, as OSMnx's walking filter).
     let sql = "SELECT SUM(ST_Length(GEOMETRY, 1)) AS len FROM lines WHERE highway IS NOT NULL \
-               AND highway NOT IN ('motorway', 'motorway_link', 'construction', 'proposed') \
+               AND highway NOT IN ('motorway', 'motorway_link', 'construction', 'proposed', 'planned', \
+               'abandoned', 'razed', 'bus_guideway', 'raceway', 'no') \
                AND COALESCE(hstore_get_value(other_tags, 'foot'), '') <> 'no' \
                AND NOT (COALESCE(hstore_get_value(other_tags, 'access'), '') = 'private' \
                AND COALESCE(hstore_get_value(other_tags, 'foot'), '') NOT IN ('yes', 'designated', 'permissive'))";

@@ -129,6 +129,20 @@ mod tests {
         assert!(osm.rows().all(|r| !r.source.is_empty()), "every preset row cites its source");
     }
 
+    /// What is not (or no longer, or not yet) a road is neither walked nor counted, as OSMnx's
+    /// walking filter leaves it out; a value the table does not know would be walked.
+    #[test]
+    fn osm_lifecycle_values_are_neither_walked_nor_counted() {
+        use crate::indicators::living_circle::{road_use, RoadUse};
+        let osm = GradeTable::load("osm").unwrap();
+        for v in ["abandoned", "razed", "planned", "proposed", "construction", "bus_guideway", "raceway", "no"] {
+            let row = osm.get(v).unwrap_or_else(|| panic!("{v} not in the table"));
+            assert!(!row.counted && !row.walkable, "{v}");
+            assert_eq!(road_use(v, None, None, &osm), RoadUse::Exclude(format!("grade '{v}' not walkable")));
+        }
+        assert_eq!(road_use("disused", None, None, &osm), RoadUse::WalkUnknownGrade);
+    }
+
     #[test]
     fn user_file_extends_a_preset() {
         let t = GradeTable::from_toml(
