@@ -66,6 +66,18 @@ pub fn round6(v: f64) -> f64 {
     }
 }
 
+/// Whether a figure reaches its target, judged on the figure as reported ([`round6`]), so that a
+/// verdict never disagrees with the number beside it.
+///
+/// ```
+/// use planaudit::units::reaches;
+/// assert!(reaches(8.2999996, 8.3)); // reported as 8.3
+/// assert!(!reaches(8.299999, 8.3));
+/// ```
+pub fn reaches(value: f64, target: f64) -> bool {
+    round6(value) >= target
+}
+
 /// A reported figure shown with `decimals` decimals (after multiplying by `scale`: 100 for a share
 /// shown in percent), or with more, up to the 6 decimals verdicts are judged at ([`round6`]), when
 /// fewer would show it on the other side of a target or band bound, or on it: a density of

@@ -236,7 +236,7 @@ pub fn living_circle_rows(run: &LivingCircleRun, targets: &std::collections::BTr
                     target_max: None,
                     unit: if cov.share_by_area().is_some() { "share of residential area" } else { "share of origins" }
                         .into(),
-                    met: target.map(|t| crate::units::round6(value) >= t),
+                    met: target.map(|t| crate::units::reaches(value, t)),
                 }
                 .rounded(),
             )

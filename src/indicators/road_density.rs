@@ -245,7 +245,7 @@ fn compute_area(
     let density = road_length_km / area_km2;
     let target = target_for(area.kind.as_deref(), kinds, params);
     // Judged on the density as reported, to 6 decimals.
-    let meets = target.map(|t| crate::units::round6(density) >= t);
+    let meets = target.map(|t| crate::units::reaches(density, t));
     // Zero when the target is met (as reported), whatever rounding the density left.
     let shortfall = target.map(|t| if meets == Some(true) { 0.0 } else { (t * area_km2 - road_length_km).max(0.0) });
 

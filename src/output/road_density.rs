@@ -59,7 +59,7 @@ fn cell_properties(c: &GridCell, measure: &str) -> Map<String, Value> {
     p.insert("area_km2".into(), json!(round6(c.area_km2)));
     p.insert("density_km_per_km2".into(), json!(round6(c.density_km_per_km2)));
     p.insert("target_km_per_km2".into(), opt(c.target_km_per_km2));
-    p.insert("meets_target".into(), json!(c.target_km_per_km2.map(|t| c.density_km_per_km2 >= t)));
+    p.insert("meets_target".into(), json!(c.target_km_per_km2.map(|t| crate::units::reaches(c.density_km_per_km2, t))));
     p.insert("measure".into(), json!(measure));
     p
 }
@@ -121,4 +121,28 @@ pub fn table(r: &RoadDensity) -> String {
         ));
     }
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A cell's verdict is judged on its density as written, as an area's is: 8.2999996 is written
+    /// 8.3 and meets a target of 8.3; 8.299999 does not.
+    #[test]
+    fn a_cell_meets_its_target_as_its_density_is_written() {
+        let cell = |density: f64| GridCell {
+            area_id: "a".into(),
+            cell_id: "0_0".into(),
+            cell_m: 500.0,
+            area_km2: 0.25,
+            road_length_km: density * 0.25,
+            density_km_per_km2: density,
+            target_km_per_km2: Some(8.3),
+            polygon: geo::MultiPolygon(vec![]),
+        };
+        let p = cell_properties(&cell(8.2999996), "planar");
+        assert_eq!((p["density_km_per_km2"].as_f64(), p["meets_target"].as_bool()), (Some(8.3), Some(true)));
+        assert_eq!(cell_properties(&cell(8.299999), "planar")["meets_target"].as_bool(), Some(false));
+    }
 }
