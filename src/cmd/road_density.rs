@@ -263,7 +263,7 @@ fn unknown_grades_warning(areas: &[AreaDensity], table: &str) -> Option<String> 
         a.by_grade.values().chain(a.excluded_by_value.values()).for_each(|km| all_km.add(*km));
     }
     let mut by_length: Vec<(&str, f64)> = unknown.into_iter().map(|(v, km)| (v, km.total())).collect();
-    let unknown_km: f64 = by_length.iter().map(|(_, km)| km).sum();
+    let unknown_km = crate::units::sum(by_length.iter().map(|(_, km)| *km));
     if unknown_km <= 0.0 {
         return None;
     }

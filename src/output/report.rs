@@ -82,7 +82,6 @@ pub fn escape(s: &str) -> String {
     out
 }
 
-/// A number for reading: 2 decimals below 100, 1 below 1000, none above.
 /// [`fmt_num`], with the decimals a value needs not to show on the other side of its target
 /// or band bounds, or on one ([`crate::units::shown_against`]).
 fn fmt_num_against(v: f64, bounds: impl Iterator<Item = f64>) -> String {
@@ -95,6 +94,7 @@ fn fmt_num_against(v: f64, bounds: impl Iterator<Item = f64>) -> String {
     crate::units::shown_against(v, &bounds, decimals, 1.0)
 }
 
+/// A number for reading: 2 decimals below 100, 1 below 1000, none above.
 pub fn fmt_num(v: f64) -> String {
     if !v.is_finite() {
         return "—".into();
