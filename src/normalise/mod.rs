@@ -106,7 +106,8 @@ fn bounds(layer: &RawLayer) -> Option<Rect<f64>> {
     if layer.extent.is_some() {
         return layer.extent;
     }
-    layer.features.iter().filter_map(|f| f.geometry.bounding_rect()).reduce(crate::units::rect_union)
+    // In parallel: a box around boxes is the same whatever the order they are joined in.
+    layer.features.par_iter().filter_map(|f| f.geometry.bounding_rect()).reduce_with(crate::units::rect_union)
 }
 
 /// Points per side of a bounding box taken to longitude/latitude (its sides curve).
