@@ -249,15 +249,22 @@ fn network_of(
     if !features.is_sorted_by_key(|f| f.fid) {
         features.sort_by_key(|f| f.fid);
     }
-    for f in features {
-        let Some(parts) = lines(&f.geometry) else { continue };
-        let grade = layer.attr(f, 0).unwrap_or("");
-        match road_use(grade, layer.attr(f, 1), layer.attr(f, 2), grades) {
+    // Each road judged on its own, in parallel; then gathered and counted in fid order.
+    fn grade<'a>(layer: &LayerRef, f: &'a RawFeature) -> &'a str {
+        layer.attr(f, 0).unwrap_or("")
+    }
+    let judged: Vec<Option<RoadUse>> = features
+        .par_iter()
+        .map(|f| lines(&f.geometry).map(|_| road_use(grade(layer, f), layer.attr(f, 1), layer.attr(f, 2), grades)))
+        .collect();
+    for (f, judged) in features.into_iter().zip(judged) {
+        let (Some(parts), Some(judged)) = (lines(&f.geometry), judged) else { continue };
+        match judged {
             RoadUse::Exclude(reason) => {
                 *roads_excluded.entry(reason).or_insert(0) += 1;
                 continue;
             }
-            RoadUse::WalkUnknownGrade => *unknown_grades.entry(grade.trim().to_string()).or_insert(0) += 1,
+            RoadUse::WalkUnknownGrade => *unknown_grades.entry(grade(layer, f).trim().to_string()).or_insert(0) += 1,
             RoadUse::Walk => {}
         }
         roads_walked += 1;
