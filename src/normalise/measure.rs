@@ -142,8 +142,9 @@ fn lonlat_polygon_area_m2(ll: &Polygon<f64>) -> f64 {
                 None => return geodesic_polygon_area_m2(ll),
             }
         }
-        // Each ring's area is taken as a size, so that no orientation is assumed.
-        return exterior_m2.abs() - holes_m2.total();
+        // Each ring's area is taken as a size, so that no orientation is assumed; and the result
+        // too, as GeographicLib's below, should holes outsize their exterior (an invalid polygon).
+        return (exterior_m2.abs() - holes_m2.total()).abs();
     }
     geodesic_polygon_area_m2(ll)
 }
@@ -420,6 +421,12 @@ mod tests {
         assert!(short_edged_ring_m2(&around).is_some(), "open, every edge short");
         around.push(around[0]);
         assert!(short_edged_ring_m2(&around).is_none());
+        // A hole larger than its exterior (invalid): a size, as GeographicLib gives it.
+        let small = LineString::from(vec![(116.5, 31.75), (116.501, 31.75), (116.501, 31.751), (116.5, 31.75)]);
+        let large = LineString::from(vec![(116.5, 31.75), (116.503, 31.75), (116.503, 31.753), (116.5, 31.75)]);
+        let inverted = Polygon::new(small, vec![large]);
+        let (got, want) = (lonlat_polygon_area_m2(&inverted), geodesic_polygon_area_m2(&inverted));
+        assert!(got > 0.0 && (got - want).abs() < 2e-4, "{got} vs {want}");
         // A short-edged exterior with a long-edged hole: all geodesic, the same bits.
         let exterior =
             LineString::from(vec![(116.4, 31.7), (116.6, 31.7), (116.6, 31.8), (116.4, 31.8), (116.4, 31.7)]);
