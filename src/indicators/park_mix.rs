@@ -72,7 +72,7 @@ use crate::index::rtree::{candidates, BoxIndex};
 use crate::model::{Area, Parcel};
 use crate::normalise::classes::Category;
 use crate::normalise::crs::Frame;
-use crate::units::{KahanSum, M2_PER_KM2};
+use crate::units::{round6, KahanSum, M2_PER_KM2};
 use crate::{Error, Result};
 
 /// The plan's band for the residential and service share of a park: 20–30% (DOMAIN.md §0, §D6).
@@ -396,7 +396,11 @@ fn compute_park(
         mix_area_km2,
         mix_share,
         construction_land_km2,
-        mix_share_of_construction_land: (construction_land_km2 > 0.0).then(|| mix_area_km2 / construction_land_km2),
+        // Only when there is construction land as written (to 1e-6 km²): in a park that is all
+        // non-construction land the difference above is rounding noise, and a share of it
+        // came out in the billions.
+        mix_share_of_construction_land: (round6(construction_land_km2) > 0.0)
+            .then(|| mix_area_km2 / construction_land_km2),
         status: Status::of(mix_share, params.band_min, params.band_max),
         by_category,
         unclassified_km2,

@@ -150,6 +150,39 @@ fn ellipsoidal_areas_keep_the_shares() {
     }
 }
 
+/// Parks that are all farmland, with homes on the farmland: no construction land, so no share
+/// of it, whatever the rounding of the farmland's clipped area against the park's (which left a
+/// remainder of some 1e-14 km² and shares of construction land in the billions).
+#[test]
+fn no_share_of_construction_land_a_park_lacks() {
+    let t = ClassTable::load("tdt2023").unwrap();
+    let ellipsoidal = Frame::new("EPSG:4527", Method::Ellipsoidal).unwrap();
+    let mut next = crate::testing::uniform(0x5eed_00c1);
+    let (mut parks, mut parcels) = (Vec::new(), Vec::new());
+    for i in 0..200 {
+        let (x, y) = (i as f64 * 300.0, 0.0);
+        let mut j = |r: f64| r + next() * 37.3;
+        let quad = Polygon::new(
+            LineString::from(vec![
+                (X0 + x + j(0.0), Y0 + y + j(0.0)),
+                (X0 + x + j(150.0), Y0 + y + j(0.0)),
+                (X0 + x + j(150.0), Y0 + y + j(150.0)),
+                (X0 + x + j(0.0), Y0 + y + j(150.0)),
+            ]),
+            vec![],
+        );
+        parks.push(park(&format!("P{i}"), vec![quad]));
+        parcels.push(parcel(&t, 2 * i, "0101", rect(x - 50.0, y - 50.0, x + 250.0, y + 250.0)));
+        parcels.push(parcel(&t, 2 * i + 1, "0701", rect(x + 40.0, y + 40.0, x + 90.0, y + 90.0)));
+    }
+    let got = compute(&parks, &parcels, &ellipsoidal, &Params::default()).unwrap();
+    for p in &got.parks {
+        assert!(p.mix_share > 0.0, "{}: homes on the farmland", p.park_id);
+        assert_eq!(round6(p.construction_land_km2), 0.0, "{}", p.park_id);
+        assert_eq!(p.mix_share_of_construction_land, None, "{}: {:?}", p.park_id, p.mix_share_of_construction_land);
+    }
+}
+
 /// Seeded random axis-parallel parcels in a park with a hole, checked against an exact brute-force
 /// union by coordinate compression.
 #[test]
