@@ -211,6 +211,107 @@ fn targets_get_the_full_distances() {
     assert!(fewer >= 30, "fewer nodes settled in {fewer} rounds");
 }
 
+/// Random streets on a metre lattice, each step a line of its own (so that a lattice point on one
+/// street only is a node with two edges), some stepping back on themselves or closing a loop, with
+/// a ring of its own that no kept node touches. Every length is a whole number of metres, so the
+/// sums along a chain are exact whatever their grouping.
+fn lattice_streets(frame: &Frame, next: &mut impl FnMut() -> f64, streets: usize) -> Graph {
+    let mut lines: Vec<LineString<f64>> = Vec::new();
+    for _ in 0..streets {
+        let mut at = Coord { x: X0 + (next() * 20.0).floor() * 10.0, y: Y0 + (next() * 20.0).floor() * 10.0 };
+        for _ in 0..2 + (next() * 12.0) as usize {
+            let step = 10.0 * (1.0 + (next() * 3.0).floor());
+            let to = match (next() * 4.0) as usize {
+                0 => Coord { x: at.x + step, ..at },
+                1 => Coord { x: at.x - step, ..at },
+                2 => Coord { y: at.y + step, ..at },
+                _ => Coord { y: at.y - step, ..at },
+            };
+            lines.push(LineString(vec![at, to]));
+            at = to;
+        }
+    }
+    // A ring of pass-through nodes only, far from the rest.
+    let r = |x: f64, y: f64| Coord { x: X0 + 5_000.0 + x, y: Y0 + y };
+    for (a, b) in [(r(0.0, 0.0), r(10.0, 0.0)), (r(10.0, 0.0), r(10.0, 10.0)), (r(10.0, 10.0), r(0.0, 0.0))] {
+        lines.push(LineString(vec![a, b]));
+    }
+    Graph::build(&lines, Noding::Vertices, frame).unwrap()
+}
+
+/// Searches over the bypassed graph give, at every kept node, the very bits of the search over
+/// the whole graph (whole-metre lengths: exact sums), with and without targets and a bound; the
+/// nodes left out are never reached, and a third or more of the nodes are left out in all.
+#[test]
+fn bypassed_chains_give_the_same_distances() {
+    let frame = Frame::new("EPSG:4527", Method::Planar).unwrap();
+    let mut next = rng(0x5eed_000b);
+    let mut search = Search::new();
+    let (mut nodes, mut left_out) = (0, 0);
+    for round in 0..60 {
+        let g = lattice_streets(&frame, &mut next, 3 + round % 20);
+        let n = g.node_count() as u32;
+        let kept: Vec<bool> = (0..n).map(|_| next() < 0.15).collect();
+        let kept_nodes: Vec<u32> = (0..n).filter(|&v| kept[v as usize]).collect();
+        if kept_nodes.is_empty() {
+            continue;
+        }
+        let bypass = Bypass::new(&g, &kept);
+        let sources: Vec<Source> = (0..1 + round % 4)
+            .map(|_| Source {
+                node: kept_nodes[(next() * kept_nodes.len() as f64) as usize % kept_nodes.len()],
+                dist_m: (next() * 5.0).floor(),
+            })
+            .collect();
+        let max_m = [f64::INFINITY, 40.0 + (next() * 30.0).floor() * 10.0][round % 2];
+        let targets = Targets::new(&g, kept_nodes.iter().copied());
+        let full = search.run(&g, &sources, max_m).to_vec();
+        for t in [None, Some(&targets)] {
+            let got = search.run_for(&bypass, &sources, max_m, t).to_vec();
+            for v in 0..n as usize {
+                if kept[v] {
+                    assert_eq!(got[v].to_bits(), full[v].to_bits(), "round {round} node {v}");
+                } else if bypass.neighbours(v as u32).is_empty() && !g.adjacent(v as u32).is_empty() {
+                    assert!(got[v].is_infinite(), "round {round}: node {v} was left out, yet reached");
+                }
+            }
+        }
+        nodes += n;
+        left_out += (0..n).filter(|&v| bypass.neighbours(v).is_empty() && !g.adjacent(v).is_empty()).count() as u32;
+    }
+    assert!(left_out * 3 >= nodes, "{left_out} of {nodes} nodes left out");
+}
+
+/// On random graphs with lengths that are not whole numbers, the bypassed searches agree with the
+/// whole graph's at every kept node within 1e-9 m (the sums along a chain are grouped otherwise).
+#[test]
+fn bypassed_chains_agree_on_any_lengths() {
+    let frame = Frame::new("EPSG:4527", Method::Ellipsoidal).unwrap();
+    let mut next = rng(0x5eed_000c);
+    let mut search = Search::new();
+    let mut compared = 0;
+    for round in 0..40 {
+        let g = random_graph(&frame, &mut next, 30 + round * 2, 30 + round * 3);
+        let n = g.node_count() as u32;
+        let kept: Vec<bool> = (0..n).map(|_| next() < 0.3).collect();
+        let bypass = Bypass::new(&g, &kept);
+        let sources: Vec<Source> = random_sources(&mut next, n, 1 + round % 4, |u| u * 20.0)
+            .into_iter()
+            .filter(|s| kept[s.node as usize])
+            .collect();
+        let full = search.run(&g, &sources, f64::INFINITY).to_vec();
+        let got = search.run(&bypass, &sources, f64::INFINITY).to_vec();
+        for v in (0..n as usize).filter(|&v| kept[v]) {
+            assert_eq!(got[v].is_finite(), full[v].is_finite(), "round {round} node {v}");
+            if full[v].is_finite() {
+                assert!((got[v] - full[v]).abs() <= 1e-9, "round {round} node {v}: {} vs {}", got[v], full[v]);
+                compared += 1;
+            }
+        }
+    }
+    assert!(compared > 200, "{compared} distances compared");
+}
+
 /// Random snaps on random edges (some homes on a facility's edge): the distance read off the node
 /// distances equals Floyd–Warshall on a graph in which every snap point is a real node, with its
 /// edge split there and its leg a real edge.

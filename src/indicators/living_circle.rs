@@ -38,7 +38,7 @@ use rstar::primitives::GeomWithData;
 use rstar::RTree;
 
 use crate::index::graph::Graph;
-use crate::index::routing::{distance_to, sources, EdgeSources, Search, Targets};
+use crate::index::routing::{distance_to, sources, Bypass, EdgeSources, Search, Targets};
 use crate::index::snap::{Snap, SnapMode, Snapper, Unsnapped};
 use crate::model::{Facility, Origin};
 use crate::normalise::crs::Frame;
@@ -323,6 +323,15 @@ pub fn compute_network(
     // all known.
     let targets = (!params.service_areas)
         .then(|| Targets::new(graph, origin_snaps.iter().flatten().flat_map(|s| Targets::of_snap(graph, s))));
+    // Likewise the nodes only passed through on the way are bypassed: the searches walk the
+    // chains between the nodes they start from or read as single edges.
+    let bypass = targets.is_some().then(|| {
+        let mut kept = vec![false; graph.node_count()];
+        for s in origin_snaps.iter().chain(&facility_snaps).flatten() {
+            Targets::of_snap(graph, s).for_each(|n| kept[n as usize] = true);
+        }
+        Bypass::new(graph, &kept)
+    });
     let per_type: Vec<TypeResult> = types
         .par_iter()
         .map_init(Search::new, |search, &kind| {
@@ -351,7 +360,10 @@ pub fn compute_network(
                 return TypeResult { stats, column: None, service_area: None };
             }
             let (srcs, same_edge) = sources(graph, &snaps);
-            let node_dist = search.run_for(graph, &srcs, params.max_walk_m, targets.as_ref());
+            let node_dist = match &bypass {
+                Some(bypass) => search.run_for(bypass, &srcs, params.max_walk_m, targets.as_ref()),
+                None => search.run_for(graph, &srcs, params.max_walk_m, targets.as_ref()),
+            };
             let column = origin_snaps
                 .iter()
                 .map(|s| s.map_or(f64::INFINITY, |s| distance_to(graph, node_dist, &same_edge, &s, params.max_walk_m)))
