@@ -156,7 +156,8 @@ impl Search {
     }
 
     /// Runs one multi-source Dijkstra bounded at `max_m` metres; returns the distance of every node
-    /// (`f64::INFINITY` when unreached or farther than `max_m`).
+    /// (`f64::INFINITY` when unreached or farther than `max_m`, and at the nodes a [`Bypass`]
+    /// leaves out, whose sources must be kept).
     ///
     /// Connected components never meet, so each is searched on its own, one after another: the
     /// nodes of one front are then those of one component (a few hundred on a network cut by rivers

@@ -211,9 +211,10 @@ fn targets_get_the_full_distances() {
     assert!(fewer >= 30, "fewer nodes settled in {fewer} rounds");
 }
 
-/// Random streets on a metre lattice, each step a line of its own (so that a lattice point on one
-/// street only is a node with two edges), some stepping back on themselves or closing a loop, with
-/// a ring of its own that no kept node touches. Every length is a whole number of metres, so the
+/// Random streets on a 10 m lattice, each step a line of its own (so that a lattice point on one
+/// street only is a node with two edges), some stepping back on themselves or closing a loop, some
+/// steps with a longer way beside them or a loop of their own, with a ring of its own that no
+/// kept node touches. Every length is a whole number of metres, so the
 /// sums along a chain are exact whatever their grouping.
 fn lattice_streets(frame: &Frame, next: &mut impl FnMut() -> f64, streets: usize) -> Graph {
     let mut lines: Vec<LineString<f64>> = Vec::new();
@@ -228,6 +229,15 @@ fn lattice_streets(frame: &Frame, next: &mut impl FnMut() -> f64, streets: usize
                 _ => Coord { y: at.y - step, ..at },
             };
             lines.push(LineString(vec![at, to]));
+            // Now and then a longer way beside the step (two edges between the same nodes, of
+            // other lengths), or a loop back to the step's start, through points off the lattice.
+            // (Legs of 3-4-5 triangles: whole metres still.)
+            let (off, back) = (Coord { x: 3.0, y: 4.0 }, Coord { x: -3.0, y: 4.0 });
+            match (next() * 8.0) as usize {
+                0 => lines.push(LineString(vec![at, at + off, to + off, to])),
+                1 => lines.push(LineString(vec![at, at + off, at + back, at])),
+                _ => {}
+            }
             at = to;
         }
     }

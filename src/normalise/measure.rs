@@ -5,7 +5,8 @@
 //! by Karney 2013 (through `geo`'s GeographicLib port); shorter segments by the mid-latitude
 //! formula below; polygons whose every edge is shorter (parcels, homes, the pieces of a park or a
 //! grid cell) by integrating the ellipsoid's zone area along each edge (`short_edged_ring_m2`,
-//! within 2e-4 m² of GeographicLib and some ten times faster). CGCS2000
+//! within 2e-4 m² of GeographicLib for parcels up to 1 km across at latitudes to 70°, and some ten
+//! times faster). CGCS2000
 //! differs from WGS84 in flattening by 1.6e-11, far below any reported digit. This is how 三调 reports
 //! parcel areas (椭球面积).
 //!
@@ -170,7 +171,8 @@ fn geodesic_polygon_area_m2(ll: &Polygon<f64>) -> f64 {
 /// exact on the ellipsoid; the trapezoid rule alone (no bow) would miss by tens of m² on a ring
 /// with 1 km edges, a sphere's bow by some 0.02 m². Against GeographicLib's geodesic polygon:
 /// within 2e-4 m² for rings up to 1 km across at latitudes to 70° (the test below), about the
-/// size of GeographicLib's own rounding on such small rings; some ten times faster.
+/// size of GeographicLib's own rounding on such small rings (larger rings, or rings near the
+/// poles: up to 8e-4 m² measured); some ten times faster.
 fn short_edged_ring_m2(ring: &[Coord<f64>]) -> Option<f64> {
     let first = *ring.first()?;
     if first.y.abs() > 89.0 {
@@ -199,8 +201,9 @@ fn short_edged_ring_m2(ring: &[Coord<f64>]) -> Option<f64> {
             let halfway = (phi_a + phi_b) / 2.0;
             let sphere_bow = ((tan_a + tan_b) / (2.0 * (dlon / 2.0).cos())).atan() - halfway;
             let (east, north) = ((halfway.cos() * dlon).powi(2), (phi_b - phi_a).powi(2));
-            let flattening =
-                WGS84_E2 / (1.0 - WGS84_E2) * halfway.cos().powi(2) * (east + north) / (east + 2.0 * north);
+            // (An edge too short for its squares to be told from 0 has no bow.)
+            let ratio = if east + north > 0.0 { (east + north) / (east + 2.0 * north) } else { 1.0 };
+            let flattening = WGS84_E2 / (1.0 - WGS84_E2) * halfway.cos().powi(2) * ratio;
             let zone_mid_m2 = zone_m2(halfway + sphere_bow * (1.0 + flattening)) - zone0_m2;
             sum.add(-dlon * (zone_a_m2 + 4.0 * zone_mid_m2 + zone_b_m2) / 6.0);
         }
