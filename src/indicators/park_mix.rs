@@ -287,6 +287,12 @@ struct Piece<'a> {
     area_km2: f64,
 }
 
+/// How far, as a share of a park's area, the measured areas of land covering the whole park may
+/// differ from the park's own: on the ellipsoid an edge is a geodesic, and a vertex that clipping
+/// adds on a park's straight edge moves it. Measured up to 8e-8 (an 8 km park 140 km from the
+/// Gauss–Krüger zone's central meridian); construction land below this share is none.
+const AREA_NOISE: f64 = 1e-6;
+
 /// Computes the mix of every park, in the parks' order.
 ///
 /// Candidate parcels are those whose box meets a park's box ([`candidates`]: the parks in an
@@ -294,12 +300,6 @@ struct Piece<'a> {
 /// to the park, and each category, the mix and all the land are dissolved once per park. Parks
 /// are computed in parallel, each on its own, and collected in their order: the result does not
 /// depend on the number of threads.
-/// How far, as a share of a park's area, the measured areas of land covering the whole park may
-/// differ from the park's own: on the ellipsoid an edge is a geodesic, and a vertex that clipping
-/// adds on a park's straight edge moves it. Measured up to 7e-8 (an 8 km park 140 km from the
-/// Gauss–Krüger zone's central meridian); construction land below this share is none.
-const AREA_NOISE: f64 = 1e-6;
-
 pub fn compute(parks: &[Area], parcels: &[Parcel], frame: &Frame, params: &Params) -> Result<ParkMix> {
     let boxes: Vec<_> = parks.iter().map(|p| p.polygon.bounding_rect()).collect();
     let candidates = candidates(&boxes, parcels, |p| p.polygon.bounding_rect());
