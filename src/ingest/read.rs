@@ -324,20 +324,50 @@ fn select_layer<'a>(ds: &'a Dataset, source: &LayerSource) -> Result<gdal::vecto
 /// The error of a read GDAL stopped after `rows` features. Some drivers (GeoPackage) take any
 /// attribute filter and fail on it only when reading starts: a failure before the first feature
 /// with a filter names the filter first.
-fn read_failure(label: &str, filter: Option<&str>, reason: &str, rows: u64) -> Error {
+/// `sqlite` gives the reason SQLite states for a filter it refuses, when the layer is one of an
+/// SQLite-based dataset ([`sqlite_filter_reason`]); asked only when no feature was read.
+fn read_failure(
+    label: &str,
+    filter: Option<&str>,
+    reason: &str,
+    rows: u64,
+    sqlite: impl FnOnce(&str) -> Option<String>,
+) -> Error {
     match filter {
         Some(filter) if rows == 0 => Error::BadFilter {
             layer: label.to_string(),
             filter: filter.to_string(),
-            reason: format!(
-                "GDAL stopped before the first feature ({reason}): check the filter's fields and syntax (OGR SQL); if they are right, the file may be corrupt"
-            ),
+            reason: match sqlite(filter) {
+                Some(words) => format!("SQLite refuses it ({words}): check the filter's fields and syntax (SQLite's SQL)"),
+                None => format!(
+                    "GDAL stopped before the first feature ({reason}): check the filter's fields and syntax (OGR SQL); if they are right, the file may be corrupt"
+                ),
+            },
         },
         _ => Error::Read {
             layer: label.to_string(),
             reason: format!("{reason} (after {rows} features; the file may be truncated or corrupt)"),
         },
     }
+}
+
+/// SQLite's own words on a filter that a layer of a GeoPackage (or another SQLite-based dataset)
+/// stopped on before its first feature: such a driver hands the filter to SQLite only when the
+/// read starts, and GDAL then states no reason (a field the layer lacks, a syntax error). The
+/// filter is prepared again, in a statement that reads nothing; `None` when SQLite takes it (the
+/// read failed for another reason) or the driver is not SQLite-based.
+fn sqlite_filter_reason(ds: &Dataset, layer_name: &str, filter: &str) -> Option<String> {
+    if !matches!(ds.driver().short_name().as_str(), "GPKG" | "SQLite") {
+        return None;
+    }
+    let sql = format!("SELECT 1 FROM \"{}\" WHERE {filter}\nLIMIT 0", layer_name.replace('"', "\"\""));
+    let message = match ds.execute_sql(sql, None, gdal::vector::sql::Dialect::DEFAULT) {
+        Ok(_) => return None,
+        Err(e) => gdal_message(&e),
+    };
+    // GDAL's message: `In ExecuteSQL(): sqlite3_prepare_v2(SELECT ...):` and SQLite's words.
+    let words = message.rsplit_once("):").map_or(message.as_str(), |(_, w)| w).trim();
+    (!words.is_empty()).then(|| words.to_string())
 }
 
 /// Reads a whole layer for one role.
@@ -601,7 +631,8 @@ pub fn read_layer(spec: &LayerSpec) -> Result<RawLayer> {
                     Ok(_) => Some(Ok(())),
                     Err(super::arrow::ArrowError::Stopped(e)) => Some(Err(e)),
                     Err(super::arrow::ArrowError::Failed { reason, rows }) => {
-                        Some(Err(read_failure(&label, spec.filter.as_deref(), &reason, rows)))
+                        let sqlite = |filter: &str| sqlite_filter_reason(&ds, &layer_name, filter);
+                        Some(Err(read_failure(&label, spec.filter.as_deref(), &reason, rows, sqlite)))
                     }
                     // Nothing was read: the layer is read feature by feature below.
                     Err(super::arrow::ArrowError::Unsupported(_)) => None,
@@ -618,7 +649,8 @@ pub fn read_layer(spec: &LayerSpec) -> Result<RawLayer> {
                         reset_gdal_error();
                         let next = iter.next();
                         if let Some(reason) = gdal_failure() {
-                            return Err(read_failure(&label, spec.filter.as_deref(), &reason, report.read));
+                            let sqlite = |filter: &str| sqlite_filter_reason(&ds, &layer_name, filter);
+                            return Err(read_failure(&label, spec.filter.as_deref(), &reason, report.read, sqlite));
                         }
                         let Some(feature) = next else { break };
                         let fid = match feature.fid() {
