@@ -642,9 +642,17 @@ pub fn execute_with(args: &LivingCircleArgs, layers: &Layers) -> Result<LivingCi
     let names = ["living_circle", "living_circle_gaps", "living_circle_service_areas"]
         .map(|base| format!("{base}_{}", run.result.method.label()));
     let meta = |i: usize| CollectionMeta { name: &names[i], frame: &frame, osm };
-    write_collection(&args.output, &meta(0), &origin_features(&run.result, &ctx, &run.origins))?;
+    // The homes and their gaps written side by side: each one's text is made on the pool while
+    // the other's is written out. An error of the homes' file comes first, as in a sequential run.
     let gaps = sibling(&args.output, "gaps");
-    write_collection(&gaps, &meta(1), &gap_features(&run.result, &ctx, &run.origins))?;
+    let (homes_written, gaps_written) = std::thread::scope(|scope| {
+        let gaps_written =
+            scope.spawn(|| write_collection(&gaps, &meta(1), &gap_features(&run.result, &ctx, &run.origins)));
+        let homes_written = write_collection(&args.output, &meta(0), &origin_features(&run.result, &ctx, &run.origins));
+        (homes_written, gaps_written.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
+    });
+    homes_written?;
+    gaps_written?;
     outputs.push(gaps);
     if args.service_areas && method == Method::Network {
         let p = sibling(&args.output, "service_areas");
