@@ -18,7 +18,7 @@ use crate::config::{City, LayerConfig};
 use crate::indicators::park_mix::Status;
 use crate::ingest::{read_layer, GeomKind, LayerReport, LayerSource, LayerSpec};
 use crate::normalise::crs::{SourceCrs, ToLonLat};
-use crate::output::report::{write_report, MapLayer, MapStyle, ReportInput};
+use crate::output::report::{read_maps, write_report_read, MapLayer, MapStyle, ReportInput};
 use crate::output::summary::{write_csv, SummaryRow};
 use crate::{Error, Result};
 
@@ -681,6 +681,11 @@ fn audit_files(city: &City, out_dir: &Path) -> Result<AuditOutcome> {
         .filter(|(_, p)| outputs.contains(p))
         .collect();
     let layer_names: Vec<&str> = written.iter().map(|(l, _)| *l).collect();
+    // The report's maps, read from the layers just written while the styles and the summaries are
+    // written (in place when no thread is to be had).
+    let maps: Vec<MapLayer> = written.iter().filter_map(|(l, p)| report_map(l, p)).collect();
+    let to_read = maps.clone();
+    let maps_read = std::thread::Builder::new().spawn(move || read_maps(&to_read)).ok();
     // A layer is derived from OpenStreetMap when its indicator read an OSM layer (as its GeoJSON
     // says in its attribution).
     let osm = |layer: &str| {
@@ -718,12 +723,15 @@ fn audit_files(city: &City, out_dir: &Path) -> Result<AuditOutcome> {
     let summary = super::with_attribution(summary, &layers);
     remove_stale(&earlier, &outputs);
 
-    // The report reads the summary and the layers just written.
-    let maps = written.iter().filter_map(|(l, p)| report_map(l, p)).collect();
+    // The report states the summary, over the maps of the layers just written.
+    let read = match maps_read {
+        Some(thread) => thread.join().unwrap_or_else(|e| std::panic::resume_unwind(e)),
+        None => read_maps(&maps),
+    };
     let title = format!("{} — planaudit", city.config.city.name);
     crate::timing::time(
         || "write report.html".into(),
-        || write_report(&report_path, &ReportInput { title: &title, summary: &summary, maps }),
+        || write_report_read(&report_path, &ReportInput { title: &title, summary: &summary, maps }, read),
     )?;
     write_json(&json_path, &summary)?;
     // The summary lists what is there now: the record of what earlier audits wrote is no longer needed.

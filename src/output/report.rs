@@ -189,8 +189,25 @@ svg.map .north text{text-anchor:middle;font-weight:700}
 footer{max-width:1180px;margin:0 auto;padding:0 32px 36px;color:var(--muted);font-size:12px}
 "#;
 
+/// The maps of a report, read from their files by [`read_maps`].
+pub struct ReadMaps(Vec<Result<map::MapData>>);
+
+/// Reads the files of `maps`, in parallel, for [`render_read`]: apart from the rest of the report,
+/// so that they can be read while what the report states is put together.
+pub fn read_maps(maps: &[MapLayer]) -> ReadMaps {
+    ReadMaps(crate::timing::time(
+        || "report.html: read maps".into(),
+        || parallel(maps, |m| map::MapData::read(&m.path)),
+    ))
+}
+
 /// Renders the report as one HTML page.
 pub fn render(input: &ReportInput) -> Result<String> {
+    render_read(input, read_maps(&input.maps))
+}
+
+/// [`render`], the maps read already: `read` is [`read_maps`] of `input.maps`.
+pub fn render_read(input: &ReportInput, read: ReadMaps) -> Result<String> {
     let summary = input.summary;
     let rows: Vec<&Value> =
         summary.get("rows").and_then(Value::as_array).map(|a| a.iter().collect()).unwrap_or_default();
@@ -203,14 +220,13 @@ pub fn render(input: &ReportInput) -> Result<String> {
             names.entry(id).or_insert(name);
         }
     }
-    // Read every map first, so a bad file fails before anything is written (the first bad one in
+    // Every map read first, so a bad file fails before anything is written (the first bad one in
     // the order of the maps).
+    if read.0.len() != input.maps.len() {
+        return Err(crate::Error::Internal("report.html: maps read for another list of maps".into()));
+    }
     let mut maps = Vec::with_capacity(input.maps.len());
-    let read = crate::timing::time(
-        || "report.html: read maps".into(),
-        || parallel(&input.maps, |m| map::MapData::read(&m.path)),
-    );
-    for (m, data) in input.maps.iter().zip(read) {
+    for (m, data) in input.maps.iter().zip(read.0) {
         maps.push((m, data?));
     }
 
@@ -482,7 +498,12 @@ fn layer_table(h: &mut String, layers: &[&Value]) {
 
 /// Writes the report atomically.
 pub fn write_report(path: &Path, input: &ReportInput) -> Result<()> {
-    let html = render(input)?;
+    write_report_read(path, input, read_maps(&input.maps))
+}
+
+/// [`write_report`], the maps read already: `read` is [`read_maps`] of `input.maps`.
+pub fn write_report_read(path: &Path, input: &ReportInput, read: ReadMaps) -> Result<()> {
+    let html = render_read(input, read)?;
     write_atomic(path, |w| w.write_all(html.as_bytes()))
 }
 
@@ -610,6 +631,23 @@ mod tests {
         let out = dir.path().join("report.html");
         let err = write_report(&out, &input).unwrap_err();
         assert!(err.to_string().contains("nope.geojson"), "{err}");
+        assert!(!out.exists());
+    }
+
+    /// Maps read ahead of the report are the maps it names: one read for another list is refused,
+    /// and writes nothing.
+    #[test]
+    fn maps_read_ahead_match_the_maps() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = summary();
+        let map =
+            MapLayer { title: "a".into(), title_zh: "甲".into(), path: polygons(dir.path()), style: MapStyle::Gaps };
+        let input = ReportInput { title: "t", summary: &s, maps: vec![map.clone()] };
+        let alone = render(&input).unwrap();
+        assert_eq!(render_read(&input, read_maps(&input.maps)).unwrap(), alone);
+        let out = dir.path().join("report.html");
+        let err = write_report_read(&out, &input, read_maps(&[map.clone(), map])).unwrap_err();
+        assert!(err.to_string().contains("another list"), "{err}");
         assert!(!out.exists());
     }
 
