@@ -24,6 +24,18 @@ fn init_check_audit_and_fail_on_miss() {
     let stdout = run_ok(&["check", city.to_str().unwrap()]);
     assert!(stdout.contains("layers.roads") && stdout.contains("81 features read"), "{stdout}");
     assert!(stdout.contains("CRS EPSG:4527"), "{stdout}");
+    assert!(!stdout.contains("knows the codes of only"), "{stdout}");
+    // A class table the land use is not coded in: check says so, naming the one it is coded in.
+    let wrong = dir.path().join("demo_city/wrong_classes.toml");
+    let text_ = std::fs::read_to_string(&city).unwrap().replace("classes = \"tdt2023\"", "classes = \"osm\"");
+    std::fs::write(&wrong, text_).unwrap();
+    let stdout = run_ok(&["check", wrong.to_str().unwrap()]);
+    assert!(
+        stdout.contains("warning: ")
+            && stdout.contains("table osm knows the codes of only 0 of the 2131 parcels read with a code"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("the preset tdt2023 knows 100% of them"), "{stdout}");
 
     let out = dir.path().join("audit");
     run_ok(&["audit", city.to_str().unwrap(), "-o", out.to_str().unwrap()]);

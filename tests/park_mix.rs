@@ -7,7 +7,9 @@ use std::time::Instant;
 
 use serde_json::{json, Value};
 
-use crate::common::{gdal_sql, ogr2ogr, read_collection, rel_diff, run_err, run_ok, shared, text, PARK_MIX_PROPERTIES};
+use crate::common::{
+    gdal_sql, ogr2ogr, read_collection, rel_diff, run, run_err, run_ok, shared, text, PARK_MIX_PROPERTIES,
+};
 
 /// Metres from this corner, in CGCS2000 / 3-degree Gauss–Krüger zone 39 (EPSG:4527, easting first
 /// as GDAL reads GeoJSON), about 20 km west of the central meridian at Lu'an.
@@ -254,6 +256,68 @@ fn hand_computed_parks() {
     let area = crate::common::num(ea, "park_area_km2");
     assert!(area != 0.96 && rel_diff(area, 0.96) < 1e-4, "ellipsoidal park area {area}");
     assert!((crate::common::num(ea, "mix_share") - 0.23 / 0.96).abs() < 2e-6);
+}
+
+/// A class table that knows the codes of fewer than half of the parcels read is called into
+/// question, on stderr and in the layer's warnings, with the preset that knows them; the table the
+/// layer is coded in is not.
+#[test]
+fn a_class_table_that_knows_few_codes_is_warned_of() {
+    let case = Case::new();
+    let run_with = |classes: &str| -> (String, Vec<String>) {
+        let summary = case.path(&format!("summary-{classes}.json"));
+        let mut args: Vec<String> =
+            ["park-mix", "--landuse", &case.path("landuse.geojson"), "--parks", &case.path("parks.geojson")]
+                .map(String::from)
+                .to_vec();
+        let out = case.path(&format!("mix-{classes}.geojson"));
+        args.extend(["--classes", classes, "-o", &out, "--summary-json", &summary].map(String::from));
+        args.extend(PLANAR.iter().map(|s| s.to_string()));
+        let o = run(&args.iter().map(String::as_str).collect::<Vec<_>>());
+        let stderr = String::from_utf8_lossy(&o.stderr).into_owned();
+        assert!(o.status.success(), "{stderr}");
+        let summary: Value = serde_json::from_str(&std::fs::read_to_string(&summary).unwrap()).unwrap();
+        let warnings = summary["layers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .flat_map(|l| l["warnings"].as_array().into_iter().flatten())
+            .filter_map(|w| w.as_str().map(str::to_string))
+            .collect();
+        (stderr, warnings)
+    };
+    // tdt2023 knows 11 of the 13 codes (not 9999 and 8888).
+    let (stderr, warnings) = run_with("tdt2023");
+    assert!(!stderr.contains("knows the codes of only"), "{stderr}");
+    assert!(!warnings.iter().any(|w| w.contains("knows the codes of only")), "{warnings:?}");
+    // GB 50137 letters know none of the 用地用海 digits: the preset that knows 11 of the 13 is named.
+    let (stderr, warnings) = run_with("gb50137");
+    let words = [
+        "landuse.geojson",
+        "table gb50137 knows the codes of only 0 of the 13 parcels read with a code (0%, fields dlbm, DLBM)",
+        "the preset tdt2023 knows 85% of them",
+        "--classes tdt2023",
+    ];
+    for w in words {
+        assert!(stderr.contains(w), "{w:?} not in {stderr}");
+        assert!(warnings.iter().any(|x| x.contains(w)), "{w:?} not in {warnings:?}");
+    }
+}
+
+/// OpenStreetMap's land-use polygons are mostly buildings without any land-use tag: they say
+/// nothing of the class table, which knows most of the tags there are.
+#[test]
+fn buildings_without_tags_do_not_call_the_osm_table_into_question() {
+    let dir = tempfile::tempdir().unwrap();
+    let landuse = format!("{}#multipolygons", shared("osm/baltimore-2015.osm.pbf").display());
+    let out = dir.path().join("parks.geojson");
+    let o = run(&["park-mix", "--landuse", &landuse, "--parks-from-class", "industrial", "-o", out.to_str().unwrap()]);
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{stderr}");
+    // Flagged, as ever, by reason: the untagged polygons are there.
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(stdout.contains("all empty (unclassified)"), "{stdout}");
+    assert!(!stderr.contains("knows the codes of only"), "{stderr}");
 }
 
 #[test]

@@ -969,6 +969,12 @@ fn check_layers(city: &City) -> Result<Vec<String>> {
             raw.report.skipped_total(),
             crs.label()
         ));
+        // A class table that knows few of the parcels' codes, as the audit warns of it.
+        if let (true, Some(args)) = (name == "landuse", park_mix_args(city, Path::new("."))) {
+            let names: Vec<String> = spec.fields.iter().chain(&spec.optional_fields).cloned().collect();
+            let warning = super::park_mix::class_warning(&args, &raw, &names)?;
+            lines.extend(warning.map(|w| format!("warning: {w}")));
+        }
     }
     // Layers an indicator lays over one another that do not overlap: a wrong CRS, as the audit
     // warns.

@@ -14,7 +14,7 @@ use crate::index::rtree::BoxIndex;
 use crate::indicators::park_mix::{compute, derive_parks, Params, ParkMix, ParkResult};
 use crate::ingest::{read_layer, GeomKind, LayerReport, LayerSource, LayerSpec, RawLayer, Within};
 use crate::model::{Area, Parcel};
-use crate::normalise::classes::{Category, ClassMemo, ClassTable};
+use crate::normalise::classes::{Category, ClassMemo, ClassTable, Classified};
 use crate::normalise::project;
 use crate::output::geojson::{write_collection, CollectionMeta};
 use crate::output::park_mix::{park_features, park_properties, piece_features, table};
@@ -120,6 +120,33 @@ impl Options {
 /// audit finds a bad one before any indicator writes, and `planaudit check` finds it at all.
 pub fn check_options(args: &ParkMixArgs) -> Result<()> {
     Options::of(args).map(|_| ())
+}
+
+/// The warning a run gives when its class table knows the codes of fewer than half of the parcels
+/// (see [`LOW_CLASSIFIED`]), of every parcel of `layer` (read by `planaudit check`, its attributes
+/// named by `names`); `None` when the table knows enough of them, or no class field was read.
+pub fn class_warning(args: &ParkMixArgs, layer: &RawLayer, names: &[String]) -> Result<Option<String>> {
+    let classes = Options::of(args)?.classes;
+    let class_fields = match &args.class_field {
+        Some(f) => f.split(',').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect(),
+        None => classes.fields.clone(),
+    };
+    let at: Vec<Option<usize>> = class_fields.iter().map(|f| names.iter().position(|n| n == f)).collect();
+    if at.iter().all(Option::is_none) {
+        return Ok(None);
+    }
+    let mut classified = ClassMemo::default();
+    let mut unknown = Unclassified::default();
+    for f in &layer.features {
+        if !matches!(f.geometry, Geometry::Polygon(_) | Geometry::MultiPolygon(_)) {
+            continue;
+        }
+        let values: Vec<Option<String>> =
+            at.iter().map(|i| i.and_then(|i| f.attrs.get(i).cloned().flatten())).collect();
+        let c = classified.get(&classes, &class_fields, &values);
+        unknown.count(&values, &c);
+    }
+    Ok(unknown.warning(&layer.label(), &classes, &class_fields))
 }
 
 /// Runs the indicator and writes its files; returns what it did.
@@ -247,11 +274,13 @@ pub fn execute_with(args: &ParkMixArgs, layers: &Layers) -> Result<ParkMixRun> {
     };
     let mut classified = ClassMemo::default();
     let mut parcels = Vec::new();
+    let mut unknown = Unclassified::default();
     for (f, near) in std::mem::take(&mut landuse.features).into_iter().zip(near_a_park) {
         if !matches!(f.geometry, Geometry::Polygon(_) | Geometry::MultiPolygon(_)) {
             continue;
         }
         let c = classified.get(&classes, &class_fields, &f.attrs);
+        unknown.count(&f.attrs, &c);
         if c.category.is_none() {
             let reason = match &c.field {
                 Some(field) => {
@@ -267,6 +296,10 @@ pub fn execute_with(args: &ParkMixArgs, layers: &Layers) -> Result<ParkMixRun> {
     }
     // A stable order whatever the input order.
     parcels.sort_by_key(|p| p.fid);
+    if let Some(w) = unknown.warning(&landuse.label(), &classes, &class_fields) {
+        super::errln!("planaudit: warning: {w}");
+        landuse.report.warnings.push(w);
+    }
 
     let (parks, derived_from): (Vec<Area>, Vec<Option<String>>) = match (parks_given, from_class) {
         (Some(parks), _) => {
@@ -378,6 +411,87 @@ const LOW_COVER: f64 = 0.5;
 /// From this share of a park covered by two parcels or more, the overlap is warned: such land
 /// counts in each parcel's category, and as mix land when one of them is of the mix.
 const HIGH_OVERLAP: f64 = 0.1;
+
+/// The share of the parcels read that the class table must know: with fewer, it is likely not the
+/// table the layer is coded in, and the mix shares (which count unknown land as outside the mix)
+/// say little.
+const LOW_CLASSIFIED: f64 = 0.5;
+
+/// The parcels read with a code and those whose codes the class table does not know, with their
+/// class values (each list once, up to [`ClassMemo::CAPACITY`] lists), to try the other tables on.
+/// Parcels without any code (OpenStreetMap's buildings among its land-use polygons) say nothing of
+/// the table, and are left out.
+#[derive(Default)]
+struct Unclassified {
+    read: u64,
+    unknown: u64,
+    values: std::collections::HashMap<Vec<Option<String>>, u64>,
+}
+
+impl Unclassified {
+    fn count(&mut self, values: &[Option<String>], c: &Classified) {
+        if c.field.is_none() {
+            return;
+        }
+        self.read += 1;
+        if c.category.is_some() {
+            return;
+        }
+        self.unknown += 1;
+        if let Some(n) = self.values.get_mut(values) {
+            *n += 1;
+        } else if self.values.len() < ClassMemo::CAPACITY {
+            self.values.insert(values.to_vec(), 1);
+        }
+    }
+
+    /// A warning when the table knows fewer than [`LOW_CLASSIFIED`] of the parcels read, naming
+    /// the preset that knows most of the others, if one knows half of them or more; else `None`.
+    fn warning(&self, landuse: &str, table: &ClassTable, fields: &[String]) -> Option<String> {
+        if self.read == 0 || (self.read - self.unknown) as f64 >= LOW_CLASSIFIED * self.read as f64 {
+            return None;
+        }
+        let tried: u64 = self.values.values().sum();
+        let best = crate::normalise::classes::PRESETS
+            .iter()
+            .filter(|(name, _)| *name != table.name)
+            .filter_map(|(name, _)| ClassTable::load(name).ok())
+            .map(|other| {
+                let known: u64 = self
+                    .values
+                    .iter()
+                    .filter(|(values, _)| {
+                        let pairs = fields.iter().map(String::as_str).zip(values.iter().map(Option::as_deref));
+                        other.classify(pairs).category.is_some()
+                    })
+                    .map(|(_, n)| n)
+                    .sum();
+                (known, other.name)
+            })
+            // The most known; among equals, the first preset.
+            .fold(None, |best: Option<(u64, String)>, (known, name)| match best {
+                Some((b, _)) if b >= known => best,
+                _ => Some((known, name)),
+            })
+            .filter(|(known, _)| tried > 0 && 2 * known >= tried);
+        let percent = |k: u64, n: u64| 100.0 * k as f64 / n as f64;
+        let hint = match best {
+            Some((known, name)) => format!(
+                "the preset {name} knows {:.0}% of them: is the layer coded in it? (--classes {name}; classes = \"{name}\" in a city file's [park_mix])",
+                percent(known, tried)
+            ),
+            None => "check the class fields and the table against the codes flagged in the layer report".to_string(),
+        };
+        Some(format!(
+            "{landuse}: table {} knows the codes of only {} of the {} parcels read with a code ({:.0}%, fields {}): the others count as land outside the mix, so the mix shares say little; {hint}",
+            table.name,
+            self.read - self.unknown,
+            self.read,
+            percent(self.read - self.unknown, self.read),
+            fields.join(", "),
+        ))
+    }
+}
 
 /// How many parks a warning names (the rest are counted).
 const NAMED_PARKS: usize = 5;
