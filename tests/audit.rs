@@ -35,7 +35,20 @@ fn init_check_audit_and_fail_on_miss() {
             && stdout.contains("table osm knows the codes of only 0 of the 2131 parcels read with a code"),
         "{stdout}"
     );
-    assert!(stdout.contains("the preset tdt2023 knows 100% of them"), "{stdout}");
+    assert!(stdout.contains("the preset tdt2023 knows 99% of them"), "{stdout}");
+    // The same when the city file names no class field: the table's fields are read.
+    let unnamed = dir.path().join("demo_city/unnamed_class.toml");
+    let text_ = std::fs::read_to_string(&city)
+        .unwrap()
+        .replace("classes = \"tdt2023\"", "classes = \"gb50137\"")
+        .replace("fields = { class = \"dlbm\" }", "");
+    std::fs::write(&unnamed, text_).unwrap();
+    let stdout = run_ok(&["check", unnamed.to_str().unwrap()]);
+    assert!(
+        stdout.contains("table gb50137 knows the codes of only 0 of the 2131 parcels read with a code"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("the preset tdt2023 knows 99% of them"), "{stdout}");
 
     let out = dir.path().join("audit");
     run_ok(&["audit", city.to_str().unwrap(), "-o", out.to_str().unwrap()]);

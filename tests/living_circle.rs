@@ -287,6 +287,26 @@ fn hand_made_town_network_and_buffer() {
 /// The homes are read first, as in a sequential run, though they are measured beside the other
 /// reads: the warnings of the reads come in the order of the layers, and homes that cannot be
 /// read stop the run before any other layer is read.
+/// The homes' and the gaps' files are written side by side, yet as a sequential run leaves them:
+/// when the homes' file cannot be written, its error is the one reported and the gaps' file
+/// keeps its old content; when it can, both are replaced.
+#[test]
+fn the_gaps_file_is_replaced_only_once_the_homes_file_is() {
+    let t = town();
+    let homes = t.dir.path().join("homes.geojson");
+    let gaps = t.dir.path().join("homes_gaps.geojson");
+    std::fs::write(&gaps, "old").unwrap();
+    // A folder where the homes' file goes: it cannot take its place.
+    std::fs::create_dir(&homes).unwrap();
+    let out = homes.display().to_string();
+    run_err(&town_args(&t, &out, &[]), 1, &["homes.geojson", "directory"]);
+    assert_eq!(std::fs::read_to_string(&gaps).unwrap(), "old");
+    std::fs::remove_dir(&homes).unwrap();
+    run_ok(&town_args(&t, &out, &[]));
+    assert_eq!(read_collection(&homes).features.len(), 3);
+    assert!(std::fs::read_to_string(&gaps).unwrap().starts_with("{\"type\":\"FeatureCollection\""));
+}
+
 #[test]
 fn homes_are_read_first_and_a_failed_read_stops_the_others() {
     let t = town();

@@ -929,6 +929,15 @@ fn check_layers(city: &City) -> Result<Vec<String>> {
                 fields.push(f.clone());
             }
         }
+        // The land use's codes, from the fields park mix reads them from (the table's when the
+        // city file names none), to say whether the table knows them.
+        if let (true, Some(args)) = (name == "landuse", park_mix_args(city, Path::new("."))) {
+            for f in super::park_mix::class_fields_of(&args)? {
+                if !fields.contains(&f) && !optional.contains(&f) {
+                    optional.push(f);
+                }
+            }
+        }
         let spec = LayerSpec {
             source: LayerSource::parse(&layer.source_text(&city.base)),
             filter: layer.filter.clone(),

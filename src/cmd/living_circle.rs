@@ -25,7 +25,7 @@ use crate::normalise::facility_types::{Classified, FacilityTypes};
 use crate::normalise::grades::GradeTable;
 use crate::normalise::tiers::{Requirement, Thresholds, Tiers};
 use crate::normalise::{lonlat_bounds, preset_for, project};
-use crate::output::geojson::{write_collection, CollectionMeta};
+use crate::output::geojson::{write_collection, write_collection_then, CollectionMeta};
 use crate::output::living_circle::{
     coverage_summary, gap_features, origin_features, service_area_features, table, write_graph, Context,
 };
@@ -643,16 +643,30 @@ pub fn execute_with(args: &LivingCircleArgs, layers: &Layers) -> Result<LivingCi
         .map(|base| format!("{base}_{}", run.result.method.label()));
     let meta = |i: usize| CollectionMeta { name: &names[i], frame: &frame, osm };
     // The homes and their gaps written side by side: each one's text is made on the pool while
-    // the other's is written out. An error of the homes' file comes first, as in a sequential run.
+    // the other's is written out. As in a sequential run, the gaps' file takes its place only once
+    // the homes' has, and an error of the homes' file is the one reported.
     let gaps = sibling(&args.output, "gaps");
-    let (homes_written, gaps_written) = std::thread::scope(|scope| {
-        let gaps_written =
-            scope.spawn(|| write_collection(&gaps, &meta(1), &gap_features(&run.result, &ctx, &run.origins)));
-        let homes_written = write_collection(&args.output, &meta(0), &origin_features(&run.result, &ctx, &run.origins));
-        (homes_written, gaps_written.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
-    });
-    homes_written?;
-    gaps_written?;
+    let write_homes = || write_collection(&args.output, &meta(0), &origin_features(&run.result, &ctx, &run.origins));
+    let write_gaps = |last: &dyn Fn() -> std::io::Result<()>| {
+        write_collection_then(&gaps, &meta(1), &gap_features(&run.result, &ctx, &run.origins), last)
+    };
+    std::thread::scope(|scope| {
+        let (homes_done, homes_known) = std::sync::mpsc::channel::<bool>();
+        let after_homes = move || match homes_known.recv() {
+            Ok(true) => Ok(()),
+            _ => Err(std::io::Error::other("not written: the homes' file was not")),
+        };
+        match std::thread::Builder::new().spawn_scoped(scope, move || write_gaps(&after_homes)) {
+            Ok(gaps_thread) => {
+                let homes = write_homes();
+                let _ = homes_done.send(homes.is_ok());
+                let gaps = gaps_thread.join().unwrap_or_else(|e| std::panic::resume_unwind(e));
+                homes.and(gaps)
+            }
+            // No thread to be had: one after the other.
+            Err(_) => write_homes().and_then(|()| write_gaps(&|| Ok(()))),
+        }
+    })?;
     outputs.push(gaps);
     if args.service_areas && method == Method::Network {
         let p = sibling(&args.output, "service_areas");

@@ -127,10 +127,7 @@ pub fn check_options(args: &ParkMixArgs) -> Result<()> {
 /// named by `names`); `None` when the table knows enough of them, or no class field was read.
 pub fn class_warning(args: &ParkMixArgs, layer: &RawLayer, names: &[String]) -> Result<Option<String>> {
     let classes = Options::of(args)?.classes;
-    let class_fields = match &args.class_field {
-        Some(f) => f.split(',').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect(),
-        None => classes.fields.clone(),
-    };
+    let class_fields = class_fields(args, &classes);
     let at: Vec<Option<usize>> = class_fields.iter().map(|f| names.iter().position(|n| n == f)).collect();
     if at.iter().all(Option::is_none) {
         return Ok(None);
@@ -147,6 +144,21 @@ pub fn class_warning(args: &ParkMixArgs, layer: &RawLayer, names: &[String]) -> 
         unknown.count(&values, &c);
     }
     Ok(unknown.warning(&layer.label(), &classes, &class_fields))
+}
+
+/// The fields a run with `args` reads the land-use codes from: those `--class-field` names, else
+/// the table's.
+fn class_fields(args: &ParkMixArgs, classes: &ClassTable) -> Vec<String> {
+    match &args.class_field {
+        Some(f) => f.split(',').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect(),
+        None => classes.fields.clone(),
+    }
+}
+
+/// [`class_fields`] of the table `args` names, for `planaudit check` to read.
+pub fn class_fields_of(args: &ParkMixArgs) -> Result<Vec<String>> {
+    let classes = Options::of(args)?.classes;
+    Ok(class_fields(args, &classes))
 }
 
 /// Runs the indicator and writes its files; returns what it did.
@@ -178,11 +190,8 @@ pub fn execute_with(args: &ParkMixArgs, layers: &Layers) -> Result<ParkMixRun> {
 
     // Class fields named on the command line must exist; the table's defaults are tried, and at
     // least one of them must exist.
-    let given: Option<Vec<String>> = args
-        .class_field
-        .as_ref()
-        .map(|f| f.split(',').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect());
-    let class_fields = given.clone().unwrap_or_else(|| classes.fields.clone());
+    let given = args.class_field.is_some();
+    let class_fields = class_fields(args, &classes);
     if class_fields.is_empty() {
         return Err(Error::Usage("--class-field: give at least one field name".into()));
     }
@@ -217,15 +226,15 @@ pub fn execute_with(args: &ParkMixArgs, layers: &Layers) -> Result<ParkMixRun> {
         filter: args.landuse_where.clone(),
         encoding: common.encoding_for(&landuse_src),
         role: "land-use class".into(),
-        fields: if given.is_some() { class_fields.clone() } else { vec![] },
-        optional_fields: if given.is_some() { vec![] } else { class_fields.clone() },
+        fields: if given { class_fields.clone() } else { vec![] },
+        optional_fields: if given { vec![] } else { class_fields.clone() },
         // A parcel's class is in the first of the class fields that has one.
         alternatives: true,
         geom: GeomKind::Polygons,
         within: parks_read.as_ref().and_then(|(_, parks)| parcels_within(parks, args, common)),
     };
     let mut landuse = layers.load(&landuse_spec, args.landuse_crs.as_deref(), common, "--landuse-crs")?;
-    if given.is_none() && !landuse.optional_present.iter().any(|&p| p) {
+    if !given && !landuse.optional_present.iter().any(|&p| p) {
         // None of the table's fields: ask ingest for a field by the names tried, so that the error
         // lists the fields the layer does have.
         let field = class_fields.join(" or ");
@@ -462,7 +471,7 @@ impl Unclassified {
                     .iter()
                     .filter(|(values, _)| {
                         let pairs = fields.iter().map(String::as_str).zip(values.iter().map(Option::as_deref));
-                        other.classify(pairs).category.is_some()
+                        knows_as_a_code(&other, &other.classify(pairs))
                     })
                     .map(|(_, n)| n)
                     .sum();
@@ -474,7 +483,8 @@ impl Unclassified {
                 _ => Some((known, name)),
             })
             .filter(|(known, _)| tried > 0 && 2 * known >= tried);
-        let percent = |k: u64, n: u64| 100.0 * k as f64 / n as f64;
+        // Rounded down: a share below half never reads as 50%.
+        let percent = |k: u64, n: u64| (100.0 * k as f64 / n as f64).floor();
         let hint = match best {
             Some((known, name)) => format!(
                 "the preset {name} knows {:.0}% of them: is the layer coded in it? (--classes {name}; classes = \"{name}\" in a city file's [park_mix])",
@@ -491,6 +501,16 @@ impl Unclassified {
             fields.join(", "),
         ))
     }
+}
+
+/// Whether `table` knows what `c` (its answer) read as a code: by a row that is the code itself or
+/// at least two characters long. A one-letter class of GB 50137 (`R`) takes any word that begins
+/// with its letter (`residential`, `school`), which says nothing of the layer's coding.
+fn knows_as_a_code(table: &ClassTable, c: &Classified) -> bool {
+    c.category.is_some()
+        && table
+            .lookup(&c.code)
+            .is_some_and(|row| row.code.chars().count() >= 2 || row.code.eq_ignore_ascii_case(&c.code))
 }
 
 /// How many parks a warning names (the rest are counted).

@@ -354,19 +354,28 @@ fn read_failure(
 /// SQLite's own words on a filter that a layer of a GeoPackage (or another SQLite-based dataset)
 /// stopped on before its first feature: such a driver hands the filter to SQLite only when the
 /// read starts, and GDAL then states no reason (a field the layer lacks, a syntax error). The
-/// filter is prepared again, in a statement that reads nothing; `None` when SQLite takes it (the
-/// read failed for another reason) or the driver is not SQLite-based.
+/// filter is prepared again, last in a statement that reads nothing, once the same statement
+/// without it is known to be taken; `None` when SQLite takes the filter (the read failed for
+/// another reason: a corrupt file), when the statement fails without it, or when the driver is not
+/// SQLite-based.
 fn sqlite_filter_reason(ds: &Dataset, layer_name: &str, filter: &str) -> Option<String> {
     if !matches!(ds.driver().short_name().as_str(), "GPKG" | "SQLite") {
         return None;
     }
-    let sql = format!("SELECT 1 FROM \"{}\" WHERE {filter}\nLIMIT 0", layer_name.replace('"', "\"\""));
-    let message = match ds.execute_sql(sql, None, gdal::vector::sql::Dialect::DEFAULT) {
-        Ok(_) => return None,
-        Err(e) => gdal_message(&e),
+    let table = format!("SELECT 1 FROM (SELECT * FROM \"{}\" LIMIT 0)", layer_name.replace('"', "\"\""));
+    // A failure, not a warning, of a statement that differs from a taken one by the filter alone.
+    let refused = |sql: String| match ds.execute_sql(&sql, None, gdal::vector::sql::Dialect::DEFAULT) {
+        Err(GdalError::CplError { class: gdal_sys::CPLErr::CE_Failure | gdal_sys::CPLErr::CE_Fatal, msg, .. }) => {
+            Some((sql, msg))
+        }
+        _ => None,
     };
-    // GDAL's message: `In ExecuteSQL(): sqlite3_prepare_v2(SELECT ...):` and SQLite's words.
-    let words = message.rsplit_once("):").map_or(message.as_str(), |(_, w)| w).trim();
+    if refused(table.clone()).is_some() {
+        return None;
+    }
+    let (sql, message) = refused(format!("{table} WHERE {filter}"))?;
+    // GDAL's message: `In ExecuteSQL(): sqlite3_prepare_v2(<the statement>):` and SQLite's words.
+    let words = message.split_once(&format!("({sql}):")).map_or(message.as_str(), |(_, w)| w).trim();
     (!words.is_empty()).then(|| words.to_string())
 }
 

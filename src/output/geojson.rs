@@ -197,10 +197,27 @@ fn line_without_repeats(mut ls: LineString<f64>) -> LineString<f64> {
 /// of the output. A conversion error removes the temporary file and leaves any previous file in
 /// place.
 pub fn write_collection<F: Feature>(path: &Path, meta: &CollectionMeta<'_>, features: &[F]) -> Result<()> {
-    crate::timing::time(|| format!("write {}", meta.name), || write_features(path, meta, features))
+    write_collection_then(path, meta, features, || Ok(()))
 }
 
-fn write_features<F: Feature>(path: &Path, meta: &CollectionMeta<'_>, features: &[F]) -> Result<()> {
+/// [`write_collection`], asking `last` once every feature is written, before the file takes the
+/// place of any previous one: an error from it leaves that file in place (a file that must not be
+/// replaced unless another one was written).
+pub fn write_collection_then<F: Feature>(
+    path: &Path,
+    meta: &CollectionMeta<'_>,
+    features: &[F],
+    last: impl FnOnce() -> std::io::Result<()>,
+) -> Result<()> {
+    crate::timing::time(|| format!("write {}", meta.name), || write_features(path, meta, features, last))
+}
+
+fn write_features<F: Feature>(
+    path: &Path,
+    meta: &CollectionMeta<'_>,
+    features: &[F],
+    last: impl FnOnce() -> std::io::Result<()>,
+) -> Result<()> {
     let mut header = Map::new();
     header.insert("type".into(), "FeatureCollection".into());
     header.insert("name".into(), meta.name.into());
@@ -246,7 +263,8 @@ fn write_features<F: Feature>(path: &Path, meta: &CollectionMeta<'_>, features: 
             }
             texts = next;
         }
-        w.write_all(b"\n]}\n")
+        w.write_all(b"\n]}\n")?;
+        last()
     });
     match failure {
         Some(e) => Err(e),

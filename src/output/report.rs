@@ -189,15 +189,15 @@ svg.map .north text{text-anchor:middle;font-weight:700}
 footer{max-width:1180px;margin:0 auto;padding:0 32px 36px;color:var(--muted);font-size:12px}
 "#;
 
-/// The maps of a report, read from their files by [`read_maps`].
-pub struct ReadMaps(Vec<Result<map::MapData>>);
+/// The maps of a report, read from their files by [`read_maps`], by path.
+pub struct ReadMaps(Vec<(PathBuf, Result<map::MapData>)>);
 
 /// Reads the files of `maps`, in parallel, for [`render_read`]: apart from the rest of the report,
 /// so that they can be read while what the report states is put together.
 pub fn read_maps(maps: &[MapLayer]) -> ReadMaps {
     ReadMaps(crate::timing::time(
         || "report.html: read maps".into(),
-        || parallel(maps, |m| map::MapData::read(&m.path)),
+        || parallel(maps, |m| (m.path.clone(), map::MapData::read(&m.path))),
     ))
 }
 
@@ -222,11 +222,11 @@ pub fn render_read(input: &ReportInput, read: ReadMaps) -> Result<String> {
     }
     // Every map read first, so a bad file fails before anything is written (the first bad one in
     // the order of the maps).
-    if read.0.len() != input.maps.len() {
+    if read.0.len() != input.maps.len() || read.0.iter().zip(&input.maps).any(|((path, _), m)| *path != m.path) {
         return Err(crate::Error::Internal("report.html: maps read for another list of maps".into()));
     }
     let mut maps = Vec::with_capacity(input.maps.len());
-    for (m, data) in input.maps.iter().zip(read.0) {
+    for (m, (_, data)) in input.maps.iter().zip(read.0) {
         maps.push((m, data?));
     }
 
@@ -643,12 +643,16 @@ mod tests {
         let map =
             MapLayer { title: "a".into(), title_zh: "甲".into(), path: polygons(dir.path()), style: MapStyle::Gaps };
         let input = ReportInput { title: "t", summary: &s, maps: vec![map.clone()] };
-        let alone = render(&input).unwrap();
-        assert_eq!(render_read(&input, read_maps(&input.maps)).unwrap(), alone);
         let out = dir.path().join("report.html");
-        let err = write_report_read(&out, &input, read_maps(&[map.clone(), map])).unwrap_err();
-        assert!(err.to_string().contains("another list"), "{err}");
-        assert!(!out.exists());
+        let other = MapLayer { path: dir.path().join("other.geojson"), ..map.clone() };
+        std::fs::copy(&map.path, &other.path).unwrap();
+        for wrong in [vec![map.clone(), map.clone()], vec![other]] {
+            let err = write_report_read(&out, &input, read_maps(&wrong)).unwrap_err();
+            assert!(err.to_string().contains("another list"), "{err}");
+            assert!(!out.exists());
+        }
+        write_report_read(&out, &input, read_maps(&input.maps)).unwrap();
+        assert!(out.exists());
     }
 
     #[test]
