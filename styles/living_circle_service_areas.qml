@@ -3,9 +3,9 @@
 <qgis version="3.28.0-Firenze" styleCategories="Symbology">
   <renderer-v2 type="graduatedSymbol" attr="service_m" graduatedMethod="GraduatedColor" forceraster="0" symbollevels="0" enableorderby="0" referencescale="-1">
     <ranges>
-      <range lower="0.000000" upper="300.000000" symbol="0" label="≤ 300 m (5 minutes)" render="true"/>
-      <range lower="300.000000" upper="500.000000" symbol="1" label="300 – 500 m (10 minutes)" render="true"/>
-      <range lower="500.000000" upper="100000.000000" symbol="2" label="> 500 m (15 minutes)" render="true"/>
+      <range lower="0.000000" upper="300.000000" symbol="0" label="≤ 300 m" render="true"/>
+      <range lower="300.000000" upper="500.000000" symbol="1" label="300 – 500 m" render="true"/>
+      <range lower="500.000000" upper="100000.000000" symbol="2" label="> 500 m" render="true"/>
     </ranges>
     <symbols>
       <symbol name="0" type="line" alpha="1" clip_to_extent="1" force_rhr="0" is_animated="0" frame_rate="10">
