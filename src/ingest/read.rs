@@ -324,6 +324,7 @@ fn select_layer<'a>(ds: &'a Dataset, source: &LayerSource) -> Result<gdal::vecto
 /// The error of a read GDAL stopped after `rows` features. Some drivers (GeoPackage) take any
 /// attribute filter and fail on it only when reading starts: a failure before the first feature
 /// with a filter names the filter first.
+///
 /// `sqlite` gives the reason SQLite states for a filter it refuses, when the layer is one of an
 /// SQLite-based dataset ([`sqlite_filter_reason`]); asked only when no feature was read.
 fn read_failure(
