@@ -931,8 +931,9 @@ fn check_layers(city: &City) -> Result<Vec<String>> {
         }
         // The land use's codes, from the fields park mix reads them from (the table's when the
         // city file names none), to say whether the table knows them.
-        if let (true, Some(args)) = (name == "landuse", park_mix_args(city, Path::new("."))) {
-            for f in super::park_mix::class_fields_of(&args)? {
+        let park_mix = if name == "landuse" { park_mix_args(city, Path::new(".")) } else { None };
+        if let Some(args) = &park_mix {
+            for f in super::park_mix::class_fields_of(args)? {
                 if !fields.contains(&f) && !optional.contains(&f) {
                     optional.push(f);
                 }
@@ -979,9 +980,9 @@ fn check_layers(city: &City) -> Result<Vec<String>> {
             crs.label()
         ));
         // A class table that knows few of the parcels' codes, as the audit warns of it.
-        if let (true, Some(args)) = (name == "landuse", park_mix_args(city, Path::new("."))) {
+        if let Some(args) = &park_mix {
             let names: Vec<String> = spec.fields.iter().chain(&spec.optional_fields).cloned().collect();
-            let warning = super::park_mix::class_warning(&args, &raw, &names)?;
+            let warning = super::park_mix::class_warning(args, &raw, &names)?;
             lines.extend(warning.map(|w| format!("warning: {w}")));
         }
     }
