@@ -641,3 +641,31 @@ fn figures_near_the_target_show_the_digits_of_their_verdict() {
     let row = table.lines().find(|l| l.contains("Ruggell")).unwrap();
     assert!(row.contains("\t3.07996\t3.08\tNO"), "{row}");
 }
+
+/// The report's maps of the living circle are made while its files are written, the others are
+/// read back from their files: the report is the one drawn from every file read back, byte for
+/// byte (Liechtenstein's OSM homes: polygons and multipolygons, with the OSM attribution).
+#[test]
+fn the_report_is_the_one_drawn_from_the_files_it_maps() {
+    use planaudit::output::report::{render, ReportInput};
+    let dir = tempfile::tempdir().unwrap();
+    let city = liechtenstein_city(dir.path(), "osm");
+    let out = dir.path().join("out");
+    run_ok(&["audit", city.to_str().unwrap(), "-o", out.to_str().unwrap()]);
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
+    let outputs: Vec<std::path::PathBuf> =
+        summary["outputs"].as_array().unwrap().iter().map(|p| p.as_str().unwrap().into()).collect();
+    let maps = planaudit::cmd::audit::report_maps(&out, &outputs);
+    for layer in ["living_circle.geojson", "living_circle_gaps.geojson", "road_density.geojson"] {
+        assert!(maps.iter().any(|m| m.path.ends_with(layer)), "{layer}");
+    }
+    let homes = std::fs::read_to_string(out.join("living_circle.geojson")).unwrap();
+    assert!(homes.contains("\"MultiPolygon\"") && homes.contains("\"attribution\""));
+    let title = format!("{} — planaudit", summary["city"].as_str().unwrap());
+    let html = render(&ReportInput { title: &title, summary: &summary, maps }).unwrap();
+    assert!(
+        html == std::fs::read_to_string(out.join("report.html")).unwrap(),
+        "the report differs from one drawn from the files"
+    );
+}

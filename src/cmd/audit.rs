@@ -18,7 +18,7 @@ use crate::config::{City, LayerConfig};
 use crate::indicators::park_mix::Status;
 use crate::ingest::{read_layer, GeomKind, LayerReport, LayerSource, LayerSpec};
 use crate::normalise::crs::{SourceCrs, ToLonLat};
-use crate::output::report::{read_maps, write_report_read, MapLayer, MapStyle, ReportInput};
+use crate::output::report::{read_maps, read_maps_but, write_report_read, MapLayer, MapStyle, ReportInput};
 use crate::output::summary::{write_csv, SummaryRow};
 use crate::{Error, Result};
 
@@ -627,7 +627,7 @@ fn audit_files(city: &City, out_dir: &Path) -> Result<AuditOutcome> {
             scope.spawn(move || {
                 crate::timing::time(
                     || "indicator living_circle".into(),
-                    || super::living_circle::execute_with(args, shared),
+                    || super::living_circle::execute_with(args, shared, true),
                 )
             })
         });
@@ -649,7 +649,7 @@ fn audit_files(city: &City, out_dir: &Path) -> Result<AuditOutcome> {
     // The first error in indicator order; a usage error is one of the city file's options.
     let rd = rd.transpose().map_err(in_city_file(city))?;
     let pm = pm.transpose().map_err(in_city_file(city))?;
-    let lc = lc.transpose().map_err(in_city_file(city))?;
+    let mut lc = lc.transpose().map_err(in_city_file(city))?;
     if let Some(run) = &rd {
         rows.extend(road_density_rows(run));
         layers.extend(run.reports.iter().cloned());
@@ -682,10 +682,12 @@ fn audit_files(city: &City, out_dir: &Path) -> Result<AuditOutcome> {
         .collect();
     let layer_names: Vec<&str> = written.iter().map(|(l, _)| *l).collect();
     // The report's maps, read from the layers just written while the styles and the summaries are
-    // written (in place when no thread is to be had).
-    let maps: Vec<MapLayer> = written.iter().filter_map(|(l, p)| report_map(l, p)).collect();
+    // written (in place when no thread is to be had); those of the living circle were made while
+    // its files were written.
+    let maps = report_maps(out_dir, &outputs);
+    let known = lc.as_mut().map(|run| std::mem::take(&mut run.maps)).unwrap_or_default();
     let to_read = maps.clone();
-    let maps_read = std::thread::Builder::new().spawn(move || read_maps(&to_read)).ok();
+    let maps_read = std::thread::Builder::new().spawn(move || read_maps_but(&to_read, known)).ok();
     // A layer is derived from OpenStreetMap when its indicator read an OSM layer (as its GeoJSON
     // says in its attribution).
     let osm = |layer: &str| {
@@ -726,6 +728,7 @@ fn audit_files(city: &City, out_dir: &Path) -> Result<AuditOutcome> {
     // The report states the summary, over the maps of the layers just written.
     let read = match maps_read {
         Some(thread) => thread.join().unwrap_or_else(|e| std::panic::resume_unwind(e)),
+        // (Without a thread, the living circle's maps went with the closure: read back instead.)
         None => read_maps(&maps),
     };
     let title = format!("{} — planaudit", city.config.city.name);
@@ -812,6 +815,17 @@ fn remove_stale(earlier: &[PathBuf], written: &[PathBuf]) {
             outln!("removed {} (an earlier audit's, not written by this one)", p.display());
         }
     }
+}
+
+/// The maps of the report of an audit into `out_dir` that wrote `outputs`: one for each layer it
+/// wrote that has a map, in the order of [`crate::output::styles::STYLED_LAYERS`].
+pub fn report_maps(out_dir: &Path, outputs: &[PathBuf]) -> Vec<MapLayer> {
+    crate::output::styles::STYLED_LAYERS
+        .iter()
+        .map(|l| (*l, out_dir.join(format!("{l}.geojson"))))
+        .filter(|(_, p)| outputs.contains(p))
+        .filter_map(|(l, p)| report_map(l, &p))
+        .collect()
 }
 
 /// The report map of an output layer: titles and drawing style.

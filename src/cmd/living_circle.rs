@@ -25,10 +25,11 @@ use crate::normalise::facility_types::{Classified, FacilityTypes};
 use crate::normalise::grades::GradeTable;
 use crate::normalise::tiers::{Requirement, Thresholds, Tiers};
 use crate::normalise::{lonlat_bounds, preset_for, project};
-use crate::output::geojson::{write_collection, write_collection_then, CollectionMeta};
+use crate::output::geojson::{write_collection, write_collection_read, CollectionMeta, OSM_ATTRIBUTION};
 use crate::output::living_circle::{
-    coverage_summary, gap_features, origin_features, service_area_features, table, write_graph, Context,
+    coverage_summary, gap_features, origin_features, service_area_features, table, write_graph, Context, OriginFeature,
 };
+use crate::output::report::{MapData, MapPart};
 use crate::output::round6;
 use crate::{Error, Result};
 
@@ -67,6 +68,9 @@ pub struct LivingCircleRun {
     pub measure: String,
     pub frame_crs: String,
     pub outputs: Vec<PathBuf>,
+    /// The report's maps of the files written, by path, when asked for: what reading the files
+    /// back would give.
+    pub maps: Vec<(PathBuf, MapData)>,
 }
 
 impl LivingCircleRun {
@@ -374,7 +378,7 @@ pub fn check_options(args: &LivingCircleArgs) -> Result<Tiers> {
 /// Runs the indicator and writes its files; returns what it did.
 pub fn execute(args: &LivingCircleArgs) -> Result<LivingCircleRun> {
     refuse_overwrite(args, &[], args.common.summary_json.as_slice())?;
-    execute_with(args, &Layers::default())
+    execute_with(args, &Layers::default(), false)
 }
 
 /// Refuses outputs (the origins, the gaps, the service areas and `more_outputs`) that would
@@ -401,7 +405,10 @@ pub(crate) fn refuse_overwrite(
 }
 
 /// [`execute`], reading layers through `layers` (shared with the other indicators of an audit).
-pub fn execute_with(args: &LivingCircleArgs, layers: &Layers) -> Result<LivingCircleRun> {
+///
+/// With `maps`, the run keeps the report's maps of the homes' and the gaps' files, made while they
+/// were written ([`LivingCircleRun::maps`]).
+pub fn execute_with(args: &LivingCircleArgs, layers: &Layers, maps: bool) -> Result<LivingCircleRun> {
     let o = Options::of(args)?;
     let (types, tiers, reqs, type_fields) = (o.types, o.tiers, o.reqs, o.type_fields);
     let (roads_src, origins_src, facility_srcs) = (o.roads_src, o.origins_src, o.facility_srcs);
@@ -581,6 +588,7 @@ pub fn execute_with(args: &LivingCircleArgs, layers: &Layers) -> Result<LivingCi
         origins_layer: origins_layer.label(),
     };
     let mut outputs = vec![args.output.clone()];
+    let mut report_maps = Vec::new();
     let mut roads_report = None;
     let (result, network) = match (roads_layer.take(), network) {
         (Some(roads), Some(network)) => {
@@ -636,6 +644,7 @@ pub fn execute_with(args: &LivingCircleArgs, layers: &Layers) -> Result<LivingCi
         measure,
         frame_crs: frame.crs.clone(),
         outputs: Vec::new(),
+        maps: Vec::new(),
     };
     let ctx = run.context();
     // Collection names carry the method, so that a buffer result is never taken for a network one.
@@ -646,34 +655,52 @@ pub fn execute_with(args: &LivingCircleArgs, layers: &Layers) -> Result<LivingCi
     // the other's is written out. As in a sequential run, the gaps' file takes its place only once
     // the homes' has, and an error of the homes' file is the one reported.
     let gaps = sibling(&args.output, "gaps");
-    let write_homes = || write_collection(&args.output, &meta(0), &origin_features(&run.result, &ctx, &run.origins));
-    let write_gaps = |last: &dyn Fn() -> std::io::Result<()>| {
-        write_collection_then(&gaps, &meta(1), &gap_features(&run.result, &ctx, &run.origins), last)
+    // With `maps`, each file's features are also read into the report's map of it as they are
+    // written, as the report would read them from the file.
+    let read = |part: &mut MapPart, f: &OriginFeature, g: &geo::Geometry<f64>| {
+        if maps {
+            part.push_home(g, f.missing_count() as u64);
+        }
+        Ok(())
     };
-    std::thread::scope(|scope| {
+    let map_of = |parts: Vec<MapPart>| MapData::from_parts(parts, osm.then(|| OSM_ATTRIBUTION.to_string()));
+    let write_homes = || {
+        let features = origin_features(&run.result, &ctx, &run.origins);
+        write_collection_read(&args.output, &meta(0), &features, || Ok(()), read)
+    };
+    let write_gaps = |last: &dyn Fn() -> std::io::Result<()>| {
+        write_collection_read(&gaps, &meta(1), &gap_features(&run.result, &ctx, &run.origins), last, read)
+    };
+    let (homes_map, gaps_map) = std::thread::scope(|scope| {
         let (homes_done, homes_known) = std::sync::mpsc::channel::<bool>();
         let after_homes = move || match homes_known.recv() {
             Ok(true) => Ok(()),
             _ => Err(std::io::Error::other("not written: the homes' file was not")),
         };
-        match std::thread::Builder::new().spawn_scoped(scope, move || write_gaps(&after_homes)) {
+        match std::thread::Builder::new().spawn_scoped(scope, move || write_gaps(&after_homes).map(map_of)) {
             Ok(gaps_thread) => {
-                let homes = write_homes();
+                let homes = write_homes().map(map_of);
                 let _ = homes_done.send(homes.is_ok());
                 let gaps = gaps_thread.join().unwrap_or_else(|e| std::panic::resume_unwind(e));
-                homes.and(gaps)
+                homes.and_then(|h| gaps.map(|g| (h, g)))
             }
             // No thread to be had: one after the other.
-            Err(_) => write_homes().and_then(|()| write_gaps(&|| Ok(()))),
+            Err(_) => {
+                let homes = write_homes()?;
+                Ok((map_of(homes), map_of(write_gaps(&|| Ok(()))?)))
+            }
         }
     })?;
+    if maps {
+        report_maps = vec![(args.output.clone(), homes_map), (gaps.clone(), gaps_map)];
+    }
     outputs.push(gaps);
     if args.service_areas && method == Method::Network {
         let p = sibling(&args.output, "service_areas");
         write_collection(&p, &meta(2), &service_area_features(&run.result, &ctx))?;
         outputs.push(p);
     }
-    Ok(LivingCircleRun { outputs, ..run })
+    Ok(LivingCircleRun { outputs, maps: report_maps, ..run })
 }
 
 /// Homes no walk reaches (too far from any walkable road), and needs that no facility of the layers

@@ -209,74 +209,97 @@ pub fn write_collection_then<F: Feature>(
     features: &[F],
     last: impl FnOnce() -> std::io::Result<()>,
 ) -> Result<()> {
-    crate::timing::time(|| format!("write {}", meta.name), || write_features(path, meta, features, last))
+    write_collection_read(path, meta, features, last, |_: &mut (), _, _| Ok(())).map(drop)
 }
 
-fn write_features<F: Feature>(
+/// [`write_collection_then`], handing each feature as it is written to `read`, with its geometry
+/// as written (longitude/latitude, [`Feature::rfc7946`]), which reads it into a part: one part a
+/// run of features made together, on the thread that made them. The parts come back in the
+/// features' order, so that what `read` makes of them can be what reading the file back would
+/// give, without reading it.
+pub fn write_collection_read<F: Feature, P: Default + Send>(
     path: &Path,
     meta: &CollectionMeta<'_>,
     features: &[F],
     last: impl FnOnce() -> std::io::Result<()>,
-) -> Result<()> {
-    let mut header = Map::new();
-    header.insert("type".into(), "FeatureCollection".into());
-    header.insert("name".into(), meta.name.into());
-    let mut info = Map::new();
-    info.insert("generator".into(), format!("planaudit {}", env!("CARGO_PKG_VERSION")).into());
-    info.insert("measure".into(), meta.frame.describe().into());
-    info.insert("frame_crs".into(), meta.frame.crs.clone().into());
-    header.insert("planaudit".into(), Value::Object(info));
-    if meta.osm {
-        header.insert("attribution".into(), OSM_ATTRIBUTION.into());
-    }
-    let head = serde_json::to_string(&Value::Object(header)).expect("a header always serialises");
-    let head = head.strip_suffix('}').expect("an object ends with }");
-    let mut failure = None;
-    let groups: Vec<&[F]> = features.chunks(FEATURES_PER_TASK * TASKS_PER_GROUP).collect();
-    // Features are turned into text in parallel, a group at a time, one task a chunk.
-    let text_of = |g: usize| -> Vec<Result<Vec<u8>>> {
-        groups[g]
-            .par_chunks(FEATURES_PER_TASK)
-            .enumerate()
-            .map(|(t, chunk)| {
-                let mut buf = Vec::with_capacity(chunk.len() * 256);
-                for (k, f) in chunk.iter().enumerate() {
-                    let first = g == 0 && t == 0 && k == 0;
-                    feature_text(path, meta.frame, f, first, &mut buf)?;
-                }
-                Ok(buf)
-            })
-            .collect()
-    };
-    let written = write_atomic(path, |w| {
-        write!(w, "{head},\"features\":[")?;
-        let mut texts = if groups.is_empty() { Vec::new() } else { text_of(0) };
-        for g in 0..groups.len() {
-            // A group's text is written in order while the next group's is made.
-            let (done, next) = rayon::join(
-                || write_texts(w, texts),
-                || if g + 1 < groups.len() { text_of(g + 1) } else { Vec::new() },
-            );
-            if let Some(e) = done? {
-                failure = Some(e);
-                return Err(std::io::Error::other("geometry conversion failed"));
+    read: impl Fn(&mut P, &F, &Geometry<f64>) -> Result<()> + Sync,
+) -> Result<Vec<P>> {
+    crate::timing::time(
+        || format!("write {}", meta.name),
+        || {
+            let mut header = Map::new();
+            header.insert("type".into(), "FeatureCollection".into());
+            header.insert("name".into(), meta.name.into());
+            let mut info = Map::new();
+            info.insert("generator".into(), format!("planaudit {}", env!("CARGO_PKG_VERSION")).into());
+            info.insert("measure".into(), meta.frame.describe().into());
+            info.insert("frame_crs".into(), meta.frame.crs.clone().into());
+            header.insert("planaudit".into(), Value::Object(info));
+            if meta.osm {
+                header.insert("attribution".into(), OSM_ATTRIBUTION.into());
             }
-            texts = next;
-        }
-        w.write_all(b"\n]}\n")?;
-        last()
-    });
-    match failure {
-        Some(e) => Err(e),
-        None => written,
-    }
+            let head = serde_json::to_string(&Value::Object(header)).expect("a header always serialises");
+            let head = head.strip_suffix('}').expect("an object ends with }");
+            let mut failure = None;
+            let mut parts = Vec::new();
+            let groups: Vec<&[F]> = features.chunks(FEATURES_PER_TASK * TASKS_PER_GROUP).collect();
+            // Features are turned into text in parallel, a group at a time, one task a chunk.
+            let text_of = |g: usize| -> Vec<Result<(Vec<u8>, P)>> {
+                groups[g]
+                    .par_chunks(FEATURES_PER_TASK)
+                    .enumerate()
+                    .map(|(t, chunk)| {
+                        let mut buf = Vec::with_capacity(chunk.len() * 256);
+                        let mut part = P::default();
+                        for (k, f) in chunk.iter().enumerate() {
+                            let first = g == 0 && t == 0 && k == 0;
+                            let g = f.rfc7946(meta.frame)?;
+                            feature_text(path, &g, f, first, &mut buf)?;
+                            read(&mut part, f, &g)?;
+                        }
+                        Ok((buf, part))
+                    })
+                    .collect()
+            };
+            let written = write_atomic(path, |w| {
+                write!(w, "{head},\"features\":[")?;
+                let mut texts = if groups.is_empty() { Vec::new() } else { text_of(0) };
+                for g in 0..groups.len() {
+                    // A group's text is written in order while the next group's is made.
+                    let (done, next) = rayon::join(
+                        || write_texts(w, texts, &mut parts),
+                        || if g + 1 < groups.len() { text_of(g + 1) } else { Vec::new() },
+                    );
+                    if let Some(e) = done? {
+                        failure = Some(e);
+                        return Err(std::io::Error::other("geometry conversion failed"));
+                    }
+                    texts = next;
+                }
+                w.write_all(b"\n]}\n")?;
+                last()
+            });
+            match failure {
+                Some(e) => Err(e),
+                None => written.map(|()| parts),
+            }
+        },
+    )
 }
 
-/// Writes the texts of a group in order, up to the first that failed, whose error it returns.
-fn write_texts(w: &mut impl Write, texts: Vec<Result<Vec<u8>>>) -> std::io::Result<Option<crate::Error>> {
+/// Writes the texts of a group in order, keeping their parts, up to the first that failed, whose
+/// error it returns.
+fn write_texts<P>(
+    w: &mut impl Write,
+    texts: Vec<Result<(Vec<u8>, P)>>,
+    parts: &mut Vec<P>,
+) -> std::io::Result<Option<crate::Error>> {
     for text in texts {
         match text {
-            Ok(b) => w.write_all(&b)?,
+            Ok((b, part)) => {
+                w.write_all(&b)?;
+                parts.push(part);
+            }
             Err(e) => return Ok(Some(e)),
         }
     }
@@ -289,13 +312,12 @@ const FEATURES_PER_TASK: usize = 1024;
 /// at a time.
 const TASKS_PER_GROUP: usize = 16;
 
-/// One feature's text, preceded by its separator.
-fn feature_text<F: Feature>(path: &Path, frame: &Frame, f: &F, first: bool, buf: &mut Vec<u8>) -> Result<()> {
-    let g = f.rfc7946(frame)?;
+/// One feature's text, with its geometry `g` as output, preceded by its separator.
+fn feature_text<F: Feature>(path: &Path, g: &Geometry<f64>, f: &F, first: bool, buf: &mut Vec<u8>) -> Result<()> {
     buf.extend_from_slice(if first { b"\n" } else { b",\n" });
     // The member order of geojson::Feature's serialisation: type, geometry, properties.
     buf.extend_from_slice(b"{\"type\":\"Feature\",\"geometry\":");
-    serde_json::to_writer(&mut *buf, &geojson::Geometry::from(&g)).map_err(|e| crate::Error::io(path, e.into()))?;
+    serde_json::to_writer(&mut *buf, &geojson::Geometry::from(g)).map_err(|e| crate::Error::io(path, e.into()))?;
     buf.extend_from_slice(b",\"properties\":");
     f.write_properties(buf).map_err(|e| crate::Error::io(path, e.into()))?;
     buf.push(b'}');

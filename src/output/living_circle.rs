@@ -77,6 +77,13 @@ pub struct OriginFeature<'a> {
     gap: Option<usize>,
 }
 
+impl OriginFeature<'_> {
+    /// The `missing_count` of its properties.
+    pub fn missing_count(&self) -> usize {
+        missing(self.lc, self.ctx, self.o, self.gap).len()
+    }
+}
+
 impl Feature for OriginFeature<'_> {
     fn geometry(&self) -> &Geometry<f64> {
         &self.origin.geometry

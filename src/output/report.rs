@@ -12,6 +12,8 @@
 
 mod map;
 
+pub use map::{MapData, MapPart};
+
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::io::Write as _;
@@ -195,10 +197,26 @@ pub struct ReadMaps(Vec<(PathBuf, Result<map::MapData>)>);
 /// Reads the files of `maps`, in parallel, for [`render_read`]: apart from the rest of the report,
 /// so that they can be read while what the report states is put together.
 pub fn read_maps(maps: &[MapLayer]) -> ReadMaps {
-    ReadMaps(crate::timing::time(
+    read_maps_but(maps, Vec::new())
+}
+
+/// [`read_maps`], but the maps of the files in `known` are taken as they are given (made while
+/// the files were written, [`MapData::from_parts`]) rather than read back.
+pub fn read_maps_but(maps: &[MapLayer], mut known: Vec<(PathBuf, map::MapData)>) -> ReadMaps {
+    let to_read: Vec<&MapLayer> = maps.iter().filter(|m| !known.iter().any(|(p, _)| *p == m.path)).collect();
+    let mut read = crate::timing::time(
         || "report.html: read maps".into(),
-        || parallel(maps, |m| (m.path.clone(), map::MapData::read(&m.path))),
-    ))
+        || parallel(&to_read, |m| (m.path.clone(), map::MapData::read(&m.path))),
+    )
+    .into_iter();
+    ReadMaps(
+        maps.iter()
+            .filter_map(|m| match known.iter().position(|(p, _)| *p == m.path) {
+                Some(i) => Some((m.path.clone(), Ok(known.swap_remove(i).1))),
+                None => read.next(),
+            })
+            .collect(),
+    )
 }
 
 /// Renders the report as one HTML page.

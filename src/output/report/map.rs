@@ -347,7 +347,7 @@ impl Props {
     }
 }
 
-#[derive(Clone, Copy, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Kind {
     Polygon,
     Line,
@@ -1128,32 +1128,121 @@ impl<'de> Visitor<'de> for CollectionSeed {
     }
 }
 
+/// Features of a map taken one at a time as a GeoJSON writer writes them: what
+/// [`MapData::from_parts`] puts together in order.
+#[derive(Default)]
+pub struct MapPart {
+    features: Vec<Feature>,
+    geom: Geometry,
+}
+
+impl MapPart {
+    /// A home's feature (a living circle's homes or gaps), its geometry as written and the
+    /// `missing_count` written: what the map reads of it from the file ([`MapData::read`]).
+    pub fn push_home(&mut self, g: &geo::Geometry<f64>, missing_count: u64) {
+        let start = self.geom.shapes.len();
+        self.geom.push(g);
+        let props = Props { missing_count: Some(missing_count), ..Props::default() };
+        self.features.push(Feature { shapes: start..self.geom.shapes.len(), props, bbox: empty_bbox() });
+    }
+}
+
+impl Geometry {
+    /// Appends a geometry's shapes as they are read from its GeoJSON ([`GeometrySeed`]): a
+    /// position that JSON cannot hold (not finite, written as `null`) is no position.
+    fn push(&mut self, g: &geo::Geometry<f64>) {
+        use geo::Geometry as G;
+        let positions = |g: &mut Geometry, ls: &geo::LineString<f64>| {
+            let from = g.coords.len();
+            g.coords.extend(ls.0.iter().filter(|c| c.x.is_finite() && c.y.is_finite()).map(|c| [c.x, c.y]));
+            g.end_part(from);
+        };
+        // (A polygon without exterior positions is written without rings.)
+        let polygon = |g: &mut Geometry, p: &geo::Polygon<f64>| {
+            let from = g.parts.len();
+            if !p.exterior().0.is_empty() {
+                positions(g, p.exterior());
+                p.interiors().iter().for_each(|r| positions(g, r));
+            }
+            g.end_shape(Kind::Polygon, from);
+        };
+        let line = |g: &mut Geometry, ls: &geo::LineString<f64>| {
+            let from = g.parts.len();
+            positions(g, ls);
+            g.end_shape(Kind::Line, from);
+        };
+        let point = |g: &mut Geometry, p: &geo::Point<f64>| {
+            let (from, part) = (g.coords.len(), g.parts.len());
+            if p.x().is_finite() && p.y().is_finite() {
+                g.coords.push([p.x(), p.y()]);
+                g.end_part(from);
+                g.end_shape(Kind::Point, part);
+            }
+        };
+        match g {
+            G::Point(p) => point(self, p),
+            G::MultiPoint(mp) => mp.0.iter().for_each(|p| point(self, p)),
+            G::Line(l) => line(self, &geo::LineString::from(*l)),
+            G::LineString(ls) => line(self, ls),
+            G::MultiLineString(mls) => mls.0.iter().for_each(|ls| line(self, ls)),
+            G::Polygon(p) => polygon(self, p),
+            G::MultiPolygon(mp) => mp.0.iter().for_each(|p| polygon(self, p)),
+            G::Rect(r) => polygon(self, &r.to_polygon()),
+            G::Triangle(t) => polygon(self, &t.to_polygon()),
+            G::GeometryCollection(gc) => gc.0.iter().for_each(|g| self.push(g)),
+        }
+    }
+}
+
 impl MapData {
     /// Reads a FeatureCollection and projects it at its mean latitude.
     pub fn read(path: &Path) -> Result<MapData> {
         let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
         let mut de = serde_json::Deserializer::from_str(&text);
         let map = CollectionSeed.deserialize(&mut de).and_then(|m| de.end().map(|()| m));
-        let Some(mut map) = map.map_err(|e| bad(path, format!("not JSON: {e}")))? else {
+        let Some(map) = map.map_err(|e| bad(path, format!("not JSON: {e}")))? else {
             return Err(bad(path, "not a GeoJSON FeatureCollection".into()));
         };
         drop(text);
+        Ok(map.projected())
+    }
+
+    /// The map of a FeatureCollection with `attribution` whose features were read, in order, into
+    /// `parts`: the map [`MapData::read`] reads from the file.
+    pub fn from_parts(parts: Vec<MapPart>, attribution: Option<String>) -> MapData {
+        let mut map = MapData { features: Vec::new(), geom: Geometry::default(), attribution, k: 1.0 };
+        let g = &mut map.geom;
+        for part in parts {
+            let at = g.mark();
+            let shift = |r: &Range<usize>, by: usize| r.start + by..r.end + by;
+            g.coords.extend(part.geom.coords);
+            g.parts.extend(part.geom.parts.iter().map(|r| shift(r, at.coords)));
+            g.shapes
+                .extend(part.geom.shapes.into_iter().map(|s| Shape { kind: s.kind, parts: shift(&s.parts, at.parts) }));
+            map.features
+                .extend(part.features.into_iter().map(|f| Feature { shapes: shift(&f.shapes, at.shapes), ..f }));
+        }
+        map.projected()
+    }
+
+    /// The map projected at its mean latitude, each feature with its box.
+    fn projected(mut self) -> MapData {
         // The map's mean latitude: the middle of its latitude range.
-        let lonlat = map.geom.coords.iter().fold(empty_bbox(), |mut b, c| {
+        let lonlat = self.geom.coords.iter().fold(empty_bbox(), |mut b, c| {
             extend(&mut b, *c);
             b
         });
         let lat0 = if lonlat[1].is_finite() { (lonlat[1] + lonlat[3]) / 2.0 } else { 0.0 };
         let k = lat0.to_radians().cos();
-        map.k = k;
-        map.geom.coords.iter_mut().for_each(|c| c[0] *= k);
-        let g = &map.geom;
-        for f in &mut map.features {
+        self.k = k;
+        self.geom.coords.iter_mut().for_each(|c| c[0] *= k);
+        let g = &self.geom;
+        for f in &mut self.features {
             for s in &g.shapes[f.shapes.clone()] {
                 g.parts(s).flatten().for_each(|c| extend(&mut f.bbox, *c));
             }
         }
-        Ok(map)
+        self
     }
 
     /// Whether there is anything to draw.
@@ -1704,6 +1793,76 @@ mod tests {
         let p = dir.join(name);
         std::fs::write(&p, text).unwrap();
         p
+    }
+
+    /// A map made from homes as they are written is the map read back from their file: the same
+    /// positions, parts, shapes and boxes, whatever the geometry, split into parts anywhere.
+    #[test]
+    fn homes_taken_as_written_are_the_homes_read_back() {
+        use geo::{line_string, point, polygon, Coord};
+        let square =
+            |x: f64, y: f64| polygon![(x: x, y: y), (x: x + 0.01, y: y), (x: x + 0.01, y: y + 0.01), (x: x, y: y)];
+        let holed = geo::Polygon::new(
+            square(116.5, 31.7).exterior().clone(),
+            vec![
+                line_string![(x: 116.502, y: 31.701), (x: 116.503, y: 31.701), (x: 116.503, y: 31.702), (x: 116.502, y: 31.701)],
+            ],
+        );
+        let homes: Vec<(geo::Geometry<f64>, u64)> = vec![
+            (square(116.4, 31.6).into(), 0),
+            (holed.into(), 2),
+            (geo::MultiPolygon(vec![square(116.45, 31.65), square(116.47, 31.66)]).into(), 1),
+            (point!(x: 116.41, y: 31.61).into(), 3),
+            (geo::MultiPoint(vec![point!(x: 116.42, y: 31.62), point!(x: f64::NAN, y: 31.0)]).into(), 5),
+            (line_string![(x: 116.43, y: 31.63), (x: 116.44, y: 31.64)].into(), 1),
+            (geo::Geometry::Rect(geo::Rect::new(Coord { x: 116.3, y: 31.5 }, Coord { x: 116.31, y: 31.52 })), 0),
+            (
+                geo::Geometry::GeometryCollection(geo::GeometryCollection(vec![
+                    point!(x: 116.6, y: 31.8).into(),
+                    square(116.61, 31.81).into(),
+                ])),
+                4,
+            ),
+            (geo::Polygon::new(geo::LineString(vec![]), vec![]).into(), 1),
+            (line_string![(x: f64::INFINITY, y: 31.0)].into(), 2),
+            (
+                geo::MultiPolygon(vec![geo::Polygon::new(geo::LineString(vec![]), vec![]), square(116.2, 31.2)]).into(),
+                1,
+            ),
+        ];
+        let features: Vec<String> = homes
+            .iter()
+            .map(|(g, n)| {
+                let geometry = serde_json::to_string(&geojson::Geometry::from(g)).unwrap();
+                format!(r#"{{"type":"Feature","geometry":{geometry},"properties":{{"id":"x","missing_count":{n}}}}}"#)
+            })
+            .collect();
+        let dir = tempfile::tempdir().unwrap();
+        let text = format!(r#"{{"type":"FeatureCollection","features":[{}]}}"#, features.join(",\n"));
+        let read = MapData::read(&write(dir.path(), "homes.geojson", &text)).unwrap();
+        for split in [0, 1, 4, homes.len()] {
+            let parts = [&homes[..split], &homes[split..]].map(|half| {
+                let mut part = MapPart::default();
+                half.iter().for_each(|(g, n)| part.push_home(g, *n));
+                part
+            });
+            let made = MapData::from_parts(parts.into(), None);
+            assert_eq!(made.geom.coords, read.geom.coords, "split at {split}");
+            assert_eq!(made.geom.parts, read.geom.parts, "split at {split}");
+            let shapes = |m: &MapData| m.geom.shapes.iter().map(|s| (s.kind, s.parts.clone())).collect::<Vec<_>>();
+            assert_eq!(shapes(&made), shapes(&read), "split at {split}");
+            let features = |m: &MapData| {
+                m.features.iter().map(|f| (f.shapes.clone(), f.bbox, f.props.missing_count())).collect::<Vec<_>>()
+            };
+            assert_eq!(features(&made), features(&read), "split at {split}");
+            assert!((made.k - read.k).abs() < 1e-15);
+            for style in [MapStyle::Coverage, MapStyle::Gaps] {
+                assert_eq!(made.render(style, &BTreeMap::new(), None), read.render(style, &BTreeMap::new(), None));
+            }
+        }
+        assert_eq!(read.features.len(), homes.len());
+        let empty_polygon = &read.geom.shapes[read.features[8].shapes.clone()];
+        assert!(empty_polygon.len() == 1 && empty_polygon[0].parts.is_empty(), "a polygon of no rings");
     }
 
     #[test]
