@@ -459,6 +459,56 @@ fn empty_layer_and_bad_filter() {
     );
 }
 
+/// A GeoPackage whose rows SQLite cannot read (a leaf page of the table overwritten, its schema
+/// and root page whole): the file is blamed, in SQLite's words, with a filter SQLite takes as
+/// without one; a filter SQLite refuses is still the one named.
+#[test]
+fn unreadable_geopackage_rows_are_named_in_sqlite_words() {
+    use gdal::vector::LayerAccess;
+    let dir = tempfile::tempdir().unwrap();
+    let li = shared("osm/liechtenstein-2015.osm.pbf");
+    let gpkg = dir.path().join("roads.gpkg");
+    ogr2ogr(&["-f", "GPKG", s(&gpkg), s(&li), "lines", "-nln", "roads"]);
+    let (leaf, page_size) = {
+        let ds = gdal::Dataset::open(&gpkg).unwrap();
+        let first = |sql: &str| {
+            let mut rows = ds.execute_sql(sql, None, gdal::vector::sql::Dialect::DEFAULT).unwrap().unwrap();
+            let row = rows.features().next().unwrap();
+            row.field_as_integer64(0).unwrap().unwrap() as u64
+        };
+        let leaf = "SELECT pageno FROM dbstat WHERE name = 'roads' AND pagetype = 'leaf' ORDER BY pageno LIMIT 1";
+        (first(leaf), first("PRAGMA page_size"))
+    };
+    {
+        use std::io::{Seek, SeekFrom, Write};
+        let mut f = std::fs::OpenOptions::new().write(true).open(&gpkg).unwrap();
+        f.seek(SeekFrom::Start((leaf - 1) * page_size)).unwrap();
+        f.write_all(&vec![0xff; page_size as usize]).unwrap();
+    }
+    let roads = format!("{}#roads", s(&gpkg));
+    let areas = format!("{}#multipolygons", s(&li));
+    let o = dir.path().join("o.geojson");
+    let args = |filter: &[&'static str]| {
+        let mut a = vec!["road-density", "--roads", &roads, "--grade-field", "highway", "--grades", "osm"];
+        a.extend_from_slice(filter);
+        a.extend(["--areas", &areas, "--areas-where", "admin_level='8'", "-o", s(&o)]);
+        a
+    };
+    let malformed = "cannot read the rows: database disk image is malformed";
+    let taken = run_err(
+        &args(&["--roads-where", "highway IS NOT NULL"]),
+        1,
+        &["roads.gpkg#roads", "which takes the attribute filter", malformed],
+    );
+    assert!(!taken.contains("rejected"), "{taken}");
+    run_err(&args(&[]), 1, &["roads.gpkg#roads", "SQLite cannot read the rows", malformed]);
+    run_err(
+        &args(&["--roads-where", "highwy IS NOT NULL"]),
+        1,
+        &["roads.gpkg#roads", "attribute filter", "SQLite refuses it (no such column: highwy)"],
+    );
+}
+
 #[test]
 fn truncated_geojson() {
     let dir = tempfile::tempdir().unwrap();

@@ -321,63 +321,93 @@ fn select_layer<'a>(ds: &'a Dataset, source: &LayerSource) -> Result<gdal::vecto
     })
 }
 
+/// What SQLite says of a read a layer of an SQLite-based dataset stopped before its first feature
+/// ([`sqlite_verdict`]).
+#[derive(Debug, PartialEq)]
+enum Sqlite {
+    /// It refuses the filter, in these words.
+    RefusesFilter(String),
+    /// It takes the filter, and reading the rows fails, in these words (a corrupt file).
+    FailsToRead(String),
+}
+
 /// The error of a read GDAL stopped after `rows` features. Some drivers (GeoPackage) take any
 /// attribute filter and fail on it only when reading starts: a failure before the first feature
-/// with a filter names the filter first.
+/// with a filter names the filter first, unless SQLite takes the filter and fails to read.
 ///
-/// `sqlite` gives the reason SQLite states for a filter it refuses, when the layer is one of an
-/// SQLite-based dataset ([`sqlite_filter_reason`]); asked only when no feature was read.
+/// `sqlite` gives what SQLite says of the layer read with the filter, if any, when the layer is
+/// one of an SQLite-based dataset ([`sqlite_verdict`]); asked only when no feature was read.
 fn read_failure(
     label: &str,
     filter: Option<&str>,
     reason: &str,
     rows: u64,
-    sqlite: impl FnOnce(&str) -> Option<String>,
+    sqlite: impl FnOnce(Option<&str>) -> Option<Sqlite>,
 ) -> Error {
-    match filter {
-        Some(filter) if rows == 0 => Error::BadFilter {
+    let corrupt = |reason: String| Error::Read {
+        layer: label.to_string(),
+        reason: format!("{reason} (after {rows} features; the file may be truncated or corrupt)"),
+    };
+    if rows > 0 {
+        return corrupt(reason.to_string());
+    }
+    match (sqlite(filter), filter) {
+        (Some(Sqlite::RefusesFilter(words)), Some(filter)) => Error::BadFilter {
             layer: label.to_string(),
             filter: filter.to_string(),
-            reason: match sqlite(filter) {
-                Some(words) => format!("SQLite refuses it ({words}): check the filter's fields and syntax (SQLite's SQL)"),
-                None => format!(
-                    "GDAL stopped before the first feature ({reason}): check the filter's fields and syntax (OGR SQL); if they are right, the file may be corrupt"
-                ),
-            },
+            reason: format!("SQLite refuses it ({words}): check the filter's fields and syntax (SQLite's SQL)"),
         },
-        _ => Error::Read {
+        (Some(Sqlite::FailsToRead(words)), f) => {
+            let taken = if f.is_some() { ", which takes the attribute filter," } else { "" };
+            corrupt(format!("{reason}; SQLite{taken} cannot read the rows: {words}"))
+        }
+        (_, Some(filter)) => Error::BadFilter {
             layer: label.to_string(),
-            reason: format!("{reason} (after {rows} features; the file may be truncated or corrupt)"),
+            filter: filter.to_string(),
+            reason: format!(
+                "GDAL stopped before the first feature ({reason}): check the filter's fields and syntax (OGR SQL); if they are right, the file may be corrupt"
+            ),
         },
+        (_, None) => corrupt(reason.to_string()),
     }
 }
 
-/// SQLite's own words on a filter that a layer of a GeoPackage (or another SQLite-based dataset)
-/// stopped on before its first feature: such a driver hands the filter to SQLite only when the
-/// read starts, and GDAL then states no reason (a field the layer lacks, a syntax error). The
-/// filter is prepared again, last in a statement that reads nothing, once the same statement
-/// without it is known to be taken; `None` when SQLite takes the filter (the read failed for
-/// another reason: a corrupt file), when the statement fails without it, or when the driver is not
-/// SQLite-based.
-fn sqlite_filter_reason(ds: &Dataset, layer_name: &str, filter: &str) -> Option<String> {
+/// What SQLite says of a layer of a GeoPackage (or another SQLite-based dataset) that stopped
+/// before its first feature: such a driver hands a filter to SQLite only when the read starts, and
+/// GDAL then states no reason (a field the layer lacks, a syntax error, a corrupt page). A filter
+/// is prepared again, last in a statement that reads nothing, once the same statement without it
+/// is known to be taken; then one row is read, with the filter, for SQLite's words on what stops
+/// the read. `None` when the statement fails without the filter, when the row reads, or when the
+/// driver is not SQLite-based.
+fn sqlite_verdict(ds: &Dataset, layer_name: &str, filter: Option<&str>) -> Option<Sqlite> {
     if !matches!(ds.driver().short_name().as_str(), "GPKG" | "SQLite") {
         return None;
     }
-    let table = format!("SELECT 1 FROM (SELECT * FROM \"{}\" LIMIT 0)", layer_name.replace('"', "\"\""));
-    // A failure, not a warning, of a statement that differs from a taken one by the filter alone.
+    let table = format!("\"{}\"", layer_name.replace('"', "\"\""));
+    let nothing = format!("SELECT 1 FROM (SELECT * FROM {table} LIMIT 0)");
+    // A failure, not a warning, with SQLite's words from its message: `In ExecuteSQL():
+    // sqlite3_prepare_v2(<the statement>):` (or `sqlite3_step():`) and the words.
     let refused = |sql: String| match ds.execute_sql(&sql, None, gdal::vector::sql::Dialect::DEFAULT) {
         Err(GdalError::CplError { class: gdal_sys::CPLErr::CE_Failure | gdal_sys::CPLErr::CE_Fatal, msg, .. }) => {
-            Some((sql, msg))
+            let words = msg.split_once(&format!("({sql}):")).or_else(|| msg.split_once("():"));
+            Some(words.map_or(msg.as_str(), |(_, w)| w).trim().to_string())
         }
         _ => None,
     };
-    if refused(table.clone()).is_some() {
+    if refused(nothing.clone()).is_some() {
         return None;
     }
-    let (sql, message) = refused(format!("{table} WHERE {filter}"))?;
-    // GDAL's message: `In ExecuteSQL(): sqlite3_prepare_v2(<the statement>):` and SQLite's words.
-    let words = message.split_once(&format!("({sql}):")).map_or(message.as_str(), |(_, w)| w).trim();
-    (!words.is_empty()).then(|| words.to_string())
+    let said = |words: String| Some(words).filter(|w| !w.is_empty());
+    let filter = match filter {
+        Some(f) => {
+            if let Some(words) = refused(format!("{nothing} WHERE {f}")) {
+                return said(words).map(Sqlite::RefusesFilter);
+            }
+            format!(" WHERE {f}")
+        }
+        None => String::new(),
+    };
+    refused(format!("SELECT * FROM {table}{filter} LIMIT 1")).and_then(said).map(Sqlite::FailsToRead)
 }
 
 /// Reads a whole layer for one role.
@@ -641,7 +671,7 @@ pub fn read_layer(spec: &LayerSpec) -> Result<RawLayer> {
                     Ok(_) => Some(Ok(())),
                     Err(super::arrow::ArrowError::Stopped(e)) => Some(Err(e)),
                     Err(super::arrow::ArrowError::Failed { reason, rows }) => {
-                        let sqlite = |filter: &str| sqlite_filter_reason(&ds, &layer_name, filter);
+                        let sqlite = |filter: Option<&str>| sqlite_verdict(&ds, &layer_name, filter);
                         Some(Err(read_failure(&label, spec.filter.as_deref(), &reason, rows, sqlite)))
                     }
                     // Nothing was read: the layer is read feature by feature below.
@@ -659,7 +689,7 @@ pub fn read_layer(spec: &LayerSpec) -> Result<RawLayer> {
                         reset_gdal_error();
                         let next = iter.next();
                         if let Some(reason) = gdal_failure() {
-                            let sqlite = |filter: &str| sqlite_filter_reason(&ds, &layer_name, filter);
+                            let sqlite = |filter: Option<&str>| sqlite_verdict(&ds, &layer_name, filter);
                             return Err(read_failure(&label, spec.filter.as_deref(), &reason, report.read, sqlite));
                         }
                         let Some(feature) = next else { break };
