@@ -3,7 +3,8 @@
 //! `cargo run --release --example report_time -- OUT_DIR REPORT.html [RUNS]` reads
 //! `OUT_DIR/summary.json`, draws every map layer found in `OUT_DIR` (titled by its layer name) into
 //! `REPORT.html`, and prints the seconds of each run (the page built in memory, then written) and
-//! the fastest, `best SECONDS`, on stdout.
+//! the fastest, `best SECONDS`, on stdout. (An audit reads none of the living circle's two files back:
+//! it makes their maps as it writes them.)
 
 use std::path::PathBuf;
 use std::time::Instant;

@@ -459,9 +459,11 @@ fn empty_layer_and_bad_filter() {
     );
 }
 
-/// A GeoPackage whose rows SQLite cannot read (a leaf page of the table overwritten, its schema
-/// and root page whole): the file is blamed, in SQLite's words, with a filter SQLite takes as
-/// without one; a filter SQLite refuses is still the one named.
+/// A GeoPackage that GDAL stops reading before its first feature is worded by what SQLite says of
+/// it: a filter it refuses, a filter it stops on (a value the filter fails on), a first row it
+/// cannot read (a leaf page of the table overwritten, with or without a filter), or a first row it
+/// reads (the last leaf overwritten: the file is corrupt further on). Only a filter SQLite refuses
+/// or stops on is blamed.
 #[test]
 fn unreadable_geopackage_rows_are_named_in_sqlite_words() {
     use gdal::vector::LayerAccess;
@@ -469,43 +471,63 @@ fn unreadable_geopackage_rows_are_named_in_sqlite_words() {
     let li = shared("osm/liechtenstein-2015.osm.pbf");
     let gpkg = dir.path().join("roads.gpkg");
     ogr2ogr(&["-f", "GPKG", s(&gpkg), s(&li), "lines", "-nln", "roads"]);
-    let (leaf, page_size) = {
+    // The table's first and last leaf pages (SQLite's dbstat table), and the page size.
+    let (first_leaf, last_leaf, page_size) = {
         let ds = gdal::Dataset::open(&gpkg).unwrap();
         let first = |sql: &str| {
             let mut rows = ds.execute_sql(sql, None, gdal::vector::sql::Dialect::DEFAULT).unwrap().unwrap();
             let row = rows.features().next().unwrap();
             row.field_as_integer64(0).unwrap().unwrap() as u64
         };
-        let leaf = "SELECT pageno FROM dbstat WHERE name = 'roads' AND pagetype = 'leaf' ORDER BY pageno LIMIT 1";
-        (first(leaf), first("PRAGMA page_size"))
+        let leaf = |order: &str| {
+            first(&format!(
+                "SELECT pageno FROM dbstat WHERE name = 'roads' AND pagetype = 'leaf' ORDER BY pageno {order} LIMIT 1"
+            ))
+        };
+        (leaf("ASC"), leaf("DESC"), first("PRAGMA page_size"))
     };
-    {
+    assert!(first_leaf < last_leaf);
+    let overwritten = |page: u64, name: &str| {
         use std::io::{Seek, SeekFrom, Write};
-        let mut f = std::fs::OpenOptions::new().write(true).open(&gpkg).unwrap();
-        f.seek(SeekFrom::Start((leaf - 1) * page_size)).unwrap();
+        let copy = dir.path().join(name);
+        std::fs::copy(&gpkg, &copy).unwrap();
+        let mut f = std::fs::OpenOptions::new().write(true).open(&copy).unwrap();
+        f.seek(SeekFrom::Start((page - 1) * page_size)).unwrap();
         f.write_all(&vec![0xff; page_size as usize]).unwrap();
-    }
-    let roads = format!("{}#roads", s(&gpkg));
+        format!("{}#roads", s(&copy))
+    };
+    let (whole, first_gone, last_gone) =
+        (format!("{}#roads", s(&gpkg)), overwritten(first_leaf, "first.gpkg"), overwritten(last_leaf, "last.gpkg"));
     let areas = format!("{}#multipolygons", s(&li));
     let o = dir.path().join("o.geojson");
-    let args = |filter: &[&'static str]| {
-        let mut a = vec!["road-density", "--roads", &roads, "--grade-field", "highway", "--grades", "osm"];
-        a.extend_from_slice(filter);
-        a.extend(["--areas", &areas, "--areas-where", "admin_level='8'", "-o", s(&o)]);
-        a
+    let fails = |roads: &str, filter: Option<&str>, words: &[&str]| {
+        let mut args = vec!["road-density", "--roads", roads, "--grade-field", "highway", "--grades", "osm"];
+        args.extend(filter.map(|f| ["--roads-where", f]).into_iter().flatten());
+        args.extend(["--areas", &areas, "--areas-where", "admin_level='8'", "-o", s(&o)]);
+        run_err(&args, 1, words)
     };
-    let malformed = "cannot read the rows: database disk image is malformed";
-    let taken = run_err(
-        &args(&["--roads-where", "highway IS NOT NULL"]),
-        1,
-        &["roads.gpkg#roads", "which takes the attribute filter", malformed],
+    let good = Some("highway IS NOT NULL");
+    let malformed = "SQLite cannot read the rows: database disk image is malformed";
+    for filter in [good, None] {
+        let e = fails(&first_gone, filter, &["first.gpkg#roads", "cannot read the layer", malformed]);
+        assert!(!e.contains("attribute filter"), "{e}");
+        let e = fails(&last_gone, filter, &["last.gpkg#roads", "SQLite reads the first row", "corrupt further on"]);
+        assert!(!e.contains("rejected"), "{e}");
+    }
+    fails(
+        &first_gone,
+        Some("highwy IS NOT NULL"),
+        &["first.gpkg#roads", "attribute filter", "SQLite refuses it (no such column: highwy)"],
     );
-    assert!(!taken.contains("rejected"), "{taken}");
-    run_err(&args(&[]), 1, &["roads.gpkg#roads", "SQLite cannot read the rows", malformed]);
-    run_err(
-        &args(&["--roads-where", "highwy IS NOT NULL"]),
-        1,
-        &["roads.gpkg#roads", "attribute filter", "SQLite refuses it (no such column: highwy)"],
+    // OSM's other_tags are no JSON: the filter fails on the first value it meets.
+    fails(
+        &whole,
+        Some("json_extract(other_tags, '$.x') = 1"),
+        &[
+            "roads.gpkg#roads",
+            "attribute filter",
+            "SQLite takes it but stops reading the rows with it (malformed JSON)",
+        ],
     );
 }
 

@@ -321,22 +321,26 @@ fn select_layer<'a>(ds: &'a Dataset, source: &LayerSource) -> Result<gdal::vecto
     })
 }
 
-/// What SQLite says of a read a layer of an SQLite-based dataset stopped before its first feature
-/// ([`sqlite_verdict`]).
+/// What SQLite says of a layer of an SQLite-based dataset that GDAL stopped reading before its
+/// first feature ([`sqlite_verdict`]), in SQLite's words where it fails.
 #[derive(Debug, PartialEq)]
 enum Sqlite {
-    /// It refuses the filter, in these words.
+    /// It refuses the filter (preparing it fails).
     RefusesFilter(String),
-    /// It takes the filter, and reading the rows fails, in these words (a corrupt file).
+    /// It takes the filter and stops reading with it, while the first row reads without it: the
+    /// filter fails on a value it meets (`malformed JSON`), or a page it passes is corrupt.
+    StopsWithFilter(String),
+    /// It cannot read the first row, with or without the filter (a corrupt file).
     FailsToRead(String),
+    /// It reads the first row (with the filter, if any): what stops GDAL lies further on.
+    Reads,
 }
 
 /// The error of a read GDAL stopped after `rows` features. Some drivers (GeoPackage) take any
 /// attribute filter and fail on it only when reading starts: a failure before the first feature
-/// with a filter names the filter first, unless SQLite takes the filter and fails to read.
-///
-/// `sqlite` gives what SQLite says of the layer read with the filter, if any, when the layer is
-/// one of an SQLite-based dataset ([`sqlite_verdict`]); asked only when no feature was read.
+/// is worded by what SQLite says of the layer, with and without the filter, when the layer is one
+/// of an SQLite-based dataset (`sqlite`, asked only then: [`sqlite_verdict`]); otherwise, with a
+/// filter, the filter is named first.
 fn read_failure(
     label: &str,
     filter: Option<&str>,
@@ -348,66 +352,80 @@ fn read_failure(
         layer: label.to_string(),
         reason: format!("{reason} (after {rows} features; the file may be truncated or corrupt)"),
     };
+    let bad_filter = |filter: &str, reason: String| Error::BadFilter {
+        layer: label.to_string(),
+        filter: filter.to_string(),
+        reason,
+    };
     if rows > 0 {
         return corrupt(reason.to_string());
     }
     match (sqlite(filter), filter) {
-        (Some(Sqlite::RefusesFilter(words)), Some(filter)) => Error::BadFilter {
-            layer: label.to_string(),
-            filter: filter.to_string(),
-            reason: format!("SQLite refuses it ({words}): check the filter's fields and syntax (SQLite's SQL)"),
-        },
-        (Some(Sqlite::FailsToRead(words)), f) => {
-            let taken = if f.is_some() { ", which takes the attribute filter," } else { "" };
-            corrupt(format!("{reason}; SQLite{taken} cannot read the rows: {words}"))
-        }
-        (_, Some(filter)) => Error::BadFilter {
-            layer: label.to_string(),
-            filter: filter.to_string(),
-            reason: format!(
+        (Some(Sqlite::RefusesFilter(words)), Some(filter)) => bad_filter(
+            filter,
+            format!("SQLite refuses it ({words}): check the filter's fields and syntax (SQLite's SQL)"),
+        ),
+        (Some(Sqlite::StopsWithFilter(words)), Some(filter)) => bad_filter(
+            filter,
+            format!(
+                "SQLite takes it but stops reading the rows with it ({words}): the filter may fail on a value it meets (SQLite's SQL), or the file may be corrupt"
+            ),
+        ),
+        (Some(Sqlite::FailsToRead(words)), _) => corrupt(format!("{reason}; SQLite cannot read the rows: {words}")),
+        (Some(Sqlite::Reads), f) => corrupt(format!(
+            "{reason}; SQLite reads the first row{}: the file or its spatial index may be corrupt further on",
+            if f.is_some() { " with the attribute filter" } else { "" }
+        )),
+        (_, Some(filter)) => bad_filter(
+            filter,
+            format!(
                 "GDAL stopped before the first feature ({reason}): check the filter's fields and syntax (OGR SQL); if they are right, the file may be corrupt"
             ),
-        },
+        ),
         (_, None) => corrupt(reason.to_string()),
     }
 }
 
-/// What SQLite says of a layer of a GeoPackage (or another SQLite-based dataset) that stopped
-/// before its first feature: such a driver hands a filter to SQLite only when the read starts, and
-/// GDAL then states no reason (a field the layer lacks, a syntax error, a corrupt page). A filter
-/// is prepared again, last in a statement that reads nothing, once the same statement without it
-/// is known to be taken; then one row is read, with the filter, for SQLite's words on what stops
-/// the read. `None` when the statement fails without the filter, when the row reads, or when the
-/// driver is not SQLite-based.
+/// What SQLite says of a layer of a GeoPackage (or another SQLite-based dataset) that GDAL
+/// stopped reading before its first feature: such a driver hands a filter to SQLite only when the
+/// read starts, and GDAL then states no reason (a field the layer lacks, a syntax error, a value
+/// the filter fails on, a corrupt page). A statement that reads nothing from the layer is
+/// prepared, then the same with the filter last; then the first row is read with the filter, and,
+/// if that fails, without it. `None` when the driver is not SQLite-based.
 fn sqlite_verdict(ds: &Dataset, layer_name: &str, filter: Option<&str>) -> Option<Sqlite> {
     if !matches!(ds.driver().short_name().as_str(), "GPKG" | "SQLite") {
         return None;
     }
     let table = format!("\"{}\"", layer_name.replace('"', "\"\""));
-    let nothing = format!("SELECT 1 FROM (SELECT * FROM {table} LIMIT 0)");
-    // A failure, not a warning, with SQLite's words from its message: `In ExecuteSQL():
-    // sqlite3_prepare_v2(<the statement>):` (or `sqlite3_step():`) and the words.
-    let refused = |sql: String| match ds.execute_sql(&sql, None, gdal::vector::sql::Dialect::DEFAULT) {
+    // A failure, not a warning, with SQLite's words from its message, which reads `In
+    // ExecuteSQL(): sqlite3_prepare_v2(<the statement>):` (or `sqlite3_step(...)`), a line break
+    // and the words.
+    let fails = |sql: String| match ds.execute_sql(&sql, None, gdal::vector::sql::Dialect::DEFAULT) {
         Err(GdalError::CplError { class: gdal_sys::CPLErr::CE_Failure | gdal_sys::CPLErr::CE_Fatal, msg, .. }) => {
-            let words = msg.split_once(&format!("({sql}):")).or_else(|| msg.split_once("():"));
-            Some(words.map_or(msg.as_str(), |(_, w)| w).trim().to_string())
+            let words = msg.rsplit_once("):\n").map_or(msg.as_str(), |(_, w)| w).trim();
+            Some(if words.is_empty() { msg.trim().to_string() } else { words.to_string() })
         }
         _ => None,
     };
-    if refused(nothing.clone()).is_some() {
-        return None;
+    let nothing = format!("SELECT 1 FROM (SELECT * FROM {table} LIMIT 0)");
+    if let Some(words) = fails(nothing.clone()) {
+        return Some(Sqlite::FailsToRead(words));
     }
-    let said = |words: String| Some(words).filter(|w| !w.is_empty());
-    let filter = match filter {
-        Some(f) => {
-            if let Some(words) = refused(format!("{nothing} WHERE {f}")) {
-                return said(words).map(Sqlite::RefusesFilter);
-            }
-            format!(" WHERE {f}")
-        }
-        None => String::new(),
+    let first_row = format!("SELECT * FROM {table}");
+    let Some(filter) = filter else {
+        return Some(fails(format!("{first_row} LIMIT 1")).map_or(Sqlite::Reads, Sqlite::FailsToRead));
     };
-    refused(format!("SELECT * FROM {table}{filter} LIMIT 1")).and_then(said).map(Sqlite::FailsToRead)
+    // The filter in brackets: a comment at its end leaves the rest of the statement standing.
+    if let Some(words) = fails(format!("{nothing} WHERE ({filter}\n)")) {
+        return Some(Sqlite::RefusesFilter(words));
+    }
+    Some(match fails(format!("{first_row} WHERE ({filter}\n) LIMIT 1")) {
+        None => Sqlite::Reads,
+        Some(words) => match fails(format!("{first_row} LIMIT 1")) {
+            None => Sqlite::StopsWithFilter(words),
+            Some(_) => Sqlite::FailsToRead(words),
+        },
+    })
 }
 
 /// Reads a whole layer for one role.

@@ -191,7 +191,8 @@ svg.map .north text{text-anchor:middle;font-weight:700}
 footer{max-width:1180px;margin:0 auto;padding:0 32px 36px;color:var(--muted);font-size:12px}
 "#;
 
-/// The maps of a report, read from their files by [`read_maps`], by path.
+/// The maps of a report, by path: read from their files by [`read_maps`], or given
+/// ([`read_maps_but`]).
 pub struct ReadMaps(Vec<(PathBuf, Result<map::MapData>)>);
 
 /// Reads the files of `maps`, in parallel, for [`render_read`]: apart from the rest of the report,
@@ -224,7 +225,7 @@ pub fn render(input: &ReportInput) -> Result<String> {
     render_read(input, read_maps(&input.maps))
 }
 
-/// [`render`], the maps read already: `read` is [`read_maps`] of `input.maps`.
+/// [`render`], the maps read already: `read` is [`read_maps`] (or [`read_maps_but`]) of `input.maps`.
 pub fn render_read(input: &ReportInput, read: ReadMaps) -> Result<String> {
     let summary = input.summary;
     let rows: Vec<&Value> =
@@ -519,7 +520,8 @@ pub fn write_report(path: &Path, input: &ReportInput) -> Result<()> {
     write_report_read(path, input, read_maps(&input.maps))
 }
 
-/// [`write_report`], the maps read already: `read` is [`read_maps`] of `input.maps`.
+/// [`write_report`], the maps read already: `read` is [`read_maps`] (or [`read_maps_but`]) of
+/// `input.maps`.
 pub fn write_report_read(path: &Path, input: &ReportInput, read: ReadMaps) -> Result<()> {
     let html = render_read(input, read)?;
     write_atomic(path, |w| w.write_all(html.as_bytes()))
@@ -654,6 +656,18 @@ mod tests {
 
     /// Maps read ahead of the report are the maps it names: one read for another list is refused,
     /// and writes nothing.
+    /// A map given is taken as it is, its file not read (here there is none); the others are read.
+    #[test]
+    fn maps_given_are_not_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let gone = dir.path().join("gone.geojson");
+        let layer = MapLayer { title: "a".into(), title_zh: "甲".into(), path: gone.clone(), style: MapStyle::Gaps };
+        let read = read_maps_but(std::slice::from_ref(&layer), vec![(gone.clone(), MapData::from_parts(vec![], None))]);
+        assert!(matches!(&read.0[..], [(p, Ok(_))] if *p == gone));
+        let read = read_maps(&[layer]);
+        assert!(matches!(&read.0[..], [(p, Err(_))] if *p == gone));
+    }
+
     #[test]
     fn maps_read_ahead_match_the_maps() {
         let dir = tempfile::tempdir().unwrap();

@@ -421,7 +421,8 @@ impl Feature {
     }
 }
 
-/// A map read from a GeoJSON file.
+/// A map of a GeoJSON FeatureCollection: read from its file, or made from its features as they
+/// are written ([`MapData::from_parts`]).
 pub struct MapData {
     features: Vec<Feature>,
     geom: Geometry,
@@ -1802,7 +1803,7 @@ mod tests {
         use geo::{line_string, point, polygon, Coord};
         let square =
             |x: f64, y: f64| polygon![(x: x, y: y), (x: x + 0.01, y: y), (x: x + 0.01, y: y + 0.01), (x: x, y: y)];
-        let holed = geo::Polygon::new(
+        let holed: geo::Polygon<f64> = geo::Polygon::new(
             square(116.5, 31.7).exterior().clone(),
             vec![
                 line_string![(x: 116.502, y: 31.701), (x: 116.503, y: 31.701), (x: 116.503, y: 31.702), (x: 116.502, y: 31.701)],
@@ -1810,7 +1811,7 @@ mod tests {
         );
         let homes: Vec<(geo::Geometry<f64>, u64)> = vec![
             (square(116.4, 31.6).into(), 0),
-            (holed.into(), 2),
+            (holed.clone().into(), 2),
             (geo::MultiPolygon(vec![square(116.45, 31.65), square(116.47, 31.66)]).into(), 1),
             (point!(x: 116.41, y: 31.61).into(), 3),
             (geo::MultiPoint(vec![point!(x: 116.42, y: 31.62), point!(x: f64::NAN, y: 31.0)]).into(), 5),
@@ -1828,6 +1829,38 @@ mod tests {
             (
                 geo::MultiPolygon(vec![geo::Polygon::new(geo::LineString(vec![]), vec![]), square(116.2, 31.2)]).into(),
                 1,
+            ),
+            (geo::Line::new(Coord { x: 116.1, y: 31.1 }, Coord { x: 116.11, y: 31.12 }).into(), 0),
+            (
+                geo::Triangle::new(
+                    Coord { x: 116.0, y: 31.0 },
+                    Coord { x: 116.01, y: 31.0 },
+                    Coord { x: 116.0, y: 31.01 },
+                )
+                .into(),
+                2,
+            ),
+            (
+                geo::MultiLineString(vec![
+                    line_string![(x: 116.7, y: 31.9), (x: 116.71, y: 31.9)],
+                    geo::LineString(vec![]),
+                ])
+                .into(),
+                1,
+            ),
+            (geo::MultiPoint::<f64>(vec![]).into(), 0),
+            (
+                geo::Geometry::GeometryCollection(geo::GeometryCollection(vec![
+                    geo::Geometry::GeometryCollection(geo::GeometryCollection(vec![point!(x: 116.8, y: 32.0).into()])),
+                    line_string![(x: 116.8, y: 32.0), (x: 116.81, y: 32.01)].into(),
+                ])),
+                3,
+            ),
+            (geo::Polygon::new(geo::LineString(vec![]), vec![holed.interiors()[0].clone()]).into(), 1),
+            (
+                polygon![(x: 116.9, y: 32.1), (x: f64::NAN, y: 32.1), (x: 116.91, y: 32.11), (x: 116.9, y: 32.1)]
+                    .into(),
+                2,
             ),
         ];
         let features: Vec<String> = homes
