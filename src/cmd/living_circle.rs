@@ -588,7 +588,6 @@ pub fn execute_with(args: &LivingCircleArgs, layers: &Layers, maps: bool) -> Res
         origins_layer: origins_layer.label(),
     };
     let mut outputs = vec![args.output.clone()];
-    let mut report_maps = Vec::new();
     let mut roads_report = None;
     let (result, network) = match (roads_layer.take(), network) {
         (Some(roads), Some(network)) => {
@@ -691,9 +690,7 @@ pub fn execute_with(args: &LivingCircleArgs, layers: &Layers, maps: bool) -> Res
             }
         }
     })?;
-    if maps {
-        report_maps = vec![(args.output.clone(), homes_map), (gaps.clone(), gaps_map)];
-    }
+    let report_maps = if maps { vec![(args.output.clone(), homes_map), (gaps.clone(), gaps_map)] } else { Vec::new() };
     outputs.push(gaps);
     if args.service_areas && method == Method::Network {
         let p = sibling(&args.output, "service_areas");

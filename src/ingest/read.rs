@@ -391,7 +391,8 @@ fn read_failure(
 /// read starts, and GDAL then states no reason (a field the layer lacks, a syntax error, a value
 /// the filter fails on, a corrupt page). A statement that reads nothing from the layer is
 /// prepared, then the same with the filter last; then the first row is read with the filter, and,
-/// if that fails, without it. `None` when the driver is not SQLite-based.
+/// if that fails, without it. `None` when the driver is not SQLite-based, or when the statement
+/// that reads nothing fails.
 fn sqlite_verdict(ds: &Dataset, layer_name: &str, filter: Option<&str>) -> Option<Sqlite> {
     if !matches!(ds.driver().short_name().as_str(), "GPKG" | "SQLite") {
         return None;
@@ -407,9 +408,10 @@ fn sqlite_verdict(ds: &Dataset, layer_name: &str, filter: Option<&str>) -> Optio
         }
         _ => None,
     };
+    // A layer that is no table of that name (a view's, a second geometry column's) is not asked.
     let nothing = format!("SELECT 1 FROM (SELECT * FROM {table} LIMIT 0)");
-    if let Some(words) = fails(nothing.clone()) {
-        return Some(Sqlite::FailsToRead(words));
+    if fails(nothing.clone()).is_some() {
+        return None;
     }
     let first_row = format!("SELECT * FROM {table}");
     let Some(filter) = filter else {
