@@ -675,16 +675,12 @@ fn audit_files(city: &City, out_dir: &Path) -> Result<AuditOutcome> {
 
     progress.step("styles, summary, report 报告");
     // Map styles for every GeoJSON layer written, beside them in OUT_DIR/styles/.
-    let written: Vec<(&str, PathBuf)> = crate::output::styles::STYLED_LAYERS
-        .iter()
-        .map(|l| (*l, out_dir.join(format!("{l}.geojson"))))
-        .filter(|(_, p)| outputs.contains(p))
-        .collect();
+    let written = written_layers(out_dir, &outputs);
     let layer_names: Vec<&str> = written.iter().map(|(l, _)| *l).collect();
     // The report's maps, read from the layers just written while the styles and the summaries are
     // written (in place when no thread is to be had); those of the living circle were made while
     // its files were written.
-    let maps = report_maps(out_dir, &outputs);
+    let maps: Vec<MapLayer> = written.iter().filter_map(|(l, p)| report_map(l, p)).collect();
     let known = lc.as_mut().map(|run| std::mem::take(&mut run.maps)).unwrap_or_default();
     let to_read = maps.clone();
     let maps_read = std::thread::Builder::new().spawn(move || read_maps_but(&to_read, known)).ok();
@@ -820,11 +816,16 @@ fn remove_stale(earlier: &[PathBuf], written: &[PathBuf]) {
 /// The maps of the report of an audit into `out_dir` that wrote `outputs`: one for each layer it
 /// wrote that has a map, in the order of [`crate::output::styles::STYLED_LAYERS`].
 pub fn report_maps(out_dir: &Path, outputs: &[PathBuf]) -> Vec<MapLayer> {
+    written_layers(out_dir, outputs).iter().filter_map(|(l, p)| report_map(l, p)).collect()
+}
+
+/// The styled layers (in the order of [`crate::output::styles::STYLED_LAYERS`]) of an audit into
+/// `out_dir` that wrote `outputs`, with their paths.
+fn written_layers(out_dir: &Path, outputs: &[PathBuf]) -> Vec<(&'static str, PathBuf)> {
     crate::output::styles::STYLED_LAYERS
         .iter()
         .map(|l| (*l, out_dir.join(format!("{l}.geojson"))))
         .filter(|(_, p)| outputs.contains(p))
-        .filter_map(|(l, p)| report_map(l, &p))
         .collect()
 }
 

@@ -660,7 +660,6 @@ pub fn execute_with(args: &LivingCircleArgs, layers: &Layers, maps: bool) -> Res
         if maps {
             part.push_home(g, f.missing_count() as u64);
         }
-        Ok(())
     };
     let map_of = |parts: Vec<MapPart>| MapData::from_parts(parts, osm.then(|| OSM_ATTRIBUTION.to_string()));
     let write_homes = || {

@@ -209,7 +209,7 @@ pub fn write_collection_then<F: Feature>(
     features: &[F],
     last: impl FnOnce() -> std::io::Result<()>,
 ) -> Result<()> {
-    write_collection_read(path, meta, features, last, |_: &mut (), _, _| Ok(())).map(drop)
+    write_collection_read(path, meta, features, last, |_: &mut (), _, _| ()).map(drop)
 }
 
 /// [`write_collection_then`], handing each feature as it is written to `read`, with its geometry
@@ -222,7 +222,7 @@ pub fn write_collection_read<F: Feature, P: Default + Send>(
     meta: &CollectionMeta<'_>,
     features: &[F],
     last: impl FnOnce() -> std::io::Result<()>,
-    read: impl Fn(&mut P, &F, &Geometry<f64>) -> Result<()> + Sync,
+    read: impl Fn(&mut P, &F, &Geometry<f64>) + Sync,
 ) -> Result<Vec<P>> {
     crate::timing::time(
         || format!("write {}", meta.name),
@@ -255,7 +255,7 @@ pub fn write_collection_read<F: Feature, P: Default + Send>(
                             let first = g == 0 && t == 0 && k == 0;
                             let g = f.rfc7946(meta.frame)?;
                             feature_text(path, &g, f, first, &mut buf)?;
-                            read(&mut part, f, &g)?;
+                            read(&mut part, f, &g);
                         }
                         Ok((buf, part))
                     })

@@ -654,8 +654,6 @@ mod tests {
         assert!(!out.exists());
     }
 
-    /// Maps read ahead of the report are the maps it names: one read for another list is refused,
-    /// and writes nothing.
     /// A map given is taken as it is, its file not read (here there is none); the others are read.
     #[test]
     fn maps_given_are_not_read() {
@@ -668,6 +666,8 @@ mod tests {
         assert!(matches!(&read.0[..], [(p, Err(_))] if *p == gone));
     }
 
+    /// Maps read ahead of the report are the maps it names: one read for another list is refused,
+    /// and writes nothing.
     #[test]
     fn maps_read_ahead_match_the_maps() {
         let dir = tempfile::tempdir().unwrap();
