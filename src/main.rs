@@ -52,6 +52,31 @@ fn tune_allocator() {
     }
 }
 
+/// Asks the kernel for no transparent huge pages in this process (`PR_SET_THP_DISABLE`), unless
+/// `MIMALLOC_ALLOW_THP` in the environment (in any case, as mimalloc reads it) says otherwise.
+/// mimalloc asks for huge pages on its arenas, and a huge page is zeroed whole on its first touch,
+/// from memory the system may have handed back to a virtual machine's host. Province audit on a
+/// 2-core VM, interleaved runs: system time 1.0–2.4 s → 0.7–0.8 s, user time unchanged, wall time
+/// (median) 3.2–3.5 s → 2.4–2.7 s in the machine's slow phases. Children (`batch`'s audits)
+/// inherit it.
+#[cfg(target_os = "linux")]
+#[allow(unsafe_code)]
+fn no_huge_pages() {
+    let set_by_user = std::env::vars_os()
+        .any(|(name, _)| name.to_str().is_some_and(|n| n.eq_ignore_ascii_case("MIMALLOC_ALLOW_THP")));
+    if set_by_user {
+        return;
+    }
+    // SAFETY: a plain system call on the calling process with integer arguments; on a kernel that
+    // does not know the option it fails with EINVAL and nothing changes.
+    unsafe {
+        libc::prctl(libc::PR_SET_THP_DISABLE, 1, 0, 0, 0);
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn no_huge_pages() {}
+
 /// PROJ logs its errors on stderr unless told not to; planaudit reports them in its own words.
 /// `PROJ_DEBUG` set in the environment still decides.
 fn quiet_proj() {
@@ -63,6 +88,7 @@ fn quiet_proj() {
 
 fn main() -> ExitCode {
     tune_allocator();
+    no_huge_pages();
     quiet_proj();
     let cli = match Cli::try_parse() {
         Ok(c) => c,

@@ -669,3 +669,36 @@ fn the_report_is_the_one_drawn_from_the_files_it_maps() {
         "the report differs from one drawn from the files"
     );
 }
+
+/// The process runs without transparent huge pages (a huge page is zeroed whole on its first
+/// touch), unless `MIMALLOC_ALLOW_THP` says otherwise. Read from the kernel while `check` waits on
+/// its city file, a FIFO: the test's open for writing returns once planaudit has opened it.
+#[test]
+fn no_transparent_huge_pages_unless_asked() {
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("city.toml");
+    let made = std::process::Command::new("mkfifo").arg(&fifo).status().expect("mkfifo runs");
+    assert!(made.success());
+    let thp_while_reading = |allow: Option<&str>| {
+        let mut cmd = bin();
+        cmd.args(["check", fifo.to_str().unwrap()]).stdout(std::process::Stdio::null());
+        cmd.stderr(std::process::Stdio::piped());
+        match allow {
+            Some(v) => cmd.env("MIMALLOC_ALLOW_THP", v),
+            None => cmd.env_remove("MIMALLOC_ALLOW_THP"),
+        };
+        let child = cmd.spawn().expect("planaudit runs");
+        let mut writer = std::fs::OpenOptions::new().write(true).open(&fifo).unwrap();
+        let status = std::fs::read_to_string(format!("/proc/{}/status", child.id())).unwrap();
+        std::io::Write::write_all(&mut writer, b"[city]\nname = 1\n").unwrap();
+        drop(writer);
+        let out = child.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{stderr}");
+        assert!(stderr.contains("name"), "{stderr}");
+        let line = status.lines().find(|l| l.starts_with("THP_enabled:")).expect("the kernel shows THP_enabled");
+        line.split_whitespace().nth(1).unwrap().to_string()
+    };
+    assert_eq!(thp_while_reading(None), "0");
+    assert_eq!(thp_while_reading(Some("1")), "1");
+}
