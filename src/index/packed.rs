@@ -58,6 +58,8 @@ impl PackedRTree {
         assert!(total < u32::MAX as usize, "a packed R-tree holds fewer than 2^32 boxes ({n} items)");
         let mut boxes: Vec<Bbox> = Vec::with_capacity(total);
         boxes.par_extend(refs.par_iter().map(|&i| items[i as usize]));
+        // Room for the upper levels' references, which follow the leaves'.
+        refs.reserve_exact(total - refs.len());
         let mut level_ends = vec![n];
         let mut start = 0;
         while level_ends[level_ends.len() - 1] - start > 1 {
