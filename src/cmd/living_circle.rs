@@ -240,28 +240,36 @@ fn network_of(
     noding: Noding,
     frame: &Frame,
 ) -> Result<(Graph, Vec<u64>, NetworkSummary)> {
-    let mut lines_in: Vec<&LineString<f64>> = Vec::new();
-    let mut road_fids = Vec::new();
+    let all = &layer.layer().features;
+    let read = all.len();
+    // One line a road mostly: sized once rather than grown.
+    let mut lines_in: Vec<&LineString<f64>> = Vec::with_capacity(read);
+    let mut road_fids = Vec::with_capacity(read);
     let mut roads_walked = 0;
     let mut roads_excluded = BTreeMap::new();
     let mut unknown_grades = BTreeMap::new();
     // Roads in feature-id order: node and component numbers then do not depend on the order in
-    // which the layer lists its features.
-    let mut features: Vec<&RawFeature> = layer.layer().features.iter().collect();
-    let read = features.len();
-    // (A layer read in fid order, as a GeoPackage is, is left as it is.)
-    if !features.is_sorted_by_key(|f| f.fid) {
-        features.sort_by_key(|f| f.fid);
-    }
+    // which the layer lists its features. (A layer read in fid order, as a GeoPackage is, is
+    // taken as it is.)
+    let by_fid: Option<Vec<usize>> = (!all.is_sorted_by_key(|f| f.fid)).then(|| {
+        let mut order: Vec<usize> = (0..read).collect();
+        order.sort_by_key(|&i| all[i].fid);
+        order
+    });
+    let feature = |k: usize| &all[by_fid.as_ref().map_or(k, |o| o[k])];
     // Each road judged on its own, in parallel; then gathered and counted in fid order.
     fn grade<'a>(layer: &LayerRef, f: &'a RawFeature) -> &'a str {
         layer.attr(f, 0).unwrap_or("")
     }
-    let judged: Vec<Option<RoadUse>> = features
-        .par_iter()
-        .map(|f| lines(&f.geometry).map(|_| road_use(grade(layer, f), layer.attr(f, 1), layer.attr(f, 2), grades)))
+    let judged: Vec<Option<RoadUse>> = (0..read)
+        .into_par_iter()
+        .map(|k| {
+            let f = feature(k);
+            lines(&f.geometry).map(|_| road_use(grade(layer, f), layer.attr(f, 1), layer.attr(f, 2), grades))
+        })
         .collect();
-    for (f, judged) in features.into_iter().zip(judged) {
+    for (k, judged) in judged.into_iter().enumerate() {
+        let f = feature(k);
         let (Some(parts), Some(judged)) = (lines(&f.geometry), judged) else { continue };
         match judged {
             RoadUse::Exclude(reason) => {

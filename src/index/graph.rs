@@ -135,6 +135,43 @@ fn key(c: Coord<f64>) -> Key {
     ((c.x / NODE_TOLERANCE_M).round() as i64, (c.y / NODE_TOLERANCE_M).round() as i64)
 }
 
+/// A line's clean vertices, with their keys: of consecutive vertices with one key, the first.
+fn clean(line: &[Coord<f64>]) -> impl Iterator<Item = (Coord<f64>, Key)> + '_ {
+    let mut last = None;
+    line.iter().filter_map(move |&c| {
+        let k = key(c);
+        (last != Some(k)).then(|| {
+            last = Some(k);
+            (c, k)
+        })
+    })
+}
+
+/// Lines per task of the network's parallel passes: enough that a task's own bookkeeping is
+/// nothing beside its work. The unit tests take a handful, so that their small networks are cut
+/// into many blocks, at every kind of line.
+const SPANS_PER_BLOCK: usize = if cfg!(test) { 7 } else { 4096 };
+
+/// `n` copies of `value`, written by every thread of the pool at once: the kernel gives the
+/// vector's pages on their first touch, which is then shared too.
+fn filled<T: Copy + Send + Sync>(n: usize, value: T) -> Vec<T> {
+    let mut v = Vec::with_capacity(n);
+    v.par_extend(rayon::iter::repeat_n(value, n));
+    v
+}
+
+/// `v` cut into consecutive parts, `len(block)` items for each block in turn.
+fn split_by_blocks<'a, T, B>(mut v: &'a mut [T], blocks: &[B], len: impl Fn(&B) -> usize) -> Vec<&'a mut [T]> {
+    let mut parts = Vec::with_capacity(blocks.len());
+    for b in blocks {
+        let (part, rest) = std::mem::take(&mut v).split_at_mut(len(b));
+        parts.push(part);
+        v = rest;
+    }
+    debug_assert!(v.is_empty());
+    parts
+}
+
 impl Graph {
     /// Builds the graph of frame lines. Edge lengths are measured by `frame`.
     ///
@@ -169,35 +206,43 @@ impl Graph {
             }
         };
 
-        // Clean lines: consecutive vertices with one key are one vertex.
-        // Sized once: growing them copies and faults in their memory again at every doubling.
-        let vertex_count: usize = input.iter().map(|l| l.len()).sum();
-        let mut pts: Vec<Coord<f64>> = Vec::with_capacity(vertex_count);
+        // Clean lines: consecutive vertices with one key are one vertex. First each line's count
+        // (in parallel), then where each clean line starts (in line order), then the vertices
+        // themselves, a block of lines per task, each block into its own part of `pts`.
+        let clean_counts: Vec<u32> = input.par_iter().map(|line| clean(line).count() as u32).collect();
         let mut spans: Vec<(u32, usize, usize)> = Vec::with_capacity(input.len());
-        let (mut low, mut high) = ((i64::MAX, i64::MAX), (i64::MIN, i64::MIN));
-        for (i, line) in input.iter().enumerate() {
-            let start = pts.len();
-            let mut last = None;
-            for &c in line.iter() {
-                let k = key(c);
-                if last == Some(k) {
-                    continue;
-                }
-                last = Some(k);
-                pts.push(c);
-            }
-            if pts.len() - start < 2 {
-                pts.truncate(start);
+        let mut vertex_count = 0usize;
+        for (i, &n) in clean_counts.iter().enumerate() {
+            if n < 2 {
                 stats.degenerate_lines += 1;
                 continue;
             }
-            for &c in &pts[start..] {
-                let k = key(c);
-                low = (low.0.min(k.0), low.1.min(k.1));
-                high = (high.0.max(k.0), high.1.max(k.1));
-            }
-            spans.push((i as u32, start, pts.len()));
+            spans.push((i as u32, vertex_count, vertex_count + n as usize));
+            vertex_count += n as usize;
         }
+        drop(clean_counts);
+        let mut pts: Vec<Coord<f64>> = filled(vertex_count, Coord { x: 0.0, y: 0.0 });
+        let span_blocks: Vec<&[(u32, usize, usize)]> = spans.chunks(SPANS_PER_BLOCK).collect();
+        let (low, high) = split_by_blocks(&mut pts, &span_blocks, |b| b[b.len() - 1].2 - b[0].1)
+            .into_par_iter()
+            .zip(&span_blocks)
+            .map(|(out, block)| {
+                let (mut low, mut high) = ((i64::MAX, i64::MAX), (i64::MIN, i64::MIN));
+                let mut at = 0;
+                for &(line, _, _) in block.iter() {
+                    for (c, k) in clean(input[line as usize]) {
+                        out[at] = c;
+                        at += 1;
+                        low = (low.0.min(k.0), low.1.min(k.1));
+                        high = (high.0.max(k.0), high.1.max(k.1));
+                    }
+                }
+                (low, high)
+            })
+            .reduce(
+                || ((i64::MAX, i64::MAX), (i64::MIN, i64::MIN)),
+                |(l1, h1), (l2, h2)| ((l1.0.min(l2.0), l1.1.min(l2.1)), (h1.0.max(h2.0), h1.1.max(h2.1))),
+            );
 
         // Nodes: line ends, and keys used more than once, first numbered in key order. Vertices sorted by
         // (key, index): plain values, so a parallel sort gives the same order on any number of
@@ -255,42 +300,76 @@ impl Graph {
         let node_of = |v: usize| Some(vertex_node[v]).filter(|&n| n != NO_NODE);
 
         // Edges: split each clean line at its nodes; a line's edges are one fewer than its nodes,
-        // and each node inside a line starts the next edge's coordinates with a copy.
-        let edge_count: usize =
-            spans.iter().map(|&(_, s, e)| vertex_node[s..e].iter().filter(|&&n| n != NO_NODE).count() - 1).sum();
-        let mut edges = Vec::with_capacity(edge_count);
+        // and each node inside a line starts the next edge's coordinates with a copy. Counted per
+        // line, then made a block of lines per task, each block into its own parts of `edges` and
+        // `coords`.
+        let edges_per_span: Vec<u32> = spans
+            .par_iter()
+            .map(|&(_, s, e)| vertex_node[s..e].iter().filter(|&&n| n != NO_NODE).count() as u32 - 1)
+            .collect();
+        let block_edges: Vec<usize> =
+            edges_per_span.chunks(SPANS_PER_BLOCK).map(|b| b.iter().map(|&k| k as usize).sum()).collect();
+        let edge_count: usize = block_edges.iter().sum();
         let coord_count = pts.len() + edge_count - spans.len();
-        let mut coords: Vec<Coord<f64>> = Vec::with_capacity(coord_count);
-        for &(line, s, e) in &spans {
-            let mut from = node_of(s).expect("a line end is a node");
-            let mut first = coords.len();
-            coords.push(nodes[from as usize]);
-            for (v, &pt) in pts.iter().enumerate().take(e).skip(s + 1) {
-                match node_of(v) {
-                    None => coords.push(pt),
-                    Some(to) => {
-                        coords.push(nodes[to as usize]);
-                        let piece = &coords[first..];
-                        let planar_m = piece.windows(2).map(|w| planar(w[0], w[1])).sum::<f64>();
-                        edges.push(Edge {
-                            from,
-                            to,
-                            // Measured below, all edges at once.
-                            length_m: f64::NAN,
-                            planar_m,
-                            line,
-                            first: first as u32,
-                            count: piece.len() as u32,
-                        });
-                        if v + 1 < e {
-                            from = to;
-                            first = coords.len();
-                            coords.push(nodes[to as usize]);
+        let no_edge = Edge { from: 0, to: 0, length_m: f64::NAN, planar_m: 0.0, line: 0, first: 0, count: 0 };
+        let mut edges: Vec<Edge> = filled(edge_count, no_edge);
+        let mut coords: Vec<Coord<f64>> = filled(coord_count, Coord { x: 0.0, y: 0.0 });
+        // A block's coordinates: its lines' clean vertices, and a copy of each node inside them.
+        let block_coords = |k: usize, b: &[(u32, usize, usize)]| b[b.len() - 1].2 - b[0].1 + block_edges[k] - b.len();
+        let mut coords_start = Vec::with_capacity(span_blocks.len());
+        let mut start = 0;
+        for (k, b) in span_blocks.iter().enumerate() {
+            coords_start.push(start);
+            start += block_coords(k, b);
+        }
+        let edge_parts = split_by_blocks(&mut edges, &block_edges, |&n| n);
+        let coord_parts =
+            split_by_blocks(&mut coords, &span_blocks.iter().enumerate().collect::<Vec<_>>(), |&(k, b)| {
+                block_coords(k, b)
+            });
+        edge_parts.into_par_iter().zip(coord_parts).zip(&span_blocks).zip(&coords_start).for_each(
+            |(((edge_out, coord_out), block), &base)| {
+                let (mut at_edge, mut at) = (0, 0);
+                for &(line, s, e) in block.iter() {
+                    let mut from = node_of(s).expect("a line end is a node");
+                    let mut first = at;
+                    coord_out[at] = nodes[from as usize];
+                    at += 1;
+                    for (v, &pt) in pts.iter().enumerate().take(e).skip(s + 1) {
+                        match node_of(v) {
+                            None => {
+                                coord_out[at] = pt;
+                                at += 1;
+                            }
+                            Some(to) => {
+                                coord_out[at] = nodes[to as usize];
+                                at += 1;
+                                let piece = &coord_out[first..at];
+                                let planar_m = piece.windows(2).map(|w| planar(w[0], w[1])).sum::<f64>();
+                                edge_out[at_edge] = Edge {
+                                    from,
+                                    to,
+                                    // Measured below, all edges at once.
+                                    length_m: f64::NAN,
+                                    planar_m,
+                                    line,
+                                    first: (base + first) as u32,
+                                    count: piece.len() as u32,
+                                };
+                                at_edge += 1;
+                                if v + 1 < e {
+                                    from = to;
+                                    first = at;
+                                    coord_out[at] = nodes[to as usize];
+                                    at += 1;
+                                }
+                            }
                         }
                     }
                 }
-            }
-        }
+                debug_assert_eq!((at_edge, at), (edge_out.len(), coord_out.len()));
+            },
+        );
         debug_assert_eq!((edges.len(), coords.len()), (edge_count, coord_count));
         if edges.len() >= u32::MAX as usize || coords.len() >= u32::MAX as usize {
             return Err(Error::Usage(format!(
