@@ -148,8 +148,9 @@ fn clean(line: &[Coord<f64>]) -> impl Iterator<Item = (Coord<f64>, Key)> + '_ {
 }
 
 /// Lines per task of the network's parallel passes: enough that a task's own bookkeeping is
-/// nothing beside its work. The unit tests take a handful, so that their small networks are cut
-/// into many blocks, at every kind of line.
+/// nothing beside its work. The unit tests take a handful, so that the networks they build are cut
+/// into blocks too (`blocks_build_what_one_pass_builds` in `graph_tests.rs` compares them with a
+/// plain serial build).
 const SPANS_PER_BLOCK: usize = if cfg!(test) { 7 } else { 4096 };
 
 /// `n` copies of `value`, written by every thread of the pool at once: the kernel gives the
@@ -209,7 +210,7 @@ impl Graph {
         // Clean lines: consecutive vertices with one key are one vertex. First each line's count
         // (in parallel), then where each clean line starts (in line order), then the vertices
         // themselves, a block of lines per task, each block into its own part of `pts`.
-        let clean_counts: Vec<u32> = input.par_iter().map(|line| clean(line).count() as u32).collect();
+        let clean_counts: Vec<usize> = input.par_iter().map(|line| clean(line).count()).collect();
         let mut spans: Vec<(u32, usize, usize)> = Vec::with_capacity(input.len());
         let mut vertex_count = 0usize;
         for (i, &n) in clean_counts.iter().enumerate() {
@@ -217,8 +218,8 @@ impl Graph {
                 stats.degenerate_lines += 1;
                 continue;
             }
-            spans.push((i as u32, vertex_count, vertex_count + n as usize));
-            vertex_count += n as usize;
+            spans.push((i as u32, vertex_count, vertex_count + n));
+            vertex_count += n;
         }
         drop(clean_counts);
         let mut pts: Vec<Coord<f64>> = filled(vertex_count, Coord { x: 0.0, y: 0.0 });
@@ -370,7 +371,6 @@ impl Graph {
                 debug_assert_eq!((at_edge, at), (edge_out.len(), coord_out.len()));
             },
         );
-        debug_assert_eq!((edges.len(), coords.len()), (edge_count, coord_count));
         if edges.len() >= u32::MAX as usize || coords.len() >= u32::MAX as usize {
             return Err(Error::Usage(format!(
                 "the walking network has {} edges, more than this tool handles",

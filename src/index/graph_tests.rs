@@ -278,3 +278,102 @@ fn packed_keys_across_zero_and_their_reach() {
     };
     assert!(err.to_string().contains("spans more than 42949.67 km"), "{err}");
 }
+
+/// The graph built a block of lines per task (7 lines a block in the unit tests) is the graph of
+/// one serial pass over the lines, and the same on any number of threads: random lines on a
+/// coarse grid (so that many share vertices), with repeated vertices, vertices a few millimetres
+/// apart, lines of one point or of one key (degenerate), closed lines and lines that visit a
+/// vertex twice.
+#[test]
+fn blocks_build_what_one_pass_builds() {
+    let mut next = crate::testing::uniform(0x5851f42d4c957f2d);
+    let mut lines: Vec<LineString<f64>> = Vec::new();
+    for i in 0..400 {
+        let mut pts: Vec<(f64, f64)> = Vec::new();
+        let n = match i % 11 {
+            0 => 1,
+            1 => 3,
+            _ => 2 + (next() * 6.0) as usize,
+        };
+        for _ in 0..n {
+            let p = ((next() * 12.0).floor() * 25.0, (next() * 12.0).floor() * 25.0);
+            pts.push(p);
+            match (next() * 8.0) as usize {
+                0 => pts.push(p),
+                1 => pts.push((p.0 + 0.003, p.1)),
+                _ => {}
+            }
+        }
+        if i % 11 == 1 {
+            // Three vertices of one key.
+            let p = pts[0];
+            pts = vec![p, (p.0 + 0.002, p.1), p];
+        }
+        if i % 13 == 2 {
+            let first = pts[0];
+            pts.push(first);
+        }
+        lines.push(line(&pts));
+    }
+    let build = |threads: usize| {
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap()
+            .install(|| Graph::build(&lines, Noding::Vertices, &planar()).unwrap())
+    };
+    let g = build(1);
+    assert!(lines.len() > 20 * SPANS_PER_BLOCK);
+    for threads in [2, 3] {
+        let h = build(threads);
+        assert_eq!((&g.nodes, &g.coords, &g.offsets), (&h.nodes, &h.coords, &h.offsets), "{threads} threads");
+        assert_eq!(g.edges, h.edges, "{threads} threads");
+    }
+
+    // One serial pass: each line's clean vertices (of consecutive vertices with one key, the
+    // first), a line of fewer than two of them degenerate.
+    let clean: Vec<Vec<Coord<f64>>> = lines
+        .iter()
+        .map(|l| {
+            let mut out: Vec<Coord<f64>> = Vec::new();
+            for &c in &l.0 {
+                if out.last().is_none_or(|&last| key(last) != key(c)) {
+                    out.push(c);
+                }
+            }
+            out
+        })
+        .collect();
+    let degenerate = clean.iter().filter(|c| c.len() < 2).count() as u64;
+    assert_eq!(g.stats.degenerate_lines, degenerate);
+    assert!(degenerate > 20, "degenerate lines: {degenerate}");
+    // The edges come line after line, their coordinates one after another; each line's edges,
+    // joined at their shared nodes, walk its clean vertices: a node by its key (the node's
+    // coordinate is the first vertex of its key), any other vertex exactly.
+    let mut at = 0usize;
+    let mut e = 0usize;
+    for (i, c) in clean.iter().enumerate() {
+        if c.len() < 2 {
+            assert!(g.edges.get(e).is_none_or(|edge| edge.line as usize != i));
+            continue;
+        }
+        let mut walked: Vec<Coord<f64>> = Vec::new();
+        while let Some(edge) = g.edges.get(e).filter(|edge| edge.line as usize == i) {
+            assert_eq!(edge.first as usize, at, "line {i}");
+            let piece = g.edge_coords(e as u32);
+            assert_eq!(key(piece[0]), key(g.node(edge.from)));
+            assert_eq!(key(piece[piece.len() - 1]), key(g.node(edge.to)));
+            walked.extend_from_slice(if walked.is_empty() { piece } else { &piece[1..] });
+            at += piece.len();
+            e += 1;
+        }
+        assert_eq!(walked.len(), c.len(), "line {i}");
+        for (w, v) in walked.iter().zip(c) {
+            assert_eq!(key(*w), key(*v), "line {i}");
+            if g.nodes.iter().all(|n| key(*n) != key(*v)) {
+                assert_eq!((w.x.to_bits(), w.y.to_bits()), (v.x.to_bits(), v.y.to_bits()), "line {i}");
+            }
+        }
+    }
+    assert_eq!((e, at), (g.edges.len(), g.coords.len()));
+}

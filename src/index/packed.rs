@@ -54,7 +54,13 @@ impl PackedRTree {
     /// The tree whose leaves are `items` in the order `refs`.
     fn packed(items: &[Bbox], mut refs: Vec<u32>) -> PackedRTree {
         let n = items.len();
-        let total = n + n / (NODE_SIZE - 1) + 1;
+        // Every level's boxes: the leaves, then a parent for each NODE_SIZE of the level below,
+        // up to one root.
+        let (mut total, mut level) = (n, n);
+        while level > 1 {
+            level = level.div_ceil(NODE_SIZE);
+            total += level;
+        }
         assert!(total < u32::MAX as usize, "a packed R-tree holds fewer than 2^32 boxes ({n} items)");
         let mut boxes: Vec<Bbox> = Vec::with_capacity(total);
         boxes.par_extend(refs.par_iter().map(|&i| items[i as usize]));
@@ -75,6 +81,7 @@ impl PackedRTree {
             start = end;
             level_ends.push(boxes.len());
         }
+        debug_assert_eq!((boxes.len(), refs.len()), (total, total));
         PackedRTree { boxes, refs, level_ends }
     }
 
@@ -251,6 +258,27 @@ mod tests {
             let (i, d) = tree.nearest(p, |i| dist2(p, segs[i as usize])).unwrap();
             let best = segs.iter().map(|&s| dist2(p, s)).fold(f64::INFINITY, f64::min);
             assert_eq!(d.to_bits(), best.to_bits(), "item {i}");
+        }
+    }
+
+    /// The boxes and references are sized once, to the tree's exact count of boxes: no level
+    /// pushed past their room (which would double a vector of the whole tree).
+    #[test]
+    fn arrays_sized_once() {
+        for n in [0usize, 1, 2, 15, 16, 17, 240, 241, 256, 257, 4097, 5000] {
+            let pts: Vec<Coord<f64>> = (0..n).map(|i| Coord { x: i as f64, y: (i % 7) as f64 }).collect();
+            let boxes: Vec<Bbox> = pts.iter().map(|c| [c.x, c.y, c.x, c.y]).collect();
+            for t in [PackedRTree::new(&boxes), PackedRTree::new_in_order(&boxes)] {
+                let mut expected = n;
+                let mut level = n;
+                while level > 1 {
+                    level = (0..level).step_by(NODE_SIZE).count();
+                    expected += level;
+                }
+                assert_eq!((t.boxes.len(), t.refs.len()), (expected, expected), "n = {n}");
+                assert_eq!(t.boxes.capacity(), t.boxes.len(), "n = {n}");
+            }
+            assert_eq!(PackedRTree::new_in_order(&boxes).refs.capacity(), PackedRTree::new_in_order(&boxes).refs.len());
         }
     }
 
