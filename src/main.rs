@@ -26,6 +26,12 @@ mod mimalloc_options {
     }
 }
 
+/// Whether the environment sets one of these mimalloc options, its name in any case (as mimalloc
+/// reads them): the user's setting then stands.
+fn mimalloc_option_set(names: &[&str]) -> bool {
+    std::env::vars_os().any(|(name, _)| name.to_str().is_some_and(|n| names.iter().any(|o| n.eq_ignore_ascii_case(o))))
+}
+
 /// Keeps freed memory in the process instead of returning it to the system 10 ms later: an audit
 /// frees and allocates hundreds of megabytes stage after stage, and every page handed back was
 /// zeroed again by the kernel when reused. Province audit: 156,000 page faults → 45,000, system
@@ -35,12 +41,7 @@ mod mimalloc_options {
 /// any case, as mimalloc reads them) in the environment still decides when it is set.
 #[allow(unsafe_code)]
 fn tune_allocator() {
-    let set_by_user = std::env::vars_os().any(|(name, _)| {
-        name.to_str().is_some_and(|n| {
-            n.eq_ignore_ascii_case("MIMALLOC_PURGE_DELAY") || n.eq_ignore_ascii_case("MIMALLOC_RESET_DELAY")
-        })
-    });
-    if set_by_user {
+    if mimalloc_option_set(&["MIMALLOC_PURGE_DELAY", "MIMALLOC_RESET_DELAY"]) {
         return;
     }
     // SAFETY: plain calls into the linked mimalloc, before any thread starts; the option number
@@ -62,9 +63,7 @@ fn tune_allocator() {
 #[cfg(target_os = "linux")]
 #[allow(unsafe_code)]
 fn no_huge_pages() {
-    let set_by_user = std::env::vars_os()
-        .any(|(name, _)| name.to_str().is_some_and(|n| n.eq_ignore_ascii_case("MIMALLOC_ALLOW_THP")));
-    if set_by_user {
+    if mimalloc_option_set(&["MIMALLOC_ALLOW_THP"]) {
         return;
     }
     // SAFETY: a plain system call on the calling process with integer arguments; on a kernel that

@@ -161,11 +161,11 @@ fn filled<T: Copy + Send + Sync>(n: usize, value: T) -> Vec<T> {
     v
 }
 
-/// `v` cut into consecutive parts, `len(block)` items for each block in turn.
-fn split_by_blocks<'a, T, B>(mut v: &'a mut [T], blocks: &[B], len: impl Fn(&B) -> usize) -> Vec<&'a mut [T]> {
-    let mut parts = Vec::with_capacity(blocks.len());
-    for b in blocks {
-        let (part, rest) = std::mem::take(&mut v).split_at_mut(len(b));
+/// `v` cut into consecutive parts of the given lengths.
+fn split_at_lengths<T>(mut v: &mut [T], lengths: impl IntoIterator<Item = usize>) -> Vec<&mut [T]> {
+    let mut parts = Vec::new();
+    for n in lengths {
+        let (part, rest) = std::mem::take(&mut v).split_at_mut(n);
         parts.push(part);
         v = rest;
     }
@@ -224,7 +224,7 @@ impl Graph {
         drop(clean_counts);
         let mut pts: Vec<Coord<f64>> = filled(vertex_count, Coord { x: 0.0, y: 0.0 });
         let span_blocks: Vec<&[(u32, usize, usize)]> = spans.chunks(SPANS_PER_BLOCK).collect();
-        let (low, high) = split_by_blocks(&mut pts, &span_blocks, |b| b[b.len() - 1].2 - b[0].1)
+        let (low, high) = split_at_lengths(&mut pts, span_blocks.iter().map(|b| b[b.len() - 1].2 - b[0].1))
             .into_par_iter()
             .zip(&span_blocks)
             .map(|(out, block)| {
@@ -316,18 +316,21 @@ impl Graph {
         let mut edges: Vec<Edge> = filled(edge_count, no_edge);
         let mut coords: Vec<Coord<f64>> = filled(coord_count, Coord { x: 0.0, y: 0.0 });
         // A block's coordinates: its lines' clean vertices, and a copy of each node inside them.
-        let block_coords = |k: usize, b: &[(u32, usize, usize)]| b[b.len() - 1].2 - b[0].1 + block_edges[k] - b.len();
-        let mut coords_start = Vec::with_capacity(span_blocks.len());
-        let mut start = 0;
-        for (k, b) in span_blocks.iter().enumerate() {
-            coords_start.push(start);
-            start += block_coords(k, b);
-        }
-        let edge_parts = split_by_blocks(&mut edges, &block_edges, |&n| n);
-        let coord_parts =
-            split_by_blocks(&mut coords, &span_blocks.iter().enumerate().collect::<Vec<_>>(), |&(k, b)| {
-                block_coords(k, b)
-            });
+        let block_coords: Vec<usize> = span_blocks
+            .iter()
+            .zip(&block_edges)
+            .map(|(b, &edges)| b[b.len() - 1].2 - b[0].1 + edges - b.len())
+            .collect();
+        let coords_start: Vec<usize> = block_coords
+            .iter()
+            .scan(0, |start, &n| {
+                let at = *start;
+                *start += n;
+                Some(at)
+            })
+            .collect();
+        let edge_parts = split_at_lengths(&mut edges, block_edges.iter().copied());
+        let coord_parts = split_at_lengths(&mut coords, block_coords.iter().copied());
         edge_parts.into_par_iter().zip(coord_parts).zip(&span_blocks).zip(&coords_start).for_each(
             |(((edge_out, coord_out), block), &base)| {
                 let (mut at_edge, mut at) = (0, 0);

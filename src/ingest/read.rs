@@ -659,6 +659,12 @@ pub fn read_layer(spec: &LayerSpec) -> Result<RawLayer> {
         wanted.dedup();
         let arrow_columns: Vec<String> = wanted.iter().map(|&i| columns[i].clone()).collect();
 
+        // GDAL's failure after `rows` features, worded by what SQLite says of the layer where it can.
+        let failure = |reason: &str, rows: u64| {
+            read_failure(&label, spec.filter.as_deref(), reason, rows, |filter| {
+                sqlite_verdict(&ds, &layer_name, filter)
+            })
+        };
         let mut result: Result<()> = Ok(());
         for pass in &passes {
             if let Some(b) = pass {
@@ -690,10 +696,7 @@ pub fn read_layer(spec: &LayerSpec) -> Result<RawLayer> {
                 done = match read {
                     Ok(_) => Some(Ok(())),
                     Err(super::arrow::ArrowError::Stopped(e)) => Some(Err(e)),
-                    Err(super::arrow::ArrowError::Failed { reason, rows }) => {
-                        let sqlite = |filter: Option<&str>| sqlite_verdict(&ds, &layer_name, filter);
-                        Some(Err(read_failure(&label, spec.filter.as_deref(), &reason, rows, sqlite)))
-                    }
+                    Err(super::arrow::ArrowError::Failed { reason, rows }) => Some(Err(failure(&reason, rows))),
                     // Nothing was read: the layer is read feature by feature below.
                     Err(super::arrow::ArrowError::Unsupported(_)) => None,
                 };
@@ -709,8 +712,7 @@ pub fn read_layer(spec: &LayerSpec) -> Result<RawLayer> {
                         reset_gdal_error();
                         let next = iter.next();
                         if let Some(reason) = gdal_failure() {
-                            let sqlite = |filter: Option<&str>| sqlite_verdict(&ds, &layer_name, filter);
-                            return Err(read_failure(&label, spec.filter.as_deref(), &reason, report.read, sqlite));
+                            return Err(failure(&reason, report.read));
                         }
                         let Some(feature) = next else { break };
                         let fid = match feature.fid() {
