@@ -92,7 +92,7 @@ for size in $SIZES; do
   cpu=$(cpu_s "$out.stderr")
   rss=$(rss_mib "$out.stderr")
   ratio=$(awk -v a="$wall" -v b="$best" 'BEGIN{printf "%.1f", a/b}')
-  echo "-- stages ($tag), by the time they ended (stage, seconds, ended at):" >&2
+  echo "-- stages ($tag), by the time they ended (stage, seconds, ended at, RSS MiB, peak MiB, CPU s the process used meanwhile):" >&2
   grep '^timing' "$out.stderr" | sort -t "$(printf '\t')" -k4,4n >&2 || true
 
   peer_cols="– | – | – | – | not run"

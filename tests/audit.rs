@@ -354,6 +354,23 @@ fn audit_reads_a_shared_layer_once() {
     assert_eq!(reads("roads.gpkg#roads"), 1, "{stderr}");
     // The land-use layer is read for park mix and, filtered, for the homes: two different reads.
     assert_eq!(reads("landuse.gpkg#landuse"), 2, "{stderr}");
+    // Every stage line: its wall time, when it ended, resident and peak memory, and the CPU time
+    // the process used while it ran, which for a stage holds that of the stages inside it.
+    let stages: Vec<(&str, f64)> = stderr
+        .lines()
+        .filter(|l| l.starts_with("timing\t"))
+        .map(|l| {
+            let f: Vec<&str> = l.split('\t').collect();
+            assert_eq!(f.len(), 7, "{l}");
+            let cpu: f64 = f[6].parse().unwrap_or_else(|_| panic!("CPU seconds in {l}"));
+            assert!(cpu >= 0.0, "{l}");
+            (f[1], cpu)
+        })
+        .collect();
+    let cpu_of = |stage: &str| stages.iter().find(|(s, _)| s.starts_with(stage)).map(|&(_, c)| c).unwrap();
+    let indicator = cpu_of("indicator road_density");
+    assert!(indicator > 0.0, "{stderr}");
+    assert!(indicator + 0.0015 >= cpu_of("compute road_density"), "{stderr}");
 
     // The same numbers as road density run on its own (which reads the roads itself).
     let summary: serde_json::Value =
