@@ -9,6 +9,7 @@
 //! - [`radix_heap`]: the monotone priority queue of that Dijkstra.
 
 pub mod graph;
+pub mod grid;
 pub mod hilbert;
 pub mod packed;
 pub mod radix_heap;

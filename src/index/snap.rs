@@ -5,8 +5,11 @@
 //! - [`SnapMode::Node`]: the nearest graph node, with no leg added to distances, as OSMnx
 //!   (`nearest_nodes`) and pandana (`get_node_ids`) do. Results then equal theirs on the same graph.
 //!
-//! Both use a packed R-tree ([`super::packed`]) of edge segments or nodes, queried once per point. A point farther than the
-//! snap limit is not snapped; the caller counts it as unreachable.
+//! Both use a packed R-tree ([`super::packed`]) of edge segments or nodes, queried once per point;
+//! node snapping asks a grid of the nodes ([`super::grid`]) first, which answers a point among
+//! the nodes from a few cells, and the tree only for the points it is not sure of (far from any
+//! node, outside the network's box): the same node either way. A point farther than the snap
+//! limit is not snapped; the caller counts it as unreachable.
 //!
 //! # Units
 //! Distances are taken in the frame and turned into metres with the scale of the edge concerned
@@ -17,6 +20,7 @@ use geo::Coord;
 use rayon::prelude::*;
 
 use super::graph::Graph;
+use super::grid::PointGrid;
 use super::packed::{Bbox, PackedRTree};
 
 /// How points attach to the network.
@@ -97,9 +101,19 @@ fn dist2(a: Coord<f64>, b: Coord<f64>) -> f64 {
 }
 
 enum Tree {
-    Segments { tree: PackedRTree, segments: Vec<SegmentRef> },
-    Nodes(PackedRTree),
+    Segments {
+        tree: PackedRTree,
+        segments: Vec<SegmentRef>,
+    },
+    /// The nodes in a grid, for the points near them, and in a tree, for the others.
+    Nodes {
+        tree: PackedRTree,
+        grid: Option<PointGrid>,
+    },
 }
+
+/// Rings of grid cells a node snap reads before it asks the tree.
+const GRID_RINGS: usize = 2;
 
 /// A tree over the network for one snap mode.
 pub struct Snapper {
@@ -146,7 +160,8 @@ impl Snapper {
                         [c.x, c.y, c.x, c.y]
                     })
                     .collect();
-                Tree::Nodes(PackedRTree::new_in_order(&boxes))
+                let nodes: Vec<Coord<f64>> = (0..graph.node_count() as u32).map(|n| graph.node(n)).collect();
+                Tree::Nodes { tree: PackedRTree::new_in_order(&boxes), grid: PointGrid::new(&nodes) }
             }
         };
         Snapper { tree }
@@ -156,7 +171,7 @@ impl Snapper {
     pub fn mode(&self) -> SnapMode {
         match self.tree {
             Tree::Segments { .. } => SnapMode::Edge,
-            Tree::Nodes(_) => SnapMode::Node,
+            Tree::Nodes { .. } => SnapMode::Node,
         }
     }
 
@@ -183,8 +198,10 @@ impl Snapper {
                     ((s.start_planar_m + t * (d.x * d.x + d.y * d.y).sqrt()) * scale).clamp(0.0, edge.length_m);
                 Snap { anchor: Anchor::Edge { edge: s.edge, along_m }, snap_m: (p.x - on.x).hypot(p.y - on.y) * scale }
             }
-            Tree::Nodes(tree) => {
-                let (node, _) = tree.nearest(p, |n| dist2(p, graph.node(n))).ok_or(Unsnapped::NoNetwork)?;
+            Tree::Nodes { tree, grid } => {
+                let to = |n: u32| dist2(p, graph.node(n));
+                let near = grid.as_ref().and_then(|g| g.nearest(p, GRID_RINGS, to));
+                let (node, _) = near.or_else(|| tree.nearest(p, to)).ok_or(Unsnapped::NoNetwork)?;
                 let scale = graph.adjacent_edges(node).first().map(|&e| graph.edge(e).scale()).unwrap_or(1.0);
                 let c = graph.node(node);
                 Snap { anchor: Anchor::Node(node), snap_m: (p.x - c.x).hypot(p.y - c.y) * scale }
