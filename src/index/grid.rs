@@ -50,7 +50,7 @@ impl PointGrid {
         if !(cell_m.is_finite() && cell_m > 0.0) {
             cell_m = 1.0;
         }
-        let dims = |cell_m: f64| ((w / cell_m) as usize + 1, (h / cell_m) as usize + 1);
+        let dims = |cell_m: f64| (((w / cell_m) as usize).saturating_add(1), ((h / cell_m) as usize).saturating_add(1));
         let (mut cols, mut rows) = dims(cell_m);
         while cols.saturating_mul(rows) > CELLS_PER_POINT * n {
             cell_m *= 1.5;
@@ -250,6 +250,16 @@ mod tests {
         let grid = PointGrid::new(&line).unwrap();
         let p = Coord { x: 41.2, y: 7.0 };
         assert_eq!(grid.nearest(p, 3, |i| d2(p, line[i as usize])).map(|(i, _)| i), Some(41));
+        // A box too wide for a grid of metre cells: the cells grow until they are few enough.
+        let wide = [Coord { x: 0.0, y: 0.0 }, Coord { x: 1e300, y: 1e300 }];
+        let grid_wide = PointGrid::new(&wide).unwrap();
+        assert!(grid_wide.cols * grid_wide.rows <= CELLS_PER_POINT * wide.len());
+        assert_eq!(
+            grid_wide
+                .nearest(Coord { x: 1.0, y: 0.0 }, 3, |i| d2(Coord { x: 1.0, y: 0.0 }, wide[i as usize]))
+                .map(|(i, _)| i),
+            Some(0)
+        );
         assert!(PointGrid::new(&[Coord { x: f64::NAN, y: 0.0 }]).is_none());
         assert!(PointGrid::new(&[]).is_none());
         assert_eq!(grid.nearest(Coord { x: f64::NAN, y: 7.0 }, 3, |_| 0.0), None);
