@@ -417,6 +417,11 @@ impl Graph {
         self.nodes[n as usize]
     }
 
+    /// Every node's frame coordinate, by node number.
+    pub fn nodes(&self) -> &[Coord<f64>] {
+        &self.nodes
+    }
+
     pub fn edge(&self, e: u32) -> &Edge {
         &self.edges[e as usize]
     }

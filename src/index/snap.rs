@@ -153,15 +153,8 @@ impl Snapper {
             }
             SnapMode::Node => {
                 // The nodes are numbered along the Hilbert curve already.
-                let boxes: Vec<Bbox> = (0..graph.node_count() as u32)
-                    .into_par_iter()
-                    .map(|n| {
-                        let c = graph.node(n);
-                        [c.x, c.y, c.x, c.y]
-                    })
-                    .collect();
-                let nodes: Vec<Coord<f64>> = (0..graph.node_count() as u32).map(|n| graph.node(n)).collect();
-                Tree::Nodes { tree: PackedRTree::new_in_order(&boxes), grid: PointGrid::new(&nodes) }
+                let boxes: Vec<Bbox> = graph.nodes().par_iter().map(|c| [c.x, c.y, c.x, c.y]).collect();
+                Tree::Nodes { tree: PackedRTree::new_in_order(&boxes), grid: PointGrid::new(graph.nodes()) }
             }
         };
         Snapper { tree }
