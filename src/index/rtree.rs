@@ -22,11 +22,13 @@ impl BoxIndex {
     pub fn new<'a, G: BoundingRect<f64, Output = Option<Rect<f64>>> + 'a>(
         items: impl IntoIterator<Item = &'a G>,
     ) -> BoxIndex {
-        let entries = items
-            .into_iter()
-            .enumerate()
-            .filter_map(|(i, g)| g.bounding_rect().map(|r| GeomWithData::new(rectangle(&r), i)))
-            .collect();
+        BoxIndex::of_boxes(items.into_iter().map(BoundingRect::bounding_rect))
+    }
+
+    /// Bulk-loads boxes themselves, the `i`th box item `i`; `None` is not indexed.
+    pub fn of_boxes(boxes: impl IntoIterator<Item = Option<Rect<f64>>>) -> BoxIndex {
+        let entries =
+            boxes.into_iter().enumerate().filter_map(|(i, r)| r.map(|r| GeomWithData::new(rectangle(&r), i))).collect();
         BoxIndex { tree: RTree::bulk_load(entries) }
     }
 
@@ -35,6 +37,11 @@ impl BoxIndex {
         let mut out: Vec<usize> = self.tree.locate_in_envelope_intersecting(&envelope(rect)).map(|e| e.data).collect();
         out.sort_unstable();
         out
+    }
+
+    /// Whether `meets` holds for some item whose box intersects `rect`.
+    pub fn any_touching(&self, rect: &Rect<f64>, mut meets: impl FnMut(usize) -> bool) -> bool {
+        self.tree.locate_in_envelope_intersecting(&envelope(rect)).any(|e| meets(e.data))
     }
 
     /// Whether some item's box intersects `rect`: whether [`BoxIndex::query`] would find any.

@@ -61,10 +61,11 @@
 
 use std::collections::BTreeMap;
 
+use geo::coordinate_position::{CoordPos, CoordinatePosition};
 use geo::orient::{Direction, Orient};
 use geo::{
-    unary_union, BooleanOps, BoundingRect, Buffer, Coord, Distance, Euclidean, Intersects, LineString, MultiPolygon,
-    Polygon, Rect,
+    unary_union, BooleanOps, BoundingRect, Buffer, Coord, Distance, Euclidean, Intersects, Line, LineString, LinesIter,
+    MultiPolygon, Polygon, Rect,
 };
 use rayon::prelude::*;
 
@@ -335,12 +336,18 @@ fn compute_park(
         });
     }
 
-    // Candidates are clipped in parallel and kept in index order.
+    // Candidates are clipped in parallel and kept in index order. A parcel whose box no edge of
+    // the park meets lies wholly inside the park or wholly outside it, and needs no clipping.
+    let edges = Edges::of(&park.polygon);
     let clipped: Vec<Result<Option<Piece<'_>>>> = candidates
         .par_iter()
         .map(|&i| {
             let parcel = &parcels[i];
-            let polygon = without_spikes(park.polygon.intersection(&parcel.polygon));
+            let polygon = match clear_of_edges(&park.polygon, &edges, &parcel.polygon) {
+                Some(Side::Inside) => without_spikes(parcel.polygon.clone()),
+                Some(Side::Outside) => return Ok(None),
+                None => without_spikes(park.polygon.intersection(&parcel.polygon)),
+            };
             if polygon.0.is_empty() {
                 return Ok(None);
             }
@@ -429,6 +436,48 @@ fn compute_park(
         });
     }
     Ok((result, mix_pieces))
+}
+
+/// A park's edges, every ring's, for [`clear_of_edges`].
+struct Edges {
+    lines: Vec<Line<f64>>,
+    boxes: BoxIndex,
+}
+
+impl Edges {
+    fn of(park: &MultiPolygon<f64>) -> Edges {
+        let lines: Vec<Line<f64>> = park.lines_iter().collect();
+        let boxes = BoxIndex::of_boxes(lines.iter().map(|line| Some(line.bounding_rect())));
+        Edges { lines, boxes }
+    }
+}
+
+/// Where a polygon lies against a park none of whose edges meets the polygon's box.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Side {
+    Inside,
+    Outside,
+}
+
+/// Where `parcel` lies against `park` when no edge of the park meets the parcel's box (the closed
+/// box and the closed edge, in exact arithmetic): the box, which is connected, then lies wholly in
+/// the park's interior or wholly outside the park, as does the parcel in it, and one vertex tells
+/// which. The parcel's piece in the park is then the parcel itself, or nothing, exactly. `None`
+/// (an edge meets the parcel's box, or the parcel has no finite box) leaves the answer to clipping.
+fn clear_of_edges(park: &MultiPolygon<f64>, edges: &Edges, parcel: &MultiPolygon<f64>) -> Option<Side> {
+    let rect = parcel.bounding_rect()?;
+    // A NaN in the box would leave the box tests nothing to go by.
+    let finite = [rect.min().x, rect.min().y, rect.max().x, rect.max().y].iter().all(|v| v.is_finite());
+    if !finite || edges.boxes.any_touching(&rect, |i| rect.intersects(&edges.lines[i])) {
+        return None;
+    }
+    let vertex = parcel.0.first()?.exterior().0.first()?;
+    match park.coordinate_position(vertex) {
+        CoordPos::Inside => Some(Side::Inside),
+        CoordPos::Outside => Some(Side::Outside),
+        // Not on an edge, as no edge meets the box; were it so, clipping decides.
+        CoordPos::OnBoundary => None,
+    }
 }
 
 /// A park derived from parcels of one category.

@@ -422,3 +422,74 @@ fn spikes_go_and_slivers_stay() {
     let spike = ring(&[(0.0, 0.0), (10.0, 0.0), (0.0, 0.0), (0.0, 0.0)]);
     assert!(without_spikes(MultiPolygon(vec![Polygon::new(spike, vec![])])).0.is_empty());
 }
+
+/// A parcel that no edge of the park meets is told inside or outside without clipping, and the
+/// answer is clipping's: the whole parcel, or nothing. Parcels on a lattice that lands some of them
+/// exactly on the park's edges, corners and the edges of its hole, and triangles near its
+/// diagonal edge, against the clipped area.
+#[test]
+fn parcels_clear_of_the_edges_need_no_clipping() {
+    let ring = |pts: &[(f64, f64)]| LineString::from(pts.iter().map(|&(x, y)| (X0 + x, Y0 + y)).collect::<Vec<_>>());
+    // A park with a diagonal edge, a notch and a hole.
+    let park = MultiPolygon(vec![Polygon::new(
+        ring(&[
+            (0.0, 0.0),
+            (1000.0, 0.0),
+            (1000.0, 600.0),
+            (600.0, 1000.0),
+            (0.0, 1000.0),
+            (0.0, 500.0),
+            (200.0, 500.0),
+            (200.0, 400.0),
+            (0.0, 400.0),
+            (0.0, 0.0),
+        ]),
+        vec![ring(&[(300.0, 300.0), (500.0, 300.0), (500.0, 500.0), (300.0, 500.0), (300.0, 300.0)])],
+    )]);
+    let edges = Edges::of(&park);
+    let mut xorshift = crate::testing::xorshift(0x9e3779b97f4a7c15);
+    let mut next = |n: u64| (xorshift() % n) as f64;
+    let mut parcels = Vec::new();
+    // Squares on a 50 m lattice (edges of the park and its hole lie on it), 25 to 100 m wide.
+    for _ in 0..400 {
+        let (x, y, w) = (next(24) * 50.0 - 50.0, next(24) * 50.0 - 50.0, 25.0 * (1.0 + next(4)));
+        parcels.push(MultiPolygon(vec![rect(x, y, x + w, y + w)]));
+    }
+    // Triangles near the diagonal x + y = 1600, from 600 to 1000.
+    for _ in 0..400 {
+        let t = 600.0 + next(400);
+        let off = next(80) - 40.0;
+        let (x, y) = (t + off / 2.0, 1600.0 - t + off / 2.0);
+        parcels.push(MultiPolygon(vec![Polygon::new(ring(&[(x, y), (x + 10.0, y), (x, y + 10.0), (x, y)]), vec![])]));
+    }
+    let (mut inside, mut outside, mut clipped) = (0, 0, 0);
+    for parcel in &parcels {
+        let clip_m2 = park.intersection(parcel).unsigned_area();
+        match clear_of_edges(&park, &edges, parcel) {
+            Some(Side::Inside) => {
+                inside += 1;
+                assert!(
+                    (clip_m2 - parcel.unsigned_area()).abs() < TOL,
+                    "{parcel:?} is not wholly inside: {clip_m2} m²"
+                );
+            }
+            Some(Side::Outside) => {
+                outside += 1;
+                assert!(clip_m2 < TOL, "{parcel:?} is not wholly outside: {clip_m2} m²");
+            }
+            None => clipped += 1,
+        }
+    }
+    assert!(inside > 100 && outside > 50 && clipped > 100, "{inside} inside, {outside} outside, {clipped} clipped");
+
+    // A parcel whose corner touches an edge, or that shares an edge, is clipped; one in the hole
+    // is outside; one whose box the diagonal edge misses by a centimetre is inside.
+    let one =
+        |x0: f64, y0: f64, x1: f64, y1: f64| clear_of_edges(&park, &edges, &MultiPolygon(vec![rect(x0, y0, x1, y1)]));
+    assert_eq!(one(500.0, 500.0, 550.0, 550.0), None, "a corner on the hole's corner");
+    assert_eq!(one(100.0, 0.0, 150.0, 50.0), None, "an edge on the park's edge");
+    assert_eq!(one(350.0, 350.0, 400.0, 400.0), Some(Side::Outside), "in the hole");
+    assert_eq!(one(1100.0, 0.0, 1150.0, 50.0), Some(Side::Outside));
+    assert_eq!(one(700.0, 800.0, 750.0, 849.99), Some(Side::Inside), "below the diagonal");
+    assert_eq!(one(700.0, 800.0, 750.0, 850.0), None, "a corner on the diagonal");
+}
