@@ -28,6 +28,7 @@
 
 use std::borrow::Borrow;
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU32, Ordering};
 
 use geo::line_intersection::{line_intersection, LineIntersection};
 use geo::{Coord, Line, LineString};
@@ -153,6 +154,39 @@ fn clean(line: &[Coord<f64>]) -> impl Iterator<Item = (Coord<f64>, Key)> + '_ {
 /// plain serial build).
 const SPANS_PER_BLOCK: usize = if cfg!(test) { 7 } else { 4096 };
 
+/// Sorted vertex keys per task of the network's node numbering; a handful in the unit tests, as
+/// for [`SPANS_PER_BLOCK`].
+const KEYS_PER_BLOCK: usize = if cfg!(test) { 5 } else { 16_384 };
+
+/// `sorted` (vertices sorted by key) cut into blocks of about `n` (at least 1) vertices, each
+/// beginning with the first vertex of its key: a key's vertices all lie in one block.
+fn key_blocks(sorted: &[(u64, u32)], n: usize) -> Vec<&[(u64, u32)]> {
+    let mut blocks = Vec::with_capacity(sorted.len() / n.max(1) + 1);
+    let mut rest = sorted;
+    while !rest.is_empty() {
+        let mut end = n.max(1).min(rest.len());
+        while end < rest.len() && rest[end].0 == rest[end - 1].0 {
+            end += 1;
+        }
+        let (block, tail) = rest.split_at(end);
+        blocks.push(block);
+        rest = tail;
+    }
+    blocks
+}
+
+/// Where each of consecutive parts of the given lengths starts.
+fn starts(lengths: &[usize]) -> Vec<usize> {
+    lengths
+        .iter()
+        .scan(0, |start, &n| {
+            let at = *start;
+            *start += n;
+            Some(at)
+        })
+        .collect()
+}
+
 /// `n` copies of `value`, written by every thread of the pool at once: the kernel gives the
 /// vector's pages on their first touch, which is then shared too.
 fn filled<T: Copy + Send + Sync>(n: usize, value: T) -> Vec<T> {
@@ -276,28 +310,42 @@ impl Graph {
         let mut by_key: Vec<(u64, u32)> = pts.par_iter().enumerate().map(|(i, &c)| (packed(c), i as u32)).collect();
         by_key.par_sort_unstable();
         const NO_NODE: u32 = u32::MAX;
-        let mut vertex_node = vec![NO_NODE; pts.len()];
-        // Node coordinates: the first vertex met with the node's key.
-        let mut nodes: Vec<Coord<f64>> = Vec::new();
-        for run in by_key.chunk_by(|a, b| a.0 == b.0) {
-            if run.len() < 2 && !is_end[run[0].1 as usize] {
-                continue;
-            }
-            // Fewer nodes than vertices, so fewer than u32::MAX (checked above).
-            let n = nodes.len() as u32;
-            nodes.push(pts[run[0].1 as usize]);
-            for &(_, v) in run {
-                vertex_node[v as usize] = n;
-            }
-        }
+        // Node coordinates: the first vertex met with the node's key. The sorted vertices are cut
+        // into blocks that each begin with a key's first vertex; each block counts its nodes, then
+        // numbers them from where the blocks before it end, the blocks in parallel.
+        let is_node = |run: &[(u64, u32)]| run.len() >= 2 || is_end[run[0].1 as usize];
+        let key_blocks = key_blocks(&by_key, KEYS_PER_BLOCK);
+        let block_nodes: Vec<usize> =
+            key_blocks.par_iter().map(|b| b.chunk_by(|a, b| a.0 == b.0).filter(|r| is_node(r)).count()).collect();
+        let first_node = starts(&block_nodes);
+        let mut nodes: Vec<Coord<f64>> = filled(block_nodes.iter().sum(), Coord { x: 0.0, y: 0.0 });
+        let vertex_node: Vec<AtomicU32> = (0..pts.len()).into_par_iter().map(|_| AtomicU32::new(NO_NODE)).collect();
+        split_at_lengths(&mut nodes, block_nodes.iter().copied())
+            .into_par_iter()
+            .zip(&key_blocks)
+            .zip(&first_node)
+            .for_each(|((out, block), &first)| {
+                for (k, run) in block.chunk_by(|a, b| a.0 == b.0).filter(|r| is_node(r)).enumerate() {
+                    out[k] = pts[run[0].1 as usize];
+                    // Fewer nodes than vertices, so fewer than u32::MAX (checked above).
+                    let n = (first + k) as u32;
+                    for &(_, v) in run {
+                        vertex_node[v as usize].store(n, Ordering::Relaxed);
+                    }
+                }
+            });
         drop(by_key);
         drop(is_end);
         // Nodes renumbered along a Hilbert curve: a search's front then touches few cache lines of
         // the node and adjacency arrays (key order is by x alone, so its neighbours lie far apart).
         let key_order = hilbert_renumber(&mut nodes);
-        for v in vertex_node.iter_mut().filter(|v| **v != NO_NODE) {
-            *v = key_order[*v as usize];
-        }
+        let vertex_node: Vec<u32> = vertex_node
+            .into_par_iter()
+            .map(|v| match v.into_inner() {
+                NO_NODE => NO_NODE,
+                n => key_order[n as usize],
+            })
+            .collect();
         let node_of = |v: usize| Some(vertex_node[v]).filter(|&n| n != NO_NODE);
 
         // Edges: split each clean line at its nodes; a line's edges are one fewer than its nodes,
@@ -321,14 +369,7 @@ impl Graph {
             .zip(&block_edges)
             .map(|(b, &edges)| b[b.len() - 1].2 - b[0].1 + edges - b.len())
             .collect();
-        let coords_start: Vec<usize> = block_coords
-            .iter()
-            .scan(0, |start, &n| {
-                let at = *start;
-                *start += n;
-                Some(at)
-            })
-            .collect();
+        let coords_start = starts(&block_coords);
         let edge_parts = split_at_lengths(&mut edges, block_edges.iter().copied());
         let coord_parts = split_at_lengths(&mut coords, block_coords.iter().copied());
         edge_parts.into_par_iter().zip(coord_parts).zip(&span_blocks).zip(&coords_start).for_each(
