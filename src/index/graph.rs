@@ -339,13 +339,12 @@ impl Graph {
         // Nodes renumbered along a Hilbert curve: a search's front then touches few cache lines of
         // the node and adjacency arrays (key order is by x alone, so its neighbours lie far apart).
         let key_order = hilbert_renumber(&mut nodes);
-        let vertex_node: Vec<u32> = vertex_node
-            .into_par_iter()
-            .map(|v| match v.into_inner() {
-                NO_NODE => NO_NODE,
-                n => key_order[n as usize],
-            })
-            .collect();
+        let mut vertex_node = vertex_node;
+        vertex_node.par_iter_mut().map(AtomicU32::get_mut).filter(|v| **v != NO_NODE).for_each(|v| {
+            *v = key_order[*v as usize];
+        });
+        // The same memory as plain numbers (an atomic has its integer's layout; collected in place).
+        let vertex_node: Vec<u32> = vertex_node.into_iter().map(AtomicU32::into_inner).collect();
         let node_of = |v: usize| Some(vertex_node[v]).filter(|&n| n != NO_NODE);
 
         // Edges: split each clean line at its nodes; a line's edges are one fewer than its nodes,
