@@ -281,7 +281,8 @@ impl Graph {
 
         // Nodes: line ends, and keys used more than once, first numbered in key order. Vertices sorted by
         // (key, index): plain values, so a parallel sort gives the same order on any number of
-        // threads; one sweep over runs of equal keys gives every vertex its node, if any. Keys are
+        // threads; the runs of equal keys, taken in order (a block of them per task, below), give
+        // every vertex its node, if any. Keys are
         // packed into one u64, x above y, each from the lowest of its axis: the same order, half
         // the bytes to sort.
         if pts.len() >= u32::MAX as usize {

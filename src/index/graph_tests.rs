@@ -313,6 +313,12 @@ fn blocks_build_what_one_pass_builds() {
             let first = pts[0];
             pts.push(first);
         }
+        if i % 7 == 3 {
+            // Vertices 3 mm off those of other lines, with their keys.
+            for p in &mut pts {
+                p.0 += 0.003;
+            }
+        }
         lines.push(line(&pts));
     }
     let build = |threads: usize| {
@@ -347,6 +353,26 @@ fn blocks_build_what_one_pass_builds() {
     let degenerate = clean.iter().filter(|c| c.len() < 2).count() as u64;
     assert_eq!(g.stats.degenerate_lines, degenerate);
     assert!(degenerate > 20, "degenerate lines: {degenerate}");
+    // A node's coordinate is the first clean vertex of its key, in line order; some keys have
+    // vertices that differ (by 3 mm), so that taking another of them would show.
+    let mut first_of_key: HashMap<Key, Coord<f64>> = HashMap::new();
+    for c in clean.iter().filter(|c| c.len() >= 2) {
+        for &v in c {
+            first_of_key.entry(key(v)).or_insert(v);
+        }
+    }
+    let bits = |c: Coord<f64>| (c.x.to_bits(), c.y.to_bits());
+    for n in &g.nodes {
+        assert_eq!(bits(*n), bits(first_of_key[&key(*n)]), "node at {n:?}");
+    }
+    let differing = g
+        .nodes
+        .iter()
+        .filter(|n| {
+            clean.iter().filter(|c| c.len() >= 2).flatten().any(|v| key(*v) == key(**n) && bits(*v) != bits(**n))
+        })
+        .count();
+    assert!(differing > 5, "nodes whose key has differing vertices: {differing}");
     // The edges come line after line, their coordinates one after another; each line's edges,
     // joined at their shared nodes, walk its clean vertices: a node by its key (the node's
     // coordinate is the first vertex of its key), any other vertex exactly.
@@ -376,4 +402,32 @@ fn blocks_build_what_one_pass_builds() {
         }
     }
     assert_eq!((e, at), (g.edges.len(), g.coords.len()));
+}
+
+/// Blocks of sorted keys hold every key in one block, in order, each block but the last of at
+/// least the size asked for (runs of one key, of several, and a key repeated across a block's end).
+#[test]
+fn key_blocks_never_split_a_key() {
+    let mut next = crate::testing::xorshift(0x2545f4914f6cdd1d);
+    let mut sorted: Vec<(u64, u32)> = Vec::new();
+    let mut key = 0u64;
+    for i in 0..2_000u32 {
+        if next() % 3 == 0 {
+            key += 1 + next() % 4;
+        }
+        sorted.push((key, i));
+    }
+    // A long run of one key.
+    sorted.extend((2_000..2_050u32).map(|i| (key + 1, i)));
+    for n in [0, 1, 2, 3, 7, 64, 5_000] {
+        let blocks = key_blocks(&sorted, n);
+        assert_eq!(blocks.concat(), sorted, "n = {n}");
+        for (k, pair) in blocks.windows(2).enumerate() {
+            assert!(!pair[0].is_empty(), "n = {n}: block {k} empty");
+            assert!(pair[0].len() >= n.max(1), "n = {n}: block {k} of {}", pair[0].len());
+            assert_ne!(pair[0][pair[0].len() - 1].0, pair[1][0].0, "n = {n}: a key split after block {k}");
+        }
+        assert!(blocks.last().is_some_and(|b| !b.is_empty()));
+    }
+    assert!(key_blocks(&[], 5).is_empty());
 }

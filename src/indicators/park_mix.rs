@@ -462,11 +462,13 @@ enum Side {
 /// Where `parcel` lies against `park` when no edge of the park meets the parcel's box (the closed
 /// box and the closed edge, in exact arithmetic): the box, which is connected, then lies wholly in
 /// the park's interior or wholly outside the park, as does the parcel in it, and one vertex tells
-/// which. The parcel's piece in the park is then the parcel itself, or nothing, exactly. `None`
-/// (an edge meets the parcel's box, or the parcel has no finite box) leaves the answer to clipping.
+/// which. For a valid park (the module's precondition: its parts do not overlap) the parcel's
+/// piece in the park is then the parcel itself, or nothing, exactly. `None` (an edge meets the
+/// parcel's box, or the box is not finite) leaves the answer to clipping.
 fn clear_of_edges(park: &MultiPolygon<f64>, edges: &Edges, parcel: &MultiPolygon<f64>) -> Option<Side> {
     let rect = parcel.bounding_rect()?;
-    // A NaN in the box would leave the box tests nothing to go by.
+    // Coordinates are finite (ingest skips a feature with a NaN or an infinity); a box that is
+    // not, all the same, is left to clipping rather than to box tests with nothing to go by.
     let finite = [rect.min().x, rect.min().y, rect.max().x, rect.max().y].iter().all(|v| v.is_finite());
     if !finite || edges.boxes.any_touching(&rect, |i| rect.intersects(&edges.lines[i])) {
         return None;

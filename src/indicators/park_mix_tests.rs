@@ -425,34 +425,37 @@ fn spikes_go_and_slivers_stay() {
 
 /// A parcel that no edge of the park meets is told inside or outside without clipping, and the
 /// answer is clipping's: the whole parcel, or nothing. Parcels on a lattice that lands some of them
-/// exactly on the park's edges, corners and the edges of its hole, and triangles near its
-/// diagonal edge, against the clipped area.
+/// exactly on the edges and corners of the park's two parts and of its hole, and triangles near
+/// its diagonal edge, against the clipped area.
 #[test]
 fn parcels_clear_of_the_edges_need_no_clipping() {
     let ring = |pts: &[(f64, f64)]| LineString::from(pts.iter().map(|&(x, y)| (X0 + x, Y0 + y)).collect::<Vec<_>>());
-    // A park with a diagonal edge, a notch and a hole.
-    let park = MultiPolygon(vec![Polygon::new(
-        ring(&[
-            (0.0, 0.0),
-            (1000.0, 0.0),
-            (1000.0, 600.0),
-            (600.0, 1000.0),
-            (0.0, 1000.0),
-            (0.0, 500.0),
-            (200.0, 500.0),
-            (200.0, 400.0),
-            (0.0, 400.0),
-            (0.0, 0.0),
-        ]),
-        vec![ring(&[(300.0, 300.0), (500.0, 300.0), (500.0, 500.0), (300.0, 500.0), (300.0, 300.0)])],
-    )]);
+    // A park of two parts: one with a diagonal edge, a notch and a hole, and a square.
+    let park = MultiPolygon(vec![
+        Polygon::new(
+            ring(&[
+                (0.0, 0.0),
+                (1000.0, 0.0),
+                (1000.0, 600.0),
+                (600.0, 1000.0),
+                (0.0, 1000.0),
+                (0.0, 500.0),
+                (200.0, 500.0),
+                (200.0, 400.0),
+                (0.0, 400.0),
+                (0.0, 0.0),
+            ]),
+            vec![ring(&[(300.0, 300.0), (500.0, 300.0), (500.0, 500.0), (300.0, 500.0), (300.0, 300.0)])],
+        ),
+        rect(1200.0, 0.0, 1600.0, 400.0),
+    ]);
     let edges = Edges::of(&park);
     let mut xorshift = crate::testing::xorshift(0x9e3779b97f4a7c15);
     let mut next = |n: u64| (xorshift() % n) as f64;
     let mut parcels = Vec::new();
     // Squares on a 50 m lattice (edges of the park and its hole lie on it), 25 to 100 m wide.
-    for _ in 0..400 {
-        let (x, y, w) = (next(24) * 50.0 - 50.0, next(24) * 50.0 - 50.0, 25.0 * (1.0 + next(4)));
+    for _ in 0..600 {
+        let (x, y, w) = (next(36) * 50.0 - 50.0, next(24) * 50.0 - 50.0, 25.0 * (1.0 + next(4)));
         parcels.push(MultiPolygon(vec![rect(x, y, x + w, y + w)]));
     }
     // Triangles near the diagonal x + y = 1600, from 600 to 1000.
@@ -492,4 +495,7 @@ fn parcels_clear_of_the_edges_need_no_clipping() {
     assert_eq!(one(1100.0, 0.0, 1150.0, 50.0), Some(Side::Outside));
     assert_eq!(one(700.0, 800.0, 750.0, 849.99), Some(Side::Inside), "below the diagonal");
     assert_eq!(one(700.0, 800.0, 750.0, 850.0), None, "a corner on the diagonal");
+    assert_eq!(one(1300.0, 100.0, 1350.0, 150.0), Some(Side::Inside), "in the second part");
+    assert_eq!(one(1550.0, 100.0, 1650.0, 150.0), None, "across the second part's edge");
+    assert_eq!(one(1100.0, 100.0, 1150.0, 150.0), Some(Side::Outside), "between the parts");
 }
