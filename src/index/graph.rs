@@ -320,7 +320,7 @@ impl Graph {
             key_blocks.par_iter().map(|b| b.chunk_by(|a, b| a.0 == b.0).filter(|r| is_node(r)).count()).collect();
         let first_node = starts(&block_nodes);
         let mut nodes: Vec<Coord<f64>> = filled(block_nodes.iter().sum(), Coord { x: 0.0, y: 0.0 });
-        let vertex_node: Vec<AtomicU32> = (0..pts.len()).into_par_iter().map(|_| AtomicU32::new(NO_NODE)).collect();
+        let mut vertex_node: Vec<AtomicU32> = (0..pts.len()).into_par_iter().map(|_| AtomicU32::new(NO_NODE)).collect();
         split_at_lengths(&mut nodes, block_nodes.iter().copied())
             .into_par_iter()
             .zip(&key_blocks)
@@ -340,7 +340,6 @@ impl Graph {
         // Nodes renumbered along a Hilbert curve: a search's front then touches few cache lines of
         // the node and adjacency arrays (key order is by x alone, so its neighbours lie far apart).
         let key_order = hilbert_renumber(&mut nodes);
-        let mut vertex_node = vertex_node;
         vertex_node.par_iter_mut().map(AtomicU32::get_mut).filter(|v| **v != NO_NODE).for_each(|v| {
             *v = key_order[*v as usize];
         });
