@@ -132,6 +132,33 @@ fn demo_report_in_headless_chromium() {
     assert_eq!(dom.matches("class=\"map-figure\"").count(), 7);
     assert!(dom.matches("<path class=\"miss\"").count() >= 3);
 
+    // Panels are captioned with the names of what they show: the parks' parcels with their parks'
+    // names, though the demo numbers its parks as it numbers its areas.
+    let names_of = |indicator: &str| -> Vec<(&str, &str)> {
+        rows.iter()
+            .filter(|r| r["indicator"] == indicator)
+            .map(|r| (r["area_id"].as_str().unwrap(), r["area_name"].as_str().unwrap()))
+            .collect()
+    };
+    let (areas, parks) = (names_of("road_density"), names_of("park_mix"));
+    assert!(areas.iter().any(|(id, _)| parks.iter().any(|(p, _)| p == id)), "no park shares an area's id");
+    let maps = &dom[dom.find("<section id=\"maps\">").expect("a maps section")..];
+    let captions = |title: &str| -> Vec<String> {
+        let at = maps.find(&format!("<h3>{title}<")).unwrap_or_else(|| panic!("no map {title}"));
+        let figure = &maps[at..at + maps[at..].find("</figure>").unwrap()];
+        figure.split("panel-caption\">").skip(1).map(|c| c[..c.find('<').unwrap()].to_string()).collect()
+    };
+    for (title, named) in
+        [("园区生活配套地块", &parks), ("产业园区生活配套用地占比", &parks), ("道路网密度达标情况", &areas)]
+    {
+        let shown = captions(title);
+        let mut expected: Vec<&str> = named.iter().map(|(_, n)| *n).collect();
+        expected.sort_unstable();
+        let mut got: Vec<&str> = shown.iter().map(String::as_str).collect();
+        got.sort_unstable();
+        assert_eq!(got, expected, "captions of the map {title}");
+    }
+
     // Screenshot: decoded, it has many colours, much non-white, and the red of the missed areas.
     let keep = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/report-check");
     std::fs::create_dir_all(&keep).unwrap();

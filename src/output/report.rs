@@ -14,7 +14,6 @@ mod map;
 
 pub use map::{MapData, MapPart};
 
-use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
@@ -232,11 +231,13 @@ pub fn render_read(input: &ReportInput, read: ReadMaps) -> Result<String> {
         summary.get("rows").and_then(Value::as_array).map(|a| a.iter().collect()).unwrap_or_default();
     let layers: Vec<&Value> =
         summary.get("layers").and_then(Value::as_array).map(|a| a.iter().collect()).unwrap_or_default();
-    // Names of areas and parks, for map captions.
-    let mut names = BTreeMap::new();
+    // Names of areas and parks, for map captions: park mix's rows are the parks'.
+    let mut names = map::Names::default();
     for r in &rows {
         if let (Some(id), Some(name)) = (text(r, "area_id"), text(r, "area_name")) {
-            names.entry(id).or_insert(name);
+            let table =
+                if text(r, "indicator").as_deref() == Some("park_mix") { &mut names.parks } else { &mut names.areas };
+            table.entry(id).or_insert(name);
         }
     }
     // Every map read first, so a bad file fails before anything is written (the first bad one in
@@ -331,7 +332,7 @@ fn draw_map(
     m: &MapLayer,
     data: &map::MapData,
     maps: &[(&MapLayer, map::MapData)],
-    names: &BTreeMap<String, String>,
+    names: &map::Names,
 ) -> Option<String> {
     // A map of lines or points is easier to read over the areas or homes of another map.
     let context_style = match m.style {

@@ -431,6 +431,14 @@ pub struct MapData {
     k: f64,
 }
 
+/// Display names for the panel captions of features without a name of their own: built-up areas
+/// by `area_id`, parks by `park_id`.
+#[derive(Debug, Clone, Default)]
+pub struct Names {
+    pub areas: BTreeMap<String, String>,
+    pub parks: BTreeMap<String, String>,
+}
+
 /// Another map of the report drawn in grey under this one, for orientation, and its legend label.
 pub struct Context<'a> {
     pub map: &'a MapData,
@@ -1335,10 +1343,9 @@ impl MapData {
         order.into_iter().map(|l| by_label.remove(&l).unwrap_or_default()).collect()
     }
 
-    /// The map as HTML: panels of inline SVG, a legend and the attribution.
-    ///
-    /// `names` maps an `area_id` or `park_id` to a display name for the panel captions.
-    pub fn render(&self, style: MapStyle, names: &BTreeMap<String, String>, context: Option<&Context>) -> String {
+    /// The map as HTML: panels of inline SVG, a legend and the attribution; `names` gives the
+    /// panel captions of features without a name of their own.
+    pub fn render(&self, style: MapStyle, names: &Names, context: Option<&Context>) -> String {
         let paints: Vec<Paint> = self.features.iter().map(|f| paint(style, &f.props)).collect();
         let mut html = String::new();
         let panels = self.panels();
@@ -1361,15 +1368,21 @@ impl MapData {
     }
 
     /// Names of the areas or parks in a panel.
-    fn caption(&self, group: &[usize], names: &BTreeMap<String, String>) -> String {
+    fn caption(&self, group: &[usize], names: &Names) -> String {
         let mut seen: Vec<String> = Vec::new();
         for &i in group {
             let p = self.features[i].props.extra();
-            let id = p.area_id.as_ref().or(p.park_id.as_ref()).map(|v| match v {
+            // An area's id among the areas' names, a park's (a parcel's park) among the parks':
+            // the two are numbered apart, and both may start at 1.
+            let (id, table) = match (&p.area_id, &p.park_id) {
+                (Some(v), _) => (Some(v), &names.areas),
+                (None, v) => (v.as_ref(), &names.parks),
+            };
+            let id = id.map(|v| match v {
                 Value::String(s) => s.clone(),
                 other => other.to_string(),
             });
-            let name = p.name.clone().or_else(|| id.as_ref().and_then(|id| names.get(id).cloned())).or(id);
+            let name = p.name.clone().or_else(|| id.as_ref().and_then(|id| table.get(id).cloned())).or(id);
             if let Some(n) = name {
                 if !seen.contains(&n) {
                     seen.push(n);
@@ -1890,7 +1903,7 @@ mod tests {
             assert_eq!(features(&made), features(&read), "split at {split}");
             assert!((made.k - read.k).abs() < 1e-15);
             for style in [MapStyle::Coverage, MapStyle::Gaps] {
-                assert_eq!(made.render(style, &BTreeMap::new(), None), read.render(style, &BTreeMap::new(), None));
+                assert_eq!(made.render(style, &Names::default(), None), read.render(style, &Names::default(), None));
             }
         }
         assert_eq!(read.features.len(), homes.len());
@@ -1901,14 +1914,18 @@ mod tests {
     #[test]
     fn separate_towns_get_one_panel_each() {
         let dir = tempfile::tempdir().unwrap();
-        let square = |x: f64, y: f64, id: &str, met: bool| {
+        // A square of 0.02° with these properties.
+        let feature = |x: f64, y: f64, properties: String| {
             format!(
-                r#"{{"type":"Feature","geometry":{{"type":"Polygon","coordinates":[[[{x},{y}],[{},{y}],[{},{}],[{x},{}],[{x},{y}]]]}},"properties":{{"area_id":"{id}","meets_target":{met}}}}}"#,
+                r#"{{"type":"Feature","geometry":{{"type":"Polygon","coordinates":[[[{x},{y}],[{},{y}],[{},{}],[{x},{}],[{x},{y}]]]}},"properties":{properties}}}"#,
                 x + 0.02,
                 x + 0.02,
                 y + 0.02,
                 y + 0.02
             )
+        };
+        let square = |x: f64, y: f64, id: &str, met: bool| {
+            feature(x, y, format!(r#"{{"area_id":"{id}","meets_target":{met}}}"#))
         };
         let text = format!(
             r#"{{"type":"FeatureCollection","features":[{},{}]}}"#,
@@ -1917,11 +1934,33 @@ mod tests {
         );
         let map = MapData::read(&write(dir.path(), "a.geojson", &text)).unwrap();
         assert_eq!(map.panels(), vec![vec![0], vec![1]]);
-        let names = BTreeMap::from([("2".to_string(), "<县城>".to_string())]);
+        // A park numbered as an area is: areas are captioned with the areas' names.
+        let names = Names {
+            areas: BTreeMap::from([("2".to_string(), "<县城>".to_string())]),
+            parks: BTreeMap::from([("2".to_string(), "园区二".to_string()), ("1".to_string(), "园区一".to_string())]),
+        };
         let html = map.render(MapStyle::MeetsTarget, &names, None);
         assert_eq!(html.matches("<svg").count(), 2);
         assert!(html.contains("&lt;县城&gt;"), "captions are escaped");
+        assert!(!html.contains("园区"), "areas captioned with parks' names: {html}");
         assert_eq!(html.matches("class=\"miss\"").count(), 1);
+
+        // Park parcels (a `park_id`, no name of their own) are captioned with their parks' names,
+        // not with the names of the areas that share their ids.
+        let parcel =
+            |x: f64, y: f64, park: &str| feature(x, y, format!(r#"{{"park_id":"{park}","category":"residential"}}"#));
+        let text = format!(
+            r#"{{"type":"FeatureCollection","features":[{},{}]}}"#,
+            parcel(116.5, 31.7, "1"),
+            parcel(116.2, 31.3, "2")
+        );
+        let map = MapData::read(&write(dir.path(), "parcels.geojson", &text)).unwrap();
+        let html = map.render(MapStyle::ParkParcels, &names, None);
+        let captions: Vec<&str> =
+            html.split("panel-caption\">").skip(1).map(|c| c.split('<').next().unwrap_or("")).collect();
+        assert_eq!(captions.len(), 2, "{html}");
+        assert!(captions.iter().all(|c| c.starts_with("园区")), "parcels captioned {captions:?}");
+        assert!(captions.contains(&"园区一") && captions.contains(&"园区二"), "{captions:?}");
 
         // Neighbouring squares stay on one map.
         let text = format!(
@@ -1942,7 +1981,7 @@ mod tests {
             {"type":"Feature","geometry":null,"properties":{"missing_count":1}}]}"#;
         let map = MapData::read(&write(dir.path(), "c.geojson", text)).unwrap();
         assert_eq!(map.attribution.as_deref(), Some("© OpenStreetMap contributors"));
-        let html = map.render(MapStyle::Coverage, &BTreeMap::new(), None);
+        let html = map.render(MapStyle::Coverage, &Names::default(), None);
         assert_eq!(html.matches("<circle").count(), 2);
         assert_eq!(html.matches("<circle class=\"miss\"").count(), 1);
         // Legend counts: one covered, one missing two types; the feature without geometry is not counted.
@@ -2061,7 +2100,7 @@ mod tests {
         };
         let a = MapData::read(&write(dir.path(), "a.geojson", &collection(true))).unwrap();
         let b = MapData::read(&write(dir.path(), "b.geojson", &collection(false))).unwrap();
-        let html = |m: &MapData| m.render(MapStyle::MeetsTarget, &BTreeMap::new(), None);
+        let html = |m: &MapData| m.render(MapStyle::MeetsTarget, &Names::default(), None);
         assert_eq!(html(&a), html(&b));
         assert!(html(&a).contains("<title>n3: 3.25 km/km²</title>"));
     }
