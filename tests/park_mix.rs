@@ -822,6 +822,20 @@ fn hand_computed_parks_read_through_the_spatial_index() {
     let (_, from_fgb, fgb) = run(&case.path("landuse.fgb"), &case.path("parks.fgb"), "fgb");
     assert!(from_fgb == from_geojson, "park_mix.geojson differs when read through the FlatGeobuf index");
     assert_eq!(fgb["not_read"]["outside every park's box, or without geometry"].as_u64(), Some(1), "{fgb}");
+    // FileGDB, as ArcGIS delivers it, with its spatial index: GDAL 3.6 moves its read position when
+    // the features under a spatial filter are counted, which once left every pass empty.
+    let gdb = case.path("case.gdb");
+    for layer in ["landuse", "parks"] {
+        let mut args = vec!["-f", "OpenFileGDB", "-nlt", "MULTIPOLYGON", "-nln", layer];
+        if layer == "parks" {
+            args.push("-update");
+        }
+        let source = case.path(&format!("{layer}.geojson"));
+        ogr2ogr(&[&args[..], &[&gdb, &source]].concat());
+    }
+    let (_, from_gdb, gdb_report) = run(&format!("{gdb}#landuse"), &format!("{gdb}#parks"), "gdb");
+    assert_eq!(gdb_report["read"].as_u64(), Some(12), "{gdb_report}");
+    assert!(from_gdb == from_geojson, "park_mix.geojson differs when read through the FileGDB index");
 
     // Near the parks only a parcel of 0.25 mm², skipped as without area once in the frame; far
     // away the usable one: the part read has no usable parcel, which is no error (a whole read

@@ -702,7 +702,7 @@ pub fn read_layer(spec: &LayerSpec) -> Result<RawLayer> {
                 };
             }
             let pass_result = done.unwrap_or_else(|| {
-                let mut iter = layer.features();
+                let mut iter = features_from_start(&mut layer);
                 let mut wkb = Vec::new();
                 (|| -> Result<()> {
                     for i in 0usize.. {
@@ -854,6 +854,20 @@ pub fn read_layer(spec: &LayerSpec) -> Result<RawLayer> {
         pending_crs: None,
         extent,
     })
+}
+
+/// The layer's features from its first. The `gdal` crate counts the features when it makes the
+/// iterator (for its size hint), and GDAL lets a count move the read position: OpenFileGDB, asked
+/// for the count under a spatial filter, leaves it at the end (GDAL 3.6), and the pass would read
+/// nothing. The position is set back to the start after the count.
+#[allow(unsafe_code)]
+fn features_from_start<'a>(layer: &'a mut gdal::vector::Layer<'_>) -> gdal::vector::FeatureIterator<'a> {
+    // SAFETY: the handle is the layer's own, valid while the layer is borrowed by the iterator;
+    // OGR_L_ResetReading only sets the layer's read position back to its first feature.
+    let c_layer = unsafe { layer.c_layer() };
+    let iter = layer.features();
+    unsafe { gdal_sys::OGR_L_ResetReading(c_layer) };
+    iter
 }
 
 /// Boxes merged until none meets another: a feature in the overlap of two is then looked up
