@@ -6,7 +6,8 @@
 //! DOMAIN.md §C3). Each road is clipped to the closed area polygon: a road lying on the boundary
 //! counts in full (in every area whose boundary it lies on; see Limitations for what "on" means).
 //! Roads drawn over one another count once (step 3 of §C3: the union of the counted centrelines),
-//! whatever their grades; the lengths by grade then add up to more than the total.
+//! whatever their grades and whichever way each was drawn; the lengths by grade then add up to
+//! more than the total.
 //!
 //! The shortfall is the road length still needed to reach the target:
 //! `max(0, target × area_km2 − road_length_km)`, and 0 when the target is met as reported.
@@ -128,6 +129,19 @@ pub fn clip_lines(polygon: &MultiPolygon<f64>, lines: &MultiLineString<f64>) -> 
     polygon.clip(lines, false)
 }
 
+/// The segments of a line, each from its lower end to its higher (by x, then by y), zero-length
+/// ones left out. The clip merges segments that lie on one another only where they run the same
+/// way: two roads drawn over one another in opposite directions counted twice until their
+/// segments were all turned one way. Collinear segments are ordered alike along their common line
+/// (by x, or by y on a line of constant x), so overlapping ones always end up running one way.
+fn segments_one_way(line: &LineString<f64>) -> impl Iterator<Item = LineString<f64>> + '_ {
+    line.lines().filter(|s| s.start != s.end).map(|s| {
+        let (a, b) = (s.start, s.end);
+        let forward = a.x < b.x || (a.x == b.x && a.y < b.y);
+        LineString(if forward { vec![a, b] } else { vec![b, a] })
+    })
+}
+
 /// Computes the density of every area, in the areas' order.
 ///
 /// Areas are computed in parallel, each on its own, and collected in their order: the result
@@ -190,7 +204,7 @@ fn compute_area(
             Some(_) => excluded.entry(value.to_string()).or_default(),
             None => unknown.entry(value.to_string()).or_default(),
         };
-        bucket.extend(road.line.iter().cloned());
+        bucket.extend(road.line.iter().flat_map(segments_one_way));
         if let (Some(cap), Some(w)) = (cap, road.width_m) {
             if w > cap && grades.get(value).is_some_and(|r| r.counted) {
                 wide.push(road);
@@ -199,9 +213,9 @@ fn compute_area(
     }
 
     // Roads drawn over one another count once (DOMAIN.md §C3 step 3): a clip keeps the union of its
-    // lines, so with several counted grades their roads are also clipped together, for the total
-    // and the grid. The grades' lengths then add up to more than the total where roads of two
-    // grades lie on one another.
+    // lines (given as segments that all run one way: `segments_one_way`), so with several counted
+    // grades their roads are also clipped together, for the total and the grid. The grades'
+    // lengths then add up to more than the total where roads of two grades lie on one another.
     let all_counted: Option<Vec<LineString<f64>>> =
         (counted.len() > 1).then(|| counted.values().flatten().cloned().collect());
     let mut by_grade = BTreeMap::new();
@@ -254,7 +268,7 @@ fn compute_area(
     let over_km = match wide.len() {
         0 | 1 => None,
         _ => {
-            let lines = wide.iter().flat_map(|r| r.line.iter().cloned()).collect();
+            let lines = wide.iter().flat_map(|r| r.line.iter().flat_map(segments_one_way)).collect();
             Some(frame.length_m(&clip_lines(&area.polygon, &MultiLineString(lines)))? / M_PER_KM)
         }
     };

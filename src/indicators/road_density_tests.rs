@@ -128,6 +128,12 @@ fn roads_drawn_over_one_another_count_once() {
     let kinds = Kinds::builtin().unwrap();
     let params = Params { has_width: true, grid_cell_m: Some(500.0), ..Default::default() };
     let line = [(100.0, 100.0), (900.0, 100.0)];
+    let back = [(900.0, 100.0), (100.0, 100.0)];
+    // A diagonal of two segments, and the same drawn back in one (through the same middle point).
+    let diagonal = [(0.0, 0.0), (400.0, 300.0), (800.0, 600.0)];
+    let diagonal_back = [(800.0, 600.0), (0.0, 0.0)];
+    // Up a line of constant x, and down it.
+    let (up, down) = ([(300.0, 50.0), (300.0, 850.0)], [(300.0, 850.0), (300.0, 50.0)]);
     let cases = [
         // The same road twice, and once more as another grade: 0.8 km of road.
         (vec![road(1, "支路", None, &line), road(2, "支路", None, &line), road(3, "次干路", None, &line)], 0.8),
@@ -135,6 +141,16 @@ fn roads_drawn_over_one_another_count_once() {
         (vec![road(1, " 支路 ", Some(50.0), &line), road(2, "支路", Some(50.0), &line)], 0.8),
         // 800 m, and 500 m inside the area overlapping it by 400 m: 0.9 km.
         (vec![road(1, "支路", None, &line), road(2, "主干路", None, &[(500.0, 100.0), (1200.0, 100.0)])], 0.9),
+        // The same road drawn both ways, of one grade and of two: 0.8 km.
+        (vec![road(1, "支路", None, &line), road(2, "支路", None, &back), road(3, "次干路", None, &back)], 0.8),
+        // Two wide roads on one another, drawn opposite ways: 0.8 km, and 0.8 km too wide.
+        (vec![road(1, "支路", Some(50.0), &line), road(2, "支路", Some(50.0), &back)], 0.8),
+        // 800 m, and 700 m drawn back from outside the area, overlapping it by 400 m: 0.9 km.
+        (vec![road(1, "支路", None, &line), road(2, "主干路", None, &[(1200.0, 100.0), (500.0, 100.0)])], 0.9),
+        // A diagonal of 1 km, drawn back in one segment: 1 km.
+        (vec![road(1, "支路", None, &diagonal), road(2, "主干路", None, &diagonal_back)], 1.0),
+        // Up and down a line of constant x: 0.8 km.
+        (vec![road(1, "支路", None, &up), road(2, "支路", None, &down)], 0.8),
     ];
     for (i, (roads, want_km)) in cases.into_iter().enumerate() {
         let r = compute(&[square_area("县城")], &roads, &grades, &kinds, &planar(), &params).unwrap();
@@ -144,10 +160,16 @@ fn roads_drawn_over_one_another_count_once() {
         assert!((cells - want_km).abs() < 1e-9, "case {i}: cells {cells}");
         // Each grade on its own: every grade listed has its own length, none is listed at zero.
         assert!(a.by_grade.values().all(|&km| km > 0.0 && km <= want_km + 1e-9), "case {i}: {:?}", a.by_grade);
-        if i == 1 {
+        if i == 1 || i == 4 {
             assert!((a.roads_over_max_width_km.unwrap() - 0.8).abs() < 1e-9, "{:?}", a.roads_over_max_width_km);
             assert_eq!(r.wide_roads.len(), 2);
             assert_eq!(r.wide_roads[0].grade, "支路", "grade values are trimmed");
+            // Each wide road is listed as it was drawn, with its own length.
+            for (w, first) in r.wide_roads.iter().zip([line[0], if i == 1 { line[0] } else { back[0] }]) {
+                assert!((w.length_km - 0.8).abs() < 1e-9, "{}", w.length_km);
+                let start = w.line.0[0].0[0];
+                assert!((start.x - X0 - first.0).abs() < 1e-6, "road {} starts at {start:?}", w.road_fid);
+            }
         }
     }
 }
