@@ -464,6 +464,47 @@ fn empty_layer_and_bad_filter() {
 /// cannot read (a leaf page of the table overwritten, with or without a filter), or a first row it
 /// reads (the last leaf overwritten: the file is corrupt further on). Only a filter SQLite refuses
 /// or stops on is blamed.
+/// A GeoPackage area whose geometry is a polygon inside thousands of nested collections (a crafted
+/// blob GDAL would refuse, which the GeoPackage read decodes itself): skipped and counted, not a
+/// stack overflow.
+#[test]
+fn geometry_nested_beyond_gdals_limit_is_skipped_and_counted() {
+    let dir = tempfile::tempdir().unwrap();
+    let (areas, roads) = hand_layers(dir.path());
+    let gpkg = dir.path().join("areas.gpkg");
+    ogr2ogr(&["-f", "GPKG", "-lco", "SPATIAL_INDEX=NO", "-nlt", "GEOMETRY", "-nln", "areas", s(&gpkg), &areas]);
+    let srs_id = gdal_sql(&gpkg, "SELECT srs_id FROM gpkg_geometry_columns")[0]["srs_id"].clone();
+    let mut blob = b"GP\x00\x01".to_vec();
+    blob.extend(srs_id.parse::<i32>().unwrap().to_le_bytes());
+    // A multipolygon (a type the role takes) of one part: the collections.
+    blob.extend([1u8, 6, 0, 0, 0, 1, 0, 0, 0]);
+    for _ in 0..20_000 {
+        blob.extend([1u8, 7, 0, 0, 0, 1, 0, 0, 0]);
+    }
+    blob.extend([1u8, 3, 0, 0, 0, 1, 0, 0, 0, 4, 0, 0, 0]);
+    for (x, y) in [(39_480_000.0f64, 3_515_000.0f64), (39_481_000.0, 3_515_000.0), (39_481_000.0, 3_516_000.0)]
+        .into_iter()
+        .chain([(39_480_000.0, 3_515_000.0)])
+    {
+        blob.extend(x.to_le_bytes());
+        blob.extend(y.to_le_bytes());
+    }
+    let hex: String = blob.iter().map(|b| format!("{b:02X}")).collect();
+    let ds = gdal::Dataset::open_ex(
+        &gpkg,
+        gdal::DatasetOptions { open_flags: gdal::GdalOpenFlags::GDAL_OF_UPDATE, ..Default::default() },
+    )
+    .unwrap();
+    let sql = format!("INSERT INTO areas (geom, id, name, kind) VALUES (X'{hex}', 3, 'deep', '县城')");
+    let _ = ds.execute_sql(&sql, None, gdal::vector::sql::Dialect::DEFAULT).unwrap();
+    drop(ds);
+    let o = dir.path().join("o.geojson");
+    let stdout = run_ok(&["road-density", "--roads", &roads, "--areas", &format!("{}#areas", s(&gpkg)), "-o", s(&o)]);
+    assert!(stdout.contains("read 3, used 2, repaired 0, skipped 1"), "{stdout}");
+    assert!(stdout.contains("unreadable geometry: WKB collections nested more than 32 deep"), "{stdout}");
+    assert_eq!(read_collection(&o).features.len(), 2);
+}
+
 #[test]
 fn unreadable_geopackage_rows_are_named_in_sqlite_words() {
     use gdal::vector::LayerAccess;

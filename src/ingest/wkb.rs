@@ -9,6 +9,10 @@
 
 use geo::{Coord, Geometry, GeometryCollection, LineString, MultiLineString, MultiPoint, MultiPolygon, Point, Polygon};
 
+/// Collections nested deeper than this are refused, as GDAL refuses them: a crafted geometry of
+/// thousands of nested collections would otherwise exhaust the stack of the thread decoding it.
+pub const MAX_DEPTH: usize = 32;
+
 /// A decoded geometry, or the sign that it holds arcs.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Wkb {
@@ -110,8 +114,8 @@ impl<'a> Reader<'a> {
         Ok(Polygon::new(exterior, rings.collect()))
     }
 
-    /// One geometry: byte order, type, body.
-    fn geometry(&mut self) -> Result<Geometry<f64>, Fail> {
+    /// One geometry: byte order, type, body; `depth` collections hold it.
+    fn geometry(&mut self, depth: usize) -> Result<Geometry<f64>, Fail> {
         let little = match self.bytes::<1>()?[0] {
             0 => false,
             1 => true,
@@ -149,10 +153,13 @@ impl<'a> Reader<'a> {
             2 => Geometry::LineString(LineString(self.coords(little, dims)?)),
             3 => Geometry::Polygon(self.polygon(little, dims)?),
             4..=7 => {
+                if depth >= MAX_DEPTH {
+                    return Err(Fail::Bad(format!("WKB collections nested more than {MAX_DEPTH} deep")));
+                }
                 let n = self.count(little, 9)?;
                 let mut parts = Vec::with_capacity(n);
                 for _ in 0..n {
-                    parts.push(self.geometry()?);
+                    parts.push(self.geometry(depth + 1)?);
                 }
                 let wrong = || Fail::Bad(format!("WKB collection of type {base} holds a part of another type"));
                 match base {
@@ -209,7 +216,7 @@ impl<'a> Reader<'a> {
 /// ```
 pub fn decode(buf: &[u8]) -> Result<(Wkb, Decoded), String> {
     let mut r = Reader { buf, pos: 0, unclosed_ring: false };
-    match r.geometry() {
+    match r.geometry(0) {
         Ok(g) => {
             if r.pos != buf.len() {
                 return Err(format!("WKB has {} bytes after the geometry", buf.len() - r.pos));
@@ -336,5 +343,40 @@ mod tests {
         trailing.push(0);
         assert!(decode(&trailing).is_err());
         assert!(decode(&[7, 1, 0, 0, 0]).is_err());
+    }
+
+    /// A point inside `depth` geometry collections, little-endian.
+    fn nested(depth: usize) -> Vec<u8> {
+        let mut b = Vec::new();
+        for _ in 0..depth {
+            b.extend([1u8, 7, 0, 0, 0, 1, 0, 0, 0]);
+        }
+        b.extend([1u8, 1, 0, 0, 0]);
+        b.extend(1.0f64.to_le_bytes());
+        b.extend(2.0f64.to_le_bytes());
+        b
+    }
+
+    #[test]
+    fn deeply_nested_collections_are_refused_not_a_stack_overflow() {
+        // As deep as GDAL allows decodes; one more is refused.
+        let (g, _) = decode(&nested(MAX_DEPTH)).unwrap();
+        let mut depth = 0;
+        let mut at = match g {
+            Wkb::Geometry(g) => g,
+            Wkb::Curve => panic!("no curve"),
+        };
+        while let Geometry::GeometryCollection(mut c) = at {
+            assert_eq!(c.0.len(), 1);
+            depth += 1;
+            at = c.0.pop().unwrap();
+        }
+        assert_eq!((depth, at), (MAX_DEPTH, Geometry::Point(Point::new(1.0, 2.0))));
+        let deeper = decode(&nested(MAX_DEPTH + 1)).unwrap_err();
+        assert!(deeper.contains("nested more than 32 deep"), "{deeper}");
+        // Thousands deep: an error on a thread with a small stack, not an overflow.
+        let bytes = nested(100_000);
+        let refused = std::thread::Builder::new().stack_size(64 * 1024).spawn(move || decode(&bytes).is_err());
+        assert!(refused.unwrap().join().unwrap());
     }
 }
