@@ -118,6 +118,31 @@ fn city_crs_is_a_fallback_and_layer_encodings_count() {
         original.replacen("source = \"built_up_areas.shp\"\n", "source = \"gbk_areas.shp\"\nencoding = \"GBK\"\n", 1);
     assert_ne!(gbk, original);
     assert_eq!(audit(&gbk, "gbk"), plain);
+
+    // A layer that states WGS 84 (as GeoJSON always does) is read in it, not in a city's gcj02,
+    // and the run says so of that layer alone (the others state their projected CRS).
+    let (geojson, shp) = (base.join("areas_wgs84.geojson"), base.join("built_up_areas.shp"));
+    ogr2ogr(&["-f", "GeoJSON", "-t_srs", "EPSG:4326", geojson.to_str().unwrap(), shp.to_str().unwrap()]);
+    let offset = original.replacen("# crs = \"EPSG:4527\"", "crs = \"gcj02\"", 1).replacen(
+        "source = \"built_up_areas.shp\"\n",
+        "source = \"areas_wgs84.geojson\"\n",
+        1,
+    );
+    assert_eq!(offset.matches("gcj02\"").count(), original.matches("gcj02\"").count() + 1);
+    audit(&offset, "offset");
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(base.join("offset/summary.json")).unwrap()).unwrap();
+    let said = |l: &serde_json::Value| l["warnings"].to_string().contains("not in city.crs = \\\"gcj02\\\"");
+    let warned: Vec<&str> = summary["layers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|l| said(l))
+        .map(|l| l["layer"].as_str().unwrap())
+        .collect();
+    assert!(warned.len() == 1 && warned[0].ends_with("areas_wgs84.geojson#built_up_areas"), "{warned:?}");
+    let layer = summary["layers"].as_array().unwrap().iter().find(|l| said(l)).unwrap();
+    assert!(layer["warnings"].to_string().contains("set layers.areas.crs = \\\"gcj02\\\""), "{layer}");
 }
 
 /// An audit into a folder of an earlier one removes the earlier layers and styles it does not

@@ -82,11 +82,36 @@ pub fn load(spec: &LayerSpec, layer_crs: Option<&str>, common: &CommonArgs, opti
     let fallback = common.fallback_crs.as_deref().map(SourceCrs::parse).transpose()?;
     let crs =
         SourceCrs::resolve(&layer.label(), layer.crs_wkt.as_deref(), override_.as_ref(), fallback.as_ref(), option)?;
+    if let Some(w) = unused_offset_crs(&layer, override_.as_ref(), fallback.as_ref(), option) {
+        errln!("planaudit: warning: {w}");
+        layer.report.warnings.push(w);
+    }
     if !defer_lonlat(&mut layer, &crs)? {
         crate::timing::time(|| format!("to_lonlat {}", spec.source), || to_lonlat(&mut layer, &crs))?;
     }
     check_area_of_use(&layer, &crs)?;
     Ok(layer)
+}
+
+/// The warning for a city file's `[city] crs` of gcj02 or bd09 that a layer does not take: the
+/// city's CRS is for layers without one, and the layer states its own longitude/latitude on WGS 84
+/// (or CGCS2000), which is what data from Chinese web maps states whatever its coordinates are (a
+/// GeoJSON file always does). Its coordinates may be offset by some 500 m unnoticed.
+fn unused_offset_crs(
+    layer: &RawLayer,
+    override_: Option<&SourceCrs>,
+    fallback: Option<&SourceCrs>,
+    option: &str,
+) -> Option<String> {
+    let own = layer.crs_wkt.as_deref().filter(|w| crate::normalise::crs::states_wgs84_lonlat(w))?;
+    let fallback = fallback.filter(|f| override_.is_none() && matches!(f, SourceCrs::Gcj02 | SourceCrs::Bd09))?;
+    Some(format!(
+        "{}: read in its own CRS ({}), not in city.crs = \"{f}\", which is for layers without one of their own; {f} data (from Chinese web maps) states WGS 84 as its CRS, as GeoJSON always does: if this layer's coordinates are {f}, set {} = \"{f}\"",
+        layer.label(),
+        SourceCrs::Proj(own.to_string()).label(),
+        audit::city_file_words(option),
+        f = fallback.label(),
+    ))
 }
 
 /// Frees `value` on a thread of its own, off the calling thread's path: a layer read has a few

@@ -178,6 +178,24 @@ pub fn local_crs_name(wkt: &str) -> Option<String> {
     Some(name.to_string())
 }
 
+/// Whether a layer's own CRS definition is longitude/latitude on WGS 84 or CGCS2000 (EPSG:4326,
+/// OGC:CRS84, EPSG:4490): what data in the offset systems of Chinese web maps (GCJ-02, BD-09)
+/// states as its CRS, GeoJSON always.
+///
+/// ```
+/// use planaudit::normalise::crs::states_wgs84_lonlat;
+/// assert!(states_wgs84_lonlat("EPSG:4326") && states_wgs84_lonlat("OGC:CRS84"));
+/// let wkt = r#"GEOGCS["WGS 84",DATUM["WGS_1984",SPHEROID["WGS 84",6378137,298.257223563]],AUTHORITY["EPSG","4326"]]"#;
+/// assert!(states_wgs84_lonlat(wkt));
+/// assert!(!states_wgs84_lonlat("EPSG:4527") && !states_wgs84_lonlat(&wkt.replace("4326", "4214")));
+/// ```
+pub fn states_wgs84_lonlat(def: &str) -> bool {
+    let def = def.trim();
+    matches!(outer_epsg_code(def), Some(4326 | 4490))
+        || ["EPSG:4326", "EPSG:4490", "OGC:CRS84"].iter().any(|c| def.eq_ignore_ascii_case(c))
+        || def.contains("\"CRS84\"")
+}
+
 /// A label for a PROJ definition: its authority code when PROJ can identify one, else its name.
 fn crs_label(def: &str) -> String {
     if def.len() < 32 {
