@@ -663,4 +663,15 @@ fn gbk_shapefile_with_and_without_cpg() {
     let f = &read_collection(&o).features[0];
     assert_eq!(text(f, "kind_label"), "中心城区");
     assert_eq!(text(f, "kind"), "central_city");
+
+    // Chinese field names in GBK without a .cpg: the field asked for is not found among names that
+    // do not decode, and the message says how to read them.
+    let named = dir.path().join("named_gbk.shp");
+    let sql = "SELECT id AS \"编号\", kind AS \"类型\", geometry FROM areas";
+    ogr2ogr(&["-f", "ESRI Shapefile", "-lco", "ENCODING=GBK", "-dialect", "SQLite", "-sql", sql, s(&named), &areas]);
+    std::fs::remove_file(dir.path().join("named_gbk.cpg")).unwrap();
+    let args = ["road-density", "--roads", &roads, "--areas", s(&named), "--kind-field", "类型", "-o", s(&o)];
+    run_err(&args, 1, &["named_gbk.shp", "no field '类型'", "names that do not decode", "--encoding GBK"]);
+    run_ok(&[&args[..], &["--encoding", "GBK", "--id-field", "编号"]].concat());
+    assert_eq!(text(&read_collection(&o).features[0], "kind_label"), "中心城区");
 }

@@ -467,12 +467,20 @@ pub fn read_layer(spec: &LayerSpec) -> Result<RawLayer> {
                 return Err(Error::EmptyLayer { layer: label, reason: "the layer is empty".to_string() })
             }
             None => {
+                let mut available = columns.join(", ");
+                // Names read in the wrong encoding cannot match: say how to read them.
+                if columns.iter().any(|c| c.contains('\u{fffd}') || looks_like_gbk_as_latin1(c)) {
+                    available.push_str(&format!(
+                        " (names that do not decode: {})",
+                        encoding_hint(&spec.source, spec.encoding.as_deref())
+                    ));
+                }
                 return Err(Error::MissingField {
                     layer: label,
                     field: name.clone(),
                     role: spec.role.clone(),
-                    available: columns.join(", "),
-                })
+                    available,
+                });
             }
         }
     }
