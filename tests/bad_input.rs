@@ -4,7 +4,7 @@
 use std::path::Path;
 
 use crate::common::*;
-use crate::road_density::{hand_layers, write_4527};
+use crate::road_density::{hand_layers, square, write_4527};
 
 fn s(p: &Path) -> &str {
     p.to_str().unwrap()
@@ -459,11 +459,30 @@ fn empty_layer_and_bad_filter() {
     );
 }
 
-/// A GeoPackage that GDAL stops reading before its first feature is worded by what SQLite says of
-/// it: a filter it refuses, a filter it stops on (a value the filter fails on), a first row it
-/// cannot read (a leaf page of the table overwritten, with or without a filter), or a first row it
-/// reads (the last leaf overwritten: the file is corrupt further on). Only a filter SQLite refuses
-/// or stops on is blamed.
+/// Areas that share an id are kept, each measured, and warned of: their rows cannot be told apart.
+#[test]
+fn areas_sharing_an_id_are_warned_of() {
+    let dir = tempfile::tempdir().unwrap();
+    let (areas, roads) = hand_layers(dir.path());
+    let o = dir.path().join("o.geojson");
+    let summary = dir.path().join("s.json");
+    let warnings = |areas: &str| {
+        run_ok(&["road-density", "--roads", &roads, "--areas", areas, "--summary-json", s(&summary), "-o", s(&o)]);
+        let sj: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&summary).unwrap()).unwrap();
+        sj["layers"][0]["warnings"].to_string()
+    };
+    assert!(!warnings(&areas).contains("shared by several areas"));
+    let shared = dir.path().join("shared.geojson");
+    let squares: Vec<String> = (0..5).map(|i| square(2000.0 * i as f64, 0.0, 1000.0)).collect();
+    let ids = ["a", "b", "a", "c", "b"];
+    let rows: Vec<(&str, serde_json::Value)> =
+        squares.iter().zip(ids).map(|(g, id)| (g.as_str(), serde_json::json!({"id": id, "kind": "县城"}))).collect();
+    write_4527(&shared, &rows);
+    let w = warnings(s(&shared));
+    assert!(w.contains("2 ids are shared by several areas: 'a' (2 areas), 'b' (2 areas)"), "{w}");
+    assert_eq!(read_collection(&o).features.len(), 5, "every area is kept");
+}
+
 /// A GeoPackage area whose geometry is a polygon inside thousands of nested collections (a crafted
 /// blob GDAL would refuse, which the GeoPackage read decodes itself): skipped and counted, not a
 /// stack overflow.
@@ -505,6 +524,11 @@ fn geometry_nested_beyond_gdals_limit_is_skipped_and_counted() {
     assert_eq!(read_collection(&o).features.len(), 2);
 }
 
+/// A GeoPackage that GDAL stops reading before its first feature is worded by what SQLite says of
+/// it: a filter it refuses, a filter it stops on (a value the filter fails on), a first row it
+/// cannot read (a leaf page of the table overwritten, with or without a filter), or a first row it
+/// reads (the last leaf overwritten: the file is corrupt further on). Only a filter SQLite refuses
+/// or stops on is blamed.
 #[test]
 fn unreadable_geopackage_rows_are_named_in_sqlite_words() {
     use gdal::vector::LayerAccess;

@@ -28,7 +28,8 @@ fn line(pts: &[(f64, f64)]) -> String {
     format!("{{\"type\":\"LineString\",\"coordinates\":[{}]}}", c.join(","))
 }
 
-fn square(x: f64, y: f64, size: f64) -> String {
+/// A square polygon in EPSG:4527, `(x, y)` from the hand-made city's origin.
+pub fn square(x: f64, y: f64, size: f64) -> String {
     let pts = [(x, y), (x + size, y), (x + size, y + size), (x, y + size), (x, y)];
     let c: Vec<String> = pts.iter().map(|(px, py)| format!("[{},{}]", X0 + px, Y0 + py)).collect();
     format!("{{\"type\":\"Polygon\",\"coordinates\":[[{}]]}}", c.join(","))

@@ -476,7 +476,9 @@ impl AreaFields {
 
     /// The areas of a layer read with `spec` (whose fields come from [`AreaFields::split`]), in a
     /// stable order whatever the input order: by id (numerically when ids are numbers), then fid.
-    pub fn areas(&self, spec: &LayerSpec, layer: &RawLayer) -> Vec<Area> {
+    /// Ids that several areas share (the outputs join on id) are warned of, on stderr and in the
+    /// layer's report.
+    pub fn areas(&self, spec: &LayerSpec, layer: &mut RawLayer) -> Vec<Area> {
         let value_of = |attrs: &[Option<String>], name: &str| -> Option<String> {
             let i = spec.fields.iter().chain(spec.optional_fields.iter()).position(|f| f == name)?;
             attrs[i].clone().filter(|v| !v.trim().is_empty())
@@ -496,8 +498,31 @@ impl AreaFields {
             })
             .collect();
         areas.sort_by(|a, b| id_order(&a.id, &b.id).then(a.fid.cmp(&b.fid)));
+        if let Some(w) = shared_ids(&layer.label(), &areas) {
+            errln!("planaudit: warning: {w}");
+            layer.report.warnings.push(w);
+        }
         areas
     }
+}
+
+/// The warning for ids that several areas share, the areas sorted by id: their rows in the outputs
+/// and the summary cannot be told apart by id. An area without an id takes its feature id, which
+/// may be another's id too.
+fn shared_ids(label: &str, areas: &[Area]) -> Option<String> {
+    let shared: Vec<&[Area]> = areas.chunk_by(|a, b| a.id == b.id).filter(|run| run.len() > 1).collect();
+    if shared.is_empty() {
+        return None;
+    }
+    let listed: Vec<String> =
+        shared.iter().take(5).map(|run| format!("'{}' ({} areas)", run[0].id, run.len())).collect();
+    Some(format!(
+        "{label}: {} id{} shared by several areas: {}{}; their rows in the outputs and the summary cannot be told apart by id (an area without an id takes its feature id): give each area its own",
+        shared.len(),
+        if shared.len() == 1 { " is" } else { "s are" },
+        listed.join(", "),
+        if shared.len() > 5 { ", …" } else { "" },
+    ))
 }
 
 /// The grade table of a road layer (`--grades`, else `osm` for OpenStreetMap roads and `cn`

@@ -264,7 +264,7 @@ pub fn execute_with(args: &ParkMixArgs, layers: &Layers) -> Result<ParkMixRun> {
     let parks_given = match parks_read {
         Some((spec, mut layer)) => {
             project(&mut layer, &frame)?;
-            let parks = park_fields.areas(&spec, &layer);
+            let parks = park_fields.areas(&spec, &mut layer);
             reports.push(layer.report);
             Some(parks)
         }

@@ -165,7 +165,7 @@ pub fn execute_to(args: &RoadDensityArgs, paths: &OutPaths, layers: &Layers) -> 
     project(&mut areas_layer, &frame)?;
     roads_layer.project(&frame)?;
 
-    let areas = area_fields.areas(&areas_spec, &areas_layer);
+    let areas = area_fields.areas(&areas_spec, &mut areas_layer);
     // A target for a kind no area is of is most likely misspelt: it would set no target at all.
     for (kind, value) in &targets {
         if !areas.iter().any(|a| a.kind.as_deref().is_some_and(|k| kinds.same(kind, k))) {
