@@ -434,3 +434,30 @@ fn curved_roads_are_linearised() {
     let expected = std::f64::consts::PI * 0.5;
     assert!(rel_diff(km, expected) < 1e-5, "{km} vs {expected}");
 }
+
+/// Names with tabs and line breaks keep the terminal table one line a row, its columns in place;
+/// the output file keeps them as they are.
+#[test]
+fn names_with_tabs_and_line_breaks_keep_the_table_in_shape() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_, roads) = hand_layers(dir.path());
+    let areas = dir.path().join("named.geojson");
+    let name = "舒城\t县城\r\n=SUM(1)";
+    write_4527(
+        &areas,
+        &[
+            (&square(0.0, 0.0, 1000.0), serde_json::json!({"id": "a\tb", "name": name, "kind": "县城"})),
+            (&square(5000.0, 0.0, 1000.0), serde_json::json!({"id": 2, "name": "县城A", "kind": "县城"})),
+        ],
+    );
+    let out = dir.path().join("rd.geojson");
+    let stdout =
+        run_ok(&["road-density", "--roads", &roads, "--areas", areas.to_str().unwrap(), "-o", out.to_str().unwrap()]);
+    let table: Vec<&str> = stdout.lines().take_while(|l| !l.starts_with("measure:")).collect();
+    assert_eq!(table.len(), 3, "{stdout}");
+    assert!(table.iter().all(|l| l.split('\t').count() == 9), "{table:?}");
+    assert!(table.iter().any(|l| l.starts_with("2\t县城A\t")), "{table:?}");
+    assert!(table.iter().any(|l| l.contains("舒城 县城  =SUM(1)")), "{table:?}");
+    let fc = read_collection(&out);
+    assert!(fc.features.iter().any(|f| text(f, "name") == name), "the file keeps the name");
+}

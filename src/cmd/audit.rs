@@ -860,6 +860,7 @@ pub fn print_outcome(city: &City, o: &AuditOutcome) {
         o.missed,
         if untargeted > 0 { format!(", {untargeted} without a target") } else { String::new() }
     );
+    use crate::output::table_cell;
     outln!("indicator\tarea_id\tarea_name\tvalue\ttarget\tunit\tmet");
     for r in &o.rows {
         let t = match (r.target, r.target_max) {
@@ -876,8 +877,8 @@ pub fn print_outcome(city: &City, o: &AuditOutcome) {
         outln!(
             "{}\t{}\t{}\t{}\t{}\t{}\t{}",
             r.indicator,
-            r.area_id,
-            r.area_name.as_deref().unwrap_or("-"),
+            table_cell(&r.area_id),
+            table_cell(r.area_name.as_deref().unwrap_or("-")),
             crate::units::shown_against(r.value, &bounds, 3, 1.0),
             t,
             r.unit,

@@ -92,8 +92,8 @@ pub fn table(r: &ParkMix, params: &Params) -> String {
     for p in &r.parks {
         s.push_str(&format!(
             "{}\t{}\t{:.3}\t{:.3}\t{}%\t{}\t{}\t{}\t{:.3}\t{:.3}\n",
-            p.park_id,
-            p.name.as_deref().unwrap_or("-"),
+            super::table_cell(&p.park_id),
+            super::table_cell(p.name.as_deref().unwrap_or("-")),
             p.park_area_km2,
             p.mix_area_km2,
             crate::units::shown_against(p.mix_share, &[params.band_min, params.band_max], 1, 100.0),

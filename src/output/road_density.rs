@@ -105,9 +105,9 @@ pub fn table(r: &RoadDensity) -> String {
         let f = |v: Option<f64>| v.map(|x| format!("{x:.2}")).unwrap_or_else(|| "-".into());
         s.push_str(&format!(
             "{}\t{}\t{}\t{:.3}\t{:.3}\t{}\t{}\t{}\t{}\n",
-            a.area_id,
-            a.name.as_deref().unwrap_or("-"),
-            a.kind.as_deref().unwrap_or("-"),
+            super::table_cell(&a.area_id),
+            super::table_cell(a.name.as_deref().unwrap_or("-")),
+            super::table_cell(a.kind.as_deref().unwrap_or("-")),
             a.road_length_km,
             a.area_km2,
             crate::units::shown_against(a.density_km_per_km2, &Vec::from_iter(a.target_km_per_km2), 2, 1.0),
