@@ -146,7 +146,8 @@ pub struct LayerReport {
     /// Features kept for the computation.
     pub used: u64,
     /// Features repaired and kept (an invalid polygon made valid, an unclosed ring closed,
-    /// duplicate vertices removed); a feature with several repairs counts once.
+    /// duplicate vertices removed); a feature with several repairs counts once, and one skipped
+    /// after its repair is counted as skipped only.
     pub repaired: u64,
     /// Repairs by kind; a feature with several repairs counts under each.
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
@@ -165,29 +166,43 @@ pub struct LayerReport {
     /// stderr as warnings.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<String>,
-    /// The fid last counted in `repaired`.
+    /// The repairs of each feature counted in `repaired`, to take back if it is skipped later
+    /// (a repaired polygon found out of range, or without area, once converted).
     #[serde(skip)]
-    last_repaired: Option<u64>,
+    repaired_fids: std::collections::HashMap<u64, Vec<String>>,
 }
 
 /// How many example messages a report keeps.
 pub const MAX_EXAMPLES: usize = 20;
 
 impl LayerReport {
-    /// Counts one skipped feature.
+    /// Counts one skipped feature; a feature repaired before is no longer counted as repaired (nor
+    /// are its repairs).
     pub fn skip(&mut self, fid: u64, reason: &str) {
         *self.skipped.entry(reason.to_string()).or_insert(0) += 1;
+        if let Some(repairs) = self.repaired_fids.remove(&fid) {
+            self.repaired -= 1;
+            for r in repairs {
+                if let Some(n) = self.repairs.get_mut(&r) {
+                    *n -= 1;
+                    if *n == 0 {
+                        self.repairs.remove(&r);
+                    }
+                }
+            }
+        }
         self.example(format!("feature {fid}: skipped: {reason}"));
     }
 
     /// Counts one repair of a kept feature. Call once per repair; the feature counts once in
-    /// `repaired` however many repairs it needed, provided its repairs are recorded together.
+    /// `repaired` however many repairs it needed.
     pub fn repair(&mut self, fid: u64, reason: &str) {
         *self.repairs.entry(reason.to_string()).or_insert(0) += 1;
-        if self.last_repaired != Some(fid) {
+        let repairs = self.repaired_fids.entry(fid).or_default();
+        if repairs.is_empty() {
             self.repaired += 1;
-            self.last_repaired = Some(fid);
         }
+        repairs.push(reason.to_string());
         self.example(format!("feature {fid}: {reason}"));
     }
 
@@ -340,6 +355,25 @@ mod tests {
         let s = LayerSource::parse("PG:host=localhost dbname=city#public.roads");
         assert_eq!(s.dataset, "PG:host=localhost dbname=city");
         assert_eq!(s.layer.as_deref(), Some("public.roads"));
+    }
+
+    #[test]
+    fn a_repaired_feature_skipped_later_is_no_longer_counted_as_repaired() {
+        let mut r = LayerReport::default();
+        r.repair(3, "ring closed");
+        r.repair(3, "made valid");
+        r.repair(5, "made valid");
+        assert_eq!((r.repaired, r.repairs.len()), (2, 2));
+        r.skip(3, "coordinate out of range");
+        assert_eq!(r.repaired, 1);
+        assert_eq!(r.repairs, BTreeMap::from([("made valid".to_string(), 1)]));
+        // A feature never repaired: the repairs stay.
+        r.skip(4, "no area");
+        assert_eq!((r.repaired, r.skipped_total()), (1, 2));
+        r.skip(5, "no area");
+        assert_eq!((r.repaired, r.repairs.len(), r.skipped_total()), (0, 0, 3));
+        // The examples keep what happened, in order.
+        assert_eq!(r.examples.len(), 6);
     }
 
     #[test]
