@@ -152,6 +152,47 @@ fn batch_freshness_and_missed_targets_of_skipped_cities() {
     std::fs::write(&manifest, "[[city]]\nname = \"demo\"\nconfig = \"demo/demo_city/other.toml\"\n").unwrap();
     assert!(batch(&[]).1.contains("demo: missed"), "another city file is not up to date");
     run_err(&["batch", manifest.to_str().unwrap(), "-o", out.to_str().unwrap(), "--jobs", "0"], 2, &["--jobs 0"]);
+
+    // The areas as a folder dataset (a folder of Shapefiles): a layer edited in place changes its
+    // file's date, not the folder's, and the city is no longer up to date.
+    let shpdir = d.join("demo/demo_city/shpdir");
+    std::fs::create_dir(&shpdir).unwrap();
+    for ext in ["shp", "shx", "dbf", "prj", "cpg"] {
+        let name = format!("built_up_areas.{ext}");
+        std::fs::copy(d.join("demo/demo_city").join(&name), shpdir.join(&name)).unwrap();
+    }
+    let text = std::fs::read_to_string(&city).unwrap();
+    let folder =
+        text.replacen("source = \"built_up_areas.shp\"\n", "source = \"shpdir\"\nlayer = \"built_up_areas\"\n", 1);
+    assert_ne!(folder, text);
+    std::fs::write(&city, folder).unwrap();
+    std::fs::write(&manifest, "[[city]]\nname = \"demo\"\nconfig = \"demo/demo_city/city.toml\"\n").unwrap();
+    assert!(batch(&[]).1.contains("demo: missed"));
+    assert!(batch(&[]).1.contains("demo: skipped"));
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    let dbf = shpdir.join("built_up_areas.dbf");
+    let folder_date = std::fs::metadata(&shpdir).unwrap().modified().unwrap();
+    std::fs::write(&dbf, std::fs::read(&dbf).unwrap()).unwrap();
+    assert_eq!(std::fs::metadata(&shpdir).unwrap().modified().unwrap(), folder_date, "the folder keeps its date");
+    assert!(batch(&[]).1.contains("demo: missed"), "a layer edited inside a folder dataset is a changed input");
+
+    // A file the batch writes in OUT_DIR (batch.csv) that a city reads (its grade table) is
+    // refused before anything is removed.
+    let table = out.join("batch.csv");
+    std::fs::write(&table, include_str!("../src/presets/grades_cn.toml")).unwrap();
+    let text = std::fs::read_to_string(&city).unwrap();
+    std::fs::write(
+        &city,
+        text.replacen("grades = \"my_grades.toml\"", &format!("grades = {:?}", table.to_str().unwrap()), 1),
+    )
+    .unwrap();
+    run_err(
+        &["batch", manifest.to_str().unwrap(), "-o", out.to_str().unwrap()],
+        2,
+        &["city \"demo\"", "would overwrite the input", "batch.csv"],
+    );
+    assert_eq!(std::fs::read_to_string(&table).unwrap(), include_str!("../src/presets/grades_cn.toml"));
+
     // Template placeholders and vars must match.
     std::fs::write(d.join("t.toml"), "[city]\nname = \"{name}\"\n[layers.areas]\nsource = \"{areas}\"\n").unwrap();
     for (vars, words) in [

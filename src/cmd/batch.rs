@@ -300,8 +300,21 @@ fn with_base_dir(text: &str, template_dir: &Path) -> std::result::Result<String,
     toml::to_string(&table).map_err(|e| e.to_string())
 }
 
+/// When a file was last changed; for a folder dataset (a folder of Shapefiles, a FileGDB), the
+/// latest change of the folder or of anything in it, a few levels down: a layer edited in place
+/// changes its file's date, not its folder's.
 fn mtime(p: &Path) -> Option<SystemTime> {
-    std::fs::metadata(p).and_then(|m| m.modified()).ok()
+    newest_change(p, 3)
+}
+
+fn newest_change(p: &Path, levels: usize) -> Option<SystemTime> {
+    let meta = std::fs::metadata(p).ok()?;
+    let own = meta.modified().ok()?;
+    if !meta.is_dir() || levels == 0 {
+        return Some(own);
+    }
+    let inner = std::fs::read_dir(p).ok()?.flatten().filter_map(|e| newest_change(&e.path(), levels - 1));
+    Some(inner.fold(own, SystemTime::max))
 }
 
 /// Whether a city's outputs are complete and newer than everything it reads.
@@ -533,6 +546,16 @@ pub fn run(args: &BatchArgs) -> Result<u8> {
                 write_atomic(&city.config, |w| w.write_all(text.as_bytes()))?;
             }
         }
+    }
+    // The batch's own files must not be what a city reads (a table named batch.csv in OUT_DIR):
+    // they are removed or written over next. A city file that does not load fails on its own.
+    let batch_files: Vec<PathBuf> = BATCH_FILES.iter().map(|f| args.output.join(f)).collect();
+    for city in &cities {
+        let Ok(loaded) = City::load(&city.config) else { continue };
+        let inputs: Vec<String> =
+            std::iter::once(city.config.clone()).chain(loaded.input_files()).map(|p| p.display().to_string()).collect();
+        super::refuse_overwrite(&inputs, &batch_files)
+            .map_err(|e| Error::Usage(format!("batch: city {:?}: {e}", city.name)))?;
     }
     // Until the end, the folder says the batch is not complete: the previous run's combined files
     // go, and batch.json lists every city as pending.
