@@ -447,6 +447,12 @@ fn bad_input() {
     run_err(&[&base[..], &["--classes", "tdt2020"]].concat(), 2, &["tdt2020", "tdt2023", "gbt21010", "gb50137", "osm"]);
     // A class table is required for non-OSM land use.
     run_err(&base, 2, &["--classes"]);
+    // A merge gap with a park layer, which is taken as it is: said, not ignored.
+    run_err(
+        &[&base[..], &["--classes", "tdt2023", "--merge-gap-m", "100"]].concat(),
+        2,
+        &["--merge-gap-m is only used with --parks-from-class"],
+    );
     // Bad mix, band, category for derived parks.
     run_err(
         &[&base[..], &["--classes", "tdt2023", "--mix", "residential,shops"]].concat(),

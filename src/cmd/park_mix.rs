@@ -96,6 +96,12 @@ impl Options {
             })?),
             None => None,
         };
+        if args.merge_gap_m.is_some() && from_class.is_none() {
+            return Err(Error::Usage(
+                "--merge-gap-m is only used with --parks-from-class (parks derived from parcels); a park layer is taken as it is"
+                    .into(),
+            ));
+        }
         let gap_m = args.merge_gap_m.unwrap_or(DEFAULT_MERGE_GAP_M);
         if !(gap_m.is_finite() && gap_m >= 0.0) {
             return Err(Error::Usage(format!("--merge-gap-m {gap_m}: must be a non-negative number of metres")));
