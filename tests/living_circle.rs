@@ -282,6 +282,13 @@ fn hand_made_town_network_and_buffer() {
     let beast = by_id(&bfc, "east");
     assert!((dist(&beast, "primary_school").unwrap() - 110.0).abs() < 1e-6);
     assert!(beast.property("snap_m").unwrap().is_null());
+    // What only the network gives is refused for straight lines, not ignored.
+    for (option, extra) in
+        [("--service-areas", vec!["--service-areas"]), ("--export-graph", vec!["--export-graph", "g"])]
+    {
+        let args = town_args(&t, &b, &[&["--method", "buffer"][..], &extra].concat());
+        run_err(&args, 2, &[option, "--method buffer does not build"]);
+    }
 }
 
 /// The homes are read first, as in a sequential run, though they are measured beside the other

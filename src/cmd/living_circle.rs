@@ -329,6 +329,19 @@ struct Options {
 
 impl Options {
     fn of(args: &LivingCircleArgs) -> Result<Options> {
+        // What only a walk along the network gives is refused for straight lines, not ignored.
+        if args.method == DistanceArg::Buffer {
+            for (given, option, what) in [
+                (args.service_areas, "--service-areas", "the network within each facility's service distance"),
+                (args.export_graph.is_some(), "--export-graph", "the walking network"),
+            ] {
+                if given {
+                    return Err(Error::Usage(format!(
+                        "{option} writes {what}, which --method buffer does not build: use --method network, or leave {option} out"
+                    )));
+                }
+            }
+        }
         let max_snap_m = positive("--max-snap", args.max_snap)?;
         let walk_speed = positive("--walk-speed", args.walk_speed)?;
         let roads_src = LayerSource::parse(&args.road.roads);
