@@ -202,6 +202,22 @@ fn batch_freshness_and_missed_targets_of_skipped_cities() {
         std::fs::write(&manifest, format!("template = \"t.toml\"\n[[city]]\nname = \"c\"\nvars = {vars}\n")).unwrap();
         run_err(&["batch", manifest.to_str().unwrap(), "-o", out.to_str().unwrap()], 2, &words);
     }
+    // Outside quotes a value is TOML: one that would add a key of its own, or hide the rest of its
+    // line, is refused.
+    let template = "[city]\nname = \"{name}\"\n[road_density]\ngrid_m = {grid}\n[layers.areas]\nsource = \"a.shp\"\n";
+    std::fs::write(d.join("t.toml"), template).unwrap();
+    for grid in ["\"500\\nmax_width_m = 10\"", "\"500 # x\""] {
+        std::fs::write(
+            &manifest,
+            format!("template = \"t.toml\"\n[[city]]\nname = \"c\"\nvars = {{ name = \"x\", grid = {grid} }}\n"),
+        )
+        .unwrap();
+        run_err(
+            &["batch", manifest.to_str().unwrap(), "-o", out.to_str().unwrap()],
+            2,
+            &["vars.grid", "outside quotes"],
+        );
+    }
 }
 
 /// A template's values go in escaped as TOML needs where they stand, and the filled-in city file is

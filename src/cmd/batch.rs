@@ -216,7 +216,8 @@ enum TomlPlace {
 /// digits and `_`; TOML's inline tables have spaces or are empty, so they are none). A value is
 /// escaped as TOML needs where it stands: in a `"…"` string a `"` or `\` of the value stays what
 /// it is; in a `'…'` string, which has no escapes, a value that would end the string is refused,
-/// as is a placeholder without a var.
+/// as is a value outside quotes that would add or hide TOML (a line break, a `#`), and a
+/// placeholder without a var.
 fn fill_template(template: &str, vars: &BTreeMap<String, String>) -> std::result::Result<String, String> {
     let mut out = String::with_capacity(template.len());
     let mut place = TomlPlace::Bare;
@@ -260,6 +261,11 @@ fn fill_template(template: &str, vars: &BTreeMap<String, String>) -> std::result
 /// A var's value as it must be written where it stands in the template.
 fn toml_value_at(value: &str, place: TomlPlace) -> std::result::Result<String, &'static str> {
     match place {
+        // Outside quotes a value is TOML itself (a number, an array): a line break or a `#` would
+        // add keys of its own to the city file, or hide the rest of the line.
+        TomlPlace::Bare if value.contains('#') || value.chars().any(char::is_control) => {
+            Err("cannot stand outside quotes with a line break, a control character or a '#', which would add or hide TOML: give one value, or write the placeholder in \"…\"")
+        }
         TomlPlace::Bare => Ok(value.to_string()),
         // A line break would end the comment and make the rest of the value TOML.
         TomlPlace::Comment => Ok(value.replace(['\r', '\n'], " ")),
