@@ -137,6 +137,7 @@ pub struct ParkMixSection {
     /// Mix categories [default: residential, community_service, public_service, commercial].
     pub mix: Option<Vec<String>>,
     /// Band in percent, `[min, max]` [default: the plan's 20–30].
+    #[serde(default, deserialize_with = "min_max")]
     pub band: Option<[f64; 2]>,
     /// Without `[layers.parks]`: derive parks from parcels of this category.
     pub parks_from_class: Option<String>,
@@ -273,6 +274,15 @@ impl City {
 }
 
 /// Parses a city file's text; `label` names it in errors.
+/// A `[min, max]` pair: exactly two numbers (an array of two or more used to keep its first two).
+fn min_max<'de, D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Option<[f64; 2]>, D::Error> {
+    let values: Vec<f64> = Deserialize::deserialize(d)?;
+    match values[..] {
+        [min, max] => Ok(Some([min, max])),
+        _ => Err(serde::de::Error::custom(format!("expected [MIN, MAX], two numbers; found {}", values.len()))),
+    }
+}
+
 pub fn parse(text: &str, label: &str) -> Result<CityConfig> {
     let config: CityConfig = toml::from_str(text).map_err(|e| Error::Usage(format!("{label}: {e}")))?;
     let c = &config;
@@ -286,6 +296,18 @@ pub fn parse(text: &str, label: &str) -> Result<CityConfig> {
     for (name, layer) in l.named() {
         let roles = FIELD_ROLES.iter().find(|(n, _)| *n == name).map(|(_, r)| *r).unwrap_or(&[]);
         layer.check_fields(name, roles).map_err(|e| Error::Usage(format!("{label}: {e}")))?;
+        // An empty text would read the city file's folder as the dataset, name no layer, or
+        // filter nothing: leave the key out instead.
+        let texts =
+            [("source", Some(&layer.source)), ("layer", layer.layer.as_ref()), ("where", layer.filter.as_ref())]
+                .into_iter()
+                .chain([("crs", layer.crs.as_ref()), ("encoding", layer.encoding.as_ref())]);
+        for (key, value) in texts {
+            if value.is_some_and(|v| v.trim().is_empty()) {
+                let fix = if key == "source" { "give the dataset" } else { "give a value, or leave the key out" };
+                return Err(Error::Usage(format!("{label}: layers.{name}.{key} is empty: {fix}")));
+            }
+        }
     }
     let need = |ok: bool, what: &str| -> Result<()> {
         if ok {
@@ -372,6 +394,31 @@ mod tests {
         let text = "[city]\nname = \"x\"\n[road_density]\ngrid_m = \"big\"\n";
         let e = parse(text, "c.toml").unwrap_err().to_string();
         assert!(e.contains("grid_m") && e.contains("line 4"), "{e}");
+    }
+
+    #[test]
+    fn a_band_is_two_numbers() {
+        let with = |band: &str| TEMPLATE.replacen("band = [20, 30]", &format!("band = {band}"), 1);
+        assert_ne!(with("[1, 2]"), TEMPLATE);
+        assert_eq!(parse(&with("[15, 25]"), "c.toml").unwrap().park_mix.unwrap().band, Some([15.0, 25.0]));
+        for (band, words) in [("[20, 30, 40]", "found 3"), ("[20]", "found 1"), ("[20, 30, \"x\"]", "string")] {
+            let e = parse(&with(band), "c.toml").unwrap_err().to_string();
+            assert!(e.contains("band") && e.contains(words), "{band}: {e}");
+        }
+    }
+
+    #[test]
+    fn empty_layer_texts_are_refused() {
+        for (from, to, words) in [
+            ("source = \"built_up_areas.shp\"", "source = \"\"", "layers.areas.source is empty: give the dataset"),
+            ("layer = \"roads\"", "layer = \" \"", "layers.roads.layer is empty"),
+            ("where = \"dlbm IN", "where = \"\"\n# \"dlbm IN", "layers.origins.where is empty"),
+        ] {
+            let text = TEMPLATE.replacen(from, to, 1);
+            assert_ne!(text, TEMPLATE, "{from}");
+            let e = parse(&text, "c.toml").unwrap_err().to_string();
+            assert!(e.contains("c.toml") && e.contains(words), "{e}");
+        }
     }
 
     #[test]
