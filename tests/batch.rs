@@ -194,14 +194,23 @@ fn batch_freshness_and_missed_targets_of_skipped_cities() {
     assert_eq!(std::fs::read_to_string(&table).unwrap(), include_str!("../src/presets/grades_cn.toml"));
 
     // Template placeholders and vars must match.
-    std::fs::write(d.join("t.toml"), "[city]\nname = \"{name}\"\n[layers.areas]\nsource = \"{areas}\"\n").unwrap();
+    std::fs::write(
+        d.join("t.toml"),
+        "[city]\nname = \"{name}\"\n[layers.areas]\nsource = \"{areas}\"\n# {city-name}\n",
+    )
+    .unwrap();
     for (vars, words) in [
         ("{ name = \"x\" }", vec!["city 'c'", "no vars.areas"]),
         ("{ name = \"x\", areas = \"a.shp\", colour = \"red\" }", vec!["vars.colour", "no {colour}"]),
+        ("{ name = \"x\", areas = \"a.shp\", city-name = \"y\" }", vec!["vars.city-name", "letters, digits and _"]),
     ] {
         std::fs::write(&manifest, format!("template = \"t.toml\"\n[[city]]\nname = \"c\"\nvars = {vars}\n")).unwrap();
         run_err(&["batch", manifest.to_str().unwrap(), "-o", out.to_str().unwrap()], 2, &words);
     }
+    // Vars beside a city's own config would fill in nothing.
+    std::fs::write(&manifest, "template = \"t.toml\"\n[[city]]\nname = \"c\"\nconfig = \"demo/demo_city/city.toml\"\nvars = { name = \"x\" }\n")
+        .unwrap();
+    run_err(&["batch", manifest.to_str().unwrap(), "-o", out.to_str().unwrap()], 2, &["city 'c'", "its own config"]);
     // Outside quotes a value is TOML: one that would add a key of its own, or hide the rest of its
     // line, is refused.
     let template = "[city]\nname = \"{name}\"\n[road_density]\ngrid_m = {grid}\n[layers.areas]\nsource = \"a.shp\"\n";

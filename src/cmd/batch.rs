@@ -153,10 +153,21 @@ pub fn plan(manifest: &Path, out_dir: &Path) -> Result<Vec<BatchCity>> {
         let city_out = out_dir.join(name);
         let mut filled = None;
         let config = match (&c.config, &template) {
+            (Some(_), _) if !c.vars.is_empty() => {
+                return Err(Error::Usage(format!(
+                    "{label}: city '{name}': vars fill in the template, but this city names its own config"
+                )))
+            }
             (Some(cfg), _) => base.join(cfg),
             (None, Some((text, tpath))) => {
                 let in_city = |e: String| Error::Usage(format!("{label}: city '{name}': {e}"));
                 for k in c.vars.keys() {
+                    // A placeholder is a word: `{city-name}` is text the template keeps as it is.
+                    if k.is_empty() || !k.chars().all(|ch| ch.is_ascii_alphanumeric() || ch == '_') {
+                        return Err(in_city(format!(
+                            "vars.{k}: a var's name is letters, digits and _ (as its {{placeholder}} is)"
+                        )));
+                    }
                     if !text.contains(&format!("{{{k}}}")) {
                         return Err(in_city(format!("vars.{k}: the template has no {{{k}}}")));
                     }
