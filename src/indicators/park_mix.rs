@@ -35,7 +35,9 @@
 //!    gap that lie between the parcels.
 //! 3. Holes are filled: land that the park encloses belongs to it.
 //! 4. The parcels themselves are united back in. The arcs of the buffer are polygonal, so at corners
-//!    the closing could fall a few millimetres short of a parcel.
+//!    the closing could fall a few millimetres short of a parcel. The land the closing bridges is
+//!    approximate for the same reason: a derived park's area differs from an exact closing's by up
+//!    to about 2e-4 of it (3e-5 to 1.7e-4 measured at a 50 m gap, on hand-made parks and Baltimore's).
 //! 5. Parks that meet are one park: a group of parcels inside the land another park encloses (its
 //!    filled hole) joins that park, and steps 2–4 are done again for it, until no two parks meet.
 //!    Parks never overlap, and no land is counted in two.
