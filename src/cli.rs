@@ -98,7 +98,7 @@ pub struct CommonArgs {
     /// CRS override for every layer: EPSG code (EPSG:4527), gcj02, bd09, or a PROJ definition.
     #[arg(long, value_name = "CRS")]
     pub crs: Option<String>,
-    /// Shapefile attribute encoding (GBK, UTF-8, ...); a .cpg file is honoured without it.
+    /// Shapefile attribute encoding (GBK, UTF-8, ...), over a .cpg's; a .cpg is honoured without it.
     #[arg(long, value_name = "ENC")]
     pub encoding: Option<String>,
     /// Measurement method.
@@ -124,10 +124,18 @@ pub struct CommonArgs {
 }
 
 impl CommonArgs {
-    /// The Shapefile encoding for a layer source: its own from the city file, else `--encoding`.
+    /// The Shapefile encoding for a layer source: its own from the city file (whatever the format:
+    /// the reader warns of one that is not a Shapefile), else `--encoding` for a Shapefile, or a
+    /// city file's `[city] encoding` for a Shapefile without a `.cpg`.
     pub fn encoding_for(&self, source: &crate::ingest::LayerSource) -> Option<String> {
         let key = source.to_string();
-        self.layer_encodings.iter().find(|(s, _)| *s == key).map(|(_, e)| e.clone()).or_else(|| self.encoding.clone())
+        if let Some((_, own)) = self.layer_encodings.iter().find(|(s, _)| *s == key) {
+            return Some(own.clone());
+        }
+        match source.shapefile_has_cpg() {
+            Some(has_cpg) if !(has_cpg && self.from_city_file) => self.encoding.clone(),
+            _ => None,
+        }
     }
 }
 

@@ -283,6 +283,20 @@ fn min_max<'de, D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Option
     }
 }
 
+/// Refuses an encoding GDAL cannot decode a Shapefile's text from, naming its key: it would
+/// otherwise be found only when a layer is read.
+fn check_encoding(label: &str, key: &str, encoding: Option<&str>) -> Result<()> {
+    match encoding {
+        Some(e) if e.trim().is_empty() => {
+            Err(Error::Usage(format!("{label}: {key} is empty: give a value, or leave the key out")))
+        }
+        Some(e) if !crate::ingest::read::decodable(e) => Err(Error::Usage(format!(
+            "{label}: {key} = \"{e}\" is not an encoding this system can decode text from; Chinese data is usually GBK (or GB18030, CP936, UTF-8)"
+        ))),
+        _ => Ok(()),
+    }
+}
+
 pub fn parse(text: &str, label: &str) -> Result<CityConfig> {
     let config: CityConfig = toml::from_str(text).map_err(|e| Error::Usage(format!("{label}: {e}")))?;
     let c = &config;
@@ -308,7 +322,9 @@ pub fn parse(text: &str, label: &str) -> Result<CityConfig> {
                 return Err(Error::Usage(format!("{label}: layers.{name}.{key} is empty: {fix}")));
             }
         }
+        check_encoding(label, &format!("layers.{name}.encoding"), layer.encoding.as_deref())?;
     }
+    check_encoding(label, "city.encoding", c.city.encoding.as_deref())?;
     let need = |ok: bool, what: &str| -> Result<()> {
         if ok {
             Ok(())

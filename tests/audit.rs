@@ -145,6 +145,74 @@ fn city_crs_is_a_fallback_and_layer_encodings_count() {
     assert!(layer["warnings"].to_string().contains("set layers.areas.crs = \\\"gcj02\\\""), "{layer}");
 }
 
+/// `[city] encoding` is for the Shapefiles without a `.cpg`; a layer's own is used over its `.cpg`,
+/// and on a layer of another format it is warned of as unused; an encoding the system cannot
+/// decode from is a usage error naming its key, before anything is written.
+#[test]
+fn encodings_apply_where_the_template_says() {
+    let dir = tempfile::tempdir().unwrap();
+    let city = demo_city(dir.path());
+    let base = city.parent().unwrap();
+    let original = std::fs::read_to_string(&city).unwrap();
+    let with = |from: &str, to: &str, name: &str| {
+        let text = original.replacen(from, to, 1);
+        assert!(from == to || text != original, "{from}");
+        let path = base.join(format!("{name}.toml"));
+        std::fs::write(&path, text).unwrap();
+        (path.to_str().unwrap().to_string(), base.join(name).to_str().unwrap().to_string())
+    };
+    let summary = |out: &str| std::fs::read_to_string(Path::new(out).join("summary.csv")).unwrap();
+    let (plain, plain_out) = with("", "", "plain");
+    run_ok(&["audit", &plain, "-o", &plain_out, "--quiet"]);
+    assert!(summary(&plain_out).contains("六安中心城区"));
+    // The demo's areas are a GBK Shapefile with a .cpg: a city-wide Latin-1 does not apply to it.
+    let city_wide = "Shapefiles that have no .cpg (a layer's own encoding is used over its .cpg).\n";
+    let (latin, latin_out) =
+        with(&format!("{city_wide}# encoding = \"GBK\""), &format!("{city_wide}encoding = \"LATIN1\""), "latin");
+    run_ok(&["audit", &latin, "-o", &latin_out, "--quiet"]);
+    assert_eq!(summary(&latin_out), summary(&plain_out));
+    // An encoding on a GeoPackage layer: read as the format defines, and said to be unused.
+    let (roads, roads_out) = with("layer = \"roads\"\n", "layer = \"roads\"\nencoding = \"GBK\"\n", "roads");
+    run_ok(&["audit", &roads, "-o", &roads_out, "--quiet"]);
+    assert_eq!(summary(&roads_out), summary(&plain_out));
+    let json = std::fs::read_to_string(Path::new(&roads_out).join("summary.json")).unwrap();
+    assert!(json.contains("the encoding GBK given is for a Shapefile's .dbf; this GeoPackage layer"), "{json}");
+    // An encoding iconv does not know: exit 2 naming the key, and no output.
+    let (typo, typo_out) = with("# encoding = \"GBK\"\nfields = { id", "encoding = \"GBKK\"\nfields = { id", "typo");
+    run_err(&["audit", &typo, "-o", &typo_out], 2, &["layers.areas.encoding = \"GBKK\" is not an encoding"]);
+    assert!(!Path::new(&typo_out).exists());
+    run_err(&["check", &typo], 2, &["layers.areas.encoding"]);
+    let (empty, _) = with(&format!("{city_wide}# encoding = \"GBK\""), &format!("{city_wide}encoding = \"\""), "empty");
+    run_err(&["check", &empty], 2, &["city.encoding is empty"]);
+    // Field names in GBK without a .cpg: the hint names the city file's key, not an option.
+    let gbk = base.join("named_gbk.shp");
+    let sql = "SELECT id AS \"编号\", name, kind FROM built_up_areas";
+    let (from, to) = (base.join("built_up_areas.shp"), gbk.to_str().unwrap());
+    ogr2ogr(&["-f", "ESRI Shapefile", "-lco", "ENCODING=CP936", "-sql", sql, to, from.to_str().unwrap()]);
+    std::fs::remove_file(base.join("named_gbk.cpg")).unwrap();
+    let (named, named_out) = with(
+        "source = \"built_up_areas.shp\"\n# layer = \"built_up_areas\"\n# where = \"kind IS NOT NULL\"\n# crs = \"EPSG:4527\"\n# encoding = \"GBK\"\nfields = { id = \"id\"",
+        "source = \"named_gbk.shp\"\nfields = { id = \"编号\"",
+        "named",
+    );
+    for cmd in ["check", "audit"] {
+        let stderr = run_err(
+            &[cmd, &named, "-o", &named_out][..if cmd == "check" { 2 } else { 4 }],
+            1,
+            &["names that do not decode", "encoding = \"GBK\"", "layers.areas.fields.id"],
+        );
+        assert!(!stderr.contains("--encoding"), "{stderr}");
+    }
+    let (shp, roads, out) = (base.join("built_up_areas.shp"), base.join("roads.gpkg"), base.join("x.geojson"));
+    let args = ["road-density", "--areas", shp.to_str().unwrap(), "--roads", roads.to_str().unwrap()];
+    for (encoding, words) in
+        [("FOO", "the encoding 'FOO' (--encoding) is not one"), ("", "the encoding '' (--encoding)")]
+    {
+        let args = [&args[..], &["--encoding", encoding, "-o", out.to_str().unwrap()]].concat();
+        run_err(&args, 2, &[words]);
+    }
+}
+
 /// An audit into a folder of an earlier one removes the earlier layers and styles it does not
 /// write itself: every map in the folder belongs to its summary.
 #[test]

@@ -423,9 +423,14 @@ const CITY_FILE_KEYS: &[(&str, &str)] = &[
     ("--origins-crs", "layers.origins.crs"),
     ("--facilities-crs", "layers.facilities.crs"),
     ("(--crs)", "(city.crs, layers.NAME.crs)"),
+    (
+        "the real encoding with --encoding GBK (Chinese data)",
+        "the real encoding with the layer's encoding = \"GBK\" (Chinese data)",
+    ),
     ("with --encoding GBK (Chinese data)", "with encoding = \"GBK\" (Chinese data; in [city] or the layer's table)"),
     ("(.cpg, --encoding GBK)", "(.cpg, encoding = \"GBK\")"),
     ("with --encoding", "with encoding = \"…\" (in [city] or the layer's table)"),
+    ("(--encoding)", "(encoding, in [city] or the layer's table)"),
 ];
 
 /// An error of an audit or a check in the city file's words ([`city_file_words`]; the paths and
@@ -446,7 +451,9 @@ fn in_city_file(city: &City) -> impl Fn(Error) -> Error + '_ {
             if keys.is_empty() {
                 return e;
             }
-            let message = format!("{e} (set by {} in {})", keys.join(" or "), city.path.display());
+            // The field names' encoding hint, if any, in the file's words.
+            let text = city_file_words_keeping(&e.to_string(), &keep);
+            let message = format!("{text} (set by {} in {})", keys.join(" or "), city.path.display());
             Error::Worded { source: Box::new(e), message }
         }
         // Any other message that names an option (a layer's CRS, a snapping distance, an encoding,
@@ -961,7 +968,7 @@ fn check_layers(city: &City) -> Result<Vec<String>> {
         let spec = LayerSpec {
             source: LayerSource::parse(&layer.source_text(&city.base)),
             filter: layer.filter.clone(),
-            encoding: layer.encoding.clone().or(city.config.city.encoding.clone()),
+            encoding: common.encoding_for(&LayerSource::parse(&layer.source_text(&city.base))),
             role: name.clone(),
             fields,
             optional_fields: optional,

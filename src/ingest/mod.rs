@@ -47,6 +47,22 @@ impl LayerSource {
         }
     }
 
+    /// Whether the source is a Shapefile (a `.shp` or `.dbf`, or a layer of a folder of them), the
+    /// one format whose text encoding is the reader's to give, and whether it has a `.cpg` saying
+    /// which it is; `None` for any other format.
+    pub fn shapefile_has_cpg(&self) -> Option<bool> {
+        let path = Path::new(&self.dataset);
+        let ext = path.extension().map(|e| e.to_ascii_lowercase());
+        let shp = match (ext.as_deref().and_then(|e| e.to_str()), &self.layer) {
+            (Some("shp" | "dbf"), _) => path.to_path_buf(),
+            (Some("gdb"), _) => return None,
+            (_, Some(layer)) if path.is_dir() => path.join(format!("{layer}.shp")),
+            (_, None) if path.is_dir() => return Some(false),
+            _ => return None,
+        };
+        Some(read::side_file(&shp, "cpg").is_some())
+    }
+
     /// True when the dataset is OpenStreetMap data (its outputs must carry the ODbL attribution).
     pub fn is_osm(&self) -> bool {
         let d = self.dataset.to_ascii_lowercase();

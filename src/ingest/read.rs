@@ -91,7 +91,7 @@ pub(super) fn gdal_failure() -> Option<String> {
 }
 
 /// The file beside `path` with extension `ext` in either case (`roads.dbf`, `roads.DBF`), if any.
-fn side_file(path: &std::path::Path, ext: &str) -> Option<std::path::PathBuf> {
+pub(crate) fn side_file(path: &std::path::Path, ext: &str) -> Option<std::path::PathBuf> {
     [ext.to_ascii_lowercase(), ext.to_ascii_uppercase()]
         .into_iter()
         .map(|e| path.with_extension(e))
@@ -196,6 +196,12 @@ fn open(source: &LayerSource, encoding: Option<&str>) -> Result<Dataset> {
             source.dataset
         )));
     }
+    if let Some(e) = encoding.filter(|e| !decodable(e)) {
+        return Err(Error::Usage(format!(
+            "{}: the encoding '{e}' (--encoding) is not one this system can decode text from; Chinese data is usually GBK (or GB18030, CP936, UTF-8)",
+            source.dataset
+        )));
+    }
     let enc_opt =
         encoding.map(str::to_string).or_else(|| cpg_code_page(&source.dataset)).map(|e| format!("ENCODING={e}"));
     let open_options: Vec<&str> = enc_opt.iter().map(String::as_str).collect();
@@ -218,6 +224,28 @@ fn open(source: &LayerSource, encoding: Option<&str>) -> Result<Dataset> {
         }
         Error::Open { dataset: source.dataset.clone(), reason }
     })
+}
+
+/// Whether GDAL can decode text in `encoding`: it recodes a Shapefile's `.dbf` through iconv, under
+/// the name given (GDAL's `CPLRecode`), and a name iconv does not know leaves the text undecoded.
+pub(crate) fn decodable(encoding: &str) -> bool {
+    // iconv takes an empty name for the locale's encoding; GDAL, for no recoding at all.
+    if encoding.trim().is_empty() {
+        return false;
+    }
+    let (Ok(to), Ok(from)) = (std::ffi::CString::new("UTF-8"), std::ffi::CString::new(encoding)) else {
+        return false;
+    };
+    // SAFETY: both are valid NUL-terminated strings; a descriptor iconv_open gives is closed once.
+    #[allow(unsafe_code)]
+    unsafe {
+        let cd = libc::iconv_open(to.as_ptr(), from.as_ptr());
+        if cd as isize == -1 {
+            return false;
+        }
+        libc::iconv_close(cd);
+    }
+    true
 }
 
 /// The names of a dataset's layers, in order.
@@ -517,6 +545,12 @@ pub fn read_layer(spec: &LayerSpec) -> Result<RawLayer> {
     let crs_wkt = layer.spatial_ref().and_then(|s| s.to_wkt().ok());
     let field_names: Vec<&String> = spec.fields.iter().chain(&spec.optional_fields).collect();
     let mut report = LayerReport { layer: label.clone(), role: spec.role.clone(), ..Default::default() };
+    if let Some(e) = spec.encoding.as_deref().filter(|_| ds.driver().short_name() != "ESRI Shapefile") {
+        report.warnings.push(format!(
+            "{label}: the encoding {e} given is for a Shapefile's .dbf; this {} layer's text is read as its format defines, and the encoding is not used",
+            ds.driver().long_name()
+        ));
+    }
     let mut wrong_type = 0u64;
     let mut warned_fields: Vec<usize> = Vec::new();
 
