@@ -263,8 +263,8 @@ fn compute_area(
     // Zero when the target is met (as reported), whatever rounding the density left.
     let shortfall = target.map(|t| if meets == Some(true) { 0.0 } else { (t * area_km2 - road_length_km).max(0.0) });
 
-    // Each wide road is listed with its own length; their total counts roads drawn over one
-    // another once, as the road length does.
+    // Each wide road is listed with its own length and their total, both counting a road drawn
+    // over another, or back over itself, once, as the road length does.
     let over_km = match wide.len() {
         0 | 1 => None,
         _ => {
@@ -276,7 +276,11 @@ fn compute_area(
     let mut wide_roads = Vec::new();
     for road in wide {
         let piece = clip_lines(&area.polygon, &MultiLineString(road.line.to_vec()));
-        let km = frame.length_m(&piece)? / M_PER_KM;
+        if piece.0.is_empty() {
+            continue;
+        }
+        let one_way = road.line.iter().flat_map(segments_one_way).collect();
+        let km = frame.length_m(&clip_lines(&area.polygon, &MultiLineString(one_way)))? / M_PER_KM;
         if km <= 0.0 {
             continue;
         }

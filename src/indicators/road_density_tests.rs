@@ -151,6 +151,8 @@ fn roads_drawn_over_one_another_count_once() {
         (vec![road(1, "支路", None, &diagonal), road(2, "主干路", None, &diagonal_back)], 1.0),
         // Up and down a line of constant x: 0.8 km.
         (vec![road(1, "支路", None, &up), road(2, "支路", None, &down)], 0.8),
+        // One wide road drawn out and back: 0.8 km, and 0.8 km too wide.
+        (vec![road(1, "支路", Some(50.0), &[(100.0, 100.0), (900.0, 100.0), (100.0, 100.0)])], 0.8),
     ];
     for (i, (roads, want_km)) in cases.into_iter().enumerate() {
         let r = compute(&[square_area("县城")], &roads, &grades, &kinds, &planar(), &params).unwrap();
@@ -170,6 +172,13 @@ fn roads_drawn_over_one_another_count_once() {
                 let start = w.line.0[0].0[0];
                 assert!((start.x - X0 - first.0).abs() < 1e-6, "road {} starts at {start:?}", w.road_fid);
             }
+        }
+        if i == 8 {
+            // Listed once, as drawn (out and back), with the length it covers.
+            assert!((a.roads_over_max_width_km.unwrap() - 0.8).abs() < 1e-9, "{:?}", a.roads_over_max_width_km);
+            assert_eq!(r.wide_roads.len(), 1);
+            assert!((r.wide_roads[0].length_km - 0.8).abs() < 1e-9, "{}", r.wide_roads[0].length_km);
+            assert_eq!(r.wide_roads[0].line.0[0].0.len(), 3);
         }
     }
 }
