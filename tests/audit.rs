@@ -213,6 +213,35 @@ fn encodings_apply_where_the_template_says() {
     }
 }
 
+/// Straight-line coverage (`method = "buffer"`) is labelled as such wherever the audit states it:
+/// the summary rows (so that a batch's combined table does not mix it with walking coverage), the
+/// printout and the report, which states the living circle's method either way.
+#[test]
+fn buffer_coverage_is_labelled_in_every_summary() {
+    let dir = tempfile::tempdir().unwrap();
+    let city = demo_city(dir.path());
+    let text = std::fs::read_to_string(&city).unwrap();
+    let buffer = city.with_file_name("buffer.toml");
+    std::fs::write(&buffer, text.replacen("method = \"network\"", "method = \"buffer\"", 1)).unwrap();
+    let (net_out, buf_out) = (dir.path().join("network"), dir.path().join("buffer"));
+    let net_stdout = run_ok(&["audit", city.to_str().unwrap(), "-o", net_out.to_str().unwrap()]);
+    let buf_stdout = run_ok(&["audit", buffer.to_str().unwrap(), "-o", buf_out.to_str().unwrap()]);
+    let csv = |out: &Path| std::fs::read_to_string(out.join("summary.csv")).unwrap();
+    let report = |out: &Path| std::fs::read_to_string(out.join("report.html")).unwrap();
+    for tier in [5, 10, 15] {
+        let (name, zh) = (format!("living_circle_{tier}min"), format!("{tier}分钟生活圈覆盖率"));
+        assert!(csv(&net_out).contains(&format!(",{name},{zh},city,")), "{}", csv(&net_out));
+        assert!(csv(&buf_out).contains(&format!(",{name}_buffer,{zh}（直线距离）,city,")), "{}", csv(&buf_out));
+        assert!(net_stdout.contains(&format!("\n{name}\t")) && !net_stdout.contains("_buffer"), "{net_stdout}");
+        assert!(buf_stdout.contains(&format!("\n{name}_buffer\t")), "{buf_stdout}");
+    }
+    assert!(!csv(&net_out).contains("buffer") && !csv(&net_out).contains("直线"));
+    assert!(report(&buf_out).contains("15-minute living circle coverage, by straight-line distance"));
+    assert!(report(&buf_out).contains("Living circle:</b> buffer: straight-line distance"));
+    assert!(report(&net_out).contains("Living circle:</b> network: walking distance"));
+    assert!(!report(&net_out).contains("straight-line"));
+}
+
 /// An audit into a folder of an earlier one removes the earlier layers and styles it does not
 /// write itself: every map in the folder belongs to its summary.
 #[test]

@@ -15,6 +15,7 @@ use crate::cli::{
     RoadDensityArgs, RoadsArgs, SnapArg, ThresholdsArg,
 };
 use crate::config::{City, LayerConfig};
+use crate::indicators::living_circle::Method;
 use crate::indicators::park_mix::Status;
 use crate::ingest::{read_layer, GeomKind, LayerReport, LayerSource, LayerSpec};
 use crate::normalise::crs::{SourceCrs, ToLonLat};
@@ -225,10 +226,16 @@ pub fn living_circle_rows(run: &LivingCircleRun, targets: &std::collections::BTr
         .filter_map(|(tier, cov)| {
             let value = cov.share_by_area().or_else(|| cov.share_by_count())?;
             let target = targets.get(&tier.minutes.to_string()).copied();
+            // Straight-line coverage is another indicator than walking coverage: its rows say so,
+            // and a batch's combined table does not mix the two.
+            let (suffix, suffix_zh) = match run.result.method {
+                Method::Network => ("", ""),
+                Method::Buffer => ("_buffer", "（直线距离）"),
+            };
             Some(
                 SummaryRow {
-                    indicator: format!("living_circle_{}min", tier.minutes),
-                    indicator_zh: format!("{}分钟生活圈覆盖率", tier.minutes),
+                    indicator: format!("living_circle_{}min{suffix}", tier.minutes),
+                    indicator_zh: format!("{}分钟生活圈覆盖率{suffix_zh}", tier.minutes),
                     area_id: "city".into(),
                     area_name: None,
                     value,

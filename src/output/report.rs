@@ -95,6 +95,17 @@ fn fmt_num_against(v: f64, bounds: impl Iterator<Item = f64>) -> String {
     crate::units::shown_against(v, &bounds, decimals, 1.0)
 }
 
+/// A target or band bound as the plan or the city file gives it (to the 6 decimals verdicts are
+/// judged at): rounded for reading, a target of 9.92807 would show as 9.93 beside a value of
+/// 9.92807 that meets it.
+fn fmt_target(v: f64) -> String {
+    if v.is_finite() {
+        format!("{}", crate::units::round6(v))
+    } else {
+        fmt_num(v)
+    }
+}
+
 /// A number for reading: 2 decimals below 100, 1 below 1000, none above.
 pub fn fmt_num(v: f64) -> String {
     if !v.is_finite() {
@@ -117,6 +128,9 @@ pub fn fmt_num(v: f64) -> String {
 
 /// English labels of the indicators planaudit computes.
 fn indicator_en(indicator: &str) -> String {
+    if let Some(base) = indicator.strip_suffix("_buffer").filter(|b| b.starts_with("living_circle")) {
+        return format!("{}, by straight-line distance", indicator_en(base));
+    }
     match indicator {
         "road_density" => "Road network density".into(),
         "park_mix" => "Residential and service land in industrial parks".into(),
@@ -268,6 +282,10 @@ pub fn render_read(input: &ReportInput, read: ReadMaps) -> Result<String> {
     h.push_str("<p class=\"sub\">城市规划指标体检报告 · Planning indicator audit</p>\n");
     if let Some(m) = summary.get("measure").and_then(Value::as_str) {
         let _ = writeln!(h, "<p class=\"method\"><b>测算方法 Method:</b> {}</p>", escape(m));
+    }
+    let living_circle = summary.pointer("/indicators/living_circle/method_description").and_then(Value::as_str);
+    if let Some(m) = living_circle {
+        let _ = writeln!(h, "<p class=\"method\"><b>生活圈 Living circle:</b> {}</p>", escape(m));
     }
     // Rows without a target are neither: counted apart, so that the figures add up.
     let untargeted = rows.len() - met - missed;
@@ -423,9 +441,9 @@ fn indicator_tables(h: &mut String, rows: &[&Value]) {
                 value.map(|v| fmt_num_against(v, target.into_iter().chain(target_max))).unwrap_or_else(|| "—".into())
             );
             let target_text = match (target, target_max) {
-                (Some(t), Some(m)) => format!("{} – {}", fmt_num(t), fmt_num(m)),
-                (Some(t), None) => format!("≥ {}", fmt_num(t)),
-                (None, Some(m)) => format!("≤ {}", fmt_num(m)),
+                (Some(t), Some(m)) => format!("{} – {}", fmt_target(t), fmt_target(m)),
+                (Some(t), None) => format!("≥ {}", fmt_target(t)),
+                (None, Some(m)) => format!("≤ {}", fmt_target(m)),
                 (None, None) => "—".into(),
             };
             let _ = write!(
@@ -603,8 +621,8 @@ mod tests {
         let s = summary();
         let html = render(&ReportInput { title: "t", summary: &s, maps: vec![] }).unwrap();
         assert!(html.contains("data-value=\"9.92807\">9.93</td>"));
-        assert!(html.contains("data-target=\"8.3\" data-target-max=\"\">≥ 8.30</td>"));
-        assert!(html.contains("data-target=\"0.2\" data-target-max=\"0.3\">0.20 – 0.30</td>"));
+        assert!(html.contains("data-target=\"8.3\" data-target-max=\"\">≥ 8.3</td>"));
+        assert!(html.contains("data-target=\"0.2\" data-target-max=\"0.3\">0.2 – 0.3</td>"));
         assert!(html.contains("<tr class=\"missed\" data-area-id=\"2\">"));
         assert!(html.contains("✓ 达标 met") && html.contains("✗ 未达标 missed") && html.contains("— 无目标 no target"));
         assert!(html.contains("<td class=\"num skipped\">1</td><td class=\"reasons\">empty geometry: 1</td>"));
@@ -691,6 +709,15 @@ mod tests {
     #[test]
     fn numbers_read_well() {
         assert_eq!(fmt_num(9.92807), "9.93");
+        assert_eq!(fmt_target(9.92807), "9.92807");
+        assert_eq!(fmt_target(8.3), "8.3");
+        assert_eq!(fmt_target(0.1508), "0.1508");
+        assert_eq!(fmt_target(30.0 / 100.0), "0.3");
+        assert_eq!(fmt_target(14.1 / 100.0), "0.141");
+        // Beside such a target, a value shows the digits that keep it on its side.
+        assert_eq!(fmt_num_against(0.150736, [0.1508].into_iter()), "0.15");
+        assert_eq!(fmt_num_against(9.92807, [9.92807].into_iter()), "9.92807");
+        assert_eq!(fmt_num_against(0.248141, [0.248141, 0.3].into_iter()), "0.248141");
         assert_eq!(fmt_num(-0.001), "0.00");
         assert_eq!(fmt_num(123.456), "123.5");
         assert_eq!(fmt_num(12345.6), "12346");
