@@ -143,6 +143,23 @@ fn city_crs_is_a_fallback_and_layer_encodings_count() {
     assert!(warned.len() == 1 && warned[0].ends_with("areas_wgs84.geojson#built_up_areas"), "{warned:?}");
     let layer = summary["layers"].as_array().unwrap().iter().find(|l| said(l)).unwrap();
     assert!(layer["warnings"].to_string().contains("set layers.areas.crs = \\\"gcj02\\\""), "{layer}");
+    // `check` gives the layers' warnings as the audit does: this one, and parks sharing an id.
+    let stdout = run_ok(&["check", base.join("offset.toml").to_str().unwrap()]);
+    let warned: Vec<&str> = stdout.lines().filter(|l| l.contains("not in city.crs = \"gcj02\"")).collect();
+    assert!(
+        warned.len() == 1 && warned[0].starts_with("warning: ") && warned[0].contains("areas_wgs84.geojson"),
+        "{stdout}"
+    );
+    let parks = base.join("parks_one_id.geojson");
+    let sql = "SELECT geom, 'P' AS park_id, name FROM parks";
+    ogr2ogr(&["-f", "GeoJSON", "-sql", sql, parks.to_str().unwrap(), base.join("landuse.gpkg").to_str().unwrap()]);
+    let one_id = base.join("one_id.toml");
+    let text =
+        original.replacen("source = \"landuse.gpkg\"\nlayer = \"parks\"", "source = \"parks_one_id.geojson\"", 1);
+    assert_ne!(text, original);
+    std::fs::write(&one_id, text).unwrap();
+    let stdout = run_ok(&["check", one_id.to_str().unwrap()]);
+    assert!(stdout.contains("parks_one_id.geojson#SELECT: 1 id is shared by several parks: 'P' (2 parks)"), "{stdout}");
 }
 
 /// `[city] encoding` is for the Shapefiles without a `.cpg`; a layer's own is used over its `.cpg`,

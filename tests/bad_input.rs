@@ -481,6 +481,15 @@ fn areas_sharing_an_id_are_warned_of() {
     let w = warnings(s(&shared));
     assert!(w.contains("2 ids are shared by several areas: 'a' (2 areas), 'b' (2 areas)"), "{w}");
     assert_eq!(read_collection(&o).features.len(), 5, "every area is kept");
+    // Ids of the same number written otherwise sort among them, and are other ids.
+    let rows: Vec<(&str, serde_json::Value)> = squares[..3]
+        .iter()
+        .zip(["1", "01", "1"])
+        .map(|(g, id)| (g.as_str(), serde_json::json!({"id": id, "kind": "县城"})))
+        .collect();
+    write_4527(&shared, &rows);
+    let w = warnings(s(&shared));
+    assert!(w.contains("1 id is shared by several areas: '1' (2 areas);"), "{w}");
 }
 
 /// A GeoPackage area whose geometry is a polygon inside thousands of nested collections (a crafted

@@ -965,6 +965,17 @@ fn check_layers(city: &City) -> Result<Vec<String>> {
         // The land use's codes, from the fields park mix reads them from (the table's when the
         // city file names none), to say whether the table knows them.
         let park_mix = if name == "landuse" { park_mix_args(city, Path::new(".")) } else { None };
+        // The ids of areas and parks, to warn of ids that several share, as the audit does.
+        let area_fields = match name.as_str() {
+            "areas" => road_density_args(city, Path::new(".")).map(|a| super::road_density::area_fields(&a)),
+            "parks" => park_mix_args(city, Path::new(".")).map(|a| super::park_mix::park_fields(&a)),
+            _ => None,
+        };
+        for f in area_fields.iter().flat_map(|a| [a.id.names(), a.name.names(), a.kind.names()]).flatten() {
+            if !fields.contains(&f) && !optional.contains(&f) {
+                optional.push(f);
+            }
+        }
         if let Some(args) = &park_mix {
             for f in super::park_mix::class_fields_of(args)? {
                 if !fields.contains(&f) && !optional.contains(&f) {
@@ -984,13 +995,22 @@ fn check_layers(city: &City) -> Result<Vec<String>> {
             within: None,
         };
         let mut raw = read_layer(&spec)?;
+        let (own, fallback) = (
+            layer.crs.as_deref().map(SourceCrs::parse).transpose()?,
+            city.config.city.crs.as_deref().map(SourceCrs::parse).transpose()?,
+        );
         let crs = SourceCrs::resolve(
             &raw.label(),
             raw.crs_wkt.as_deref(),
-            layer.crs.as_deref().map(SourceCrs::parse).transpose()?.as_ref(),
-            city.config.city.crs.as_deref().map(SourceCrs::parse).transpose()?.as_ref(),
+            own.as_ref(),
+            fallback.as_ref(),
             &format!("layers.{name}.crs"),
         )?;
+        // The warnings the audit gives of the layer: its reading's, a city CRS it does not take,
+        // ids several areas or parks share.
+        let option = format!("--{}-crs", name.split('[').next().unwrap_or(&name));
+        raw.report.warnings.extend(super::unused_offset_crs(&raw, own.as_ref(), fallback.as_ref(), &option));
+        raw.report.warnings.extend(area_fields.and_then(|a| a.shared_ids_warning(&spec, &raw)));
         ToLonLat::new(&crs, &raw.label())?;
         // Where the layer lands, as the audit will check it.
         if !crate::normalise::defer_lonlat(&mut raw, &crs)? {
@@ -1012,6 +1032,7 @@ fn check_layers(city: &City) -> Result<Vec<String>> {
             raw.report.skipped_total(),
             crs.label()
         ));
+        lines.extend(raw.report.warnings.iter().map(|w| format!("warning: {w}")));
         // A class table that knows few of the parcels' codes, as the audit warns of it.
         if let Some(args) = &park_mix {
             let names: Vec<String> = spec.fields.iter().chain(&spec.optional_fields).cloned().collect();

@@ -97,7 +97,7 @@ pub fn load(spec: &LayerSpec, layer_crs: Option<&str>, common: &CommonArgs, opti
 /// city's CRS is for layers without one, and the layer states its own longitude/latitude on WGS 84
 /// (or CGCS2000), which is what data from Chinese web maps states whatever its coordinates are (a
 /// GeoJSON file always does). Its coordinates may be offset by some 500 m unnoticed.
-fn unused_offset_crs(
+pub(crate) fn unused_offset_crs(
     layer: &RawLayer,
     override_: Option<&SourceCrs>,
     fallback: Option<&SourceCrs>,
@@ -479,6 +479,16 @@ impl AreaFields {
     /// Ids that several areas share (the outputs join on id) are warned of, on stderr and in the
     /// layer's report.
     pub fn areas(&self, spec: &LayerSpec, layer: &mut RawLayer) -> Vec<Area> {
+        let areas = self.collect(spec, layer);
+        if let Some(w) = shared_ids(layer, &areas) {
+            errln!("planaudit: warning: {w}");
+            layer.report.warnings.push(w);
+        }
+        areas
+    }
+
+    /// [`AreaFields::areas`] without the warning.
+    fn collect(&self, spec: &LayerSpec, layer: &RawLayer) -> Vec<Area> {
         let value_of = |attrs: &[Option<String>], name: &str| -> Option<String> {
             let i = spec.fields.iter().chain(spec.optional_fields.iter()).position(|f| f == name)?;
             attrs[i].clone().filter(|v| !v.trim().is_empty())
@@ -498,26 +508,32 @@ impl AreaFields {
             })
             .collect();
         areas.sort_by(|a, b| id_order(&a.id, &b.id).then(a.fid.cmp(&b.fid)));
-        if let Some(w) = shared_ids(&layer.label(), &areas) {
-            errln!("planaudit: warning: {w}");
-            layer.report.warnings.push(w);
-        }
         areas
+    }
+
+    /// The warning of ids that several areas of `layer` share, as [`AreaFields::areas`] gives it,
+    /// for `check`.
+    pub(crate) fn shared_ids_warning(&self, spec: &LayerSpec, layer: &RawLayer) -> Option<String> {
+        shared_ids(layer, &self.collect(spec, layer))
     }
 }
 
-/// The warning for ids that several areas share, the areas sorted by id: their rows in the outputs
+/// The warning for ids that several areas (or parks) of `layer` share: their rows in the outputs
 /// and the summary cannot be told apart by id. An area without an id takes its feature id, which
-/// may be another's id too.
-fn shared_ids(label: &str, areas: &[Area]) -> Option<String> {
-    let shared: Vec<&[Area]> = areas.chunk_by(|a, b| a.id == b.id).filter(|run| run.len() > 1).collect();
+/// may be another's id too. Ids are compared as written (`01` and `1` are two ids, whose order
+/// among areas is the same).
+fn shared_ids(layer: &RawLayer, areas: &[Area]) -> Option<String> {
+    let mut ids: Vec<&str> = areas.iter().map(|a| a.id.as_str()).collect();
+    ids.sort_by(|a, b| id_order(a, b).then(a.cmp(b)));
+    let shared: Vec<&[&str]> = ids.chunk_by(|a, b| a == b).filter(|run| run.len() > 1).collect();
     if shared.is_empty() {
         return None;
     }
-    let listed: Vec<String> =
-        shared.iter().take(5).map(|run| format!("'{}' ({} areas)", run[0].id, run.len())).collect();
+    let what = if layer.report.role.contains("park") { "parks" } else { "areas" };
+    let listed: Vec<String> = shared.iter().take(5).map(|run| format!("'{}' ({} {what})", run[0], run.len())).collect();
     Some(format!(
-        "{label}: {} id{} shared by several areas: {}{}; their rows in the outputs and the summary cannot be told apart by id (an area without an id takes its feature id): give each area its own",
+        "{}: {} id{} shared by several {what}: {}{}; their rows in the outputs and the summary cannot be told apart by id (one without an id takes its feature id): give each its own",
+        layer.label(),
         shared.len(),
         if shared.len() == 1 { " is" } else { "s are" },
         listed.join(", "),

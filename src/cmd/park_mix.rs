@@ -189,6 +189,15 @@ pub(crate) fn refuse_overwrite(args: &ParkMixArgs, more_inputs: &[String], more_
     super::refuse_overwrite(&inputs, &outputs)
 }
 
+/// The fields the parks' ids and names are read from.
+pub(crate) fn park_fields(args: &ParkMixArgs) -> AreaFields {
+    AreaFields {
+        id: FieldChoice { given: args.id_field.clone(), defaults: &PARK_ID_FIELDS },
+        name: FieldChoice { given: args.name_field.clone(), defaults: &["name"] },
+        kind: FieldChoice { given: None, defaults: &[] },
+    }
+}
+
 /// [`execute`], reading layers through `layers` (shared with the other indicators of an audit).
 pub fn execute_with(args: &ParkMixArgs, layers: &Layers) -> Result<ParkMixRun> {
     let Options { band_min, band_max, mix, from_class, gap_m, classes, landuse_src } = Options::of(args)?;
@@ -201,11 +210,7 @@ pub fn execute_with(args: &ParkMixArgs, layers: &Layers) -> Result<ParkMixRun> {
     if class_fields.is_empty() {
         return Err(Error::Usage("--class-field: give at least one field name".into()));
     }
-    let park_fields = AreaFields {
-        id: FieldChoice { given: args.id_field.clone(), defaults: &PARK_ID_FIELDS },
-        name: FieldChoice { given: args.name_field.clone(), defaults: &["name"] },
-        kind: FieldChoice { given: None, defaults: &[] },
-    };
+    let park_fields = park_fields(args);
     let parks_src = args.parks.as_deref().map(LayerSource::parse);
     let mut parks_read = match &parks_src {
         Some(src) => {

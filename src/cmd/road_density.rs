@@ -118,6 +118,15 @@ pub fn check_options(args: &RoadDensityArgs) -> Result<()> {
     Ok(())
 }
 
+/// The fields the areas' ids, names and kinds are read from.
+pub(crate) fn area_fields(args: &RoadDensityArgs) -> AreaFields {
+    AreaFields {
+        id: FieldChoice { given: args.id_field.clone(), defaults: &ID_FIELDS },
+        name: FieldChoice { given: args.name_field.clone(), defaults: &["name"] },
+        kind: FieldChoice { given: args.kind_field.clone(), defaults: &["kind"] },
+    }
+}
+
 /// Runs the indicator and writes its files to `paths`.
 pub fn execute_to(args: &RoadDensityArgs, paths: &OutPaths, layers: &Layers) -> Result<RoadDensityRun> {
     check_options(args)?;
@@ -128,11 +137,7 @@ pub fn execute_to(args: &RoadDensityArgs, paths: &OutPaths, layers: &Layers) -> 
     let (grades, grade_field) = super::grade_table(&args.road)?;
     let common = &args.common;
 
-    let area_fields = AreaFields {
-        id: FieldChoice { given: args.id_field.clone(), defaults: &ID_FIELDS },
-        name: FieldChoice { given: args.name_field.clone(), defaults: &["name"] },
-        kind: FieldChoice { given: args.kind_field.clone(), defaults: &["kind"] },
-    };
+    let area_fields = area_fields(args);
     let (fields, optional_fields) = area_fields.split();
     let areas_spec = LayerSpec {
         source: areas_src.clone(),
