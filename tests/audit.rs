@@ -746,6 +746,59 @@ fn audit_warns_of_unknown_grades_unreachable_homes_and_needs_without_facilities(
     assert!(!String::from_utf8_lossy(&o.stderr).contains("does not know"), "{}", String::from_utf8_lossy(&o.stderr));
 }
 
+/// `check` counts the features of a layer as the audit does: facilities without a type skipped,
+/// the repairs of features skipped later not counted (OSM multipolygons: six repaired, all without
+/// a type), types the table does not know listed; the audit's examples of such repairs say that
+/// their features were skipped.
+#[test]
+fn check_counts_the_layers_as_the_audit_does() {
+    let dir = tempfile::tempdir().unwrap();
+    let city = liechtenstein_city(dir.path(), "osm");
+    let text = std::fs::read_to_string(&city).unwrap();
+    let points = text.find("[[layers.facilities]]").unwrap();
+    let end = text[points..].find("[living_circle]").unwrap() + points;
+    let polygons = text[points..end].replace("layer = \"points\"", "layer = \"multipolygons\"");
+    std::fs::write(&city, format!("{}{polygons}{}", &text[..end], &text[end..])).unwrap();
+    let stdout = run_ok(&["check", city.to_str().unwrap()]);
+    let out = dir.path().join("out");
+    run_ok(&["audit", city.to_str().unwrap(), "-o", out.to_str().unwrap(), "--quiet"]);
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
+    let mut compared = 0;
+    for line in stdout.lines().filter(|l| l.starts_with("layers.facilities") || l.starts_with("layers.areas")) {
+        let (label, counts) = line.split_once(": ").unwrap().1.split_once(" — ").unwrap();
+        let numbers: Vec<u64> = counts.split([' ', ',', ';']).filter_map(|w| w.parse().ok()).collect();
+        let role = if line.starts_with("layers.areas") { "areas" } else { "facilities" };
+        let layer = summary["layers"].as_array().unwrap().iter().find(|l| l["layer"] == label && l["role"] == role);
+        let layer = layer.unwrap_or_else(|| panic!("{label} {role} not in the summary"));
+        let skipped: u64 = layer["skipped"].as_object().unwrap().values().map(|v| v.as_u64().unwrap()).sum();
+        let audit = [&layer["read"], &layer["used"], &layer["repaired"]].map(|v| v.as_u64().unwrap());
+        assert_eq!(numbers[..4], [audit[0], audit[1], audit[2], skipped], "{line}\n{layer}");
+        compared += 1;
+    }
+    assert_eq!(compared, 3, "{stdout}");
+    assert!(
+        stdout.contains("layers.facilities[1]: ")
+            && stdout.contains("9902 features read, 377 usable, 0 repaired, 9525 skipped"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("  skipped 9525: no value in the type field(s) amenity, shop, leisure, social_facility"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains(
+            "  facilities of types the table does not know (not routed): 232 in 30 types: 'amenity=parking' (128)"
+        ),
+        "{stdout}"
+    );
+    let examples = summary["layers"].to_string();
+    assert!(
+        examples.contains("duplicate consecutive vertices removed (then skipped: no value in the type field(s)"),
+        "{examples}"
+    );
+}
+
 /// A figure next to a verdict is shown with the digits that put it on the side of the target its
 /// verdict says: Ruggell's density of 3.079959 against 3.08 is "3.07996 … NO", not "3.080 … NO".
 #[test]

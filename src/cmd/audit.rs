@@ -971,7 +971,12 @@ fn check_layers(city: &City) -> Result<Vec<String>> {
             "parks" => park_mix_args(city, Path::new(".")).map(|a| super::park_mix::park_fields(&a)),
             _ => None,
         };
-        for f in area_fields.iter().flat_map(|a| [a.id.names(), a.name.names(), a.kind.names()]).flatten() {
+        // A facilities layer's types, to count its features as the audit does.
+        let living_circle =
+            if name.starts_with("facilities") { living_circle_args(city, Path::new(".")) } else { None };
+        let type_fields = living_circle.as_ref().map(super::living_circle::type_fields).transpose()?;
+        let area_names = area_fields.iter().flat_map(|a| [a.id.names(), a.name.names(), a.kind.names()]).flatten();
+        for f in area_names.chain(type_fields.into_iter().flatten()) {
             if !fields.contains(&f) && !optional.contains(&f) {
                 optional.push(f);
             }
@@ -1011,6 +1016,10 @@ fn check_layers(city: &City) -> Result<Vec<String>> {
         let option = format!("--{}-crs", name.split('[').next().unwrap_or(&name));
         raw.report.warnings.extend(super::unused_offset_crs(&raw, own.as_ref(), fallback.as_ref(), &option));
         raw.report.warnings.extend(area_fields.and_then(|a| a.shared_ids_warning(&spec, &raw)));
+        let unknown_types = match &living_circle {
+            Some(args) => super::living_circle::classify_facilities(args, &mut raw)?,
+            None => Default::default(),
+        };
         ToLonLat::new(&crs, &raw.label())?;
         // Where the layer lands, as the audit will check it.
         if !crate::normalise::defer_lonlat(&mut raw, &crs)? {
@@ -1033,6 +1042,12 @@ fn check_layers(city: &City) -> Result<Vec<String>> {
             crs.label()
         ));
         lines.extend(raw.report.warnings.iter().map(|w| format!("warning: {w}")));
+        let unknown_line = super::living_circle::unknown_types_line(&unknown_types);
+        lines.extend(unknown_line.map(|l| format!("  {}", l.replace(" (unknown_types in the summary)", ""))));
+        // Why features are skipped, as the audit's report says.
+        for (reason, n) in &raw.report.skipped {
+            lines.push(format!("  skipped {n}: {reason}"));
+        }
         // A class table that knows few of the parcels' codes, as the audit warns of it.
         if let Some(args) = &park_mix {
             let names: Vec<String> = spec.fields.iter().chain(&spec.optional_fields).cloned().collect();

@@ -176,6 +176,22 @@ fn origins_of(layer: &mut RawLayer, names: &[String], args: &LivingCircleArgs, f
     Ok(out)
 }
 
+/// The fields a facilities layer's types are read from (its table's when none is named), for
+/// `check` to read them.
+pub(crate) fn type_fields(args: &LivingCircleArgs) -> Result<Vec<String>> {
+    Ok(Options::of(args)?.type_fields)
+}
+
+/// The features of a facilities layer read by `check` (with the [`type_fields`]), classified as
+/// the audit classifies them, into the layer's report: features without a type skipped, types the
+/// table does not know flagged. The unknown types, by value.
+pub(crate) fn classify_facilities(args: &LivingCircleArgs, layer: &mut RawLayer) -> Result<BTreeMap<String, u64>> {
+    let Options { type_fields, types, .. } = Options::of(args)?;
+    let mut unknown = BTreeMap::new();
+    facilities_of(std::slice::from_mut(layer), &type_fields, &types, &mut unknown);
+    Ok(unknown)
+}
+
 /// Facilities of known types; unknown types are counted by value, features without any type value
 /// are skipped and counted.
 fn facilities_of(

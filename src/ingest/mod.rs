@@ -193,11 +193,17 @@ pub const MAX_EXAMPLES: usize = 20;
 
 impl LayerReport {
     /// Counts one skipped feature; a feature repaired before is no longer counted as repaired (nor
-    /// are its repairs).
+    /// are its repairs), and the examples of its repairs say that it was skipped after all.
     pub fn skip(&mut self, fid: u64, reason: &str) {
         *self.skipped.entry(reason.to_string()).or_insert(0) += 1;
         if let Some(repairs) = self.repaired_fids.remove(&fid) {
             self.repaired -= 1;
+            for r in &repairs {
+                let example = format!("feature {fid}: {r}");
+                if let Some(e) = self.examples.iter_mut().find(|e| **e == example) {
+                    e.push_str(&format!(" (then skipped: {reason})"));
+                }
+            }
             for r in repairs {
                 if let Some(n) = self.repairs.get_mut(&r) {
                     *n -= 1;
@@ -388,8 +394,12 @@ mod tests {
         assert_eq!((r.repaired, r.skipped_total()), (1, 2));
         r.skip(5, "no area");
         assert_eq!((r.repaired, r.repairs.len(), r.skipped_total()), (0, 0, 3));
-        // The examples keep what happened, in order.
+        // The examples keep what happened, in order, a repair saying that its feature was skipped.
         assert_eq!(r.examples.len(), 6);
+        assert_eq!(r.examples[0], "feature 3: ring closed (then skipped: coordinate out of range)");
+        assert_eq!(r.examples[1], "feature 3: made valid (then skipped: coordinate out of range)");
+        assert_eq!(r.examples[2], "feature 5: made valid (then skipped: no area)");
+        assert_eq!(r.examples[3], "feature 3: skipped: coordinate out of range");
     }
 
     #[test]
