@@ -298,7 +298,21 @@ fn check_encoding(label: &str, key: &str, encoding: Option<&str>) -> Result<()> 
 }
 
 pub fn parse(text: &str, label: &str) -> Result<CityConfig> {
-    let config: CityConfig = toml::from_str(text).map_err(|e| Error::Usage(format!("{label}: {e}")))?;
+    let mut config: CityConfig = toml::from_str(text).map_err(|e| Error::Usage(format!("{label}: {e}")))?;
+    // An empty `where` or `layer` is no filter, or no layer named, as the key left out is (and as
+    // `--areas-where ""` is): a batch template's `where = "{filter}"` for a city that needs none.
+    let l = &mut config.layers;
+    for layer in [&mut l.areas, &mut l.roads, &mut l.landuse, &mut l.parks, &mut l.origins]
+        .into_iter()
+        .flatten()
+        .chain(l.facilities.iter_mut())
+    {
+        for text in [&mut layer.filter, &mut layer.layer] {
+            if text.as_deref().is_some_and(|t| t.trim().is_empty()) {
+                *text = None;
+            }
+        }
+    }
     let c = &config;
     if !["ellipsoidal", "planar"].contains(&c.city.measure.as_str()) {
         return Err(Error::Usage(format!(
@@ -310,12 +324,10 @@ pub fn parse(text: &str, label: &str) -> Result<CityConfig> {
     for (name, layer) in l.named() {
         let roles = FIELD_ROLES.iter().find(|(n, _)| *n == name).map(|(_, r)| *r).unwrap_or(&[]);
         layer.check_fields(name, roles).map_err(|e| Error::Usage(format!("{label}: {e}")))?;
-        // An empty text would read the city file's folder as the dataset, name no layer, or
-        // filter nothing: leave the key out instead.
+        // An empty source would read the city file's folder as the dataset; an empty CRS or
+        // encoding is none: leave the key out instead.
         let texts =
-            [("source", Some(&layer.source)), ("layer", layer.layer.as_ref()), ("where", layer.filter.as_ref())]
-                .into_iter()
-                .chain([("crs", layer.crs.as_ref()), ("encoding", layer.encoding.as_ref())]);
+            [("source", Some(&layer.source)), ("crs", layer.crs.as_ref()), ("encoding", layer.encoding.as_ref())];
         for (key, value) in texts {
             if value.is_some_and(|v| v.trim().is_empty()) {
                 let fix = if key == "source" { "give the dataset" } else { "give a value, or leave the key out" };
@@ -424,17 +436,26 @@ mod tests {
     }
 
     #[test]
-    fn empty_layer_texts_are_refused() {
+    fn empty_layer_texts_are_refused_or_left_out() {
         for (from, to, words) in [
             ("source = \"built_up_areas.shp\"", "source = \"\"", "layers.areas.source is empty: give the dataset"),
-            ("layer = \"roads\"", "layer = \" \"", "layers.roads.layer is empty"),
-            ("where = \"dlbm IN", "where = \"\"\n# \"dlbm IN", "layers.origins.where is empty"),
+            ("# crs = \"EPSG:4527\"\n# encoding", "crs = \" \"\n# encoding", "layers.areas.crs is empty"),
         ] {
             let text = TEMPLATE.replacen(from, to, 1);
             assert_ne!(text, TEMPLATE, "{from}");
             let e = parse(&text, "c.toml").unwrap_err().to_string();
             assert!(e.contains("c.toml") && e.contains(words), "{e}");
         }
+        // An empty filter or layer name is none, as the key left out is.
+        let text = TEMPLATE.replacen("layer = \"roads\"", "layer = \" \"", 1).replacen(
+            "where = \"dlbm IN",
+            "where = \"\"\n# \"dlbm IN",
+            1,
+        );
+        let c = parse(&text, "c.toml").unwrap();
+        let (roads, origins) = (c.layers.roads.unwrap(), c.layers.origins.unwrap());
+        assert_eq!((roads.layer, origins.filter), (None, None));
+        assert_eq!(origins.layer.as_deref(), Some("landuse"));
     }
 
     #[test]
