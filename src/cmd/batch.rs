@@ -272,12 +272,13 @@ fn fill_template(template: &str, vars: &BTreeMap<String, String>) -> std::result
 /// A var's value as it must be written where it stands in the template.
 fn toml_value_at(value: &str, place: TomlPlace) -> std::result::Result<String, &'static str> {
     match place {
-        // Outside quotes a value is TOML itself (a number, an array): a line break or a `#` would
-        // add keys of its own to the city file, or hide the rest of the line.
-        TomlPlace::Bare if value.contains('#') || value.chars().any(char::is_control) => {
-            Err("cannot stand outside quotes with a line break, a control character or a '#', which would add or hide TOML: give one value, or write the placeholder in \"…\"")
+        // Outside quotes a value is TOML itself (a number, an array), the spaces around it none of
+        // it: a line break or a `#` would add keys of its own to the city file, or hide the rest
+        // of the line.
+        TomlPlace::Bare if value.contains('#') || value.trim().chars().any(char::is_control) => {
+            Err("cannot stand outside quotes with a line break, a control character or a '#', which would add or hide TOML: give the value alone (a number, an array; no comment), or for a text write the placeholder in \"…\"")
         }
-        TomlPlace::Bare => Ok(value.to_string()),
+        TomlPlace::Bare => Ok(value.trim().to_string()),
         // A line break would end the comment and make the rest of the value TOML.
         TomlPlace::Comment => Ok(value.replace(['\r', '\n'], " ")),
         TomlPlace::Basic { .. } => Ok(value
@@ -745,6 +746,22 @@ fn combined_summary(cities: &[(&str, String)]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Outside quotes a value goes in without the spaces around it; a `#` or a control character
+    /// within it is refused, with advice that keeps a number a number.
+    #[test]
+    fn bare_values_are_trimmed_or_refused() {
+        let vars = |v: &str| BTreeMap::from([("grid".to_string(), v.to_string())]);
+        for v in ["500\t", " 500 ", "500"] {
+            assert_eq!(fill_template("grid_m = {grid}  # cells\n", &vars(v)).unwrap(), "grid_m = 500  # cells\n");
+        }
+        for v in ["500 # half a km", "500\nmax_width_m = 10", "5\u{1}00"] {
+            let e = fill_template("grid_m = {grid}\n", &vars(v)).unwrap_err();
+            assert!(e.starts_with("vars.grid") && e.contains("give the value alone (a number, an array; no comment)"), "{e}");
+        }
+        // In quotes a value is text, its spaces kept.
+        assert_eq!(fill_template("name = \"{grid}\"", &vars(" a\t")).unwrap(), "name = \" a\\u0009\"");
+    }
 
     /// A record whose quoted area name holds a line end stays one record, led once by the city's
     /// name (quoted when it needs to be).
