@@ -230,6 +230,38 @@ fn encodings_apply_where_the_template_says() {
     }
 }
 
+/// A dataset that does not open, a layer not found, a filter refused or matching nothing: the
+/// error names the city file's key that set it (the land use and the homes read one dataset).
+#[test]
+fn layer_errors_name_the_keys_that_set_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let city = demo_city(dir.path());
+    let original = std::fs::read_to_string(&city).unwrap();
+    let homes = "dlbm IN ('0701', '070101', '070102', '0703')";
+    for (from, to, words) in [
+        (
+            "source = \"built_up_areas.shp\"",
+            "source = \"no_areas.shp\"",
+            "no such file (set by layers.areas.source in ",
+        ),
+        (
+            "layer = \"roads\"",
+            "layer = \"roadz\"",
+            "no layer named 'roadz'; layers: roads (set by layers.roads.layer in ",
+        ),
+        (homes, "dlbm = 'zzz'", "no feature matches the filter \"dlbm = 'zzz'\" (set by layers.origins.where in "),
+        (homes, "dlbmx = 'zzz'", "(set by layers.origins.where in "),
+    ] {
+        let text = original.replacen(from, to, 1);
+        assert_ne!(text, original, "{from}");
+        let path = city.with_file_name("e.toml");
+        std::fs::write(&path, text).unwrap();
+        let out = dir.path().join("out");
+        run_err(&["check", path.to_str().unwrap()], 1, &[words, "e.toml)"]);
+        run_err(&["audit", path.to_str().unwrap(), "-o", out.to_str().unwrap(), "-q"], 1, &[words]);
+    }
+}
+
 /// Straight-line coverage (`method = "buffer"`) is labelled as such wherever the audit states it:
 /// the summary rows (so that a batch's combined table does not mix it with walking coverage), the
 /// printout and the report, which states the living circle's method either way.

@@ -463,6 +463,13 @@ fn in_city_file(city: &City) -> impl Fn(Error) -> Error + '_ {
             let message = format!("{text} (set by {} in {})", keys.join(" or "), city.path.display());
             Error::Worded { source: Box::new(e), message }
         }
+        // A dataset, layer or filter of the file's layers: the keys that set it.
+        ref layer_error if !layer_error_keys(city, layer_error).is_empty() => {
+            let keys = layer_error_keys(city, layer_error);
+            let text = city_file_words_keeping(&e.to_string(), &keep);
+            let message = format!("{text} (set by {} in {})", keys.join(" or "), city.path.display());
+            Error::Worded { source: Box::new(e), message }
+        }
         // Any other message that names an option (a layer's CRS, a snapping distance, an encoding,
         // a field).
         other => {
@@ -485,24 +492,10 @@ fn field_keys(city: &City, label: &str, role: &str, field: &str) -> Vec<String> 
         "land-use class" => "landuse",
         r => r,
     };
-    let layers = &city.config.layers;
-    let facilities = layers.facilities.len();
-    let mut facility = 0;
     let mut keys = Vec::new();
-    for (name, l) in layers.named() {
-        let key_name = if name == "facilities" && facilities > 1 {
-            facility += 1;
-            format!("facilities[{}]", facility - 1)
-        } else {
-            name.to_string()
-        };
+    for (key_name, name, l) in layer_keys(city) {
         // The layer that failed: its role, and its dataset and layer name.
-        let dataset = crate::config::resolve(&city.base, &l.source);
-        let same_layer = label == dataset
-            || label
-                .strip_prefix(&format!("{dataset}#"))
-                .is_some_and(|n| l.layer.as_ref().is_none_or(|given| given == n));
-        if name != role || !same_layer {
+        if name != role || !reads(city, l, label) {
             continue;
         }
         for (field_role, value) in &l.fields {
@@ -510,6 +503,67 @@ fn field_keys(city: &City, label: &str, role: &str, field: &str) -> Vec<String> 
                 keys.push(format!("layers.{key_name}.fields.{field_role}"));
             }
         }
+    }
+    keys
+}
+
+/// Each layer of a city file with the name its keys take (`facilities[1]` when there are several
+/// facility layers) and its role.
+fn layer_keys(city: &City) -> Vec<(String, &'static str, &LayerConfig)> {
+    let layers = &city.config.layers;
+    let several = layers.facilities.len() > 1;
+    let mut facility = 0;
+    let mut keys = Vec::new();
+    for (name, l) in layers.named() {
+        let key_name = if name == "facilities" && several {
+            facility += 1;
+            format!("facilities[{}]", facility - 1)
+        } else {
+            name.to_string()
+        };
+        keys.push((key_name, name, l));
+    }
+    keys
+}
+
+/// Whether a message's `label` (`DATASET` or `DATASET#LAYER`) is the layer `l` of a city file.
+fn reads(city: &City, l: &LayerConfig, label: &str) -> bool {
+    let dataset = crate::config::resolve(&city.base, &l.source);
+    label == dataset
+        || label.strip_prefix(&format!("{dataset}#")).is_some_and(|n| l.layer.as_ref().is_none_or(|given| given == n))
+}
+
+/// The keys of a city file that set what a layer error is about: the `source` of a dataset that
+/// does not open, the `layer` of a layer not found, the `where` of a filter refused or matching
+/// nothing; empty when the error is about none of them.
+fn layer_error_keys(city: &City, e: &Error) -> Vec<String> {
+    let (label, key, filter) = match e {
+        Error::Open { dataset, .. } | Error::AmbiguousLayer { dataset, .. } => (dataset.as_str(), "source", None),
+        Error::NoLayer { dataset, .. } => (dataset.as_str(), "layer", None),
+        Error::BadFilter { layer, filter, .. } => (layer.as_str(), "where", Some(filter.as_str())),
+        Error::EmptyLayer { layer, reason } if reason.starts_with("no feature matches the filter") => {
+            (layer.as_str(), "where", None)
+        }
+        _ => return Vec::new(),
+    };
+    let mut keys: Vec<String> = layer_keys(city)
+        .into_iter()
+        .filter(|(_, _, l)| match key {
+            // A layer not found: the layers of that dataset that name one.
+            "layer" => crate::config::resolve(&city.base, &l.source) == label && l.layer.is_some(),
+            "source" => crate::config::resolve(&city.base, &l.source) == label || reads(city, l, label),
+            _ => reads(city, l, label) && l.filter.is_some() && filter.is_none_or(|f| l.filter.as_deref() == Some(f)),
+        })
+        .map(|(name, _, _)| format!("layers.{name}.{key}"))
+        .collect();
+    // A filter matching nothing: the layers of the dataset whose filter the message quotes.
+    if let Error::EmptyLayer { reason, .. } = e {
+        keys.retain(|k| {
+            layer_keys(city).iter().any(|(name, _, l)| {
+                *k == format!("layers.{name}.where")
+                    && l.filter.as_ref().is_some_and(|f| reason.contains(&format!("\"{f}\"")))
+            })
+        });
     }
     keys
 }

@@ -757,7 +757,10 @@ mod tests {
         }
         for v in ["500 # half a km", "500\nmax_width_m = 10", "5\u{1}00"] {
             let e = fill_template("grid_m = {grid}\n", &vars(v)).unwrap_err();
-            assert!(e.starts_with("vars.grid") && e.contains("give the value alone (a number, an array; no comment)"), "{e}");
+            assert!(
+                e.starts_with("vars.grid") && e.contains("give the value alone (a number, an array; no comment)"),
+                "{e}"
+            );
         }
         // In quotes a value is text, its spaces kept.
         assert_eq!(fill_template("name = \"{grid}\"", &vars(" a\t")).unwrap(), "name = \" a\\u0009\"");
