@@ -3,9 +3,9 @@
 <qgis version="3.28.0-Firenze" styleCategories="Symbology">
   <renderer-v2 type="graduatedSymbol" attr="missing_count" graduatedMethod="GraduatedColor" forceraster="0" symbollevels="0" enableorderby="0" referencescale="-1">
     <ranges>
-      <range lower="0.500000" upper="1.000000" symbol="0" label="缺 1 类 missing 1" render="true"/>
-      <range lower="1.000000" upper="2.000000" symbol="1" label="缺 2 类 missing 2" render="true"/>
-      <range lower="2.000000" upper="1000.000000" symbol="2" label="缺 3 类及以上 missing 3+" render="true"/>
+      <range lower="0.500000" upper="1.000000" symbol="0" label="缺 1 项 missing 1" render="true"/>
+      <range lower="1.000000" upper="2.000000" symbol="1" label="缺 2 项 missing 2" render="true"/>
+      <range lower="2.000000" upper="1000.000000" symbol="2" label="缺 3 项及以上 missing 3+" render="true"/>
     </ranges>
     <symbols>
       <symbol name="0" type="fill" alpha="1" clip_to_extent="1" force_rhr="0" is_animated="0" frame_rate="10">

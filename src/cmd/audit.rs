@@ -410,6 +410,9 @@ const CITY_FILE_KEYS: &[(&str, &str)] = &[
     ("--parks-from-class", "park_mix.parks_from_class"),
     ("--merge-gap-m", "park_mix.merge_gap_m"),
     ("--classes", "park_mix.classes"),
+    ("--grades", "road_density.grades"),
+    ("--facility-types", "living_circle.facility_types"),
+    ("--tiers", "living_circle.tiers"),
     ("--class-field", "layers.landuse.fields.class"),
     ("--grid", "road_density.grid_m"),
     ("--max-width", "road_density.max_width_m"),
@@ -923,12 +926,13 @@ fn report_map(layer: &str, path: &Path) -> Option<MapLayer> {
 pub fn print_outcome(city: &City, o: &AuditOutcome) {
     // Rows without a target are neither met nor missed: said, so that the counts add up.
     let untargeted = o.rows.iter().filter(|r| r.met.is_none()).count();
+    let count = |n: usize, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
     outln!(
-        "{}: {} indicator rows, {} targets met, {} targets missed{}",
+        "{}: {}, {}, {}{}",
         city.config.city.name,
-        o.rows.len(),
-        o.rows.len() - o.missed - untargeted,
-        o.missed,
+        count(o.rows.len(), "indicator row", "indicator rows"),
+        count(o.rows.len() - o.missed - untargeted, "target met", "targets met"),
+        count(o.missed, "target missed", "targets missed"),
         if untargeted > 0 { format!(", {untargeted} without a target") } else { String::new() }
     );
     use crate::output::table_cell;

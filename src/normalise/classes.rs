@@ -223,7 +223,7 @@ impl ClassTable {
     /// Loads a preset by name, or a TOML file by path. A name that is neither is a usage error
     /// that lists the presets.
     pub fn load(name_or_path: &str) -> Result<ClassTable> {
-        Self::from_toml(name_or_path, &super::table_text("classes", PRESETS, name_or_path)?)
+        Self::from_toml(name_or_path, &super::table_text("--classes", PRESETS, name_or_path)?)
     }
 
     /// Parses a table; `label` names it in errors.

@@ -74,7 +74,7 @@ pub struct FacilityTypes {
 impl FacilityTypes {
     /// Loads a preset by name, or a TOML file by path.
     pub fn load(name_or_path: &str) -> Result<FacilityTypes> {
-        Self::from_toml(name_or_path, &super::table_text("facility types", PRESETS, name_or_path)?)
+        Self::from_toml(name_or_path, &super::table_text("--facility-types", PRESETS, name_or_path)?)
     }
 
     /// Parses a table; `label` names it in errors.

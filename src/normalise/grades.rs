@@ -61,7 +61,7 @@ pub struct GradeTable {
 impl GradeTable {
     /// Loads a preset by name, or a TOML file by path.
     pub fn load(name_or_path: &str) -> Result<GradeTable> {
-        Self::from_toml(name_or_path, &super::table_text("grades", PRESETS, name_or_path)?)
+        Self::from_toml(name_or_path, &super::table_text("--grades", PRESETS, name_or_path)?)
     }
 
     /// Parses a table; `label` names it in errors.

@@ -353,7 +353,8 @@ fn keep_in_frame(layer: &mut RawLayer, frame: &Frame) -> Result<()> {
 }
 
 /// The TOML text of a lookup table: a built-in preset by name, or a file by path. A name that is
-/// neither is a usage error that lists the presets; `what` names the kind of table (`grades`).
+/// neither is a usage error that lists the presets; `what` names the option that gives the table
+/// (`--grades`, which a city file's messages turn into its key).
 pub fn table_text(what: &str, presets: &[(&str, &'static str)], name_or_path: &str) -> Result<Cow<'static, str>> {
     if let Some((_, text)) = presets.iter().find(|(n, _)| *n == name_or_path) {
         return Ok(Cow::Borrowed(text));

@@ -103,7 +103,7 @@ pub struct Requirement {
 impl Tiers {
     /// Loads a preset by name, or a TOML file by path.
     pub fn load(name_or_path: &str) -> Result<Tiers> {
-        Self::from_toml(name_or_path, &super::table_text("tiers", PRESETS, name_or_path)?)
+        Self::from_toml(name_or_path, &super::table_text("--tiers", PRESETS, name_or_path)?)
     }
 
     /// Parses a table; `label` names it in errors.

@@ -527,6 +527,8 @@ fn layer_table(h: &mut String, layers: &[&Value]) {
     if !warnings.is_empty() {
         h.push_str("<h3>警告<span class=\"en\">Warnings</span></h3>\n<ul class=\"warnings\">\n");
         for (layer, w) in warnings {
+            // A warning that begins with its layer's name says it once.
+            let w = w.strip_prefix(&format!("{layer}: ")).unwrap_or(w);
             let _ = writeln!(h, "<li><b>{}</b>: {}</li>", escape(&layer), escape(w));
         }
         h.push_str("</ul>\n");
@@ -563,7 +565,7 @@ mod tests {
                  "value": 0.25, "target": 0.2, "target_max": 0.3, "unit": "share", "met": null}
             ],
             "layers": [{"layer": "roads.gpkg#roads\"><u>", "role": "roads", "read": 81, "used": 80, "repaired": 2, "skipped": {"empty geometry": 1},
-                        "warnings": ["areas & <roads> do not overlap at all"]}]
+                        "warnings": ["areas & <roads> do not overlap at all", "roads.gpkg#roads\"><u>: a warning naming its layer"]}]
         })
     }
 
@@ -631,6 +633,11 @@ mod tests {
         assert!(html.contains("<b>1</b>无目标 without a target"), "the row without a target is counted");
         assert_eq!(html.matches("<table class=\"indicator\"").count(), 2);
         assert!(html.contains("<ul class=\"warnings\">\n<li><b>roads.gpkg#roads&quot;&gt;&lt;u&gt;</b>: areas &amp; &lt;roads&gt; do not overlap at all</li>"), "{html}");
+        // A warning that names its layer first says it once.
+        assert!(
+            html.contains("<li><b>roads.gpkg#roads&quot;&gt;&lt;u&gt;</b>: a warning naming its layer</li>"),
+            "{html}"
+        );
     }
 
     #[test]

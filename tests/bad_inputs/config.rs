@@ -91,13 +91,13 @@ fn city_file_errors() {
             "layer that does not exist",
             GOOD.replace("source = \"roads.geojson\"", "source = \"roads.geojson\"\nlayer = \"streets\""),
             1,
-            vec!["no layer named 'streets'"],
+            vec!["no layer named 'streets'", "(set by layers.roads.layer in "],
         ),
         (
             "grade table that does not exist",
             GOOD.replace("grid_m = 500", "grid_m = 500\ngrades = \"my_grades.toml\""),
             2,
-            vec!["my_grades.toml", "neither a preset"],
+            vec!["road_density.grades: ", "my_grades.toml", "neither a preset"],
         ),
         ("negative grid", GOOD.replace("grid_m = 500", "grid_m = -5"), 2, vec!["road_density.grid_m -5"]),
         (

@@ -91,12 +91,13 @@ const CATEGORIES: [(&str, &str, &str); 13] = [
     ("unclassified", "#ffffff", "未分类 unclassified"),
 ];
 
-/// Homes by the number of required facility types they miss: colour and label for 0, 1, 2, 3+.
+/// Homes by the number of needs (a kindergarten, a clinic, …; each met by facilities of one or more
+/// types) they miss: colour and label for 0, 1, 2, 3+.
 const MISSING_CLASSES: [(&str, &str); 4] = [
     (GREEN, "齐全 all facilities reached"),
-    ("#fee08b", "缺 1 类 missing 1 type"),
-    ("#fc8d59", "缺 2 类 missing 2 types"),
-    (RED, "缺 3 类及以上 missing 3+ types"),
+    ("#fee08b", "缺 1 项 missing 1 need"),
+    ("#fc8d59", "缺 2 项 missing 2 needs"),
+    (RED, "缺 3 项及以上 missing 3+ needs"),
 ];
 
 /// How one feature is painted.
@@ -1984,10 +1985,10 @@ mod tests {
         let html = map.render(MapStyle::Coverage, &Names::default(), None);
         assert_eq!(html.matches("<circle").count(), 2);
         assert_eq!(html.matches("<circle class=\"miss\"").count(), 1);
-        // Legend counts: one covered, one missing two types; the feature without geometry is not counted.
+        // Legend counts: one covered, one missing two needs; the feature without geometry is not counted.
         assert!(html.contains("齐全 all facilities reached <span class=\"count\">(1)</span>"), "{html}");
-        assert!(html.contains("missing 2 types <span class=\"count\">(1)</span>"), "{html}");
-        assert!(html.contains("missing 1 type <span class=\"count\">(0)</span>"), "{html}");
+        assert!(html.contains("missing 2 needs <span class=\"count\">(1)</span>"), "{html}");
+        assert!(html.contains("missing 1 need <span class=\"count\">(0)</span>"), "{html}");
     }
 
     #[test]
