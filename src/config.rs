@@ -374,8 +374,7 @@ pub fn parse(text: &str, label: &str) -> Result<CityConfig> {
             need(
                 differs.is_empty(),
                 &format!(
-                    "[[layers.facilities]]: every facilities layer must share where, crs and fields; layer {} ({}) has another {} than layer 1 ({})",
-                    i + 1,
+                    "[[layers.facilities]]: every facilities layer must share where, crs and fields; layers.facilities[{i}] ({}) has another {} than layers.facilities[0] ({})",
                     f.source,
                     differs.join(" and "),
                     first.source

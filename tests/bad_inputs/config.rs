@@ -43,7 +43,7 @@ fn city_file_errors() {
                 "{GOOD}\n[layers.origins]\nsource = \"origins.geojson\"\n\n[[layers.facilities]]\nsource = \"facilities.geojson\"\nfields = {{ type = \"type\" }}\n\n[[layers.facilities]]\nsource = \"more.geojson\"\ncrs = \"EPSG:4527\"\nfields = {{ type = \"type\" }}\n\n[living_circle]\n"
             ),
             2,
-            vec!["must share where, crs and fields", "layer 2 (more.geojson) has another crs than layer 1 (facilities.geojson)"],
+            vec!["must share where, crs and fields", "layers.facilities[1] (more.geojson) has another crs than layers.facilities[0] (facilities.geojson)"],
         ),
         (
             "unknown key in a section",
