@@ -291,6 +291,52 @@ fn hand_made_town_network_and_buffer() {
     }
 }
 
+/// A facility counts once however many points it has: beyond the snap limit when all of them are.
+/// A need whose facilities all lie beyond it is warned of, as a need without any facility is.
+#[test]
+fn facilities_beyond_the_snap_limit_counted_once_and_warned_of() {
+    let t = town();
+    let multipoint = |pts: &[(f64, f64)]| {
+        let c: Vec<String> = pts.iter().map(|(x, y)| format!("[{},{}]", X0 + x, Y0 + y)).collect();
+        format!(r#"{{"type":"MultiPoint","coordinates":[{}]}}"#, c.join(","))
+    };
+    let text = std::fs::read_to_string(&t.facilities).unwrap();
+    let fc: Value = serde_json::from_str(&text).unwrap();
+    let mut features: Vec<String> = fc["features"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["properties"]["type"] != "初中")
+        .map(Value::to_string)
+        .collect();
+    features.extend([
+        // The only junior middle school, 5 km away; a primary school of two far points; a
+        // kindergarten with one point on the grid and one far.
+        feature(r#""type":"初中""#, &point(5000.0, 5000.0)),
+        feature(r#""type":"小学""#, &multipoint(&[(5000.0, 0.0), (6000.0, 0.0)])),
+        feature(r#""type":"幼儿园""#, &multipoint(&[(100.0, 200.0), (7000.0, 7000.0)])),
+    ]);
+    let facilities = write_layer(t.dir.path(), "far_facilities", &features);
+    let (out, summary) = (t.dir.path().join("far.geojson"), t.dir.path().join("far.json"));
+    let (o, s) = (out.display().to_string(), summary.display().to_string());
+    let mut args = town_args(&t, &o, &["--summary-json", &s]);
+    let at = args.iter().position(|a| *a == t.facilities).unwrap();
+    args[at] = &facilities;
+    let stderr = String::from_utf8_lossy(&crate::common::run(&args).stderr).into_owned();
+    let sum: Value = serde_json::from_str(&std::fs::read_to_string(&summary).unwrap()).unwrap();
+    let stats = |code: &str| {
+        let s = &sum["coverage"]["facility_types"][code];
+        [&s["facilities"], &s["beyond_max_snap"], &s["outside_largest_component"]].map(|v| v.as_u64().unwrap())
+    };
+    assert_eq!(stats("junior_middle_school"), [1, 1, 0]);
+    assert_eq!(stats("primary_school"), [2, 1, 0], "the far multipoint counts once");
+    assert_eq!(stats("kindergarten"), [2, 0, 0], "a multipoint with a point on the grid is used");
+    let warning = "need 'junior_middle_school': the 1 facility of its types (初中) lies farther than 500 m from every walkable road, and no walk reaches it: every home misses it";
+    assert!(stderr.contains(warning), "{stderr}");
+    assert!(sum["warnings"].to_string().contains(warning) || sum.to_string().contains(warning), "{sum}");
+    assert!(!stderr.contains("need 'primary_school'"), "{stderr}");
+}
+
 /// The homes are read first, as in a sequential run, though they are measured beside the other
 /// reads: the warnings of the reads come in the order of the layers, and homes that cannot be
 /// read stop the run before any other layer is read.

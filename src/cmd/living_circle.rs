@@ -154,6 +154,10 @@ fn origins_of(layer: &mut RawLayer, names: &[String], args: &LivingCircleArgs, f
                 }
                 Some(text) => match text.trim().parse::<f64>() {
                     Ok(p) if p.is_finite() && p >= 0.0 => Some(p),
+                    Ok(p) if p < 0.0 => {
+                        report.flag(f.fid, &format!("field '{field}': population is negative (counted as 0)"));
+                        Some(0.0)
+                    }
                     _ => {
                         report.flag(f.fid, &format!("field '{field}': population is not a number (counted as 0)"));
                         Some(0.0)
@@ -759,15 +763,33 @@ fn coverage_warnings(
     for f in facilities {
         present[f.kind] = true;
     }
-    let mut missing: BTreeMap<&str, (Vec<&str>, Vec<u32>)> = BTreeMap::new();
-    for r in reqs.iter().filter(|r| !r.types.iter().any(|&t| present[t])) {
-        let (labels, minutes) = missing.entry(&r.need).or_default();
+    // The facilities of each type the network method could not use, all beyond the snap limit.
+    let mut unusable = vec![None; types.rows.len()];
+    for (&t, s) in result.types.iter().zip(&result.facility_stats) {
+        if s.facilities > 0 && s.beyond_max_snap == s.facilities {
+            unusable[t] = Some(s.facilities);
+        }
+    }
+    // Needs no facility meets: none of their types is in the layers (`None`), or all their
+    // facilities are beyond the snap limit (how many); with their types' labels and tiers.
+    type Missing<'a> = (Option<u64>, Vec<&'a str>, Vec<u32>);
+    let mut missing: BTreeMap<&str, Missing> = BTreeMap::new();
+    for r in reqs {
+        let far = if r.types.iter().all(|&t| !present[t]) {
+            None
+        } else if r.types.iter().all(|&t| !present[t] || unusable[t].is_some()) {
+            Some(r.types.iter().filter_map(|&t| unusable[t]).sum())
+        } else {
+            continue;
+        };
+        let (count, labels, minutes) = missing.entry(&r.need).or_default();
         if labels.is_empty() {
+            *count = far;
             labels.extend(r.types.iter().map(|&t| types.rows[t].label.as_str()));
         }
         minutes.push(tiers.tiers[r.tier].minutes);
     }
-    for (need, (labels, minutes)) in missing {
+    for (need, (far, labels, minutes)) in missing {
         // Cumulative tiers take in the needs of the narrower ones.
         let first = minutes.iter().copied().min().unwrap_or(0);
         let affected: Vec<String> = tiers
@@ -782,10 +804,18 @@ fn coverage_warnings(
             [init @ .., last] => (format!("{}- and {last}-minute tiers", init.join("-, ")), "cover"),
             [] => continue,
         };
-        warnings.push(format!(
-            "need '{need}': the facility layers hold no facility of its types ({}): every home misses it, so the {tiers} {cover} no home",
-            labels.join(", ")
-        ));
+        let why = match far {
+            None => format!("the facility layers hold no facility of its types ({})", labels.join(", ")),
+            Some(n) => {
+                let (noun, verb, them) =
+                    if n == 1 { ("facility", "lies", "it") } else { ("facilities", "lie", "them") };
+                format!(
+                    "the {n} {noun} of its types ({}) {verb} farther than {max_snap_m} m from every walkable road, and no walk reaches {them}",
+                    labels.join(", ")
+                )
+            }
+        };
+        warnings.push(format!("need '{need}': {why}: every home misses it, so the {tiers} {cover} no home"));
     }
     warnings
 }

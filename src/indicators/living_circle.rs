@@ -154,9 +154,10 @@ pub fn road_use(grade: &str, foot: Option<&str>, access: Option<&str>, grades: &
 pub struct FacilityStats {
     /// Facilities (features: a multipoint facility's points, each a location, count once).
     pub facilities: u64,
-    /// Farther than the snap limit from the network: not used.
+    /// Facilities farther than the snap limit from the network (every point of a multipoint): not
+    /// used.
     pub beyond_max_snap: u64,
-    /// Snapped to a piece of network other than the largest component.
+    /// Facilities snapped to pieces of network other than the largest component only.
     pub outside_largest_component: u64,
 }
 
@@ -339,21 +340,18 @@ pub fn compute_network(
             let end = order.partition_point(|&i| facilities[i].kind <= kind);
             let mut stats = FacilityStats::default();
             let mut snaps = Vec::with_capacity(end - start);
-            for (k, &i) in order[start..end].iter().enumerate() {
-                // The points of one multipoint facility are neighbours here (a stable sort).
-                let same_feature =
-                    |j: usize| facilities[j].layer == facilities[i].layer && facilities[j].fid == facilities[i].fid;
-                if k == 0 || !same_feature(order[start + k - 1]) {
-                    stats.facilities += 1;
-                }
-                match &facility_snaps[i] {
-                    None => stats.beyond_max_snap += 1,
-                    Some(s) => {
-                        if s.component(graph) != 0 {
-                            stats.outside_largest_component += 1;
-                        }
-                        snaps.push(*s);
-                    }
+            // The points of one multipoint facility are neighbours here (a stable sort): each
+            // facility counts once, beyond the snap limit when all its points are, outside the
+            // largest component when none of its snapped points is in it.
+            let feature_of = |i: usize| (facilities[i].layer, facilities[i].fid);
+            for run in order[start..end].chunk_by(|&a, &b| feature_of(a) == feature_of(b)) {
+                stats.facilities += 1;
+                let before = snaps.len();
+                snaps.extend(run.iter().filter_map(|&i| facility_snaps[i]));
+                match &snaps[before..] {
+                    [] => stats.beyond_max_snap += 1,
+                    snapped if snapped.iter().all(|s| s.component(graph) != 0) => stats.outside_largest_component += 1,
+                    _ => {}
                 }
             }
             if snaps.is_empty() {

@@ -69,7 +69,7 @@ fn unexpected_values_are_flagged_or_skipped() {
         "population negative",
         ori,
         (point(160.0, 250.0), json!({"id": "o9", "pop": -5})),
-        flagged(ori, "population is not a number"),
+        flagged(ori, "population is negative"),
     );
 
     run_all(&w, &cases);
