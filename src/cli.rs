@@ -450,17 +450,18 @@ pub struct LivingCircleArgs {
     /// Walking speed in metres per minute, for --thresholds minutes and the minutes in the summary.
     #[arg(long, value_name = "M_PER_MIN", default_value_t = 60.0)]
     pub walk_speed: f64,
-    /// How points attach to the network.
+    /// How points attach to the network (network method).
     #[arg(long, value_enum, default_value_t = SnapArg::Edge)]
     pub snap: SnapArg,
-    /// Points farther than this many metres from the walking network are unreachable (and counted).
+    /// Points farther than this many metres from the walking network are unreachable (and counted;
+    /// network method).
     #[arg(long, value_name = "M", default_value_t = 500.0)]
     pub max_snap: f64,
     /// Search limit in metres: distances beyond it are reported as null [default: twice the largest
     /// service distance of the tier table].
     #[arg(long, value_name = "M")]
     pub max_walk: Option<f64>,
-    /// How road lines are joined into a network.
+    /// How road lines are joined into a network (network method).
     #[arg(long, value_enum, default_value_t = NodingArg::Vertices)]
     pub noding: NodingArg,
     /// Walking distance along the network, or straight-line distance.

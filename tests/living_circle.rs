@@ -275,7 +275,10 @@ fn hand_made_town_network_and_buffer() {
     // Buffer: straight lines, labelled; the east bank is "covered" for the school across the river.
     let bout = t.dir.path().join("buffer.geojson");
     let b = bout.display().to_string();
-    run_ok(&town_args(&t, &b, &["--method", "buffer"]));
+    let stdout = run_ok(&town_args(&t, &b, &["--method", "buffer", "--max-snap", "1"]));
+    // No snapping to speak of: the printout does not claim a snap limit.
+    assert!(stdout.contains("origins: 3 (straight lines: --snap, --max-snap and --noding do not apply)"), "{stdout}");
+    assert!(!stdout.contains("beyond --max-snap"), "{stdout}");
     let bfc = read_collection(&bout);
     assert_eq!(bfc.foreign_members.as_ref().unwrap()["name"], "living_circle_buffer");
     assert!(bfc.features.iter().all(|f| f.property("method").unwrap() == "buffer"));

@@ -923,12 +923,18 @@ pub fn run(args: &LivingCircleArgs) -> Result<()> {
     let ctx = run.context();
     outln!("method: {}", run.result.method.describe());
     out!("{}", table(&run.result, &ctx));
-    outln!(
-        "origins: {}, unreachable (beyond --max-snap {} m): {}",
-        run.origins.len(),
-        args.max_snap,
-        run.result.unreachable_origins
-    );
+    match run.result.method {
+        Method::Network => outln!(
+            "origins: {}, unreachable (beyond --max-snap {} m): {}",
+            run.origins.len(),
+            args.max_snap,
+            run.result.unreachable_origins
+        ),
+        // Straight lines neither build a network nor attach points to one.
+        Method::Buffer => {
+            outln!("origins: {} (straight lines: --snap, --max-snap and --noding do not apply)", run.origins.len())
+        }
+    }
     if let Some(n) = &run.network {
         outln!(
             "network: {} nodes, {} edges, {:.3} km, {} components (largest {} nodes)",
