@@ -380,7 +380,8 @@ pub enum SnapArg {
 pub enum NodingArg {
     /// Join lines where they share a vertex (OpenStreetMap: a bridge does not meet the road under it).
     Vertices,
-    /// Also split lines where they cross, for data drawn without shared vertices.
+    /// Also split lines where they cross, for data drawn without shared vertices (not where a
+    /// `bridge`, `tunnel` or `layer` tag puts them at different levels).
     Planar,
 }
 

@@ -294,6 +294,38 @@ fn hand_made_town_network_and_buffer() {
     }
 }
 
+/// With planar noding a bridge (or a tunnel, or a road of another `layer`) crosses the street under
+/// it without meeting it, as OpenStreetMap tags say; untagged, the crossing joins them.
+#[test]
+fn planar_noding_keeps_bridges_apart() {
+    let dir = tempfile::tempdir().unwrap();
+    // A street y = 0 from x = 0 to 200, a road crossing it at x = 100 (ending at a facility at
+    // (100, 100)), and a detour up x = 200 and back along y = 100.
+    let run_with = |tags: &str| -> f64 {
+        let roads = write_layer(
+            dir.path(),
+            "roads",
+            &[
+                feature(r#""grade":"支路""#, &line(&[(0.0, 0.0), (200.0, 0.0)])),
+                feature(&format!(r#""grade":"支路"{tags}"#), &line(&[(100.0, -100.0), (100.0, 100.0)])),
+                feature(r#""grade":"支路""#, &line(&[(200.0, 0.0), (200.0, 100.0), (100.0, 100.0)])),
+            ],
+        );
+        let origins = write_layer(dir.path(), "homes", &[feature(r#""id":"h""#, &point(0.0, 0.0))]);
+        let facilities = write_layer(dir.path(), "school", &[feature(r#""type":"幼儿园""#, &point(100.0, 100.0))]);
+        let out = dir.path().join("lc.geojson");
+        let args = ["living-circle", "--roads", &roads, "--origins", &origins, "--facilities", &facilities];
+        let more = ["--crs", "EPSG:4527", "--measure", "planar", "--planar-crs", "EPSG:4527", "--noding", "planar"];
+        run_ok(&[&args[..], &more, &["-o", out.to_str().unwrap()]].concat());
+        dist(&by_id(&read_collection(&out), "h"), "kindergarten").unwrap()
+    };
+    assert_eq!(run_with(""), 200.0);
+    assert_eq!(run_with(r#","bridge":"no""#), 200.0);
+    assert_eq!(run_with(r#","bridge":"yes""#), 400.0);
+    assert_eq!(run_with(r#","tunnel":"yes""#), 400.0);
+    assert_eq!(run_with(r#","layer":"0","bridge":"yes""#), 200.0);
+}
+
 /// A facility counts once however many points it has: beyond the snap limit when all of them are.
 /// A need whose facilities all lie beyond it is warned of, as a need without any facility is.
 #[test]

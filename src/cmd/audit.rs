@@ -322,7 +322,7 @@ fn shared_layers(city: &City, out_dir: &Path) -> Layers {
         }
         if a.method == DistanceArg::Network {
             let mut fields = named(cfg.roads.as_ref());
-            fields.extend(super::living_circle::WALK_FIELDS.iter().map(|f| f.to_string()));
+            fields.extend(super::living_circle::walk_fields(a.noding));
             declare(&a.road.roads, &a.road.roads_where, &a.road.roads_crs, GeomKind::Lines, fields);
         }
     }

@@ -265,6 +265,9 @@ fn network_of(
     // One line a road mostly: sized once rather than grown.
     let mut lines_in: Vec<&LineString<f64>> = Vec::with_capacity(read);
     let mut road_fids = Vec::with_capacity(read);
+    // Each line's level, with planar noding (attributes 3 to 5: `LEVEL_FIELDS`).
+    let mut levels = Vec::new();
+    let level = |f: &RawFeature| road_level(layer.attr(f, 3), layer.attr(f, 4), layer.attr(f, 5));
     let mut roads_walked = 0;
     let mut roads_excluded = BTreeMap::new();
     let mut unknown_grades = BTreeMap::new();
@@ -303,9 +306,12 @@ fn network_of(
         for ls in parts {
             lines_in.push(ls);
             road_fids.push(f.fid);
+            if noding == Noding::Planar {
+                levels.push(level(f));
+            }
         }
     }
-    let graph = Graph::build(&lines_in, noding, frame)?;
+    let graph = Graph::build_levelled(&lines_in, noding, &levels, frame)?;
     if graph.edge_count() == 0 {
         let reasons: Vec<String> = roads_excluded.iter().map(|(r, n)| format!("{n} {r}")).collect();
         return Err(Error::EmptyLayer {
@@ -332,6 +338,44 @@ fn network_of(
 
 /// The optional road fields that can bar walking on a road (OSM `foot=no`, `access=private`).
 pub const WALK_FIELDS: [&str; 2] = ["foot", "access"];
+
+/// The OpenStreetMap tags of a road's level (read after [`WALK_FIELDS`] with planar noding): roads
+/// of different levels cross without meeting, a bridge over a street as a tunnel under it.
+pub const LEVEL_FIELDS: [&str; 3] = ["bridge", "tunnel", "layer"];
+
+/// The optional fields the walking network reads of the roads: [`WALK_FIELDS`], and with planar
+/// noding [`LEVEL_FIELDS`].
+pub fn walk_fields(noding: NodingArg) -> Vec<String> {
+    let level: &[&str] = if noding == NodingArg::Planar { &LEVEL_FIELDS } else { &[] };
+    WALK_FIELDS.iter().chain(level).map(|f| f.to_string()).collect()
+}
+
+/// A road's level from its OpenStreetMap tags: `layer` when it is a whole number, else 1 for a
+/// bridge and -1 for a tunnel (a passage through a building is at ground level), else 0.
+///
+/// ```
+/// use planaudit::cmd::living_circle::road_level;
+/// assert_eq!(road_level(None, None, None), 0);
+/// assert_eq!(road_level(Some("yes"), None, None), 1);
+/// assert_eq!(road_level(Some("viaduct"), None, Some("2")), 2);
+/// assert_eq!(road_level(None, Some("yes"), None), -1);
+/// assert_eq!(road_level(None, Some("building_passage"), None), 0);
+/// assert_eq!(road_level(Some("no"), Some("no"), Some("x")), 0);
+/// ```
+pub fn road_level(bridge: Option<&str>, tunnel: Option<&str>, layer: Option<&str>) -> i32 {
+    if let Some(n) = layer.and_then(|l| l.trim().parse::<i32>().ok()) {
+        return n;
+    }
+    let tagged =
+        |v: Option<&str>, ground: &[&str]| v.is_some_and(|v| !v.trim().is_empty() && !ground.contains(&v.trim()));
+    if tagged(bridge, &["no"]) {
+        1
+    } else if tagged(tunnel, &["no", "building_passage"]) {
+        -1
+    } else {
+        0
+    }
+}
 
 /// The options of a run that need no data, checked, with the tables they name.
 struct Options {
@@ -532,7 +576,7 @@ pub fn execute_with(args: &LivingCircleArgs, layers: &Layers, maps: bool) -> Res
             common,
             "roads",
             vec![grade_field],
-            WALK_FIELDS.iter().map(|f| f.to_string()).collect(),
+            walk_fields(args.noding),
             GeomKind::Lines,
         );
         let layer = crate::timing::time(

@@ -228,13 +228,40 @@ impl Graph {
     /// # assert!((g.edge(0).length_m - 50.0).abs() < 1e-9);
     /// ```
     pub fn build<L: Borrow<LineString<f64>>>(lines: &[L], noding: Noding, frame: &Frame) -> Result<Graph> {
+        Self::build_levelled(lines, noding, &[], frame)
+    }
+
+    /// [`Graph::build`], each line at a level (`levels`, one a line, or none: all at one level):
+    /// planar noding splits lines where they cross or touch only when both are at one level (a
+    /// bridge crosses the street under it without meeting it); lines still meet where they share a
+    /// vertex, whatever their levels.
+    ///
+    /// ```
+    /// # use planaudit::index::graph::{Graph, Noding};
+    /// # use planaudit::normalise::crs::{Frame, Method};
+    /// # use geo::LineString;
+    /// let frame = Frame::new("EPSG:4527", Method::Planar).unwrap();
+    /// let street = LineString::from(vec![(39_500_000.0, 3_500_000.0), (39_500_100.0, 3_500_000.0)]);
+    /// let bridge = LineString::from(vec![(39_500_050.0, 3_499_950.0), (39_500_050.0, 3_500_050.0)]);
+    /// let lines = [street, bridge];
+    /// let apart = Graph::build_levelled(&lines, Noding::Planar, &[0, 1], &frame).unwrap();
+    /// assert_eq!((apart.node_count(), apart.stats.crossing_points), (4, 0));
+    /// let met = Graph::build_levelled(&lines, Noding::Planar, &[0, 0], &frame).unwrap();
+    /// assert_eq!((met.node_count(), met.stats.crossing_points), (5, 2));
+    /// ```
+    pub fn build_levelled<L: Borrow<LineString<f64>>>(
+        lines: &[L],
+        noding: Noding,
+        levels: &[i32],
+        frame: &Frame,
+    ) -> Result<Graph> {
         let mut stats = BuildStats { lines: lines.len() as u64, ..Default::default() };
         let lines: Vec<&[Coord<f64>]> = lines.iter().map(|l| l.borrow().0.as_slice()).collect();
         let noded;
         let input: Vec<&[Coord<f64>]> = match noding {
             Noding::Vertices => lines,
             Noding::Planar => {
-                let (n, added) = split_at_crossings(&lines);
+                let (n, added) = split_at_crossings(&lines, levels);
                 stats.crossing_points = added;
                 noded = n;
                 noded.iter().map(Vec::as_slice).collect()
@@ -624,9 +651,11 @@ fn near_interior(p: Coord<f64>, s: Line<f64>) -> bool {
         && planar(p, s.end) >= NODE_TOLERANCE_M / 10.0
 }
 
-/// Splits lines where they cross or touch: returns the lines with the crossing points inserted as
-/// vertices (the same coordinate in both lines), and how many points were inserted.
-fn split_at_crossings(lines: &[&[Coord<f64>]]) -> (Vec<Vec<Coord<f64>>>, u64) {
+/// Splits lines where they cross or touch, when both are at one level (`levels`, one a line, or
+/// none): returns the lines with the crossing points inserted as vertices (the same coordinate in
+/// both lines), and how many points were inserted.
+fn split_at_crossings(lines: &[&[Coord<f64>]], levels: &[i32]) -> (Vec<Vec<Coord<f64>>>, u64) {
+    let level = |line: u32| levels.get(line as usize).copied().unwrap_or(0);
     let segment =
         |s: SegmentId| Line::new(lines[s.line as usize][s.seg as usize], lines[s.line as usize][s.seg as usize + 1]);
     let mut entries = Vec::new();
@@ -655,7 +684,7 @@ fn split_at_crossings(lines: &[&[Coord<f64>]]) -> (Vec<Vec<Coord<f64>>>, u64) {
         let env = rstar::AABB::from_corners([lo[0] - t, lo[1] - t], [hi[0] + t, hi[1] + t]);
         for other in tree.locate_in_envelope_intersecting(&env) {
             let b = other.data;
-            if b <= a {
+            if b <= a || level(a.line) != level(b.line) {
                 continue;
             }
             let sb = segment(b);
