@@ -175,6 +175,16 @@ fn batch_freshness_and_missed_targets_of_skipped_cities() {
     std::fs::write(&dbf, std::fs::read(&dbf).unwrap()).unwrap();
     assert_eq!(std::fs::metadata(&shpdir).unwrap().modified().unwrap(), folder_date, "the folder keeps its date");
     assert!(batch(&[]).1.contains("demo: missed"), "a layer edited inside a folder dataset is a changed input");
+    // OUT_DIR inside the folder dataset: the batch's own outputs are no change of the dataset.
+    let inside = shpdir.join("out");
+    let batch_inside = || {
+        let o = run(&["batch", manifest.to_str().unwrap(), "-o", inside.to_str().unwrap()]);
+        String::from_utf8_lossy(&o.stderr).into_owned()
+    };
+    assert!(batch_inside().contains("demo: missed"));
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    assert!(batch_inside().contains("demo: skipped"), "the batch's folder in the dataset changes nothing");
+    std::fs::remove_dir_all(&inside).unwrap();
 
     // A file the batch writes in OUT_DIR (batch.csv) that a city reads (its grade table) is
     // refused before anything is removed.

@@ -320,24 +320,37 @@ fn with_base_dir(text: &str, template_dir: &Path) -> std::result::Result<String,
 
 /// When a file was last changed; for a folder dataset (a folder of Shapefiles, a FileGDB), the
 /// latest change of the folder or of anything in it, a few levels down: a layer edited in place
-/// changes its file's date, not its folder's.
-fn mtime(p: &Path) -> Option<SystemTime> {
-    newest_change(p, 3)
+/// changes its file's date, not its folder's. The batch's own folder `out_root`, when it lies in
+/// a folder dataset, is not the dataset's: its outputs would make every city look changed.
+fn mtime(p: &Path, out_root: Option<&Path>) -> Option<SystemTime> {
+    newest_change(p, 3, out_root)
 }
 
-fn newest_change(p: &Path, levels: usize) -> Option<SystemTime> {
+fn newest_change(p: &Path, levels: usize, skip: Option<&Path>) -> Option<SystemTime> {
     let meta = std::fs::metadata(p).ok()?;
     let own = meta.modified().ok()?;
     if !meta.is_dir() || levels == 0 {
         return Some(own);
     }
-    let inner = std::fs::read_dir(p).ok()?.flatten().filter_map(|e| newest_change(&e.path(), levels - 1));
+    let inner = std::fs::read_dir(p).ok()?.flatten().filter_map(|e| {
+        let path = e.path();
+        let skipped = skip.is_some_and(|s| {
+            e.file_type().is_ok_and(|t| t.is_dir()) && std::fs::canonicalize(&path).is_ok_and(|c| c == s)
+        });
+        if skipped {
+            None
+        } else {
+            newest_change(&path, levels - 1, skip)
+        }
+    });
     Some(inner.fold(own, SystemTime::max))
 }
 
 /// Whether a city's outputs are complete and newer than everything it reads.
 pub fn up_to_date(city: &BatchCity) -> bool {
     let summary = city.out_dir.join("summary.json");
+    let out_root = city.out_dir.parent().and_then(|d| std::fs::canonicalize(d).ok());
+    let mtime = |p: &Path| mtime(p, out_root.as_deref());
     let Some(done) = mtime(&summary) else { return false };
     let Ok(text) = std::fs::read_to_string(&summary) else { return false };
     let Ok(v) = serde_json::from_str::<serde_json::Value>(&text) else { return false };
