@@ -230,6 +230,34 @@ fn encodings_apply_where_the_template_says() {
     }
 }
 
+/// summary.json names the city file by its absolute path and every output by its path in the output
+/// folder: run from the city's folder with relative paths, it reads the same from anywhere, and
+/// moves with its folder.
+#[test]
+fn summary_paths_resolve_from_anywhere() {
+    let dir = tempfile::tempdir().unwrap();
+    let city = demo_city(dir.path());
+    let folder = city.parent().unwrap();
+    let o = bin().current_dir(folder).args(["audit", "city.toml", "-o", "out", "--quiet"]).output().unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let moved = dir.path().join("moved");
+    std::fs::rename(folder.join("out"), &moved).unwrap();
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(moved.join("summary.json")).unwrap()).unwrap();
+    assert_eq!(summary["config"], city.display().to_string());
+    let mut lists = vec![&summary["outputs"]];
+    lists.extend(["road_density", "park_mix", "living_circle"].map(|i| &summary["indicators"][i]["outputs"]));
+    for list in lists {
+        let paths = list.as_array().unwrap();
+        assert!(!paths.is_empty());
+        for p in paths.iter().map(|p| p.as_str().unwrap()) {
+            assert!(!p.starts_with('/') && !p.starts_with("out/"), "{p}");
+            assert!(moved.join(p).is_file(), "{p} is not in the moved folder");
+        }
+    }
+    assert!(summary["outputs"].as_array().unwrap().iter().any(|p| p == "styles/road_density.qml"));
+}
+
 /// A dataset that does not open, a layer not found, a filter refused or matching nothing: the
 /// error names the city file's key that set it (the land use and the homes read one dataset).
 #[test]

@@ -781,9 +781,12 @@ fn audit_files(city: &City, out_dir: &Path) -> Result<AuditOutcome> {
     let report_path = out_dir.join("report.html");
     outputs.push(report_path.clone());
     outputs.push(json_path.clone());
-    let summary = json!({
+    // The city file by its absolute path, and the outputs by their paths in the output folder: the
+    // summary means the same read from any folder, and moves with its folder.
+    let config = std::path::absolute(&city.path).unwrap_or_else(|_| city.path.clone());
+    let mut summary = json!({
         "city": city.config.city.name,
-        "config": city.path.display().to_string(),
+        "config": config.display().to_string(),
         "generator": format!("planaudit {}", env!("CARGO_PKG_VERSION")),
         "measure": measure,
         "rows": rows,
@@ -792,6 +795,7 @@ fn audit_files(city: &City, out_dir: &Path) -> Result<AuditOutcome> {
         "indicators": Value::Object(indicators),
         "outputs": outputs.iter().map(|p| p.display().to_string()).collect::<Vec<_>>(),
     });
+    outputs_in(&mut summary, out_dir);
     let summary = super::with_attribution(summary, &layers);
     remove_stale(&earlier, &outputs);
 
@@ -812,6 +816,30 @@ fn audit_files(city: &City, out_dir: &Path) -> Result<AuditOutcome> {
     progress.done();
     let unknown_facility_types = lc.as_ref().map(|run| run.unknown_types.clone()).unwrap_or_default();
     Ok(AuditOutcome { rows, layers, outputs, missed, unknown_facility_types })
+}
+
+/// Every list of `outputs` in a summary (the audit's and each indicator's) by the files' paths in
+/// `out_dir` (`road_density.geojson`, `styles/road_density.qml`).
+fn outputs_in(summary: &mut Value, out_dir: &Path) {
+    match summary {
+        Value::Object(map) => {
+            for (key, v) in map.iter_mut() {
+                match (key.as_str(), v) {
+                    ("outputs", Value::Array(paths)) => {
+                        for p in paths.iter_mut() {
+                            let inner = p.as_str().and_then(|s| Path::new(s).strip_prefix(out_dir).ok());
+                            if let Some(inner) = inner.map(|i| i.display().to_string()) {
+                                *p = Value::String(inner);
+                            }
+                        }
+                    }
+                    (_, v) => outputs_in(v, out_dir),
+                }
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(|v| outputs_in(v, out_dir)),
+        _ => {}
+    }
 }
 
 /// The record of the layers and styles earlier audits into a folder wrote, kept while no complete
@@ -894,12 +922,13 @@ pub fn report_maps(out_dir: &Path, outputs: &[PathBuf]) -> Vec<MapLayer> {
 }
 
 /// The styled layers (in the order of [`crate::output::styles::STYLED_LAYERS`]) of an audit into
-/// `out_dir` that wrote `outputs`, with their paths.
+/// `out_dir` that wrote `outputs` (paths, or paths in `out_dir` as its summary lists them), with
+/// their paths.
 fn written_layers(out_dir: &Path, outputs: &[PathBuf]) -> Vec<(&'static str, PathBuf)> {
     crate::output::styles::STYLED_LAYERS
         .iter()
         .map(|l| (*l, out_dir.join(format!("{l}.geojson"))))
-        .filter(|(_, p)| outputs.contains(p))
+        .filter(|(_, p)| outputs.iter().any(|o| o == p || out_dir.join(o) == *p))
         .collect()
 }
 

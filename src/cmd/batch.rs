@@ -363,7 +363,8 @@ pub fn up_to_date(city: &BatchCity) -> bool {
         return false;
     }
     let Some(outputs) = v["outputs"].as_array() else { return false };
-    if !outputs.iter().all(|o| o.as_str().is_some_and(|p| Path::new(p).exists())) {
+    // Listed by their paths in the city's output folder (absolute in older summaries).
+    if !outputs.iter().all(|o| o.as_str().is_some_and(|p| city.out_dir.join(p).exists())) {
         return false;
     }
     let Ok(loaded) = City::load(&city.config) else { return false };
