@@ -321,7 +321,16 @@ pub fn parse(text: &str, label: &str) -> Result<CityConfig> {
         )));
     }
     let l = &c.layers;
+    let mut facility = 0;
     for (name, layer) in l.named() {
+        // Several facility layers are told apart by their place, as `check` names them.
+        let key_name = match name {
+            "facilities" if l.facilities.len() > 1 => {
+                facility += 1;
+                format!("facilities[{}]", facility - 1)
+            }
+            _ => name.to_string(),
+        };
         let roles = FIELD_ROLES.iter().find(|(n, _)| *n == name).map(|(_, r)| *r).unwrap_or(&[]);
         layer.check_fields(name, roles).map_err(|e| Error::Usage(format!("{label}: {e}")))?;
         // An empty source would read the city file's folder as the dataset; an empty CRS or
@@ -331,10 +340,10 @@ pub fn parse(text: &str, label: &str) -> Result<CityConfig> {
         for (key, value) in texts {
             if value.is_some_and(|v| v.trim().is_empty()) {
                 let fix = if key == "source" { "give the dataset" } else { "give a value, or leave the key out" };
-                return Err(Error::Usage(format!("{label}: layers.{name}.{key} is empty: {fix}")));
+                return Err(Error::Usage(format!("{label}: layers.{key_name}.{key} is empty: {fix}")));
             }
         }
-        check_encoding(label, &format!("layers.{name}.encoding"), layer.encoding.as_deref())?;
+        check_encoding(label, &format!("layers.{key_name}.encoding"), layer.encoding.as_deref())?;
     }
     check_encoding(label, "city.encoding", c.city.encoding.as_deref())?;
     let need = |ok: bool, what: &str| -> Result<()> {
@@ -445,6 +454,14 @@ mod tests {
             let e = parse(&text, "c.toml").unwrap_err().to_string();
             assert!(e.contains("c.toml") && e.contains(words), "{e}");
         }
+        // Of several facility layers, the one at fault.
+        let two = TEMPLATE.replacen(
+            "[[layers.facilities]]\n",
+            "[[layers.facilities]]\nsource = \"more.gpkg\"\nfields = { type = \"type\" }\nencoding = \"GBKK\"\n[[layers.facilities]]\n",
+            1,
+        );
+        let e = parse(&two, "c.toml").unwrap_err().to_string();
+        assert!(e.contains("layers.facilities[0].encoding = \"GBKK\""), "{e}");
         // An empty filter or layer name is none, as the key left out is.
         let text = TEMPLATE.replacen("layer = \"roads\"", "layer = \" \"", 1).replacen(
             "where = \"dlbm IN",

@@ -188,6 +188,47 @@ fn encodings_apply_where_the_template_says() {
         with(&format!("{city_wide}# encoding = \"GBK\""), &format!("{city_wide}encoding = \"LATIN1\""), "latin");
     run_ok(&["audit", &latin, "-o", &latin_out, "--quiet"]);
     assert_eq!(summary(&latin_out), summary(&plain_out));
+    // The same Shapefile in a folder, named with or without its layer: its .cpg still holds.
+    let folder = base.join("areas_dir");
+    std::fs::create_dir(&folder).unwrap();
+    for ext in ["shp", "shx", "dbf", "prj", "cpg"] {
+        std::fs::copy(base.join(format!("built_up_areas.{ext}")), folder.join(format!("built_up_areas.{ext}")))
+            .unwrap();
+    }
+    let latin_text = std::fs::read_to_string(&latin).unwrap();
+    for (source, name) in
+        [("source = \"areas_dir\"", "dir"), ("source = \"areas_dir\"\nlayer = \"built_up_areas\"", "dir_layer")]
+    {
+        let text = latin_text.replacen("source = \"built_up_areas.shp\"", source, 1);
+        let (path, out) = (base.join(format!("{name}.toml")), base.join(name));
+        std::fs::write(&path, text).unwrap();
+        run_ok(&["audit", path.to_str().unwrap(), "-o", out.to_str().unwrap(), "--quiet"]);
+        assert_eq!(summary(out.to_str().unwrap()), summary(&plain_out), "{source}");
+    }
+    // A zipped Shapefile without a .cpg: the encoding given reaches GDAL.
+    std::fs::remove_file(folder.join("built_up_areas.cpg")).unwrap();
+    let gbk_dbf = base.join("gbk_no_cpg");
+    std::fs::create_dir(&gbk_dbf).unwrap();
+    ogr2ogr(&[
+        "-f",
+        "ESRI Shapefile",
+        "-lco",
+        "ENCODING=CP936",
+        gbk_dbf.join("a.shp").to_str().unwrap(),
+        base.join("built_up_areas.shp").to_str().unwrap(),
+    ]);
+    let zip = base.join("areas.shp.zip");
+    let script = "import sys, zipfile\nwith zipfile.ZipFile(sys.argv[1], 'w') as z:\n    for e in ['shp', 'shx', 'dbf', 'prj']: z.write(sys.argv[2] + '/a.' + e, 'a.' + e)\n";
+    let zipped = std::process::Command::new("python3")
+        .args(["-c", script, zip.to_str().unwrap(), gbk_dbf.to_str().unwrap()])
+        .status()
+        .unwrap();
+    assert!(zipped.success());
+    let roads = base.join("roads.gpkg");
+    let args = ["road-density", "--areas", zip.to_str().unwrap(), "--roads", roads.to_str().unwrap()];
+    let zip_out = base.join("zip.geojson");
+    run_ok(&[&args[..], &["--encoding", "GBK", "-o", zip_out.to_str().unwrap()]].concat());
+    assert!(std::fs::read_to_string(&zip_out).unwrap().contains("六安中心城区"));
     // An encoding on a GeoPackage layer: read as the format defines, and said to be unused.
     let (roads, roads_out) = with("layer = \"roads\"\n", "layer = \"roads\"\nencoding = \"GBK\"\n", "roads");
     run_ok(&["audit", &roads, "-o", &roads_out, "--quiet"]);
@@ -279,6 +320,12 @@ fn layer_errors_name_the_keys_that_set_them() {
         ),
         (homes, "dlbm = 'zzz'", "no feature matches the filter \"dlbm = 'zzz'\" (set by layers.origins.where in "),
         (homes, "dlbmx = 'zzz'", "(set by layers.origins.where in "),
+        ("layer = \"parks\"\n", "", "landuse.gpkg#LAYER (give layers.parks.layer in "),
+        (
+            "source = \"roads.gpkg\"\nlayer = \"roads\"",
+            "source = \"roads.gpkg#roadz\"",
+            "no layer named 'roadz'; layers: roads (set by layers.roads.source in ",
+        ),
     ] {
         let text = original.replacen(from, to, 1);
         assert_ne!(text, original, "{from}");

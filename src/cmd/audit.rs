@@ -470,7 +470,9 @@ fn in_city_file(city: &City) -> impl Fn(Error) -> Error + '_ {
         ref layer_error if !layer_error_keys(city, layer_error).is_empty() => {
             let keys = layer_error_keys(city, layer_error);
             let text = city_file_words_keeping(&e.to_string(), &keep);
-            let message = format!("{text} (set by {} in {})", keys.join(" or "), city.path.display());
+            // A layer the file does not name is a key to give, not one that set something.
+            let how = if matches!(layer_error, Error::AmbiguousLayer { .. }) { "give" } else { "set by" };
+            let message = format!("{text} ({how} {} in {})", keys.join(" or "), city.path.display());
             Error::Worded { source: Box::new(e), message }
         }
         // Any other message that names an option (a layer's CRS, a snapping distance, an encoding,
@@ -541,23 +543,43 @@ fn reads(city: &City, l: &LayerConfig, label: &str) -> bool {
 /// nothing; empty when the error is about none of them.
 fn layer_error_keys(city: &City, e: &Error) -> Vec<String> {
     let (label, key, filter) = match e {
-        Error::Open { dataset, .. } | Error::AmbiguousLayer { dataset, .. } => (dataset.as_str(), "source", None),
-        Error::NoLayer { dataset, .. } => (dataset.as_str(), "layer", None),
+        Error::Open { dataset, .. } => (dataset.as_str(), "source", None),
+        Error::NoLayer { dataset, .. } | Error::AmbiguousLayer { dataset, .. } => (dataset.as_str(), "layer", None),
         Error::BadFilter { layer, filter, .. } => (layer.as_str(), "where", Some(filter.as_str())),
         Error::EmptyLayer { layer, reason } if reason.starts_with("no feature matches the filter") => {
             (layer.as_str(), "where", None)
         }
         _ => return Vec::new(),
     };
+    // A layer's dataset, and the layer it names (in `layer`, or as `source = "DATASET#LAYER"`).
+    let source = |l: &LayerConfig| LayerSource::parse(&l.source_text(&city.base));
     let mut keys: Vec<String> = layer_keys(city)
         .into_iter()
-        .filter(|(_, _, l)| match key {
-            // A layer not found: the layers of that dataset that name one.
-            "layer" => crate::config::resolve(&city.base, &l.source) == label && l.layer.is_some(),
-            "source" => crate::config::resolve(&city.base, &l.source) == label || reads(city, l, label),
-            _ => reads(city, l, label) && l.filter.is_some() && filter.is_none_or(|f| l.filter.as_deref() == Some(f)),
+        .filter_map(|(name, _, l)| {
+            let (of_dataset, names_layer) = (source(l).dataset == label, source(l).layer.is_some());
+            let key = match (e, key) {
+                // A layer not found: the key that names it; several layers and none named: the
+                // layer keys to give.
+                (Error::NoLayer { .. }, _) if of_dataset && names_layer => {
+                    if l.layer.is_some() {
+                        "layer"
+                    } else {
+                        "source"
+                    }
+                }
+                (Error::AmbiguousLayer { .. }, _) if of_dataset && !names_layer => "layer",
+                (_, "source") if of_dataset || reads(city, l, label) => "source",
+                (_, "where")
+                    if reads(city, l, label)
+                        && l.filter.is_some()
+                        && filter.is_none_or(|f| l.filter.as_deref() == Some(f)) =>
+                {
+                    "where"
+                }
+                _ => return None,
+            };
+            Some(format!("layers.{name}.{key}"))
         })
-        .map(|(name, _, _)| format!("layers.{name}.{key}"))
         .collect();
     // A filter matching nothing: the layers of the dataset whose filter the message quotes.
     if let Error::EmptyLayer { reason, .. } = e {

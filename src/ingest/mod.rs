@@ -50,17 +50,34 @@ impl LayerSource {
     /// Whether the source is a Shapefile (a `.shp` or `.dbf`, or a layer of a folder of them), the
     /// one format whose text encoding is the reader's to give, and whether it has a `.cpg` saying
     /// which it is; `None` for any other format.
+    /// `None` for a format that is no Shapefile; a source that may hold one whose `.cpg` cannot be
+    /// seen (a zipped Shapefile, a folder GDAL reads otherwise) counts as one without.
     pub fn shapefile_has_cpg(&self) -> Option<bool> {
+        if let Some(shp) = self.shapefile() {
+            return Some(read::side_file(&shp, "cpg").is_some());
+        }
+        let d = self.dataset.to_ascii_lowercase();
+        let other = OTHER_FORMATS.iter().any(|ext| d.ends_with(ext)) || d.starts_with("pg:");
+        (!other).then_some(false)
+    }
+
+    /// The Shapefile (its `.shp`, or a lone `.dbf`) the source reads: the dataset itself, a
+    /// folder's layer, or the only Shapefile in a folder named without a layer.
+    pub fn shapefile(&self) -> Option<PathBuf> {
         let path = Path::new(&self.dataset);
         let ext = path.extension().map(|e| e.to_ascii_lowercase());
-        let shp = match (ext.as_deref().and_then(|e| e.to_str()), &self.layer) {
-            (Some("shp" | "dbf"), _) => path.to_path_buf(),
-            (Some("gdb"), _) => return None,
-            (_, Some(layer)) if path.is_dir() => path.join(format!("{layer}.shp")),
-            (_, None) if path.is_dir() => return Some(false),
-            _ => return None,
-        };
-        Some(read::side_file(&shp, "cpg").is_some())
+        if matches!(ext.as_deref().and_then(|e| e.to_str()), Some("shp" | "dbf")) {
+            return Some(path.to_path_buf());
+        }
+        if !path.is_dir() {
+            return None;
+        }
+        let is_shp = |p: &Path| p.extension().is_some_and(|e| e.eq_ignore_ascii_case("shp")) && p.is_file();
+        let mut shps = std::fs::read_dir(path).ok()?.flatten().map(|e| e.path()).filter(|p| is_shp(p));
+        match &self.layer {
+            Some(layer) => shps.find(|p| p.file_stem().is_some_and(|s| s.to_string_lossy() == layer.as_str())),
+            None => shps.next().filter(|_| shps.next().is_none()),
+        }
     }
 
     /// True when the dataset is OpenStreetMap data (its outputs must carry the ODbL attribution).
@@ -78,6 +95,30 @@ impl fmt::Display for LayerSource {
         }
     }
 }
+
+/// The endings of datasets in formats other than Shapefile, whose text encoding the format itself
+/// defines.
+const OTHER_FORMATS: [&str; 19] = [
+    ".gpkg",
+    ".geojson",
+    ".json",
+    ".geojsonl",
+    ".geojsons",
+    ".fgb",
+    ".gdb",
+    ".osm",
+    ".pbf",
+    ".kml",
+    ".kmz",
+    ".csv",
+    ".sqlite",
+    ".db",
+    ".gml",
+    ".dxf",
+    ".gpx",
+    ".tab",
+    ".mif",
+];
 
 /// The geometry a role needs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -165,12 +165,12 @@ pub fn looks_like_gbk_as_latin1(text: &str) -> bool {
 /// as GDAL reads a bare number; 65001 is UTF-8); `GB2312` is read as its superset `CP936`, so
 /// that characters outside GB2312 (堃, 㙟) are not decoded into other, valid-looking ones.
 /// `None` for any other `.cpg`, which GDAL reads itself.
-fn cpg_code_page(dataset: &str) -> Option<String> {
-    let path = std::path::Path::new(dataset);
+fn cpg_code_page(source: &LayerSource) -> Option<String> {
+    let path = source.shapefile()?;
     if !path.extension().is_some_and(|e| e.eq_ignore_ascii_case("shp")) {
         return None;
     }
-    let cpg = std::fs::read_to_string(side_file(path, "cpg")?).ok()?;
+    let cpg = std::fs::read_to_string(side_file(&path, "cpg")?).ok()?;
     let cpg = cpg.trim_start_matches('\u{feff}').trim();
     if cpg.eq_ignore_ascii_case("GB2312") {
         return Some("CP936".into());
@@ -202,8 +202,7 @@ fn open(source: &LayerSource, encoding: Option<&str>) -> Result<Dataset> {
             source.dataset
         )));
     }
-    let enc_opt =
-        encoding.map(str::to_string).or_else(|| cpg_code_page(&source.dataset)).map(|e| format!("ENCODING={e}"));
+    let enc_opt = encoding.map(str::to_string).or_else(|| cpg_code_page(source)).map(|e| format!("ENCODING={e}"));
     let open_options: Vec<&str> = enc_opt.iter().map(String::as_str).collect();
     let options = DatasetOptions {
         open_flags: GdalOpenFlags::GDAL_OF_VECTOR | GdalOpenFlags::GDAL_OF_READONLY,
@@ -1328,13 +1327,18 @@ mod tests {
             ("", None),
         ] {
             std::fs::write(dir.path().join("a.cpg"), cpg).unwrap();
-            assert_eq!(cpg_code_page(shp).as_deref(), want, "{cpg:?}");
+            assert_eq!(cpg_code_page(&LayerSource::parse(shp)).as_deref(), want, "{cpg:?}");
         }
         // Only a Shapefile's .cpg counts.
         std::fs::write(dir.path().join("a.cpg"), "ANSI 936").unwrap();
-        assert_eq!(cpg_code_page(dir.path().join("a.dbf").to_str().unwrap()), None);
+        assert_eq!(cpg_code_page(&LayerSource::parse(dir.path().join("a.dbf").to_str().unwrap())), None);
+        // A folder's Shapefile, named as its layer or the folder's only one.
+        std::fs::write(dir.path().join("a.shp"), b"").unwrap();
+        let folder = dir.path().to_str().unwrap();
+        assert_eq!(cpg_code_page(&LayerSource::parse(&format!("{folder}#a"))).as_deref(), Some("CP936"));
+        assert_eq!(cpg_code_page(&LayerSource::parse(folder)).as_deref(), Some("CP936"));
         std::fs::remove_file(dir.path().join("a.cpg")).unwrap();
-        assert_eq!(cpg_code_page(shp), None);
+        assert_eq!(cpg_code_page(&LayerSource::parse(shp)), None);
     }
     use geo::Area;
 
