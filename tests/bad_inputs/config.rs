@@ -331,8 +331,9 @@ fn audit_writes_only_inside_its_folder() {
     }
     let s: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
+    // Listed by their paths in the output folder.
     let mut listed: Vec<std::path::PathBuf> =
-        s["outputs"].as_array().unwrap().iter().map(|v| std::path::PathBuf::from(v.as_str().unwrap())).collect();
+        s["outputs"].as_array().unwrap().iter().map(|v| out.join(v.as_str().unwrap())).collect();
     listed.sort();
     let mut written: Vec<std::path::PathBuf> = new.into_iter().cloned().collect();
     written.sort();
