@@ -539,8 +539,9 @@ fn reads(city: &City, l: &LayerConfig, label: &str) -> bool {
 }
 
 /// The keys of a city file that set what a layer error is about: the `source` of a dataset that
-/// does not open, the `layer` of a layer not found, the `where` of a filter refused or matching
-/// nothing; empty when the error is about none of them.
+/// does not open, the `layer` (or `source`, `DATASET#LAYER`) of a layer not found, the `layer` to
+/// give of a dataset of several layers, the `where` of a filter refused or matching nothing; empty
+/// when the error is about none of them.
 fn layer_error_keys(city: &City, e: &Error) -> Vec<String> {
     let (label, key, filter) = match e {
         Error::Open { dataset, .. } => (dataset.as_str(), "source", None),

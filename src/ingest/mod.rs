@@ -47,11 +47,10 @@ impl LayerSource {
         }
     }
 
-    /// Whether the source is a Shapefile (a `.shp` or `.dbf`, or a layer of a folder of them), the
-    /// one format whose text encoding is the reader's to give, and whether it has a `.cpg` saying
-    /// which it is; `None` for any other format.
-    /// `None` for a format that is no Shapefile; a source that may hold one whose `.cpg` cannot be
-    /// seen (a zipped Shapefile, a folder GDAL reads otherwise) counts as one without.
+    /// Whether the source is a Shapefile (the one format whose text encoding is the reader's to
+    /// give: [`LayerSource::shapefile`]), and whether it has a `.cpg` saying which it is; `None`
+    /// for a format that is no Shapefile. A source that may hold one whose `.cpg` cannot be seen
+    /// (a zipped Shapefile, a folder GDAL reads otherwise) counts as one without.
     pub fn shapefile_has_cpg(&self) -> Option<bool> {
         if let Some(shp) = self.shapefile() {
             return Some(read::side_file(&shp, "cpg").is_some());
