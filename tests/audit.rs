@@ -150,6 +150,7 @@ fn city_crs_is_a_fallback_and_layer_encodings_count() {
         warned.len() == 1 && warned[0].starts_with("warning: ") && warned[0].contains("areas_wgs84.geojson"),
         "{stdout}"
     );
+    assert!(stdout.ends_with("offset.toml: ok, with 1 warning\n"), "{stdout}");
     let parks = base.join("parks_one_id.geojson");
     let sql = "SELECT geom, 'P' AS park_id, name FROM parks";
     ogr2ogr(&["-f", "GeoJSON", "-sql", sql, parks.to_str().unwrap(), base.join("landuse.gpkg").to_str().unwrap()]);

@@ -1251,10 +1251,17 @@ pub fn run(args: &AuditArgs) -> Result<u8> {
 /// `planaudit check`.
 pub fn run_check(args: &CheckArgs) -> Result<()> {
     let city = City::load(&args.config)?;
-    for line in check(&city)? {
+    let lines = check(&city)?;
+    for line in &lines {
         outln!("{line}");
     }
-    outln!("{}: ok", args.config.display());
+    // "ok" says the audit can run; the warnings above are what it would warn of.
+    let warnings = lines.iter().filter(|l| l.starts_with("warning: ")).count();
+    match warnings {
+        0 => outln!("{}: ok", args.config.display()),
+        1 => outln!("{}: ok, with 1 warning", args.config.display()),
+        n => outln!("{}: ok, with {n} warnings", args.config.display()),
+    }
     Ok(())
 }
 
