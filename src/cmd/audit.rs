@@ -467,8 +467,10 @@ fn in_city_file(city: &City) -> impl Fn(Error) -> Error + '_ {
             Error::Worded { source: Box::new(e), message }
         }
         // A dataset, layer or filter of the file's layers: the keys that set it.
-        ref layer_error if !layer_error_keys(city, layer_error).is_empty() => {
-            let keys = layer_error_keys(city, layer_error);
+        ref layer_error
+            if let keys = layer_error_keys(city, layer_error)
+                && !keys.is_empty() =>
+        {
             let text = city_file_words_keeping(&e.to_string(), &keep);
             // A layer the file does not name is a key to give, not one that set something.
             let how = if matches!(layer_error, Error::AmbiguousLayer { .. }) { "give" } else { "set by" };
@@ -543,18 +545,22 @@ fn reads(city: &City, l: &LayerConfig, label: &str) -> bool {
 /// give of a dataset of several layers, the `where` of a filter refused or matching nothing; empty
 /// when the error is about none of them.
 fn layer_error_keys(city: &City, e: &Error) -> Vec<String> {
+    // The filter a message quotes: the one refused, or the one matching nothing.
+    fn matching_nothing(reason: &str) -> Option<&str> {
+        reason.strip_prefix("no feature matches the filter \"")?.strip_suffix('"')
+    }
     let (label, key, filter) = match e {
         Error::Open { dataset, .. } => (dataset.as_str(), "source", None),
         Error::NoLayer { dataset, .. } | Error::AmbiguousLayer { dataset, .. } => (dataset.as_str(), "layer", None),
         Error::BadFilter { layer, filter, .. } => (layer.as_str(), "where", Some(filter.as_str())),
-        Error::EmptyLayer { layer, reason } if reason.starts_with("no feature matches the filter") => {
-            (layer.as_str(), "where", None)
+        Error::EmptyLayer { layer, reason } if matching_nothing(reason).is_some() => {
+            (layer.as_str(), "where", matching_nothing(reason))
         }
         _ => return Vec::new(),
     };
     // A layer's dataset, and the layer it names (in `layer`, or as `source = "DATASET#LAYER"`).
     let source = |l: &LayerConfig| LayerSource::parse(&l.source_text(&city.base));
-    let mut keys: Vec<String> = layer_keys(city)
+    layer_keys(city)
         .into_iter()
         .filter_map(|(name, _, l)| {
             let (of_dataset, names_layer) = (source(l).dataset == label, source(l).layer.is_some());
@@ -570,28 +576,12 @@ fn layer_error_keys(city: &City, e: &Error) -> Vec<String> {
                 }
                 (Error::AmbiguousLayer { .. }, _) if of_dataset && !names_layer => "layer",
                 (_, "source") if of_dataset || reads(city, l, label) => "source",
-                (_, "where")
-                    if reads(city, l, label)
-                        && l.filter.is_some()
-                        && filter.is_none_or(|f| l.filter.as_deref() == Some(f)) =>
-                {
-                    "where"
-                }
+                (_, "where") if reads(city, l, label) && l.filter.as_deref() == filter => "where",
                 _ => return None,
             };
             Some(format!("layers.{name}.{key}"))
         })
-        .collect();
-    // A filter matching nothing: the layers of the dataset whose filter the message quotes.
-    if let Error::EmptyLayer { reason, .. } = e {
-        keys.retain(|k| {
-            layer_keys(city).iter().any(|(name, _, l)| {
-                *k == format!("layers.{name}.where")
-                    && l.filter.as_ref().is_some_and(|f| reason.contains(&format!("\"{f}\"")))
-            })
-        });
-    }
-    keys
+        .collect()
 }
 
 /// The text a city file gives that a message may quote: its path and folder, and every layer's
@@ -1051,14 +1041,19 @@ fn check_layers(city: &City) -> Result<Vec<String>> {
     }
     // The layers the indicators place their frames at.
     let common = common(city, None);
+    let (rd_args, pm_args, lc_args) = (
+        road_density_args(city, Path::new(".")),
+        park_mix_args(city, Path::new(".")),
+        living_circle_args(city, Path::new(".")),
+    );
     let mut frame_roles = Vec::new();
-    if road_density_args(city, Path::new(".")).is_some() {
+    if rd_args.is_some() {
         frame_roles.push("areas");
     }
-    if park_mix_args(city, Path::new(".")).is_some() {
+    if pm_args.is_some() {
         frame_roles.push(if layers.parks.is_some() { "parks" } else { "landuse" });
     }
-    if living_circle_args(city, Path::new(".")).is_some() {
+    if lc_args.is_some() {
         frame_roles.push("origins");
     }
     for (name, layer, geom) in specs {
@@ -1074,17 +1069,16 @@ fn check_layers(city: &City) -> Result<Vec<String>> {
         }
         // The land use's codes, from the fields park mix reads them from (the table's when the
         // city file names none), to say whether the table knows them.
-        let park_mix = if name == "landuse" { park_mix_args(city, Path::new(".")) } else { None };
+        let park_mix = pm_args.as_ref().filter(|_| name == "landuse");
         // The ids of areas and parks, to warn of ids that several share, as the audit does.
         let area_fields = match name.as_str() {
-            "areas" => road_density_args(city, Path::new(".")).map(|a| super::road_density::area_fields(&a)),
-            "parks" => park_mix_args(city, Path::new(".")).map(|a| super::park_mix::park_fields(&a)),
+            "areas" => rd_args.as_ref().map(super::road_density::area_fields),
+            "parks" => pm_args.as_ref().map(super::park_mix::park_fields),
             _ => None,
         };
         // A facilities layer's types, to count its features as the audit does.
-        let living_circle =
-            if name.starts_with("facilities") { living_circle_args(city, Path::new(".")) } else { None };
-        let type_fields = living_circle.as_ref().map(super::living_circle::type_fields).transpose()?;
+        let living_circle = lc_args.as_ref().filter(|_| name.starts_with("facilities"));
+        let type_fields = living_circle.map(super::living_circle::type_fields).transpose()?;
         let area_names = area_fields.iter().flat_map(|a| [a.id.names(), a.name.names(), a.kind.names()]).flatten();
         for f in area_names.chain(type_fields.into_iter().flatten()) {
             if !fields.contains(&f) && !optional.contains(&f) {
@@ -1126,7 +1120,7 @@ fn check_layers(city: &City) -> Result<Vec<String>> {
         let option = format!("--{}-crs", name.split('[').next().unwrap_or(&name));
         raw.report.warnings.extend(super::unused_offset_crs(&raw, own.as_ref(), fallback.as_ref(), &option));
         raw.report.warnings.extend(area_fields.and_then(|a| a.shared_ids_warning(&spec, &raw)));
-        let unknown_types = match &living_circle {
+        let unknown_types = match living_circle {
             Some(args) => super::living_circle::classify_facilities(args, &mut raw)?,
             None => Default::default(),
         };
